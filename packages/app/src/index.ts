@@ -1,0 +1,2 @@
+import { a } from '@cachelab/cache';
+export const b = a + 1;

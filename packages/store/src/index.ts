@@ -1,0 +1,17 @@
+export type { EmbeddedDatabase, EmbeddedDatabaseOptions } from './embedded.ts';
+export { startEmbeddedDatabase } from './embedded.ts';
+export type { StoreErrorCode } from './errors.ts';
+export { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
+export type { PoolOptions } from './pool.ts';
+export { createPool } from './pool.ts';
+export type { Queryable } from './queryable.ts';
+export { prepareDatabase } from './schema.ts';
+export type {
+  PutResult,
+  StoreStats,
+  UserInput,
+  UserRecord,
+  UsersRepository,
+} from './types.ts';
+export type { UsersRepositoryOptions } from './users-repository.ts';
+export { createUsersRepository } from './users-repository.ts';

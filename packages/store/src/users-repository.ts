@@ -1,0 +1,111 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { nanoid } from 'nanoid';
+import { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
+import type { Queryable } from './queryable.ts';
+import type { PutResult, StoreStats, UserRecord, UsersRepository } from './types.ts';
+
+/** Options of {@link createUsersRepository}. */
+export interface UsersRepositoryOptions {
+  /** Where queries go: a `pg` Pool from {@link createPool}. */
+  db: Queryable;
+  /**
+   * Simulated latency added before every query, so the benefit of a cache is visible.
+   * @default 0
+   */
+  latencyMs?: number;
+}
+
+const COLUMNS = 'id, name, email, age, version, deleted, updated_at';
+
+const SELECT_ONE = `SELECT ${COLUMNS} FROM users WHERE id = $1`;
+
+// `prev` reads the row as it was before this statement, so `created` is true for a new id and for
+// a revived tombstone alike. The version bump happens in the same statement as the write.
+const UPSERT = `
+WITH prev AS (SELECT deleted FROM users WHERE id = $1)
+INSERT INTO users AS u (id, name, email, age) VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO UPDATE SET
+  name = EXCLUDED.name, email = EXCLUDED.email, age = EXCLUDED.age,
+  deleted = false, version = u.version + 1, updated_at = now()
+RETURNING ${COLUMNS}, COALESCE((SELECT deleted FROM prev), true) AS created`;
+
+const INSERT = `INSERT INTO users (id, name, email, age) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`;
+
+const SOFT_DELETE = `
+UPDATE users SET deleted = true, version = version + 1, updated_at = now()
+WHERE id = $1 AND NOT deleted
+RETURNING ${COLUMNS}`;
+
+/** Creates the users repository over a Postgres connection. */
+export function createUsersRepository(options: UsersRepositoryOptions): UsersRepository {
+  const latencyMs = options.latencyMs ?? 0;
+  if (!Number.isInteger(latencyMs) || latencyMs < 0) {
+    throw new TypeError('`latencyMs` must be a non-negative integer (ms)');
+  }
+  const { db } = options;
+  const counters: StoreStats = { queries: 0, errors: 0 };
+
+  async function query(text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    if (latencyMs > 0) await delay(latencyMs);
+    counters.queries++;
+    try {
+      const result = await db.query(text, params);
+      return result.rows as Record<string, unknown>[];
+    } catch (error) {
+      counters.errors++;
+      if (isUnavailable(error)) {
+        throw new StoreError(storeErrorCodes.unavailable, 'The database is unavailable', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  return {
+    async get(id) {
+      const [row] = await query(SELECT_ONE, [id]);
+      return row ? toUser(row) : null;
+    },
+    async put(id, input): Promise<PutResult> {
+      const [row] = await query(UPSERT, [id, input.name, input.email, input.age]);
+      if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Upsert returned no row');
+      return { user: toUser(row), created: row.created === true };
+    },
+    async create(input) {
+      const [row] = await query(INSERT, [nanoid(), input.name, input.email, input.age]);
+      if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Insert returned no row');
+      return toUser(row);
+    },
+    async delete(id) {
+      const [row] = await query(SOFT_DELETE, [id]);
+      return row ? toUser(row) : null;
+    },
+    async ping() {
+      await query('SELECT 1', []);
+    },
+    stats: () => ({ ...counters }),
+  };
+}
+
+/** Maps a database row to a {@link UserRecord}, refusing versions a JS number cannot hold. */
+function toUser(row: Record<string, unknown>): UserRecord {
+  const version = Number(row.version);
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new StoreError(
+      storeErrorCodes.invalidRow,
+      `Row ${String(row.id)} has version ${String(row.version)}`,
+    );
+  }
+  const updatedAt =
+    row.updated_at instanceof Date ? row.updated_at : new Date(String(row.updated_at));
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    email: String(row.email),
+    age: Number(row.age),
+    version,
+    deleted: row.deleted === true,
+    updatedAt: updatedAt.toISOString(),
+  };
+}

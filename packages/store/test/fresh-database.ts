@@ -1,0 +1,38 @@
+import { nanoid } from 'nanoid';
+import pg from 'pg';
+import { freePort } from '../../../test/support/index.ts';
+import { startEmbeddedDatabase } from '../src/index.ts';
+
+/** An empty database of one kind, dropped by `cleanup`. */
+export interface FreshDatabase {
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+/** A new in-memory embedded database on its own port. */
+export async function freshEmbedded(): Promise<FreshDatabase> {
+  const database = await startEmbeddedDatabase({ dataDir: 'memory://', port: await freePort() });
+  return { url: database.url, cleanup: () => database.stop() };
+}
+
+/** A new database created on the PostgreSQL server at `adminUrl`, dropped afterwards. */
+export async function freshPostgres(adminUrl: string): Promise<FreshDatabase> {
+  const name = `cachelab_test_${nanoid(8)
+    .replace(/[^a-zA-Z0-9]/g, 'x')
+    .toLowerCase()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async cleanup() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Redis the tests may read and write (never reconfigure): started by the setup or `REDIS_URL`. */
+    redisUrl: string;
+    /** The in-memory embedded database served over the Postgres wire protocol. */
+    databaseUrl: string;
+    /** A real PostgreSQL from `TEST_DATABASE_URL`, or `''` when none is configured. */
+    postgresUrl: string;
+  }
+}

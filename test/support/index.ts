@@ -1,0 +1,5 @@
+import './context.ts';
+
+export { freePort } from './net.ts';
+export { startRedisServer, type TestRedisServer } from './redis-server.ts';
+export { type WaitOptions, waitFor } from './wait.ts';
