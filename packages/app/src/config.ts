@@ -1,0 +1,88 @@
+/** Settings of one instance, read from the environment once, at start. */
+export interface AppConfig {
+  /** `PORT` @default 3000 */
+  port: number;
+  /** `HOST` @default '127.0.0.1' */
+  host: string;
+  /** `INSTANCE_NAME` @default 'app' */
+  instanceName: string;
+  /** `REDIS_URL` @default 'redis://127.0.0.1:6379' */
+  redisUrl: string;
+  /** `DATABASE_URL` @default the embedded database of `npm start` */
+  databaseUrl: string;
+  /** `DB_LATENCY_MS`: simulated latency of every query. @default 50 */
+  dbLatencyMs: number;
+  /** `DB_POOL_MAX` @default 10 */
+  dbPoolMax: number;
+  /** `DB_QUERY_TIMEOUT_MS` @default 5000 */
+  dbQueryTimeoutMs: number;
+  /** `SEED_USERS`: users `1`…`N` created when the table is empty. @default 10000 */
+  seedUsers: number;
+  /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
+  cacheNamespace: string;
+  /** `CACHE_TTL_MS` @default 60000 */
+  cacheTtlMs: number;
+  /** `NEGATIVE_TTL_MS` @default 5000 */
+  negativeTtlMs: number;
+  /** `REDIS_TIMEOUT_MS`: longest wait for one Redis call. @default 250 */
+  redisTimeoutMs: number;
+  /** `STARTUP_TIMEOUT_MS`: how long to wait for Redis and the database at start. @default 30000 */
+  startupTimeoutMs: number;
+  /** `SHUTDOWN_TIMEOUT_MS`: how long in-flight requests may take to finish on SIGTERM. @default 10000 */
+  shutdownTimeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the configuration; throws one error listing every invalid variable. */
+export function readConfig(env: Env): AppConfig {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+  const url = (name: string, fallback: string, protocols: string[]): string => {
+    const raw = env[name] || fallback;
+    if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
+      problems.push(`${name} must be a ${protocols.join(' or ')}// URL`);
+    }
+    return raw;
+  };
+  const config: AppConfig = {
+    port: int('PORT', 3000, 1, 65535),
+    host: env.HOST || '127.0.0.1',
+    instanceName: env.INSTANCE_NAME || 'app',
+    redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:55432/postgres', [
+      'postgres:',
+      'postgresql:',
+    ]),
+    dbLatencyMs: int('DB_LATENCY_MS', 50, 0, 60_000),
+    dbPoolMax: int('DB_POOL_MAX', 10, 1, 1000),
+    dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', 5000, 1, 600_000),
+    seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
+    cacheNamespace: env.CACHE_NAMESPACE || 'cl',
+    cacheTtlMs: int('CACHE_TTL_MS', 60_000, 1, 2_147_483_647),
+    negativeTtlMs: int('NEGATIVE_TTL_MS', 5_000, 1, 2_147_483_647),
+    redisTimeoutMs: int('REDIS_TIMEOUT_MS', 250, 1, 60_000),
+    startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  };
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.instanceName)) {
+    problems.push('INSTANCE_NAME must be 1-64 characters of [A-Za-z0-9_.-]');
+  }
+  if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return config;
+}
+
+/** A URL with its password masked, fit for logs. */
+export function redactUrl(raw: string): string {
+  const url = new URL(raw);
+  if (url.password) url.password = '***';
+  return url.toString();
+}

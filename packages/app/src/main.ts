@@ -1,0 +1,118 @@
+/**
+ * One cachelab instance: reads its configuration from the environment, connects to Redis and the
+ * database (waiting for them up to STARTUP_TIMEOUT_MS), and serves the API until SIGTERM/SIGINT.
+ */
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createCache } from '@cachelab/cache';
+import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/store';
+import { nanoid } from 'nanoid';
+import { createClient } from 'redis';
+import { createApp } from './app.ts';
+import { type AppConfig, readConfig, redactUrl } from './config.ts';
+import type { UserBody } from './user-view.ts';
+
+let config: AppConfig;
+try {
+  config = readConfig(process.env);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+
+const instance = { name: config.instanceName, id: nanoid(8) };
+const log = (message: string) => console.log(`[${instance.name}] ${message}`);
+
+const redis = createClient({
+  url: config.redisUrl,
+  // Fail commands at once while disconnected instead of queueing them: reads fall back to the
+  // database rather than waiting for a Redis that may not come back soon.
+  disableOfflineQueue: true,
+  socket: {
+    connectTimeout: 2000,
+    reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
+  },
+});
+let redisDown = false;
+redis.on('error', (error: Error) => {
+  if (!redisDown) log(`redis error: ${error.message}`);
+  redisDown = true;
+});
+redis.on('ready', () => {
+  if (redisDown) log('redis connection restored');
+  redisDown = false;
+});
+
+const pool = createPool(
+  {
+    connectionString: config.databaseUrl,
+    max: config.dbPoolMax,
+    queryTimeoutMs: config.dbQueryTimeoutMs,
+  },
+  (error) => log(`database connection error: ${error.message}`),
+);
+
+await retryUntil('redis', () => redis.connect().then(() => undefined));
+await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config.seedUsers }));
+
+const users = createUsersRepository({ db: pool, latencyMs: config.dbLatencyMs });
+const cache = createCache<UserBody>({
+  redis,
+  namespace: config.cacheNamespace,
+  ttlMs: config.cacheTtlMs,
+  negativeTtlMs: config.negativeTtlMs,
+  redisTimeoutMs: config.redisTimeoutMs,
+});
+
+let draining = false;
+const app = createApp({
+  users,
+  cache,
+  instance,
+  checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
+  isDraining: () => draining,
+  onError: (error) => console.error(`[${instance.name}] unexpected error`, error),
+});
+const server = app.listen(config.port, config.host);
+await once(server, 'listening');
+log(
+  `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
+    `(redis ${redactUrl(config.redisUrl)}, database ${redactUrl(config.databaseUrl)}, ` +
+    `latency ${config.dbLatencyMs} ms)`,
+);
+
+async function shutdown(signal: string): Promise<void> {
+  if (draining) return;
+  draining = true;
+  log(`${signal}: draining in-flight requests`);
+  // Stop accepting, let requests in flight finish, then cut whatever is still open.
+  const closed = once(server, 'close');
+  server.close();
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+  await closed;
+  clearTimeout(force);
+  await Promise.allSettled([redis.close(), pool.end()]);
+  log('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+/** Retries `attempt` until it succeeds or STARTUP_TIMEOUT_MS passes; then exits with an error. */
+async function retryUntil(what: string, attempt: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + config.startupTimeoutMs;
+  for (let tries = 1; ; tries++) {
+    try {
+      await attempt();
+      return;
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        console.error(`[${instance.name}] could not reach ${what}: ${(error as Error).message}`);
+        process.exit(1);
+      }
+      if (tries === 1) log(`waiting for ${what} (${(error as Error).message})`);
+      await delay(Math.min(100 * tries, 1000));
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { CacheError } from '@cachelab/cache';
+import { StoreError } from '@cachelab/store';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { type ErrorCode, errorCodes, HttpError } from '../errors.ts';
+
+/** Errors raised by `express.json()` (body-parser), by their `type`. */
+const BODY_PARSER_ERRORS: Record<string, [number, ErrorCode]> = {
+  'entity.parse.failed': [400, errorCodes.invalidJson],
+  'entity.too.large': [413, errorCodes.bodyTooLarge],
+  'encoding.unsupported': [415, errorCodes.unsupportedMediaType],
+  'charset.unsupported': [415, errorCodes.unsupportedMediaType],
+};
+
+/** Answers every unmatched route with a JSON 404. */
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new HttpError(404, errorCodes.routeNotFound, `no route for ${req.method} ${req.path}`));
+};
+
+/** Requires `Content-Type: application/json` on requests that carry a body. */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  if (req.is('application/json')) return next();
+  next(new HttpError(415, errorCodes.unsupportedMediaType, 'send the body as application/json'));
+};
+
+/** Maps any error to `{ error: { code, message } }` with the right status; only bugs are 500s. */
+export function errorHandler(onError: (error: unknown) => void): ErrorRequestHandler {
+  return (error, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const http = toHttpError(error);
+    if (http.status >= 500 && http.code === errorCodes.internal) onError(error);
+    if (http.status === 503) res.set('Retry-After', '1');
+    res.status(http.status).json({ error: { code: http.code, message: http.message } });
+  };
+}
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof StoreError && error.code === 'E_DB_UNAVAILABLE') {
+    return new HttpError(
+      503,
+      errorCodes.databaseUnavailable,
+      'the database is unavailable; retry shortly',
+    );
+  }
+  if (error instanceof CacheError && error.code === 'E_INVALID_KEY') {
+    return new HttpError(400, errorCodes.badRequest, error.message);
+  }
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  const known = typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined;
+  if (known) return new HttpError(known[0], known[1], (error as Error).message);
+  // Other client errors raised by Express itself, such as a malformed percent-encoding in the path.
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new HttpError(status, errorCodes.badRequest, 'the request could not be understood');
+  }
+  return new HttpError(500, errorCodes.internal, 'internal error');
+}

@@ -1,0 +1,60 @@
+import { Router } from 'express';
+import type { AppDeps, Check } from '../deps.ts';
+
+const CHECK_TIMEOUT_MS = 1000;
+
+/** `/healthz` (the process is alive), `/readyz` (it can serve) and `/stats` (counters as JSON). */
+export function opsRouter(deps: AppDeps): Router {
+  const router = Router();
+  const startedAt = Date.now();
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  // Ready means the database answers: without Redis an instance still serves, only slower.
+  router.get('/readyz', async (_req, res) => {
+    const [redis, database] = await Promise.all([
+      probe(deps.checks.redis),
+      probe(deps.checks.database),
+    ]);
+    const draining = deps.isDraining?.() ?? false;
+    const ready = database === 'ok' && !draining;
+    const status = draining
+      ? 'draining'
+      : !ready
+        ? 'unavailable'
+        : redis === 'ok'
+          ? 'ready'
+          : 'degraded';
+    res.status(ready ? 200 : 503).json({ status, checks: { redis, database } });
+  });
+
+  router.get('/stats', (_req, res) => {
+    const cache = deps.cache.stats();
+    const hits = cache.l1Hits + cache.l2Hits;
+    res.json({
+      instance: deps.instance,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      cache: { ...cache, hitRatio: cache.reads === 0 ? null : hits / cache.reads },
+      database: deps.users.stats(),
+    });
+  });
+
+  return router;
+}
+
+async function probe(check: Check): Promise<'ok' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([check(), timeout]);
+    return 'ok';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,56 @@
+import type { Loaded } from '@cachelab/cache';
+import { Router } from 'express';
+import type { AppDeps } from '../deps.ts';
+import { errorCodes, HttpError } from '../errors.ts';
+import { toUserBody, type UserBody, userKey } from '../user-view.ts';
+import { parseUserId, parseUserInput } from '../validation.ts';
+
+/** `GET/PUT/DELETE /users/:id` and `POST /users`: cache-aside reads, invalidating writes. */
+export function usersRouter({ users, cache }: AppDeps): Router {
+  const router = Router();
+
+  async function loadUser(key: string): Promise<Loaded<UserBody>> {
+    const row = await users.get(key.slice('user:'.length));
+    if (!row) return { value: null, version: 0 };
+    return { value: row.deleted ? null : toUserBody(row), version: row.version };
+  }
+
+  router.get('/users/:id', async (req, res) => {
+    const id = parseUserId(req.params.id);
+    const read = await cache.getOrLoad(userKey(id), loadUser);
+    res.set('X-Cache', read.tier);
+    if (!read.value) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
+    res.set('X-Version', String(read.value.version)).json(read.value);
+  });
+
+  router.put('/users/:id', async (req, res) => {
+    const id = parseUserId(req.params.id);
+    const input = parseUserInput(req.body);
+    const { user, created } = await users.put(id, input);
+    const body = toUserBody(user);
+    // The database commit comes first; only then may readers be told to look again.
+    await cache.invalidate(userKey(id), { value: body, version: user.version });
+    res
+      .status(created ? 201 : 200)
+      .set('X-Version', String(user.version))
+      .json(body);
+  });
+
+  router.post('/users', async (req, res) => {
+    const input = parseUserInput(req.body);
+    const user = await users.create(input);
+    const body = toUserBody(user);
+    await cache.invalidate(userKey(user.id), { value: body, version: user.version });
+    res.status(201).location(`/users/${user.id}`).set('X-Version', String(user.version)).json(body);
+  });
+
+  router.delete('/users/:id', async (req, res) => {
+    const id = parseUserId(req.params.id);
+    const tombstone = await users.delete(id);
+    if (!tombstone) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
+    await cache.invalidate(userKey(id), { value: null, version: tombstone.version });
+    res.status(204).set('X-Version', String(tombstone.version)).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,41 @@
+import type { UserInput } from '@cachelab/store';
+import { errorCodes, HttpError } from './errors.ts';
+
+const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const USER_FIELDS = ['name', 'email', 'age'] as const;
+
+/** Returns `raw` when it is a valid user id (`[A-Za-z0-9_-]`, 1-64 characters); 400 otherwise. */
+export function parseUserId(raw: unknown): string {
+  if (typeof raw === 'string' && USER_ID.test(raw)) return raw;
+  throw new HttpError(400, errorCodes.invalidId, 'user ids are 1-64 characters of [A-Za-z0-9_-]');
+}
+
+/**
+ * Validates a full user body: exactly `name` (1-100 characters), `email` (an address, at most 254
+ * characters) and `age` (an integer 0-150). Anything else is a 400 naming the field.
+ */
+export function parseUserInput(body: unknown): UserInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid('the body must be a JSON object with name, email and age');
+  }
+  const unknown = Object.keys(body).filter(
+    (key) => !(USER_FIELDS as readonly string[]).includes(key),
+  );
+  if (unknown.length > 0) throw invalid(`unknown field(s): ${unknown.slice(0, 5).join(', ')}`);
+  const { name, email, age } = body as Record<string, unknown>;
+  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100) {
+    throw invalid('`name` must be a non-empty string of at most 100 characters');
+  }
+  if (typeof email !== 'string' || email.length > 254 || !EMAIL.test(email)) {
+    throw invalid('`email` must be an e-mail address of at most 254 characters');
+  }
+  if (typeof age !== 'number' || !Number.isInteger(age) || age < 0 || age > 150) {
+    throw invalid('`age` must be an integer from 0 to 150');
+  }
+  return { name, email, age };
+}
+
+function invalid(message: string): HttpError {
+  return new HttpError(400, errorCodes.invalidBody, message);
+}

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { appFixture, send } from './fixture.ts';
+
+const ada = { name: 'Ada', email: 'ada@example.com', age: 36 };
+
+/** Expects a 4xx JSON error with the given status and code. */
+async function expectError(response: Response, status: number, code: string): Promise<void> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+  const body = JSON.parse(text);
+  expect(body.error.code).toBe(code);
+  expect(typeof body.error.message).toBe('string');
+}
+
+describe('bad input gets a 4xx JSON error and never a 500', () => {
+  it.each([
+    ['a colon', 'a:b'],
+    ['a star', 'a*'],
+    ['brackets', '%5Bx%5D'],
+    ['a question mark', 'a%3F'],
+    ['braces', '%7Bx%7D'],
+    ['a dot', 'a.b'],
+    ['a space', 'a%20b'],
+    ['an encoded slash', 'a%2Fb'],
+    ['65 characters', 'x'.repeat(65)],
+    ['10,000 characters', 'x'.repeat(10_000)],
+    ['__proto__ is fine as an id but not found', null],
+  ])('rejects an id with %s', async (_what, id) => {
+    const { base } = await appFixture();
+    if (id === null) {
+      await expectError(await fetch(`${base}/users/__proto__`), 404, 'E_USER_NOT_FOUND');
+      return;
+    }
+    await expectError(await fetch(`${base}/users/${id}`), 400, 'E_INVALID_ID');
+    await expectError(await send(`${base}/users/${id}`, 'PUT', ada), 400, 'E_INVALID_ID');
+    await expectError(
+      await fetch(`${base}/users/${id}`, { method: 'DELETE' }),
+      400,
+      'E_INVALID_ID',
+    );
+  });
+
+  it('rejects a malformed percent-encoding in the path', async () => {
+    const { base } = await appFixture();
+    await expectError(await fetch(`${base}/users/%E0%A4%A`), 400, 'E_BAD_REQUEST');
+  });
+
+  it.each([
+    ['a missing field', { name: 'Ada', email: 'ada@example.com' }],
+    ['an unknown field', { ...ada, admin: true }],
+    ['a __proto__ key', '{"name":"Ada","email":"ada@example.com","age":36,"__proto__":{"x":1}}'],
+    ['a constructor key', { ...ada, constructor: 'x' }],
+    ['a numeric name', { ...ada, name: 42 }],
+    ['an empty name', { ...ada, name: '   ' }],
+    ['a 101-character name', { ...ada, name: 'n'.repeat(101) }],
+    ['a bad email', { ...ada, email: 'not-an-email' }],
+    ['a string age', { ...ada, age: '36' }],
+    ['a fractional age', { ...ada, age: 36.5 }],
+    ['a negative age', { ...ada, age: -1 }],
+    ['an absurd age', { ...ada, age: 1e308 }],
+    ['an array', [ada]],
+  ])('rejects a body with %s (E_INVALID_BODY)', async (_what, body) => {
+    const { base } = await appFixture();
+    await expectError(await send(`${base}/users/bad-body`, 'PUT', body), 400, 'E_INVALID_BODY');
+    await expectError(await send(`${base}/users`, 'POST', body), 400, 'E_INVALID_BODY');
+    await expectError(await fetch(`${base}/users/bad-body`), 404, 'E_USER_NOT_FOUND');
+  });
+
+  it.each([
+    ['invalid JSON', '{"name": "Ada",'],
+    ['a JSON string', '"Ada"'],
+    ['JSON null', 'null'],
+  ])('rejects %s (E_INVALID_JSON)', async (_what, raw) => {
+    const { base } = await appFixture();
+    await expectError(await send(`${base}/users/x`, 'PUT', raw), 400, 'E_INVALID_JSON');
+  });
+
+  it.each([
+    ['1 MB', 1024 * 1024],
+    ['10 MB', 10 * 1024 * 1024],
+  ])('rejects a %s body with 413 and keeps serving', async (_what, size) => {
+    const { base } = await appFixture();
+    const huge = JSON.stringify({ ...ada, name: 'n'.repeat(size) });
+    await expectError(await send(`${base}/users/huge`, 'PUT', huge), 413, 'E_BODY_TOO_LARGE');
+    expect((await fetch(`${base}/users/1`)).status).toBe(200);
+  });
+
+  it.each([
+    ['text/plain', 'text/plain'],
+    ['form data', 'application/x-www-form-urlencoded'],
+    ['no content type', ''],
+  ])('rejects a body sent as %s with 415', async (_what, type) => {
+    const { base } = await appFixture();
+    const response = await fetch(`${base}/users/x`, {
+      method: 'PUT',
+      headers: type ? { 'content-type': type } : {},
+      body: type ? JSON.stringify(ada) : undefined,
+    });
+    await expectError(response, 415, 'E_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('rejects an unsupported charset with 415', async () => {
+    const { base } = await appFixture();
+    const response = await send(`${base}/users/x`, 'PUT', ada, {
+      'content-type': 'application/json; charset=latin-7',
+    });
+    await expectError(response, 415, 'E_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('answers unknown routes and methods with a JSON 404', async () => {
+    const { base } = await appFixture();
+    await expectError(await fetch(`${base}/nope`), 404, 'E_ROUTE_NOT_FOUND');
+    await expectError(
+      await fetch(`${base}/users/1`, { method: 'PATCH' }),
+      404,
+      'E_ROUTE_NOT_FOUND',
+    );
+    await expectError(await fetch(`${base}/users`), 404, 'E_ROUTE_NOT_FOUND');
+  });
+
+  it('ignores repeated and odd query parameters', async () => {
+    const { base } = await appFixture();
+    const response = await fetch(`${base}/users/1?x=1&x=2&__proto__[a]=1&constructor=2`);
+    expect(response.status).toBe(200);
+  });
+
+  it('loses nothing: a rejected write leaves the stored user as it was', async () => {
+    const { base, unexpected } = await appFixture();
+    await send(`${base}/users/keep-me`, 'PUT', ada);
+    const before = await (await fetch(`${base}/users/keep-me`)).json();
+    await send(`${base}/users/keep-me`, 'PUT', { ...ada, age: 'old' });
+    await send(`${base}/users/keep-me`, 'PUT', '{broken');
+    expect(await (await fetch(`${base}/users/keep-me`)).json()).toEqual(before);
+    expect(unexpected).toEqual([]);
+  });
+});

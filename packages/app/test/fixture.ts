@@ -1,0 +1,62 @@
+import type { AddressInfo } from 'node:net';
+import { createCache } from '@cachelab/cache';
+import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/store';
+import { nanoid } from 'nanoid';
+import { createClient } from 'redis';
+import { afterEach, inject } from 'vitest';
+import '../../../test/support/index.ts';
+import { createApp } from '../src/app.ts';
+import type { UserBody } from '../src/user-view.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/**
+ * A listening instance over the test Redis (its own key namespace) and the shared embedded
+ * database (seeded with users 1…100), torn down after the test.
+ */
+export async function appFixture(name = 'app-test') {
+  const redis = createClient({ url: inject('redisUrl') });
+  redis.on('error', () => {});
+  await redis.connect();
+  const pool = createPool({ connectionString: inject('databaseUrl'), max: 4 });
+  await prepareDatabase(pool, { seedUsers: 100 });
+  const users = createUsersRepository({ db: pool });
+  const namespace = `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+  const cache = createCache<UserBody>({ redis, namespace });
+  const unexpected: unknown[] = [];
+  const instance = { name, id: nanoid(8) };
+  const app = createApp({
+    users,
+    cache,
+    instance,
+    checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
+    onError: (error) => unexpected.push(error),
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await pool.end();
+    redis.destroy();
+  });
+  return { base, cache, users, redis, instance, unexpected };
+}
+
+/** JSON-sending fetch shorthand. */
+export function send(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  return fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}

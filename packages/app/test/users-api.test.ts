@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import type { UserBody } from '../src/user-view.ts';
+import { appFixture, send } from './fixture.ts';
+
+const ada = { name: 'Ada', email: 'ada@example.com', age: 36 };
+const uniqueId = () => `u-${Math.random().toString(36).slice(2, 10)}`;
+
+describe('users API', () => {
+  it('serves a seeded user: MISS first, then L2, with version and instance headers', async () => {
+    const { base, instance } = await appFixture();
+    const first = await fetch(`${base}/users/7`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    expect(first.headers.get('x-instance')).toBe(`${instance.name}/${instance.id}`);
+    const body = (await first.json()) as UserBody;
+    expect(Object.keys(body).sort()).toEqual([
+      'age',
+      'email',
+      'id',
+      'name',
+      'updatedAt',
+      'version',
+    ]);
+    expect(body).toMatchObject({ id: '7', name: 'User 7', email: 'user7@example.com' });
+    expect(first.headers.get('x-version')).toBe(String(body.version));
+
+    const second = await fetch(`${base}/users/7`);
+    expect(second.headers.get('x-cache')).toBe('L2');
+    expect(await second.json()).toEqual(body);
+  });
+
+  it('creates with PUT (201), replaces with PUT (200) and shows the new version at once', async () => {
+    const { base } = await appFixture();
+    const id = uniqueId();
+    const created = await send(`${base}/users/${id}`, 'PUT', ada);
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ id, ...ada, version: 1 });
+    await fetch(`${base}/users/${id}`); // fills the cache
+
+    const replaced = await send(`${base}/users/${id}`, 'PUT', { ...ada, name: 'Ada L.' });
+    expect(replaced.status).toBe(200);
+    expect(replaced.headers.get('x-version')).toBe('2');
+    const read = await fetch(`${base}/users/${id}`);
+    expect(read.headers.get('x-cache')).toBe('MISS');
+    expect(await read.json()).toMatchObject({ name: 'Ada L.', version: 2 });
+  });
+
+  it('creates with POST under a generated id and a Location header', async () => {
+    const { base } = await appFixture();
+    const response = await send(`${base}/users`, 'POST', ada);
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as UserBody;
+    expect(body.id).toMatch(/^[A-Za-z0-9_-]{21}$/);
+    expect(response.headers.get('location')).toBe(`/users/${body.id}`);
+    expect((await fetch(`${base}/users/${body.id}`)).status).toBe(200);
+  });
+
+  it('deletes with 204, then answers 404, and a re-create gets a higher version', async () => {
+    const { base } = await appFixture();
+    const id = uniqueId();
+    await send(`${base}/users/${id}`, 'PUT', ada);
+    await fetch(`${base}/users/${id}`);
+    expect((await fetch(`${base}/users/${id}`, { method: 'DELETE' })).status).toBe(204);
+    const gone = await fetch(`${base}/users/${id}`);
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toEqual({
+      error: { code: 'E_USER_NOT_FOUND', message: `no user ${id}` },
+    });
+    expect((await fetch(`${base}/users/${id}`, { method: 'DELETE' })).status).toBe(404);
+    const again = await send(`${base}/users/${id}`, 'PUT', ada);
+    expect(again.status).toBe(201);
+    expect(((await again.json()) as UserBody).version).toBe(3);
+  });
+
+  it('caches a 404 briefly, and a create is visible at once despite it', async () => {
+    const { base } = await appFixture();
+    const id = uniqueId();
+    expect((await fetch(`${base}/users/${id}`)).status).toBe(404);
+    const cached = await fetch(`${base}/users/${id}`);
+    expect(cached.status).toBe(404);
+    expect(cached.headers.get('x-cache')).toBe('L2');
+    await send(`${base}/users/${id}`, 'PUT', ada);
+    expect((await fetch(`${base}/users/${id}`)).status).toBe(200);
+  });
+
+  it('reports readiness, health and counters', async () => {
+    const { base } = await appFixture();
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { redis: 'ok', database: 'ok' },
+    });
+    await fetch(`${base}/users/1`);
+    await fetch(`${base}/users/1`);
+    const stats = (await (await fetch(`${base}/stats`)).json()) as {
+      cache: Record<string, unknown>;
+      database: { queries: number };
+    };
+    expect(stats.cache).toMatchObject({ reads: 2, l2Hits: 1, misses: 1, hitRatio: 0.5 });
+    expect(stats.database.queries).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,48 @@
+import { decodeEntry, encodeEntry } from '../codec.ts';
+import { CacheError, errors } from '../errors.ts';
+import type { KeyBuilder } from '../keys.ts';
+import { withTimeout } from '../timeout.ts';
+import type { Loaded, RedisLike } from '../types.ts';
+
+/** A read of Redis: the entry, nothing (`undefined`), or an entry that could not be decoded. */
+export type L2Read<V> = Loaded<V> | undefined | typeof CORRUPT;
+
+/** Marks an entry in Redis that this cache did not write (or that was damaged). */
+export const CORRUPT = Symbol('corrupt');
+
+/** The Redis tier: entries stored as JSON under `keys.value(key)` with a TTL. */
+export interface L2Store {
+  /** Reads the entry of `key`. */
+  read<V>(key: string): Promise<L2Read<V>>;
+  /** Stores `entry` for `ttlMs`. */
+  write<V>(key: string, entry: Loaded<V>, ttlMs: number): Promise<void>;
+  /** Removes the entry of `key`. */
+  remove(key: string): Promise<void>;
+}
+
+/** Creates the Redis tier; every call is bounded by `timeoutMs` and fails as a {@link CacheError}. */
+export function createL2Store(redis: RedisLike, keys: KeyBuilder, timeoutMs: number): L2Store {
+  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(run(), timeoutMs, what);
+    } catch (error) {
+      if (error instanceof CacheError) throw error;
+      throw new CacheError(errors.redisFailed, `${what} failed`, { cause: error });
+    }
+  }
+
+  return {
+    async read<V>(key: string) {
+      const raw = await call('GET', () => redis.get(keys.value(key)));
+      if (raw === null) return undefined;
+      return decodeEntry<V>(raw) ?? CORRUPT;
+    },
+    async write(key, entry, ttlMs) {
+      const expiration = { type: 'PX', value: ttlMs } as const;
+      await call('SET', () => redis.set(keys.value(key), encodeEntry(entry), { expiration }));
+    },
+    async remove(key) {
+      await call('DEL', () => redis.del(keys.value(key)));
+    },
+  };
+}

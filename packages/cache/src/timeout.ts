@@ -1,0 +1,16 @@
+import { CacheError, errors } from './errors.ts';
+
+/**
+ * Settles with `promise`, or rejects with `E_REDIS_TIMEOUT` after `ms`, so that a stuck Redis can
+ * delay a request by at most `ms` whatever the client's own settings are.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new CacheError(errors.redisTimeout, `${what} timed out after ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

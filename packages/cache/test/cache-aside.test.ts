@@ -1,0 +1,181 @@
+import { createClient } from 'redis';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/support/index.ts';
+import { createCache } from '../src/index.ts';
+import { cacheFixture, mapLoader } from './fixture.ts';
+
+const ada = { name: 'Ada' };
+
+describe('basic cache-aside over Redis', () => {
+  it('loads on a miss, stores with the TTL, then answers from Redis', async () => {
+    const { cache, redis, keys } = await cacheFixture({ ttlMs: 30_000 });
+    const source = mapLoader({ '1': { value: ada, version: 3 } });
+
+    expect(await cache.getOrLoad('1', source.load)).toEqual({
+      value: ada,
+      version: 3,
+      tier: 'MISS',
+    });
+    expect(await cache.getOrLoad('1', source.load)).toEqual({ value: ada, version: 3, tier: 'L2' });
+    expect(source.calls).toEqual(['1']);
+
+    const ttl = await redis.pTTL(keys.value('1'));
+    expect(ttl).toBeGreaterThan(25_000);
+    expect(ttl).toBeLessThanOrEqual(30_000);
+    expect(cache.stats()).toMatchObject({ reads: 2, l2Hits: 1, misses: 1, loads: 1 });
+  });
+
+  it('caches "not found" with the short negative TTL', async () => {
+    const { cache, redis, keys } = await cacheFixture({ negativeTtlMs: 2_000 });
+    const source = mapLoader<{ name: string }>();
+
+    expect(await cache.getOrLoad('ghost', source.load)).toMatchObject({
+      value: null,
+      tier: 'MISS',
+    });
+    expect(await cache.getOrLoad('ghost', source.load)).toMatchObject({ value: null, tier: 'L2' });
+    expect(source.calls).toHaveLength(1);
+    expect(await redis.pTTL(keys.value('ghost'))).toBeLessThanOrEqual(2_000);
+    expect(cache.stats().negativeHits).toBe(1);
+  });
+
+  it('lets a create be seen at once after invalidate, despite a cached "not found"', async () => {
+    const { cache } = await cacheFixture({ negativeTtlMs: 60_000 });
+    const source = mapLoader<{ name: string }>();
+    await cache.getOrLoad('new', source.load);
+
+    source.entries.new = { value: ada, version: 1 };
+    await cache.invalidate('new', source.entries.new);
+    expect(await cache.getOrLoad('new', source.load)).toEqual({
+      value: ada,
+      version: 1,
+      tier: 'MISS',
+    });
+  });
+
+  it('makes the next read load the written value after invalidate', async () => {
+    const { cache, redis, keys } = await cacheFixture();
+    const source = mapLoader({ k: { value: ada, version: 1 } });
+    await cache.getOrLoad('k', source.load);
+
+    source.entries.k = { value: { name: 'Grace' }, version: 2 };
+    await cache.invalidate('k', source.entries.k);
+    expect(await redis.exists(keys.value('k'))).toBe(0);
+    expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'MISS' });
+    expect(cache.stats().invalidations).toBe(1);
+  });
+
+  it('shares one load between concurrent misses on a key', async () => {
+    const { cache } = await cacheFixture();
+    const source = mapLoader({ hot: { value: ada, version: 1 } });
+    const release = source.hold();
+    const reads = Promise.all(
+      Array.from({ length: 50 }, () => cache.getOrLoad('hot', source.load)),
+    );
+    release();
+    const results = await reads;
+    expect(source.calls).toEqual(['hot']);
+    expect(results.every((r) => r.version === 1 && r.tier === 'MISS')).toBe(true);
+    expect(cache.stats()).toMatchObject({ misses: 50, loads: 1 });
+  });
+
+  it('keeps keys of different namespaces apart', async () => {
+    const a = await cacheFixture();
+    const b = await cacheFixture();
+    await a.cache.getOrLoad('k', mapLoader({ k: { value: ada, version: 1 } }).load);
+    const read = await b.cache.getOrLoad(
+      'k',
+      mapLoader({ k: { value: { name: 'B' }, version: 9 } }).load,
+    );
+    expect(read).toMatchObject({ version: 9, tier: 'MISS' });
+  });
+
+  it('treats an entry it did not write as a miss, counts it and overwrites it', async () => {
+    const errors: string[] = [];
+    const { cache, redis, keys } = await cacheFixture({ onError: (e) => errors.push(e.code) });
+    await redis.set(keys.value('bad'), 'garbage{');
+    const source = mapLoader({ bad: { value: ada, version: 4 } });
+    expect(await cache.getOrLoad('bad', source.load)).toMatchObject({ version: 4, tier: 'MISS' });
+    expect(await cache.getOrLoad('bad', source.load)).toMatchObject({ version: 4, tier: 'L2' });
+    expect(cache.stats().corruptEntries).toBe(1);
+    expect(errors).toEqual(['E_CORRUPT_ENTRY']);
+  });
+
+  it('passes the loader error through and caches nothing', async () => {
+    const { cache, redis, keys } = await cacheFixture();
+    const failing = async () => {
+      throw new Error('database down');
+    };
+    await expect(cache.getOrLoad('x', failing)).rejects.toThrow('database down');
+    expect(await redis.exists(keys.value('x'))).toBe(0);
+  });
+
+  it('rejects an invalid key before touching Redis or the loader', async () => {
+    const { cache } = await cacheFixture();
+    const source = mapLoader<{ name: string }>();
+    await expect(cache.getOrLoad('a{b}', source.load)).rejects.toMatchObject({
+      code: 'E_INVALID_KEY',
+    });
+    expect(source.calls).toEqual([]);
+  });
+});
+
+describe('basic cache-aside when Redis is unreachable', () => {
+  async function deadRedisCache() {
+    // A client whose server went away: commands fail at once instead of queueing.
+    const client = createClient({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy: false },
+    });
+    client.on('error', () => {});
+    await client.connect().catch(() => {});
+    const reported: string[] = [];
+    const cache = createCache<{ name: string }>({
+      redis: client,
+      redisTimeoutMs: 100,
+      onError: (e) => reported.push(e.code),
+    });
+    return { cache, reported };
+  }
+
+  it('serves reads from the loader and counts the Redis errors', async () => {
+    const { cache, reported } = await deadRedisCache();
+    const source = mapLoader({ k: { value: ada, version: 2 } });
+    expect(await cache.getOrLoad('k', source.load)).toEqual({
+      value: ada,
+      version: 2,
+      tier: 'MISS',
+    });
+    expect(cache.stats().redisErrors).toBe(2);
+    expect(reported).toEqual(['E_REDIS_FAILED', 'E_REDIS_FAILED']);
+  });
+
+  it('reports an invalidation that failed every attempt', async () => {
+    const { cache, reported } = await deadRedisCache();
+    await cache.invalidate('k', { value: ada, version: 2 });
+    expect(cache.stats()).toMatchObject({
+      invalidations: 1,
+      invalidationFailures: 1,
+      redisErrors: 3,
+    });
+    expect(reported.at(-1)).toBe('E_INVALIDATION_FAILED');
+  });
+
+  it('gives up on a Redis call that does not answer within redisTimeoutMs', async () => {
+    const hanging = {
+      get: () => new Promise<string | null>(() => {}),
+      set: async () => 'OK',
+      del: async () => 1,
+    };
+    const reported: string[] = [];
+    const cache = createCache<{ name: string }>({
+      redis: hanging,
+      redisTimeoutMs: 50,
+      onError: (e) => reported.push(e.code),
+    });
+    const source = mapLoader({ k: { value: ada, version: 1 } });
+    expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'MISS' });
+    expect(reported).toEqual(['E_REDIS_TIMEOUT']);
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEntry, encodeEntry } from '../src/codec.ts';
+import { resolveOptions } from '../src/options.ts';
+import { createSingleFlight } from '../src/single-flight.ts';
+import type { RedisLike } from '../src/types.ts';
+
+describe('entry codec', () => {
+  it('round-trips a value with its version, and a "not found"', () => {
+    const user = { name: 'Ada', tags: ['x'] };
+    expect(decodeEntry(encodeEntry({ value: user, version: 7 }))).toEqual({
+      value: user,
+      version: 7,
+    });
+    expect(decodeEntry(encodeEntry({ value: null, version: 3 }))).toEqual({
+      value: null,
+      version: 3,
+    });
+  });
+
+  it.each([
+    'not json',
+    '42',
+    'null',
+    '{"d":1}',
+    '{"v":"7","d":1}',
+    '{"v":-1,"d":1}',
+    '{"v":1.5,"d":1}',
+    '{"v":9007199254740993,"d":1}',
+  ])('refuses %s', (raw) => {
+    expect(decodeEntry(raw)).toBeUndefined();
+  });
+});
+
+describe('single flight', () => {
+  it('shares one run between concurrent calls for a key and forgets it once settled', async () => {
+    const once = createSingleFlight<number>();
+    let runs = 0;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const run = async () => {
+      runs++;
+      await gate;
+      return runs;
+    };
+    const all = Promise.all([once('a', run), once('a', run), once('b', run)]);
+    release();
+    expect(await all).toEqual([2, 2, 2]);
+    expect(await once('a', run)).toBe(3);
+  });
+
+  it('shares a rejection and lets the next call retry', async () => {
+    const once = createSingleFlight<number>();
+    const failing = () => Promise.reject(new Error('boom'));
+    await expect(Promise.all([once('a', failing), once('a', failing)])).rejects.toThrow('boom');
+    expect(await once('a', async () => 1)).toBe(1);
+  });
+});
+
+describe('cache options', () => {
+  const redis = { get: async () => null, set: async () => 'OK', del: async () => 0 } as RedisLike;
+
+  it('applies defaults', () => {
+    expect(resolveOptions({ redis })).toMatchObject({
+      namespace: 'cl',
+      ttlMs: 60_000,
+      negativeTtlMs: 5_000,
+    });
+  });
+
+  it.each(['ttlMs', 'negativeTtlMs', 'redisTimeoutMs', 'invalidateAttempts'])(
+    'names `%s` when it is not a positive integer',
+    (name) => {
+      for (const bad of [0, -1, 1.5, Number.NaN, '10']) {
+        expect(() => resolveOptions({ redis, [name]: bad })).toThrow(`\`${name}\``);
+      }
+    },
+  );
+
+  it('requires a Redis client', () => {
+    expect(() => resolveOptions({} as never)).toThrow('`redis`');
+  });
+});
