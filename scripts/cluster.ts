@@ -39,7 +39,7 @@ function urlEnv(name: string, protocols: string[]): string | undefined {
   const raw = process.env[name]?.trim();
   if (!raw) return undefined;
   if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
-    fail(`\`${name}\` must be a ${protocols.join(' or ')}// URL (got "${raw}")`);
+    fail(`\`${name}\` must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL (got "${raw}")`);
   }
   return raw;
 }

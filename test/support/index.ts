@@ -1,5 +1,6 @@
 import './context.ts';
 
+export { type InstanceProcess, startInstance } from './instance.ts';
 export { freePort } from './net.ts';
 export { startRedisServer, type TestRedisServer } from './redis-server.ts';
 export { type WaitOptions, waitFor } from './wait.ts';

@@ -21,7 +21,7 @@ try {
 }
 
 const instance = { name: config.instanceName, id: nanoid(8) };
-const log = (message: string) => console.log(`[${instance.name}] ${message}`);
+const log = (message: string) => console.log(message);
 
 const redis = createClient({
   url: config.redisUrl,
@@ -71,7 +71,7 @@ const app = createApp({
   instance,
   checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
   isDraining: () => draining,
-  onError: (error) => console.error(`[${instance.name}] unexpected error`, error),
+  onError: (error) => console.error('unexpected error', error),
 });
 const server = app.listen(config.port, config.host);
 await once(server, 'listening');
@@ -108,7 +108,7 @@ async function retryUntil(what: string, attempt: () => Promise<void>): Promise<v
       return;
     } catch (error) {
       if (Date.now() >= deadline) {
-        console.error(`[${instance.name}] could not reach ${what}: ${(error as Error).message}`);
+        console.error(`could not reach ${what}: ${(error as Error).message}`);
         process.exit(1);
       }
       if (tries === 1) log(`waiting for ${what} (${(error as Error).message})`);

@@ -3,7 +3,7 @@
  * every app instance of the local cluster shares it. Stops cleanly on SIGINT/SIGTERM.
  */
 import { resolve } from 'node:path';
-import { startEmbeddedDatabase } from '../embedded.ts';
+import { type EmbeddedDatabase, startEmbeddedDatabase } from '../embedded.ts';
 
 function readPort(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -20,16 +20,24 @@ const host = process.env.DB_HOST || '127.0.0.1';
 const dataDir = process.env.DB_DATA_DIR || '.data/pglite';
 const location = dataDir.startsWith('memory://') ? dataDir : resolve(dataDir);
 
-const database = await startEmbeddedDatabase({ dataDir: location, host, port });
-console.log(`embedded database (PGlite, ${location}) listening on ${database.url}`);
-
+// Handlers first: a stop requested while PGlite is still starting must not kill us mid-write.
 let stopping = false;
+let database: EmbeddedDatabase | undefined;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`${signal}: closing the database`);
+  if (!database) return; // still starting: closed right after the start completes
   await database.stop();
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+
+database = await startEmbeddedDatabase({ dataDir: location, host, port });
+if (stopping) {
+  await database.stop();
+  process.exit(0);
+} else {
+  console.log(`embedded database (PGlite, ${location}) listening on ${database.url}`);
+}

@@ -1,0 +1,176 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  type ClusterProcess,
+  freePortRange,
+  isListening,
+  startCluster,
+} from './support/cluster.ts';
+import { waitFor } from './support/wait.ts';
+
+/** A user as the HTTP API returns it (BRIEF §5). */
+interface User {
+  id: string;
+  name: string;
+  email: string;
+  age: number;
+  version: number | string;
+  updatedAt: string;
+}
+
+/** The parts of a response the assertions look at. */
+interface Reply {
+  status: number;
+  cache: string | null;
+  instance: string | null;
+  version: string | null;
+  body: User;
+}
+
+const INSTANCES = 3;
+const USER_FIELDS = ['age', 'email', 'id', 'name', 'updatedAt', 'version'];
+
+let cluster: ClusterProcess | undefined;
+let dataDir = '';
+let urls: string[] = [];
+let ports: number[] = [];
+
+async function send(url: string, method = 'GET', body?: unknown): Promise<Reply> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(5_000),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    cache: res.headers.get('x-cache'),
+    instance: res.headers.get('x-instance'),
+    version: res.headers.get('x-version'),
+    body: text ? JSON.parse(text) : undefined,
+  };
+}
+
+/** Asserts the BRIEF §5 user shape and that `X-Version` labels the body's version. */
+function expectUser(reply: Reply, status: number): User {
+  expect(reply.status, JSON.stringify(reply.body)).toBe(status);
+  expect(Object.keys(reply.body).sort()).toEqual(USER_FIELDS);
+  expect(reply.version).toBe(String(reply.body.version));
+  return reply.body;
+}
+
+/** `promise`'s value, or `'timeout'` if it takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(resolve, ms, 'timeout');
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function instanceUrl(n: number): string {
+  const url = urls[n - 1];
+  if (!url) throw new Error(`no instance ${n}`);
+  return url;
+}
+
+describe('npm start (scripts/cluster.ts)', () => {
+  beforeAll(async () => {
+    const base = await freePortRange(INSTANCES + 1);
+    ports = Array.from({ length: INSTANCES + 1 }, (_, i) => base + i);
+    dataDir = await mkdtemp(join(tmpdir(), 'cachelab-cluster-'));
+    cluster = startCluster({
+      INSTANCES: String(INSTANCES),
+      BASE_PORT: String(base),
+      DB_PORT: String(base + INSTANCES),
+      DB_DATA_DIR: dataDir,
+      REDIS_URL: inject('redisUrl'),
+      DB_LATENCY_MS: '0',
+      SEED_USERS: '100',
+      // Passed through to the instances: keys of earlier runs on a shared Redis stay out of sight.
+      CACHE_NAMESPACE: `e2e-${process.pid}-${Date.now()}`,
+    });
+    urls = await cluster.ready(60_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    cluster?.killGroup('SIGKILL');
+    if (cluster) await waitFor(() => !cluster?.groupAlive(), { timeoutMs: 5_000 });
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('prints one URL per instance on consecutive ports', () => {
+    expect(urls).toEqual(ports.slice(0, INSTANCES).map((port) => `http://127.0.0.1:${port}`));
+    expect(cluster?.output()).toContain(`curl -i ${instanceUrl(1)}/users/42`);
+  });
+
+  it('serves a miss from one instance, then an L2 hit from another', async () => {
+    const miss = await send(`${instanceUrl(1)}/users/7`);
+    expect(expectUser(miss, 200).id).toBe('7');
+    expect(miss.cache).toBe('MISS');
+
+    const hit = await send(`${instanceUrl(2)}/users/7`);
+    expect(expectUser(hit, 200)).toEqual(miss.body);
+    expect(hit.cache).toBe('L2');
+    expect(hit.instance).not.toBe(miss.instance);
+  });
+
+  it('shows a write made on one instance on every other instance at once', async () => {
+    const before = expectUser(await send(`${instanceUrl(1)}/users/7`), 200);
+    const input = { name: 'Grace Hopper', email: 'grace@example.com', age: 85 };
+    const put = await send(`${instanceUrl(3)}/users/7`, 'PUT', input);
+    const written = expectUser(put, 200);
+    expect(written).toMatchObject({ id: '7', ...input });
+    expect(BigInt(written.version)).toBeGreaterThan(BigInt(before.version));
+
+    const first = await send(`${instanceUrl(1)}/users/7`);
+    expect(expectUser(first, 200)).toMatchObject({ name: input.name, version: written.version });
+    expect(first.cache).toBe('MISS');
+    const second = await send(`${instanceUrl(2)}/users/7`);
+    expect(expectUser(second, 200)).toMatchObject({ name: input.name, version: written.version });
+
+    const instances = new Set([put.instance, first.instance, second.instance]);
+    expect(instances.size).toBe(3);
+  });
+
+  it('creates, reads from another instance, then deletes everywhere', async () => {
+    const input = { name: 'Ada Lovelace', email: 'ada@example.com', age: 36 };
+    const created = expectUser(await send(`${instanceUrl(1)}/users`, 'POST', input), 201);
+    expect(created).toMatchObject(input);
+    expect(created.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+
+    const read = await send(`${instanceUrl(2)}/users/${created.id}`);
+    expect(expectUser(read, 200)).toEqual(created);
+
+    const deleted = await fetch(`${instanceUrl(3)}/users/${created.id}`, { method: 'DELETE' });
+    expect(deleted.status).toBe(204);
+    for (const url of urls) {
+      expect((await send(`${url}/users/${created.id}`)).status, url).toBe(404);
+    }
+  });
+
+  it('stops every process it started on SIGINT', async () => {
+    const running = cluster as ClusterProcess;
+    process.kill(running.pid, 'SIGINT');
+    const exit = await within(running.exited, 15_000);
+    expect(exit, running.output()).toEqual({ code: 0, signal: null });
+
+    for (const port of ports) {
+      await waitFor(async () => !(await isListening(port)), {
+        timeoutMs: 5_000,
+        what: `port ${port} to close`,
+      });
+    }
+    await waitFor(() => !running.groupAlive(), {
+      timeoutMs: 5_000,
+      what: 'the process group to be gone',
+    });
+  }, 30_000);
+});

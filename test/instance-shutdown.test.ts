@@ -1,0 +1,47 @@
+import { nanoid } from 'nanoid';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { type InstanceProcess, startInstance, waitFor } from './support/index.ts';
+
+let instance: InstanceProcess | undefined;
+afterEach(() => {
+  if (instance?.child.exitCode === null) instance.child.kill('SIGKILL');
+});
+
+describe('an instance process', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'finishes requests in flight on %s, then exits 0 and refuses new connections',
+    async (signal) => {
+      instance = await startInstance({
+        REDIS_URL: inject('redisUrl'),
+        DATABASE_URL: inject('databaseUrl'),
+        DB_LATENCY_MS: '700',
+        SEED_USERS: '100',
+        CACHE_NAMESPACE: `t-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+      });
+      const { url } = instance;
+      // A miss waits for the slow database, so it is still in flight when the signal arrives.
+      const inFlight = fetch(`${url}/users/3`);
+      await waitFor(async () => {
+        const stats = (await (await fetch(`${url}/stats`)).json()) as { cache: { reads: number } };
+        return stats.cache.reads === 1;
+      });
+      instance.child.kill(signal);
+
+      const response = await inFlight;
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { id: string }).id).toBe('3');
+      expect(await instance.exited).toBe(0);
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+      expect(instance.output()).toContain('stopped');
+    },
+  );
+
+  it('exits 1 naming every invalid variable', async () => {
+    const error = await startInstance({ PORT: 'eighty', DB_LATENCY_MS: '-5' }).catch(
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/PORT must be an integer/);
+    expect((error as Error).message).toMatch(/DB_LATENCY_MS must be an integer/);
+  });
+});

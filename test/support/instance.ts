@@ -1,0 +1,43 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './net.ts';
+import { waitFor } from './wait.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** An app instance running as its own process, as `npm start` runs it. */
+export interface InstanceProcess {
+  url: string;
+  child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+}
+
+/** Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200. */
+export async function startInstance(env: Record<string, string>): Promise<InstanceProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/app/src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const url = `http://127.0.0.1:${port}`;
+  const ready = waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    what: `instance on ${port}`,
+  });
+  const diedFirst = exited.then((code) => {
+    throw new Error(`instance exited with ${code} before it was ready:\n${output}`);
+  });
+  diedFirst.catch(() => {});
+  await Promise.race([ready, diedFirst]);
+  return { url, child, output: () => output, exited };
+}
