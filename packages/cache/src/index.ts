@@ -1,14 +1,23 @@
 export { createCache } from './create-cache.ts';
 export { CacheError, type CacheErrorCode, errors } from './errors.ts';
 export { createKeys, type KeyBuilder } from './keys.ts';
-export { type CacheOptions, DEFAULT_CACHE_OPTIONS } from './options.ts';
+export { type CacheHooks, type CacheOptions, DEFAULT_CACHE_OPTIONS } from './options.ts';
 export {
   type Cache,
   type CacheRead,
   type CacheStats,
+  type Consistency,
+  consistencies,
   type Loaded,
   type Loader,
+  type PropagationStats,
+  type ReadOptions,
   type RedisLike,
+  type RejectedFills,
+  type Strategy,
+  type SubscriberEvent,
+  type SubscriberLike,
+  strategies,
   type Tier,
   tiers,
 } from './types.ts';

@@ -5,35 +5,54 @@ const NAMESPACE = /^[A-Za-z0-9_.-]{1,32}$/;
 const FORBIDDEN_IN_KEY = /[{}\s\p{Cc}]/u;
 const MAX_KEY_LENGTH = 512;
 
-/** Builds every Redis key the cache uses. No other module writes a Redis key string. */
+/**
+ * Builds every Redis key and channel name the cache uses. No other module writes a Redis key.
+ * A cache key is wrapped in a hash tag (`{…}`) so that all Redis keys of one cache key live in
+ * the same Redis Cluster slot, which the Lua scripts rely on.
+ */
 export interface KeyBuilder {
-  /** Where the cached entry of `key` lives, e.g. `cl:{user:42}:val`. */
+  /** Basic strategies: where the entry of `key` lives, e.g. `cl:{user:42}:val`. */
   value(key: string): string;
+  /** Versioned strategy: the pointer to the current version, e.g. `cl:{user:42}:ver`. */
+  pointer(key: string): string;
+  /** Versioned strategy: prefix of the data entries, e.g. `cl:{user:42}:v:` (+ version). */
+  dataPrefix(key: string): string;
+  /** Versioned strategy: the data entry of one version, e.g. `cl:{user:42}:v:7`. */
+  data(key: string, version: number): string;
+  /** The Pub/Sub channel that carries invalidations and heartbeats, e.g. `cl:invalidations`. */
+  channel(): string;
 }
 
-/**
- * Creates the key builder for a namespace. A key is wrapped in a hash tag (`{…}`) so that all Redis
- * keys of one cache key share a Redis Cluster slot.
- */
+/** Creates the key builder for a namespace. */
 export function createKeys(namespace: string): KeyBuilder {
   if (!NAMESPACE.test(namespace)) {
     throw new TypeError('`namespace` must be 1-32 characters of [A-Za-z0-9_.-]');
   }
+  const tag = (key: string) => `${namespace}:{${checkKey(key)}}`;
   return {
-    value: (key) => `${namespace}:{${checkKey(key)}}:val`,
+    value: (key) => `${tag(key)}:val`,
+    pointer: (key) => `${tag(key)}:ver`,
+    dataPrefix: (key) => `${tag(key)}:v:`,
+    data: (key, version) => `${tag(key)}:v:${version}`,
+    channel: () => `${namespace}:invalidations`,
   };
+}
+
+/** True when `key` can be used as a cache key. */
+export function isValidKey(key: unknown): key is string {
+  return (
+    typeof key === 'string' &&
+    key.length > 0 &&
+    key.length <= MAX_KEY_LENGTH &&
+    !FORBIDDEN_IN_KEY.test(key)
+  );
 }
 
 /** Returns `key` when it can be used as a cache key; throws `E_INVALID_KEY` otherwise. */
 export function checkKey(key: string): string {
-  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw new CacheError(errors.invalidKey, `cache keys are 1-${MAX_KEY_LENGTH} characters`);
-  }
-  if (FORBIDDEN_IN_KEY.test(key)) {
-    throw new CacheError(
-      errors.invalidKey,
-      'cache keys may not contain braces, spaces or control characters',
-    );
-  }
-  return key;
+  if (isValidKey(key)) return key;
+  throw new CacheError(
+    errors.invalidKey,
+    `cache keys are 1-${MAX_KEY_LENGTH} characters without braces, spaces or control characters`,
+  );
 }

@@ -1,66 +1,155 @@
 import type { CacheError } from './errors.ts';
-import type { RedisLike } from './types.ts';
+import type { Loaded, RedisLike, Strategy, SubscriberLike } from './types.ts';
+
+/** Hooks into the read path, for tests and the lab; production code leaves them unset. */
+export interface CacheHooks {
+  /**
+   * Awaited after the loader answered and before the cache is filled with its answer. A test can
+   * hold a reader here (a gate) to reproduce the stale-set race deterministically.
+   */
+  beforeFill?(key: string, loaded: Loaded<unknown>): Promise<void> | void;
+}
 
 /** Options of `createCache`. */
 export interface CacheOptions {
   /** A connected Redis client; the cache never connects or closes it. */
   redis: RedisLike;
   /**
-   * Prefix of every Redis key, so that several caches can share one Redis.
+   * A second, dedicated connection for the invalidation bus (required by `versioned`), e.g.
+   * `redis.duplicate({ pingInterval: 1000, socketTimeout: 5000 })`, connected.
+   */
+  subscriber?: SubscriberLike;
+  /**
+   * How writes reach readers; see {@link Strategy}.
+   * @default 'versioned'
+   */
+  strategy?: Strategy;
+  /**
+   * This instance's id on the bus; must differ between instances.
+   * @default a random id
+   */
+  origin?: string;
+  /**
+   * Prefix of every Redis key and of the channel, so that several caches can share one Redis.
    * @default 'cl'
    */
   namespace?: string;
   /**
-   * Time to live of a cached value in Redis, in ms: the bound on staleness when an invalidation is lost.
+   * Time to live of a value in Redis, in ms: the bound on staleness when an invalidation is lost.
    * @default 60_000
    */
   ttlMs?: number;
   /**
-   * Time to live of a cached "not found", in ms. Short, so that a missing key does not hide a create for long.
+   * Time to live of a cached "not found", in ms.
    * @default 5_000
    */
   negativeTtlMs?: number;
+  /**
+   * Entries the L1 holds at most.
+   * @default 10_000
+   */
+  l1MaxEntries?: number;
+  /**
+   * Time to live of an L1 entry, in ms: the last safety net if every invalidation were lost.
+   * @default 30_000
+   */
+  l1TtlMs?: number;
+  /**
+   * Keys whose announced version is remembered at most.
+   * @default 100_000
+   */
+  highWaterMarkMaxEntries?: number;
+  /**
+   * How often each instance publishes a heartbeat to itself, in ms.
+   * @default 500
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * Without an own heartbeat back for this long, L1 is no longer trusted, in ms. Together with
+   * the interval it bounds how long a silently dead subscription can go unnoticed.
+   * @default 2_000
+   */
+  heartbeatTimeoutMs?: number;
   /**
    * Longest wait for one Redis call, in ms; after it the read goes on without Redis.
    * @default 250
    */
   redisTimeoutMs?: number;
   /**
-   * Attempts of an invalidation before it is counted as failed.
+   * Attempts of an invalidation (DEL, or pointer move + PUBLISH) before it is counted as failed.
    * @default 3
    */
   invalidateAttempts?: number;
   /**
-   * Told about every degraded operation (Redis error or timeout, corrupt entry, failed invalidation).
-   * The cache never throws these at callers of reads.
+   * Told about every degraded operation (Redis error or timeout, corrupt entry, failed
+   * invalidation). The cache never throws these at callers of reads.
    */
   onError?: (error: CacheError) => void;
+  /** Test and lab hooks. */
+  hooks?: CacheHooks;
 }
 
 /** Defaults of the optional {@link CacheOptions}. */
 export const DEFAULT_CACHE_OPTIONS = {
+  strategy: 'versioned',
   namespace: 'cl',
   ttlMs: 60_000,
   negativeTtlMs: 5_000,
+  l1MaxEntries: 10_000,
+  l1TtlMs: 30_000,
+  highWaterMarkMaxEntries: 100_000,
+  heartbeatIntervalMs: 500,
+  heartbeatTimeoutMs: 2_000,
   redisTimeoutMs: 250,
   invalidateAttempts: 3,
   onError: () => {},
-} as const satisfies Omit<Required<CacheOptions>, 'redis'>;
+  hooks: {},
+} as const satisfies Omit<Required<CacheOptions>, 'redis' | 'subscriber' | 'origin'>;
 
 /** {@link CacheOptions} with every default applied. */
-export type ResolvedCacheOptions = Required<CacheOptions>;
+export type ResolvedCacheOptions = Required<Omit<CacheOptions, 'subscriber' | 'origin'>> & {
+  subscriber: SubscriberLike | undefined;
+  origin: string | undefined;
+};
+
+const POSITIVE_INTEGERS = [
+  'ttlMs',
+  'negativeTtlMs',
+  'l1MaxEntries',
+  'l1TtlMs',
+  'highWaterMarkMaxEntries',
+  'heartbeatIntervalMs',
+  'heartbeatTimeoutMs',
+  'redisTimeoutMs',
+  'invalidateAttempts',
+] as const;
 
 /** Applies defaults and validates every option, naming the one that is wrong. */
 export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
   if (!options || typeof options.redis?.get !== 'function') {
     throw new TypeError('`redis` must be a connected Redis client');
   }
-  const resolved = { ...DEFAULT_CACHE_OPTIONS, ...stripUndefined(options) };
-  for (const name of ['ttlMs', 'negativeTtlMs', 'redisTimeoutMs', 'invalidateAttempts'] as const) {
+  const resolved = {
+    ...DEFAULT_CACHE_OPTIONS,
+    ...stripUndefined(options),
+  } as ResolvedCacheOptions;
+  for (const name of POSITIVE_INTEGERS) {
     const value = resolved[name];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new TypeError(`\`${name}\` must be a positive integer`);
     }
+  }
+  if (!['ttl-only', 'delete', 'versioned'].includes(resolved.strategy)) {
+    throw new TypeError("`strategy` must be 'ttl-only', 'delete' or 'versioned'");
+  }
+  if (resolved.strategy === 'versioned' && typeof resolved.subscriber?.subscribe !== 'function') {
+    throw new TypeError('`subscriber` (a dedicated Redis connection) is required by `versioned`');
+  }
+  if (resolved.heartbeatTimeoutMs <= resolved.heartbeatIntervalMs) {
+    throw new TypeError('`heartbeatTimeoutMs` must be greater than `heartbeatIntervalMs`');
+  }
+  if (resolved.origin !== undefined && !/^[A-Za-z0-9_.:/-]{1,64}$/.test(resolved.origin)) {
+    throw new TypeError('`origin` must be 1-64 characters of [A-Za-z0-9_.:/-]');
   }
   if (typeof resolved.onError !== 'function') throw new TypeError('`onError` must be a function');
   return { ...resolved, redis: options.redis };

@@ -13,6 +13,39 @@ export interface RedisLike {
   ): Promise<unknown>;
   /** `DEL key`: how many keys were removed. */
   del(key: string): Promise<number>;
+  /** `EVALSHA sha numkeys keys… args…`. */
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** `EVAL script numkeys keys… args…`. */
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** `PUBLISH channel message`: how many subscribers received it. */
+  publish(channel: string, message: string): Promise<number>;
+}
+
+/** Connection events of a subscriber client that the invalidation bus watches. */
+export type SubscriberEvent = 'ready' | 'error' | 'reconnecting' | 'end';
+
+/**
+ * The slice of a dedicated subscriber connection that the invalidation bus calls (node-redis:
+ * `client.duplicate()`, connected). Give it `pingInterval` and `socketTimeout` so that a dead
+ * connection is torn down and re-established.
+ */
+export interface SubscriberLike {
+  /** `SUBSCRIBE channel`, delivering each message to `listener`. */
+  subscribe(
+    channel: string,
+    listener: (message: string, channel: string) => unknown,
+  ): Promise<void>;
+  /** `UNSUBSCRIBE channel` for `listener`. */
+  unsubscribe(
+    channel: string,
+    listener: (message: string, channel: string) => unknown,
+  ): Promise<void>;
+  /** Adds a listener for a connection event. */
+  on(event: SubscriberEvent, listener: (...args: unknown[]) => void): unknown;
+  /** Removes a listener added with `on`. */
+  off(event: SubscriberEvent, listener: (...args: unknown[]) => void): unknown;
+  /** True while the connection is up and usable. */
+  readonly isReady: boolean;
 }
 
 /**
@@ -38,8 +71,62 @@ export interface CacheRead<V> extends Loaded<V> {
   tier: Tier;
 }
 
+/** How fresh a read must be. */
+export const consistencies = { eventual: 'eventual', strict: 'strict' } as const;
+
+/**
+ * `eventual`: an L1 hit is served locally; it may be stale for the propagation delay of an
+ * invalidation. `strict`: an L1 hit is served only after one round trip to Redis confirms that its
+ * version is the current one.
+ */
+export type Consistency = (typeof consistencies)[keyof typeof consistencies];
+
+/** Per-read options. */
+export interface ReadOptions {
+  /** @default 'eventual' */
+  consistency?: Consistency;
+  /**
+   * Never answer with a version below this one (a read-your-writes token: the version a client
+   * wrote). Tiers holding older versions are skipped, down to the loader if need be.
+   * @default 0
+   */
+  minVersion?: number;
+}
+
+/** The invalidation strategies, selectable for study and comparison. */
+export const strategies = {
+  ttlOnly: 'ttl-only',
+  delete: 'delete',
+  versioned: 'versioned',
+} as const;
+
+/**
+ * `versioned` (default): L1 + versioned Redis entries + Pub/Sub invalidation. `delete`: classic
+ * cache-aside, Redis only, DEL on write (has the stale-set race). `ttl-only`: Redis only, writes
+ * invalidate nothing; entries are stale until their TTL ends.
+ */
+export type Strategy = (typeof strategies)[keyof typeof strategies];
+
+/** Why an L1 fill was refused. */
+export interface RejectedFills {
+  /** A newer version was announced (or written here) while the value was loading. */
+  superseded: number;
+  /** Trust in the bus was lost or regained while the value was loading. */
+  epoch: number;
+}
+
+/** Percentiles of the delay between publishing an invalidation and receiving it, in ms. */
+export interface PropagationStats {
+  count: number;
+  last: number | null;
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
 /** Counters since the cache was created. Hit ratio = (l1Hits + l2Hits) / reads. */
 export interface CacheStats {
+  strategy: Strategy;
   /** Calls to `getOrLoad`. */
   reads: number;
   /** Reads answered by the in-process tier. */
@@ -52,22 +139,55 @@ export interface CacheStats {
   negativeHits: number;
   /** Loader calls actually made (single-flight joins several misses into one). */
   loads: number;
+  /** Strict reads whose L1 version Redis confirmed / did not confirm. */
+  strictConfirmed: number;
+  strictRefuted: number;
+  /** Redis entries older than a version already announced, skipped. */
+  l2Stale: number;
+  /** L1 fills refused, by reason. */
+  fillsRejected: RejectedFills;
   /** Redis calls that failed or timed out; the read went on without Redis. */
   redisErrors: number;
   /** Entries Redis held that could not be decoded (treated as misses and overwritten). */
   corruptEntries: number;
-  /** Invalidations performed after writes. */
+  /** Writes handled (`invalidate` calls). */
   invalidations: number;
-  /** Invalidations that failed after every retry: the entry may be stale until its TTL. */
+  /** Invalidation messages published / received from other instances. */
+  invalidationsSent: number;
+  invalidationsReceived: number;
+  /** Messages on the channel that failed validation (dropped). */
+  malformedMessages: number;
+  /** Failed attempts to publish (each retried, up to the bound). */
+  publishFailures: number;
+  /** Writes whose invalidation failed every attempt: other tiers may be stale up to their TTL. */
   invalidationFailures: number;
+  /** Times trust in the bus was lost, and regained (= subscriber recoveries). */
+  trustLost: number;
+  subscriberReconnects: number;
+  /** L1 flushes (each recovery flushes L1 and the high-water marks). */
+  l1Flushes: number;
+  /** Whether L1 is served now. */
+  trusted: boolean;
+  l1Size: number;
+  l1Evictions: number;
+  highWaterMarks: number;
+  propagationMs: PropagationStats;
 }
 
 /** A two-tier cache-aside cache of values of type `V`. */
 export interface Cache<V> {
-  /** Returns the cached entry for `key`, or calls `loader` once (per key, per process) and caches it. */
-  getOrLoad(key: string, loader: Loader<V>): Promise<CacheRead<V>>;
-  /** Called after the source of truth was written, with what was written; makes readers see it. */
+  /**
+   * Returns the entry for `key` from the fastest tier that may answer, or calls `loader` once (per
+   * key, per process, however many reads are waiting) and caches its answer.
+   */
+  getOrLoad(key: string, loader: Loader<V>, options?: ReadOptions): Promise<CacheRead<V>>;
+  /**
+   * Call after the source of truth was written, with what was written: from then on this instance
+   * answers with it, and (depending on the strategy) the other instances do too.
+   */
   invalidate(key: string, written: Loaded<V>): Promise<void>;
   /** A snapshot of the counters. */
   stats(): CacheStats;
+  /** Stops timers and unsubscribes; the Redis clients stay open (they are the caller's). */
+  close(): Promise<void>;
 }

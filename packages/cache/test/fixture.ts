@@ -12,27 +12,64 @@ import {
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A connected client to the test Redis, closed after the test. */
-export async function redisClient(url = inject('redisUrl')) {
-  const client = createClient({ url });
+/** Registers `cleanup` to run after the current test (last registered runs first). */
+export function onCleanup(cleanup: () => Promise<void>): void {
+  cleanups.push(cleanup);
+}
+
+/** A connected client (to the test Redis unless `url` says otherwise), closed after the test. */
+export async function redisClient(
+  url = inject('redisUrl'),
+  options: { subscriber?: boolean } = {},
+) {
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    // A subscriber notices a dead connection by its own PINGs going unanswered.
+    ...(options.subscriber ? { pingInterval: 200 } : {}),
+    socket: { connectTimeout: 1000, reconnectStrategy: () => 50, socketTimeout: 1500 },
+  });
   client.on('error', () => {});
   await client.connect();
-  cleanups.push(async () => {
+  onCleanup(async () => {
     if (client.isOpen) client.destroy();
   });
   return client;
 }
 
-/** A cache over the test Redis under a namespace of its own, and helpers to look inside Redis. */
-export async function cacheFixture<V = { name: string }>(options: Partial<CacheOptions> = {}) {
-  const redis = await redisClient();
-  const namespace = `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
-  const cache: Cache<V> = createCache<V>({ redis, namespace, ...options });
-  const keys = createKeys(namespace);
-  return { cache, redis, namespace, keys };
+/** A namespace no other test uses. */
+export function uniqueNamespace(): string {
+  return `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+}
+
+/**
+ * A cache over the test Redis, with its own subscriber connection when the strategy needs one,
+ * closed after the test. Pass `namespace` to make several caches (instances) share keys.
+ */
+export async function cacheFixture<V = { name: string }>(
+  options: Partial<CacheOptions> & { url?: string; subscriberUrl?: string } = {},
+) {
+  const { url, subscriberUrl, ...cacheOptions } = options;
+  const redis = await redisClient(url);
+  const strategy = cacheOptions.strategy ?? 'versioned';
+  const subscriber =
+    strategy === 'versioned'
+      ? await redisClient(subscriberUrl ?? url, { subscriber: true })
+      : undefined;
+  const namespace = cacheOptions.namespace ?? uniqueNamespace();
+  const cache: Cache<V> = createCache<V>({
+    redis,
+    subscriber,
+    namespace,
+    heartbeatIntervalMs: 50,
+    heartbeatTimeoutMs: 300,
+    ...cacheOptions,
+  });
+  onCleanup(() => cache.close());
+  return { cache, redis, subscriber, namespace, keys: createKeys(namespace) };
 }
 
 /** A loader over a map, counting its calls, optionally held at a gate. */
@@ -56,4 +93,13 @@ export function mapLoader<V>(entries: Record<string, Loaded<V>> = {}) {
       return entries[key] ?? { value: null, version: 0 };
     },
   };
+}
+
+/** A promise with its resolve function exposed: a gate a test opens when it chooses. */
+export function gate(): { opened: Promise<void>; open(): void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 }

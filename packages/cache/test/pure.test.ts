@@ -59,10 +59,19 @@ describe('single flight', () => {
 });
 
 describe('cache options', () => {
-  const redis = { get: async () => null, set: async () => 'OK', del: async () => 0 } as RedisLike;
+  const never = () => new Promise<never>(() => {});
+  const redis: RedisLike = {
+    get: never,
+    set: never,
+    del: never,
+    evalSha: never,
+    eval: never,
+    publish: never,
+  };
 
   it('applies defaults', () => {
-    expect(resolveOptions({ redis })).toMatchObject({
+    expect(resolveOptions({ redis, strategy: 'delete' })).toMatchObject({
+      strategy: 'delete',
       namespace: 'cl',
       ttlMs: 60_000,
       negativeTtlMs: 5_000,
@@ -73,10 +82,28 @@ describe('cache options', () => {
     'names `%s` when it is not a positive integer',
     (name) => {
       for (const bad of [0, -1, 1.5, Number.NaN, '10']) {
-        expect(() => resolveOptions({ redis, [name]: bad })).toThrow(`\`${name}\``);
+        expect(() => resolveOptions({ redis, strategy: 'delete', [name]: bad })).toThrow(
+          `\`${name}\``,
+        );
       }
     },
   );
+
+  it('requires a subscriber connection for the versioned strategy, the default', () => {
+    expect(() => resolveOptions({ redis })).toThrow('`subscriber`');
+  });
+
+  it('rejects an unknown strategy and a heartbeat timeout not above the interval', () => {
+    expect(() => resolveOptions({ redis, strategy: 'lru' as never })).toThrow('`strategy`');
+    expect(() =>
+      resolveOptions({
+        redis,
+        strategy: 'delete',
+        heartbeatIntervalMs: 500,
+        heartbeatTimeoutMs: 500,
+      }),
+    ).toThrow('`heartbeatTimeoutMs`');
+  });
 
   it('requires a Redis client', () => {
     expect(() => resolveOptions({} as never)).toThrow('`redis`');

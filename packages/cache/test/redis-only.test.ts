@@ -6,9 +6,9 @@ import { cacheFixture, mapLoader } from './fixture.ts';
 
 const ada = { name: 'Ada' };
 
-describe('basic cache-aside over Redis', () => {
+describe('the delete strategy (basic cache-aside over Redis)', () => {
   it('loads on a miss, stores with the TTL, then answers from Redis', async () => {
-    const { cache, redis, keys } = await cacheFixture({ ttlMs: 30_000 });
+    const { cache, redis, keys } = await cacheFixture({ strategy: 'delete', ttlMs: 30_000 });
     const source = mapLoader({ '1': { value: ada, version: 3 } });
 
     expect(await cache.getOrLoad('1', source.load)).toEqual({
@@ -26,7 +26,7 @@ describe('basic cache-aside over Redis', () => {
   });
 
   it('caches "not found" with the short negative TTL', async () => {
-    const { cache, redis, keys } = await cacheFixture({ negativeTtlMs: 2_000 });
+    const { cache, redis, keys } = await cacheFixture({ strategy: 'delete', negativeTtlMs: 2_000 });
     const source = mapLoader<{ name: string }>();
 
     expect(await cache.getOrLoad('ghost', source.load)).toMatchObject({
@@ -40,7 +40,7 @@ describe('basic cache-aside over Redis', () => {
   });
 
   it('lets a create be seen at once after invalidate, despite a cached "not found"', async () => {
-    const { cache } = await cacheFixture({ negativeTtlMs: 60_000 });
+    const { cache } = await cacheFixture({ strategy: 'delete', negativeTtlMs: 60_000 });
     const source = mapLoader<{ name: string }>();
     await cache.getOrLoad('new', source.load);
 
@@ -54,7 +54,7 @@ describe('basic cache-aside over Redis', () => {
   });
 
   it('makes the next read load the written value after invalidate', async () => {
-    const { cache, redis, keys } = await cacheFixture();
+    const { cache, redis, keys } = await cacheFixture({ strategy: 'delete' });
     const source = mapLoader({ k: { value: ada, version: 1 } });
     await cache.getOrLoad('k', source.load);
 
@@ -66,7 +66,7 @@ describe('basic cache-aside over Redis', () => {
   });
 
   it('shares one load between concurrent misses on a key', async () => {
-    const { cache } = await cacheFixture();
+    const { cache } = await cacheFixture({ strategy: 'delete' });
     const source = mapLoader({ hot: { value: ada, version: 1 } });
     const release = source.hold();
     const reads = Promise.all(
@@ -80,8 +80,8 @@ describe('basic cache-aside over Redis', () => {
   });
 
   it('keeps keys of different namespaces apart', async () => {
-    const a = await cacheFixture();
-    const b = await cacheFixture();
+    const a = await cacheFixture({ strategy: 'delete' });
+    const b = await cacheFixture({ strategy: 'delete' });
     await a.cache.getOrLoad('k', mapLoader({ k: { value: ada, version: 1 } }).load);
     const read = await b.cache.getOrLoad(
       'k',
@@ -92,7 +92,10 @@ describe('basic cache-aside over Redis', () => {
 
   it('treats an entry it did not write as a miss, counts it and overwrites it', async () => {
     const errors: string[] = [];
-    const { cache, redis, keys } = await cacheFixture({ onError: (e) => errors.push(e.code) });
+    const { cache, redis, keys } = await cacheFixture({
+      strategy: 'delete',
+      onError: (e) => errors.push(e.code),
+    });
     await redis.set(keys.value('bad'), 'garbage{');
     const source = mapLoader({ bad: { value: ada, version: 4 } });
     expect(await cache.getOrLoad('bad', source.load)).toMatchObject({ version: 4, tier: 'MISS' });
@@ -102,7 +105,7 @@ describe('basic cache-aside over Redis', () => {
   });
 
   it('passes the loader error through and caches nothing', async () => {
-    const { cache, redis, keys } = await cacheFixture();
+    const { cache, redis, keys } = await cacheFixture({ strategy: 'delete' });
     const failing = async () => {
       throw new Error('database down');
     };
@@ -111,7 +114,7 @@ describe('basic cache-aside over Redis', () => {
   });
 
   it('rejects an invalid key before touching Redis or the loader', async () => {
-    const { cache } = await cacheFixture();
+    const { cache } = await cacheFixture({ strategy: 'delete' });
     const source = mapLoader<{ name: string }>();
     await expect(cache.getOrLoad('a{b}', source.load)).rejects.toMatchObject({
       code: 'E_INVALID_KEY',
@@ -133,6 +136,7 @@ describe('basic cache-aside when Redis is unreachable', () => {
     const reported: string[] = [];
     const cache = createCache<{ name: string }>({
       redis: client,
+      strategy: 'delete',
       redisTimeoutMs: 100,
       onError: (e) => reported.push(e.code),
     });
@@ -163,19 +167,25 @@ describe('basic cache-aside when Redis is unreachable', () => {
   });
 
   it('gives up on a Redis call that does not answer within redisTimeoutMs', async () => {
+    const never = () => new Promise<never>(() => {});
     const hanging = {
-      get: () => new Promise<string | null>(() => {}),
-      set: async () => 'OK',
-      del: async () => 1,
+      get: never,
+      set: never,
+      del: never,
+      evalSha: never,
+      eval: never,
+      publish: never,
     };
     const reported: string[] = [];
     const cache = createCache<{ name: string }>({
       redis: hanging,
+      strategy: 'delete',
       redisTimeoutMs: 50,
       onError: (e) => reported.push(e.code),
     });
     const source = mapLoader({ k: { value: ada, version: 1 } });
     expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'MISS' });
-    expect(reported).toEqual(['E_REDIS_TIMEOUT']);
+    // The GET and the fill each gave up after the timeout.
+    expect(reported).toEqual(['E_REDIS_TIMEOUT', 'E_REDIS_TIMEOUT']);
   });
 });

@@ -1,0 +1,125 @@
+import { withTimeout } from '../timeout.ts';
+import type { RedisLike, SubscriberLike } from '../types.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  type HeartbeatMessage,
+  type InvalidationMessage,
+} from './messages.ts';
+
+/** Options of {@link createInvalidationBus}. */
+export interface BusOptions {
+  /** Publishes heartbeats. */
+  publisher: RedisLike;
+  /** A dedicated connection in subscriber mode. */
+  subscriber: SubscriberLike;
+  channel: string;
+  /** This instance's id; messages from it are its own. */
+  origin: string;
+  heartbeatIntervalMs: number;
+  /** Without an own heartbeat seen for this long, the subscription is presumed dead. */
+  heartbeatTimeoutMs: number;
+  /** Bound on each PUBLISH of a heartbeat. */
+  timeoutMs: number;
+  /** An invalidation from another instance. */
+  onInvalidation(message: InvalidationMessage): void;
+  /** Trust was lost (`false`) or regained after a flush (`true`). */
+  onTrustChange(trusted: boolean): void;
+  /** A message that failed validation was dropped. */
+  onMalformed(): void;
+}
+
+/** The invalidation channel as seen by one instance. */
+export interface InvalidationBus {
+  /** Subscribes and starts the heartbeat. Trust comes once the first own heartbeat returns. */
+  start(): Promise<void>;
+  /** True while every message sent on the channel is known to reach this instance. */
+  readonly trusted: boolean;
+  /** Changes whenever trust is lost or regained: a fill that started in another epoch is void. */
+  readonly epoch: number;
+  /** Stops the heartbeat and unsubscribes. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the bus. Trust is lost at once when the subscriber connection errors, reconnects or
+ * ends, and when no own heartbeat came back within `heartbeatTimeoutMs` (a silently dead
+ * connection). It is regained only when an own heartbeat is seen again on a working connection;
+ * the caller then flushes everything it learnt to trust while the channel was deaf.
+ */
+export function createInvalidationBus(options: BusOptions): InvalidationBus {
+  const { subscriber, publisher, channel, origin } = options;
+  let trusted = false;
+  let epoch = 0;
+  let connected = false;
+  let lastHeartbeatSeenAt = 0;
+  let heartbeatSeq = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  function setTrust(next: boolean): void {
+    if (trusted === next) return;
+    trusted = next;
+    epoch++;
+    options.onTrustChange(next);
+  }
+
+  const onMessage = (raw: string) => {
+    const message = decodeMessage(raw);
+    if (!message) return options.onMalformed();
+    if (message.origin !== origin) {
+      if (message.type === 'inv') options.onInvalidation(message);
+      return;
+    }
+    if (message.type !== 'hb') return;
+    lastHeartbeatSeenAt = Date.now();
+    if (connected) setTrust(true);
+  };
+  const onDown = () => {
+    connected = false;
+    setTrust(false);
+  };
+  const onReady = () => {
+    connected = true;
+    void heartbeat();
+  };
+
+  async function heartbeat(): Promise<void> {
+    if (trusted && Date.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
+    const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: Date.now() } as const;
+    const payload = encodeMessage(message satisfies HeartbeatMessage);
+    // A lost heartbeat is what the timeout above detects; nothing to do here.
+    await withTimeout(publisher.publish(channel, payload), options.timeoutMs, 'heartbeat').catch(
+      () => {},
+    );
+  }
+
+  return {
+    async start() {
+      // Listeners first, so that no state change between SUBSCRIBE and them goes unseen.
+      subscriber.on('error', onDown);
+      subscriber.on('reconnecting', onDown);
+      subscriber.on('end', onDown);
+      subscriber.on('ready', onReady);
+      await subscriber.subscribe(channel, onMessage);
+      connected = subscriber.isReady;
+      timer = setInterval(() => void heartbeat(), options.heartbeatIntervalMs);
+      timer.unref();
+      await heartbeat();
+    },
+    get trusted() {
+      return trusted;
+    },
+    get epoch() {
+      return epoch;
+    },
+    async close() {
+      clearInterval(timer);
+      subscriber.off('error', onDown);
+      subscriber.off('reconnecting', onDown);
+      subscriber.off('end', onDown);
+      subscriber.off('ready', onReady);
+      setTrust(false);
+      if (subscriber.isReady) await subscriber.unsubscribe(channel, onMessage).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import type { Loaded } from '../types.ts';
+
+/** An L1 entry: the parsed value, its version, and the read result handed out on a hit. */
+export interface L1Entry<V> {
+  readonly version: number;
+  /** Frozen once per fill, so that a hit allocates nothing. */
+  readonly read: Readonly<{ value: V | null; version: number; tier: 'L1' }>;
+  readonly expiresAt: number;
+  /** Set on every hit; eviction gives such entries a second chance (CLOCK). */
+  used: boolean;
+}
+
+/** The in-process tier: a bounded map of parsed entries, each with a TTL. */
+export interface L1Store<V> {
+  /** The live entry of `key`, or `undefined` (absent or expired). */
+  get(key: string): L1Entry<V> | undefined;
+  /** Stores `entry` unless a newer version is already held; evicts when full. */
+  set(key: string, entry: Loaded<V>): void;
+  /** Drops the entry of `key` when its version is below `version`. */
+  dropOlderThan(key: string, version: number): void;
+  /** Drops every entry. */
+  clear(): void;
+  /** Entries held now. */
+  readonly size: number;
+  /** Entries evicted to respect the size bound since creation. */
+  readonly evictions: number;
+}
+
+/**
+ * Creates an L1 of at most `maxEntries` entries that each live `ttlMs`. When full, the oldest
+ * entry not used since the last sweep goes (a CLOCK approximation of LRU that costs a hit only a
+ * boolean write), so a hot set survives a flood of one-off keys.
+ */
+export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> {
+  const entries = new Map<string, L1Entry<V>>();
+  let evictions = 0;
+
+  function evictOne(): void {
+    // Bounded: after one full pass every entry has had its `used` bit cleared.
+    for (let scanned = 0; scanned <= entries.size; scanned++) {
+      const oldest = entries.entries().next().value;
+      if (!oldest) return;
+      const [key, entry] = oldest;
+      entries.delete(key);
+      if (!entry.used) {
+        evictions++;
+        return;
+      }
+      entry.used = false;
+      entries.set(key, entry);
+    }
+  }
+
+  return {
+    get(key) {
+      const entry = entries.get(key);
+      if (entry === undefined) return undefined;
+      if (entry.expiresAt <= Date.now()) {
+        entries.delete(key);
+        return undefined;
+      }
+      entry.used = true;
+      return entry;
+    },
+    set(key, { value, version }) {
+      const current = entries.get(key);
+      if (current && current.version > version) return;
+      if (!current && entries.size >= maxEntries) evictOne();
+      const read = Object.freeze({ value, version, tier: 'L1' as const });
+      entries.set(key, { version, read, expiresAt: Date.now() + ttlMs, used: false });
+    },
+    dropOlderThan(key, version) {
+      const entry = entries.get(key);
+      if (entry && entry.version < version) entries.delete(key);
+    },
+    clear: () => entries.clear(),
+    get size() {
+      return entries.size;
+    },
+    get evictions() {
+      return evictions;
+    },
+  };
+}

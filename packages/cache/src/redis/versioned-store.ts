@@ -1,0 +1,107 @@
+import { CacheError, errors } from '../errors.ts';
+import type { KeyBuilder } from '../keys.ts';
+import { withTimeout } from '../timeout.ts';
+import type { Loaded, RedisLike } from '../types.ts';
+import { FILL, READ, type Script } from './scripts.ts';
+
+/** What one round trip to Redis found for a key. */
+export interface VersionedRead<V> {
+  /** The current version by the pointer; `undefined` when there is no (valid) pointer. */
+  pointer: number | undefined;
+  /** The entry at the pointer; `undefined` when its data entry is gone or undecodable. */
+  entry: Loaded<V> | undefined;
+}
+
+/** Outcome of a fill: the pointer moved to it, it was already current, or it was stale. */
+export type FillOutcome = 'moved' | 'current' | 'stale';
+
+/** The Redis tier of the versioned strategy: a version pointer plus data entries per version. */
+export interface VersionedStore {
+  /** Pointer and data together, in one round trip. */
+  read<V>(key: string): Promise<VersionedRead<V>>;
+  /** The pointer alone (strict reads confirm an L1 entry with it). */
+  pointer(key: string): Promise<number | undefined>;
+  /** Stores `entry` and moves the pointer forward if newer; publishes `message` when given. */
+  fill<V>(
+    key: string,
+    entry: Loaded<V>,
+    ttlMs: number,
+    message?: { channel: string; payload: string },
+  ): Promise<FillOutcome>;
+}
+
+const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
+
+/** Creates the versioned Redis tier; every call is bounded by `timeoutMs`. */
+export function createVersionedStore(
+  redis: RedisLike,
+  keys: KeyBuilder,
+  timeoutMs: number,
+): VersionedStore {
+  async function run(what: string, script: Script, key: string, args: string[]): Promise<unknown> {
+    const options = { keys: [keys.pointer(key)], arguments: args };
+    const call = async () => {
+      try {
+        return await redis.evalSha(script.sha, options);
+      } catch (error) {
+        // First use on this Redis (or after a restart): load the script by sending its text.
+        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+        return await redis.eval(script.text, options);
+      }
+    };
+    return bounded(what, call);
+  }
+
+  async function bounded<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(call(), timeoutMs, what);
+    } catch (error) {
+      if (error instanceof CacheError) throw error;
+      throw new CacheError(errors.redisFailed, `${what} failed`, { cause: error });
+    }
+  }
+
+  return {
+    async read<V>(key: string) {
+      const reply = await run('read', READ, key, [keys.dataPrefix(key)]);
+      if (!Array.isArray(reply)) return { pointer: undefined, entry: undefined };
+      const pointer = parseVersion(reply[0]);
+      if (pointer === undefined || typeof reply[1] !== 'string')
+        return { pointer, entry: undefined };
+      const value = parsePayload<V>(reply[1]);
+      return {
+        pointer,
+        entry: value === undefined ? undefined : { value: value.v, version: pointer },
+      };
+    },
+    async pointer(key) {
+      return parseVersion(await bounded('GET pointer', () => redis.get(keys.pointer(key))));
+    },
+    async fill(key, entry, ttlMs, message) {
+      const args = [
+        keys.dataPrefix(key),
+        String(entry.version),
+        JSON.stringify(entry.value),
+        String(ttlMs),
+      ];
+      if (message) args.push(message.channel, message.payload);
+      const reply = await run(message ? 'write' : 'fill', FILL, key, args);
+      return (Array.isArray(reply) && OUTCOMES[String(reply[0])]) || 'stale';
+    },
+  };
+}
+
+/** A version read from Redis, or `undefined` when it is not one this cache could have written. */
+function parseVersion(raw: unknown): number | undefined {
+  if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw)) return undefined;
+  const version = Number(raw);
+  return Number.isSafeInteger(version) ? version : undefined;
+}
+
+function parsePayload<V>(raw: string): { v: V | null } | undefined {
+  try {
+    return { v: JSON.parse(raw) as V | null };
+  } catch {
+    return undefined;
+  }
+}

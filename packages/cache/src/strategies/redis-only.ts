@@ -1,0 +1,111 @@
+import { CacheError, errors } from '../errors.ts';
+import { checkKey } from '../keys.ts';
+import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
+import { createSingleFlight } from '../single-flight.ts';
+import { snapshotCounters } from '../stats.ts';
+import type { Cache, CacheRead, Loaded, Loader, Strategy } from '../types.ts';
+import type { StrategyContext } from './context.ts';
+
+/** What a write does to Redis in a Redis-only strategy. */
+type OnWrite = (l2: L2Store, key: string) => Promise<void>;
+
+/**
+ * `ttl-only`: classic cache-aside whose writes invalidate nothing. A cached value stays until its
+ * TTL ends, so staleness after a write is bounded by the TTL alone.
+ */
+export function createTtlOnlyCache<V>(context: StrategyContext): Cache<V> {
+  return createRedisOnlyCache<V>(context, 'ttl-only', async () => {});
+}
+
+/**
+ * `delete`: classic cache-aside whose writes DEL the Redis entry (retried up to
+ * `invalidateAttempts`). It has the stale-set race: a reader that loaded the old row before the
+ * write can store it again after the DEL, and it stays until its TTL ends.
+ */
+export function createDeleteCache<V>(context: StrategyContext): Cache<V> {
+  const { config, counters } = context;
+  return createRedisOnlyCache<V>(context, 'delete', async (l2, key) => {
+    for (let attempt = 1; attempt <= config.invalidateAttempts; attempt++) {
+      try {
+        await l2.remove(key);
+        return;
+      } catch (error) {
+        context.redisFailed(error);
+      }
+    }
+    counters.invalidationFailures++;
+    config.onError(
+      new CacheError(errors.invalidationFailed, `could not DEL ${key}; stale for up to the TTL`),
+    );
+  });
+}
+
+/**
+ * Cache-aside with Redis as the only tier: reads check Redis; a miss calls the loader once per
+ * key (concurrent misses share it) and stores the answer with a TTL, a short one for "not found".
+ */
+function createRedisOnlyCache<V>(
+  context: StrategyContext,
+  strategy: Strategy,
+  onWrite: OnWrite,
+): Cache<V> {
+  const { config, counters } = context;
+  const l2 = createL2Store(config.redis, context.keys, config.redisTimeoutMs);
+  const loadOnce = createSingleFlight<Loaded<V>>();
+
+  async function readL2(key: string): Promise<Loaded<V> | undefined> {
+    try {
+      const entry = await l2.read<V>(key);
+      if (entry !== CORRUPT) return entry;
+      counters.corruptEntries++;
+      config.onError(new CacheError(errors.corruptEntry, `undecodable entry for ${key}`));
+    } catch (error) {
+      context.redisFailed(error);
+    }
+    return undefined;
+  }
+
+  async function load(key: string, loader: Loader<V>): Promise<Loaded<V>> {
+    counters.loads++;
+    const entry = await loader(key);
+    await config.hooks.beforeFill?.(key, entry);
+    const ttlMs = entry.value === null ? config.negativeTtlMs : config.ttlMs;
+    // A failed fill only costs a later miss; the loaded value is still the answer.
+    await l2.write(key, entry, ttlMs).catch(context.redisFailed);
+    return entry;
+  }
+
+  return {
+    async getOrLoad(key, loader, options = {}): Promise<CacheRead<V>> {
+      checkKey(key);
+      counters.reads++;
+      const minVersion = options.minVersion ?? 0;
+      const cached = await readL2(key);
+      if (cached && cached.version >= minVersion) {
+        counters.l2Hits++;
+        if (cached.value === null) counters.negativeHits++;
+        return { ...cached, tier: 'L2' };
+      }
+      counters.misses++;
+      let loaded = await loadOnce(key, () => load(key, loader));
+      // A shared load may have started before the write the token stands for.
+      if (loaded.version < minVersion) loaded = await load(key, loader);
+      return { ...loaded, tier: 'MISS' };
+    },
+    async invalidate(key) {
+      checkKey(key);
+      counters.invalidations++;
+      await onWrite(l2, key);
+    },
+    stats: () => ({
+      ...snapshotCounters(counters),
+      strategy,
+      trusted: false,
+      l1Size: 0,
+      l1Evictions: 0,
+      highWaterMarks: 0,
+      propagationMs: { count: 0, last: null, p50: null, p99: null, max: null },
+    }),
+    close: async () => {},
+  };
+}

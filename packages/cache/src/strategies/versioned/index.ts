@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
+import type { InvalidationMessage } from '../../bus/messages.ts';
+import { createHighWaterMarks } from '../../local/high-water-marks.ts';
+import { createL1Store } from '../../local/l1-store.ts';
+import { createVersionedStore } from '../../redis/versioned-store.ts';
+import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
+import type { Cache, SubscriberLike } from '../../types.ts';
+import type { StrategyContext } from '../context.ts';
+import { createReadPath } from './read-path.ts';
+import type { VersionedState } from './state.ts';
+import { createWritePath } from './write-path.ts';
+
+/**
+ * `versioned`: per-instance L1 in front of versioned Redis entries, kept coherent by Pub/Sub
+ * invalidation (BRIEF §4). Starts subscribing at once; L1 serves only once the bus is trusted.
+ */
+export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
+  const { config, counters } = context;
+  const origin = config.origin ?? randomBytes(6).toString('base64url');
+  const l1 = createL1Store<V>(config.l1MaxEntries, config.l1TtlMs);
+  const marks = createHighWaterMarks(config.highWaterMarkMaxEntries);
+  const propagation = createPropagationRecorder();
+  let seq = 0;
+
+  function onInvalidation(message: InvalidationMessage): void {
+    counters.invalidationsReceived++;
+    propagation.record(Date.now() - message.ts);
+    // Max is idempotent and commutative: duplicates and reordering change nothing.
+    marks.raise(message.key, message.version);
+    l1.dropOlderThan(message.key, message.version);
+  }
+
+  function onTrustChange(trusted: boolean): void {
+    if (!trusted) {
+      counters.trustLost++;
+      return;
+    }
+    // Messages may have been lost while the channel was deaf: forget everything learnt before.
+    if (counters.trustLost > 0) counters.subscriberReconnects++;
+    l1.clear();
+    marks.clear();
+    counters.l1Flushes++;
+  }
+
+  const bus = createInvalidationBus({
+    publisher: config.redis,
+    subscriber: config.subscriber as SubscriberLike,
+    channel: context.keys.channel(),
+    origin,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    timeoutMs: config.redisTimeoutMs,
+    onInvalidation,
+    onTrustChange,
+    onMalformed: () => counters.malformedMessages++,
+  });
+  const started = bus.start().catch(context.redisFailed);
+
+  const state: VersionedState<V> = {
+    context,
+    l1,
+    marks,
+    bus,
+    store: createVersionedStore(config.redis, context.keys, config.redisTimeoutMs),
+    origin,
+    nextSeq: () => seq++,
+  };
+
+  return {
+    getOrLoad: createReadPath(state),
+    invalidate: createWritePath(state),
+    stats: () => ({
+      ...snapshotCounters(counters),
+      strategy: 'versioned',
+      trusted: bus.trusted,
+      l1Size: l1.size,
+      l1Evictions: l1.evictions,
+      highWaterMarks: marks.size,
+      propagationMs: propagation.snapshot(),
+    }),
+    async close() {
+      await started;
+      await bus.close();
+    },
+  };
+}

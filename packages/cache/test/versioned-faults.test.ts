@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startRedisServer,
+  startTcpProxy,
+  type TestRedisServer,
+  waitFor,
+} from '../../../test/support/index.ts';
+import type { CacheOptions } from '../src/index.ts';
+import { cacheFixture, mapLoader, onCleanup, uniqueNamespace } from './fixture.ts';
+
+type User = { name: string };
+const v = (version: number) => ({ value: { name: `v${version}` }, version });
+
+// These tests kill connections and restart Redis: they run against a redis-server of their own.
+let server: TestRedisServer;
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const HEARTBEAT = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 300 };
+
+/** Instances on the fault-test Redis, sharing a namespace, all trusting their bus. */
+async function instances(
+  count: number,
+  options: Partial<CacheOptions> & { subscriberUrl?: string } = {},
+) {
+  const namespace = uniqueNamespace();
+  const list: Awaited<ReturnType<typeof cacheFixture<User>>>[] = [];
+  for (let i = 0; i < count; i++) {
+    list.push(
+      await cacheFixture<User>({
+        url: server.url,
+        namespace,
+        origin: `f${i}`,
+        ...HEARTBEAT,
+        ...options,
+      }),
+    );
+  }
+  await waitFor(() => list.every(({ cache }) => cache.stats().trusted), {
+    timeoutMs: 3000,
+    what: 'every instance to trust its bus',
+  });
+  return list;
+}
+
+describe('versioned strategy under faults', () => {
+  it('rejects an L1 fill whose load began before the bus lost and regained trust', async () => {
+    const [a] = await instances(1);
+    if (!a) throw new Error('no instance');
+    const source = mapLoader<User>({ k: v(1) });
+    const release = source.hold();
+    const read = a.cache.getOrLoad('k', source.load);
+    await waitFor(() => source.calls.length === 1);
+    // The subscriber connection drops while the load is in flight: messages may have been lost,
+    // so what the load read may already be stale when trust comes back.
+    await a.redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await waitFor(() => a.cache.stats().trustLost === 1, { what: 'trust to be lost' });
+    await waitFor(() => a.cache.stats().trusted, { timeoutMs: 3000, what: 'trust to return' });
+    release();
+    expect(await read).toMatchObject({ version: 1, tier: 'MISS' });
+    expect(a.cache.stats().fillsRejected.epoch).toBe(1);
+    expect(a.cache.stats().l1Size).toBe(0);
+    expect(a.cache.stats()).toMatchObject({ subscriberReconnects: 1, l1Flushes: 2 });
+  });
+
+  it('subscriber killed while a write happens: no stale L1 read, flush on resubscribe', async () => {
+    const [writer, reader] = await instances(2);
+    if (!writer || !reader) throw new Error('no instances');
+    const source = mapLoader<User>({ k: v(1) });
+    await reader.cache.getOrLoad('k', source.load);
+    expect((await reader.cache.getOrLoad('k', source.load)).tier).toBe('L1');
+
+    await writer.redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    source.entries.k = v(2);
+    await writer.cache.invalidate('k', v(2));
+
+    const seen: number[] = [];
+    await waitFor(
+      async () => {
+        seen.push((await reader.cache.getOrLoad('k', source.load)).version);
+        return reader.cache.stats().subscriberReconnects === 1;
+      },
+      { timeoutMs: 3000, intervalMs: 5, what: 'the reader to resubscribe' },
+    );
+    seen.push((await reader.cache.getOrLoad('k', source.load)).version);
+    expect(seen.filter((version) => version < 2)).toEqual([]);
+    expect(reader.cache.stats().l1Flushes).toBe(2);
+    expect(await reader.cache.getOrLoad('k', source.load)).toMatchObject({
+      version: 2,
+      tier: 'L1',
+    });
+  });
+
+  it('silently dead subscriber: detected by heartbeat within the bound, L1 untrusted meanwhile', async () => {
+    const proxy = await startTcpProxy({ port: server.port });
+    onCleanup(() => proxy.close());
+    const [writer] = await instances(1);
+    const [reader] = await instances(1, {
+      namespace: writer?.namespace,
+      origin: 'behind-proxy',
+      subscriberUrl: `redis://127.0.0.1:${proxy.port}`,
+    });
+    if (!writer || !reader) throw new Error('no instances');
+    const source = mapLoader<User>({ k: v(1) });
+    await reader.cache.getOrLoad('k', source.load);
+    expect((await reader.cache.getOrLoad('k', source.load)).tier).toBe('L1');
+
+    // The path to the subscriber stops carrying bytes, without FIN or RST.
+    proxy.blackhole();
+    const cut = performance.now();
+    source.entries.k = v(2);
+    await writer.cache.invalidate('k', v(2));
+    const stale: number[] = [];
+    await waitFor(
+      async () => {
+        const read = await reader.cache.getOrLoad('k', source.load);
+        if (read.version < 2) stale.push(performance.now() - cut);
+        return !reader.cache.stats().trusted;
+      },
+      { timeoutMs: 2000, intervalMs: 5, what: 'the dead subscription to be detected' },
+    );
+    const detectedAfter = performance.now() - cut;
+    // Configured bound: heartbeatTimeoutMs + heartbeatIntervalMs = 350 ms; the assertion leaves
+    // room for a busy machine but stays below the socketTimeout (1.5 s) that would otherwise act.
+    expect(detectedAfter).toBeLessThan(1000);
+    // Until detection L1 may serve the old value; never after it.
+    expect(Math.max(0, ...stale)).toBeLessThan(1000);
+    expect(await reader.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2 });
+
+    // When bytes flow again the connection is recycled, L1 flushed, and trust comes back.
+    proxy.forward();
+    await waitFor(() => reader.cache.stats().trusted, {
+      timeoutMs: 5000,
+      what: 'trust to return after the path heals',
+    });
+    expect(reader.cache.stats().subscriberReconnects).toBe(1);
+    expect(await reader.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2 });
+  });
+});
+
+describe('versioned strategy when Redis restarts empty', () => {
+  it('never serves a pre-restart value afterwards', async () => {
+    const own = await startRedisServer();
+    onCleanup(() => own.stop());
+    const namespace = uniqueNamespace();
+    const make = (origin: string) =>
+      cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
+    const writer = await make('w');
+    const reader = await make('r');
+    await waitFor(() => writer.cache.stats().trusted && reader.cache.stats().trusted);
+    const source = mapLoader<User>({ k: v(1) });
+    await reader.cache.getOrLoad('k', source.load);
+    expect((await reader.cache.getOrLoad('k', source.load)).tier).toBe('L1');
+
+    await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
+    await waitFor(() => !reader.cache.stats().trusted, { what: 'the reader to notice' });
+    const restarted = await startRedisServer({ port: own.port });
+    onCleanup(() => restarted.stop());
+    await waitFor(() => writer.redis.isReady, { timeoutMs: 5000, what: 'the writer to reconnect' });
+
+    source.entries.k = v(2);
+    await writer.cache.invalidate('k', v(2));
+    const seen: number[] = [];
+    await waitFor(
+      async () => {
+        seen.push((await reader.cache.getOrLoad('k', source.load)).version);
+        return reader.cache.stats().trusted;
+      },
+      { timeoutMs: 5000, intervalMs: 5, what: 'the reader to trust again' },
+    );
+    for (let i = 0; i < 20; i++)
+      seen.push((await reader.cache.getOrLoad('k', source.load)).version);
+    expect(seen.filter((version) => version < 2)).toEqual([]);
+  });
+});
