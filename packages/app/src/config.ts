@@ -1,3 +1,5 @@
+import { type Strategy, strategies } from '@cachelab/cache';
+
 /** Settings of one instance, read from the environment once, at start. */
 export interface AppConfig {
   /** `PORT` @default 3000 */
@@ -20,6 +22,16 @@ export interface AppConfig {
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
   cacheNamespace: string;
+  /** `CACHE_STRATEGY`: `versioned`, `delete` or `ttl-only`. @default 'versioned' */
+  cacheStrategy: Strategy;
+  /** `L1_MAX_ENTRIES`: in-process entries at most. @default 10000 */
+  l1MaxEntries: number;
+  /** `L1_TTL_MS`: the last safety net of L1. @default 30000 */
+  l1TtlMs: number;
+  /** `HEARTBEAT_INTERVAL_MS`: how often the bus checks itself. @default 500 */
+  heartbeatIntervalMs: number;
+  /** `HEARTBEAT_TIMEOUT_MS`: L1 untrusted after this long without an own heartbeat. @default 2000 */
+  heartbeatTimeoutMs: number;
   /** `CACHE_TTL_MS` @default 60000 */
   cacheTtlMs: number;
   /** `NEGATIVE_TTL_MS` @default 5000 */
@@ -67,12 +79,23 @@ export function readConfig(env: Env): AppConfig {
     dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', 5000, 1, 600_000),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || 'cl',
+    cacheStrategy: (env.CACHE_STRATEGY || 'versioned') as Strategy,
+    l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    l1TtlMs: int('L1_TTL_MS', 30_000, 1, 2_147_483_647),
+    heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 500, 10, 60_000),
+    heartbeatTimeoutMs: int('HEARTBEAT_TIMEOUT_MS', 2_000, 20, 600_000),
     cacheTtlMs: int('CACHE_TTL_MS', 60_000, 1, 2_147_483_647),
     negativeTtlMs: int('NEGATIVE_TTL_MS', 5_000, 1, 2_147_483_647),
     redisTimeoutMs: int('REDIS_TIMEOUT_MS', 250, 1, 60_000),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
+  if (!(Object.values(strategies) as string[]).includes(config.cacheStrategy)) {
+    problems.push(`CACHE_STRATEGY must be one of ${Object.values(strategies).join(', ')}`);
+  }
+  if (config.heartbeatTimeoutMs <= config.heartbeatIntervalMs) {
+    problems.push('HEARTBEAT_TIMEOUT_MS must be greater than HEARTBEAT_INTERVAL_MS');
+  }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.instanceName)) {
     problems.push('INSTANCE_NAME must be 1-64 characters of [A-Za-z0-9_.-]');
   }

@@ -3,6 +3,7 @@ export const errorCodes = {
   invalidId: 'E_INVALID_ID',
   invalidBody: 'E_INVALID_BODY',
   invalidJson: 'E_INVALID_JSON',
+  invalidHeader: 'E_INVALID_HEADER',
   bodyTooLarge: 'E_BODY_TOO_LARGE',
   unsupportedMediaType: 'E_UNSUPPORTED_MEDIA_TYPE',
   badRequest: 'E_BAD_REQUEST',

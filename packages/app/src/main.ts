@@ -43,6 +43,23 @@ redis.on('ready', () => {
   redisDown = false;
 });
 
+// The invalidation bus gets a connection of its own (a subscriber can send nothing else). PINGs
+// on it and a socket timeout make a silently dead connection fail and reconnect.
+const subscriber =
+  config.cacheStrategy === 'versioned'
+    ? redis.duplicate({
+        pingInterval: config.heartbeatIntervalMs,
+        socket: {
+          connectTimeout: 2000,
+          socketTimeout: config.heartbeatTimeoutMs * 2,
+          reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
+        },
+      })
+    : undefined;
+subscriber?.on('error', (error: Error) => {
+  if (!redisDown) log(`redis subscriber error: ${error.message}`);
+});
+
 const pool = createPool(
   {
     connectionString: config.databaseUrl,
@@ -53,12 +70,21 @@ const pool = createPool(
 );
 
 await retryUntil('redis', () => redis.connect().then(() => undefined));
+if (subscriber)
+  await retryUntil('redis (subscriber)', () => subscriber.connect().then(() => undefined));
 await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config.seedUsers }));
 
 const users = createUsersRepository({ db: pool, latencyMs: config.dbLatencyMs });
 const cache = createCache<UserBody>({
   redis,
+  subscriber,
+  strategy: config.cacheStrategy,
+  origin: `${instance.name}/${instance.id}`,
   namespace: config.cacheNamespace,
+  l1MaxEntries: config.l1MaxEntries,
+  l1TtlMs: config.l1TtlMs,
+  heartbeatIntervalMs: config.heartbeatIntervalMs,
+  heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   ttlMs: config.cacheTtlMs,
   negativeTtlMs: config.negativeTtlMs,
   redisTimeoutMs: config.redisTimeoutMs,
@@ -78,7 +104,7 @@ await once(server, 'listening');
 log(
   `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
     `(redis ${redactUrl(config.redisUrl)}, database ${redactUrl(config.databaseUrl)}, ` +
-    `latency ${config.dbLatencyMs} ms)`,
+    `strategy ${config.cacheStrategy}, latency ${config.dbLatencyMs} ms)`,
 );
 
 async function shutdown(signal: string): Promise<void> {
@@ -92,7 +118,8 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
   await closed;
   clearTimeout(force);
-  await Promise.allSettled([redis.close(), pool.end()]);
+  await cache.close();
+  await Promise.allSettled([redis.close(), subscriber?.close(), pool.end()]);
   log('stopped');
   process.exit(0);
 }

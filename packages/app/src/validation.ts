@@ -1,3 +1,4 @@
+import type { ReadOptions } from '@cachelab/cache';
 import type { UserInput } from '@cachelab/store';
 import { errorCodes, HttpError } from './errors.ts';
 
@@ -38,4 +39,37 @@ export function parseUserInput(body: unknown): UserInput {
 
 function invalid(message: string): HttpError {
   return new HttpError(400, errorCodes.invalidBody, message);
+}
+
+/**
+ * Reads the per-request read options: `X-Min-Version` (a version the client wrote or saw; never
+ * answer older) and `X-Consistency` (`eventual` or `strict`). Anything else is a 400.
+ */
+export function parseReadOptions(
+  minVersion: string | undefined,
+  consistency: string | undefined,
+): ReadOptions {
+  const options: ReadOptions = {};
+  if (minVersion !== undefined) {
+    const value = Number(minVersion);
+    if (!/^\d{1,16}$/.test(minVersion) || !Number.isSafeInteger(value)) {
+      throw new HttpError(
+        400,
+        errorCodes.invalidHeader,
+        '`X-Min-Version` must be a version number',
+      );
+    }
+    options.minVersion = value;
+  }
+  if (consistency !== undefined) {
+    if (consistency !== 'eventual' && consistency !== 'strict') {
+      throw new HttpError(
+        400,
+        errorCodes.invalidHeader,
+        '`X-Consistency` must be eventual or strict',
+      );
+    }
+    options.consistency = consistency;
+  }
+  return options;
 }

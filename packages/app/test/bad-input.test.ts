@@ -134,4 +134,19 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
     expect(await (await fetch(`${base}/users/keep-me`)).json()).toEqual(before);
     expect(unexpected).toEqual([]);
   });
+
+  it.each([
+    ['x-min-version', 'abc'],
+    ['x-min-version', '-1'],
+    ['x-min-version', '1.5'],
+    ['x-min-version', '99999999999999999999'],
+    ['x-consistency', 'linearizable'],
+  ])('rejects the header %s: %s with E_INVALID_HEADER', async (header, value) => {
+    const { base } = await appFixture();
+    await expectError(
+      await fetch(`${base}/users/1`, { headers: { [header]: value } }),
+      400,
+      'E_INVALID_HEADER',
+    );
+  });
 });

@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { createCache } from '@cachelab/cache';
+import { type CacheOptions, createCache } from '@cachelab/cache';
 import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/store';
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { afterEach, inject } from 'vitest';
-import '../../../test/support/index.ts';
+import { waitFor } from '../../../test/support/index.ts';
 import { createApp } from '../src/app.ts';
 import type { UserBody } from '../src/user-view.ts';
 
@@ -17,17 +17,28 @@ afterEach(async () => {
  * A listening instance over the test Redis (its own key namespace) and the shared embedded
  * database (seeded with users 1…100), torn down after the test.
  */
-export async function appFixture(name = 'app-test') {
+export async function appFixture(name = 'app-test', options: Partial<CacheOptions> = {}) {
   const redis = createClient({ url: inject('redisUrl') });
   redis.on('error', () => {});
   await redis.connect();
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  await subscriber.connect();
   const pool = createPool({ connectionString: inject('databaseUrl'), max: 4 });
   await prepareDatabase(pool, { seedUsers: 100 });
   const users = createUsersRepository({ db: pool });
-  const namespace = `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
-  const cache = createCache<UserBody>({ redis, namespace });
-  const unexpected: unknown[] = [];
+  const namespace = options.namespace ?? `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
   const instance = { name, id: nanoid(8) };
+  const cache = createCache<UserBody>({
+    redis,
+    subscriber,
+    namespace,
+    origin: `${name}/${instance.id}`,
+    heartbeatIntervalMs: 50,
+    heartbeatTimeoutMs: 300,
+    ...options,
+  });
+  const unexpected: unknown[] = [];
   const app = createApp({
     users,
     cache,
@@ -38,13 +49,18 @@ export async function appFixture(name = 'app-test') {
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  if ((options.strategy ?? 'versioned') === 'versioned') {
+    await waitFor(() => cache.stats().trusted, { what: 'the bus to be trusted' });
+  }
   cleanups.push(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await cache.close();
     await pool.end();
+    subscriber.destroy();
     redis.destroy();
   });
-  return { base, cache, users, redis, instance, unexpected };
+  return { base, cache, users, redis, instance, unexpected, namespace };
 }
 
 /** JSON-sending fetch shorthand. */

@@ -6,8 +6,9 @@ const ada = { name: 'Ada', email: 'ada@example.com', age: 36 };
 const uniqueId = () => `u-${Math.random().toString(36).slice(2, 10)}`;
 
 describe('users API', () => {
-  it('serves a seeded user: MISS first, then L2, with version and instance headers', async () => {
-    const { base, instance } = await appFixture();
+  it('serves a seeded user: MISS, then L1 here and L2 on another instance, with headers', async () => {
+    const { base, instance, namespace } = await appFixture();
+    const other = await appFixture('app-other', { namespace });
     const first = await fetch(`${base}/users/7`);
     expect(first.status).toBe(200);
     expect(first.headers.get('x-cache')).toBe('MISS');
@@ -25,11 +26,14 @@ describe('users API', () => {
     expect(first.headers.get('x-version')).toBe(String(body.version));
 
     const second = await fetch(`${base}/users/7`);
-    expect(second.headers.get('x-cache')).toBe('L2');
+    expect(second.headers.get('x-cache')).toBe('L1');
     expect(await second.json()).toEqual(body);
+    const elsewhere = await fetch(`${other.base}/users/7`);
+    expect(elsewhere.headers.get('x-cache')).toBe('L2');
+    expect(await elsewhere.json()).toEqual(body);
   });
 
-  it('creates with PUT (201), replaces with PUT (200) and shows the new version at once', async () => {
+  it('creates with PUT (201), replaces with PUT (200) and reads its own write at once', async () => {
     const { base } = await appFixture();
     const id = uniqueId();
     const created = await send(`${base}/users/${id}`, 'PUT', ada);
@@ -41,7 +45,7 @@ describe('users API', () => {
     expect(replaced.status).toBe(200);
     expect(replaced.headers.get('x-version')).toBe('2');
     const read = await fetch(`${base}/users/${id}`);
-    expect(read.headers.get('x-cache')).toBe('MISS');
+    expect(read.headers.get('x-cache')).toBe('L1');
     expect(await read.json()).toMatchObject({ name: 'Ada L.', version: 2 });
   });
 
@@ -78,7 +82,7 @@ describe('users API', () => {
     expect((await fetch(`${base}/users/${id}`)).status).toBe(404);
     const cached = await fetch(`${base}/users/${id}`);
     expect(cached.status).toBe(404);
-    expect(cached.headers.get('x-cache')).toBe('L2');
+    expect(cached.headers.get('x-cache')).toBe('L1');
     await send(`${base}/users/${id}`, 'PUT', ada);
     expect((await fetch(`${base}/users/${id}`)).status).toBe(200);
   });
@@ -91,6 +95,7 @@ describe('users API', () => {
     expect(await ready.json()).toEqual({
       status: 'ready',
       checks: { redis: 'ok', database: 'ok' },
+      l1: 'trusted',
     });
     await fetch(`${base}/users/1`);
     await fetch(`${base}/users/1`);
@@ -98,7 +103,35 @@ describe('users API', () => {
       cache: Record<string, unknown>;
       database: { queries: number };
     };
-    expect(stats.cache).toMatchObject({ reads: 2, l2Hits: 1, misses: 1, hitRatio: 0.5 });
+    expect(stats.cache).toMatchObject({ reads: 2, l1Hits: 1, misses: 1, hitRatio: 0.5 });
     expect(stats.database.queries).toBeGreaterThanOrEqual(1);
+  });
+
+  it('never answers older than X-Min-Version, on any instance', async () => {
+    const { base, namespace } = await appFixture();
+    const other = await appFixture('app-other', {
+      namespace,
+      heartbeatIntervalMs: 5000,
+      heartbeatTimeoutMs: 10_000,
+    });
+    const id = uniqueId();
+    await send(`${base}/users/${id}`, 'PUT', ada);
+    await fetch(`${other.base}/users/${id}`);
+    const written = await send(`${base}/users/${id}`, 'PUT', { ...ada, age: 37 });
+    const token = written.headers.get('x-version') as string;
+    const read = await fetch(`${other.base}/users/${id}`, { headers: { 'x-min-version': token } });
+    expect(read.headers.get('x-version')).toBe(token);
+    expect(((await read.json()) as UserBody).age).toBe(37);
+  });
+
+  it('answers a strict read from L1 only when Redis confirms the version', async () => {
+    const { base } = await appFixture();
+    await fetch(`${base}/users/9`);
+    const strict = await fetch(`${base}/users/9`, { headers: { 'x-consistency': 'strict' } });
+    expect(strict.headers.get('x-cache')).toBe('L1');
+    const stats = (await (await fetch(`${base}/stats`)).json()) as {
+      cache: { strictConfirmed: number };
+    };
+    expect(stats.cache.strictConfirmed).toBe(1);
   });
 });

@@ -27,7 +27,10 @@ export function opsRouter(deps: AppDeps): Router {
         : redis === 'ok'
           ? 'ready'
           : 'degraded';
-    res.status(ready ? 200 : 503).json({ status, checks: { redis, database } });
+    // L1 trust is reported, not required: an untrusted L1 only means reads go to Redis.
+    const cache = deps.cache.stats();
+    const l1 = cache.strategy !== 'versioned' ? 'none' : cache.trusted ? 'trusted' : 'untrusted';
+    res.status(ready ? 200 : 503).json({ status, checks: { redis, database }, l1 });
   });
 
   router.get('/stats', (_req, res) => {

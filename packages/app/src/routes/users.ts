@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { errorCodes, HttpError } from '../errors.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
-import { parseUserId, parseUserInput } from '../validation.ts';
+import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
 
 /** `GET/PUT/DELETE /users/:id` and `POST /users`: cache-aside reads, invalidating writes. */
 export function usersRouter({ users, cache }: AppDeps): Router {
@@ -17,7 +17,8 @@ export function usersRouter({ users, cache }: AppDeps): Router {
 
   router.get('/users/:id', async (req, res) => {
     const id = parseUserId(req.params.id);
-    const read = await cache.getOrLoad(userKey(id), loadUser);
+    const options = parseReadOptions(req.get('x-min-version'), req.get('x-consistency'));
+    const read = await cache.getOrLoad(userKey(id), loadUser, options);
     res.set('X-Cache', read.tier);
     if (!read.value) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
     res.set('X-Version', String(read.value.version)).json(read.value);
