@@ -5,6 +5,7 @@ import {
   encodeMessage,
   type HeartbeatMessage,
   type InvalidationMessage,
+  wallClockMs,
 } from './messages.ts';
 
 /** Options of {@link createInvalidationBus}. */
@@ -85,7 +86,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
 
   async function heartbeat(): Promise<void> {
     if (trusted && Date.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
-    const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: Date.now() } as const;
+    const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     const payload = encodeMessage(message satisfies HeartbeatMessage);
     // A lost heartbeat is what the timeout above detects; nothing to do here.
     await withTimeout(publisher.publish(channel, payload), options.timeoutMs, 'heartbeat').catch(

@@ -9,7 +9,7 @@ export interface InvalidationMessage {
   origin: string;
   /** Per-origin sequence number, for tracing. */
   seq: number;
-  /** The sender's clock (ms since epoch) when it published, for propagation delay. */
+  /** The sender's clock when it published ({@link wallClockMs}), for propagation delay. */
   ts: number;
 }
 
@@ -62,4 +62,13 @@ export function decodeMessage(raw: unknown): BusMessage | undefined {
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * Milliseconds since the epoch with sub-millisecond precision: the clock that senders stamp and
+ * receivers compare with (processes on one machine share it), so that a propagation delay well
+ * under 1 ms is still measured.
+ */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
 }

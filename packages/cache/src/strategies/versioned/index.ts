@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
-import type { InvalidationMessage } from '../../bus/messages.ts';
+import { type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
@@ -25,7 +25,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
 
   function onInvalidation(message: InvalidationMessage): void {
     counters.invalidationsReceived++;
-    propagation.record(Date.now() - message.ts);
+    propagation.record(wallClockMs() - message.ts);
     // Max is idempotent and commutative: duplicates and reordering change nothing.
     marks.raise(message.key, message.version);
     l1.dropOlderThan(message.key, message.version);

@@ -1,4 +1,4 @@
-import { encodeMessage, type InvalidationMessage } from '../../bus/messages.ts';
+import { encodeMessage, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
 import { CacheError, errors } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
 import type { Loaded } from '../../types.ts';
@@ -24,7 +24,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
         version: written.version,
         origin: state.origin,
         seq: state.nextSeq(),
-        ts: Date.now(),
+        ts: wallClockMs(),
       } satisfies InvalidationMessage;
       try {
         await store.fill(key, written, ttlMs, { channel, payload: encodeMessage(message) });
