@@ -5,8 +5,8 @@ import {
   type TestRedisServer,
   waitFor,
 } from '../../../test/support/index.ts';
-import type { CacheOptions } from '../src/index.ts';
-import { cacheFixture, mapLoader, onCleanup, uniqueNamespace } from './fixture.ts';
+import { type CacheOptions, createCache } from '../src/index.ts';
+import { cacheFixture, mapLoader, onCleanup, redisClient, uniqueNamespace } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
@@ -175,5 +175,33 @@ describe('versioned strategy when Redis restarts empty', () => {
     for (let i = 0; i < 20; i++)
       seen.push((await reader.cache.getOrLoad('k', source.load)).version);
     expect(seen.filter((version) => version < 2)).toEqual([]);
+  });
+
+  it('starts untrusted while Redis is down and subscribes once it is back', async () => {
+    const own = await startRedisServer();
+    onCleanup(() => own.stop());
+    const source = mapLoader<User>({ k: v(1) });
+    const [redis, subscriber] = [await redisClient(own.url), await redisClient(own.url)];
+    await redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
+    await waitFor(() => !subscriber.isReady, { what: 'the connections to drop' });
+
+    const cache = createCache<User>({
+      redis,
+      subscriber,
+      namespace: uniqueNamespace(),
+      ...HEARTBEAT,
+    });
+    onCleanup(() => cache.close());
+    expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'MISS' });
+    expect(cache.stats().trusted).toBe(false);
+
+    const restarted = await startRedisServer({ port: own.port });
+    onCleanup(() => restarted.stop());
+    await waitFor(() => cache.stats().trusted, {
+      timeoutMs: 5000,
+      what: 'trust after Redis returns',
+    });
+    await cache.getOrLoad('k', source.load);
+    expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'L1' });
   });
 });

@@ -32,7 +32,10 @@ export interface BusOptions {
 
 /** The invalidation channel as seen by one instance. */
 export interface InvalidationBus {
-  /** Subscribes and starts the heartbeat. Trust comes once the first own heartbeat returns. */
+  /**
+   * Subscribes and starts the heartbeat; never throws (a failed SUBSCRIBE is retried on every
+   * heartbeat). Trust comes once the first own heartbeat returns.
+   */
   start(): Promise<void>;
   /** True while every message sent on the channel is known to reach this instance. */
   readonly trusted: boolean;
@@ -55,6 +58,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   let connected = false;
   let lastHeartbeatSeenAt = 0;
   let heartbeatSeq = 0;
+  let subscribed = false;
   let timer: NodeJS.Timeout | undefined;
 
   function setTrust(next: boolean): void {
@@ -84,14 +88,24 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     void heartbeat();
   };
 
+  // Once SUBSCRIBE succeeded the client re-subscribes by itself after reconnects; until then
+  // (Redis was down at start) every heartbeat tries again. Bounded, like every Redis call.
+  async function ensureSubscribed(): Promise<void> {
+    if (subscribed) return;
+    await withTimeout(subscriber.subscribe(channel, onMessage), options.timeoutMs, 'SUBSCRIBE');
+    subscribed = true;
+  }
+
   async function heartbeat(): Promise<void> {
     if (trusted && Date.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
-    const payload = encodeMessage(message satisfies HeartbeatMessage);
-    // A lost heartbeat is what the timeout above detects; nothing to do here.
-    await withTimeout(publisher.publish(channel, payload), options.timeoutMs, 'heartbeat').catch(
-      () => {},
-    );
+    try {
+      await ensureSubscribed();
+      const payload = encodeMessage(message satisfies HeartbeatMessage);
+      await withTimeout(publisher.publish(channel, payload), options.timeoutMs, 'heartbeat');
+    } catch {
+      // A failed SUBSCRIBE is retried next time; a lost heartbeat is what the check above catches.
+    }
   }
 
   return {
@@ -101,7 +115,6 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       subscriber.on('reconnecting', onDown);
       subscriber.on('end', onDown);
       subscriber.on('ready', onReady);
-      await subscriber.subscribe(channel, onMessage);
       connected = subscriber.isReady;
       timer = setInterval(() => void heartbeat(), options.heartbeatIntervalMs);
       timer.unref();
@@ -120,7 +133,13 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       subscriber.off('end', onDown);
       subscriber.off('ready', onReady);
       setTrust(false);
-      if (subscriber.isReady) await subscriber.unsubscribe(channel, onMessage).catch(() => {});
+      if (subscribed && subscriber.isReady) {
+        await withTimeout(
+          subscriber.unsubscribe(channel, onMessage),
+          options.timeoutMs,
+          'UNSUBSCRIBE',
+        ).catch(() => {});
+      }
     },
   };
 }

@@ -55,7 +55,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     onTrustChange,
     onMalformed: () => counters.malformedMessages++,
   });
-  const started = bus.start().catch(context.redisFailed);
+  const started = bus.start();
 
   const state: VersionedState<V> = {
     context,
