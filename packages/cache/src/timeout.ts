@@ -14,3 +14,16 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Runs one Redis call bounded by `ms`; any failure comes out as a {@link CacheError}
+ * (`E_REDIS_TIMEOUT`, or `E_REDIS_FAILED` with the client's error as `cause`).
+ */
+export async function redisCall<T>(what: string, ms: number, run: () => Promise<T>): Promise<T> {
+  try {
+    return await withTimeout(run(), ms, what);
+  } catch (error) {
+    if (error instanceof CacheError) throw error;
+    throw new CacheError(errors.redisFailed, `${what} failed`, { cause: error });
+  }
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/codec.ts';
 import { resolveOptions } from '../src/options.ts';
 import { createSingleFlight } from '../src/single-flight.ts';
-import type { RedisLike } from '../src/types.ts';
+import { hangingRedis } from './hanging-redis.ts';
 
 describe('entry codec', () => {
   it('round-trips a value with its version, and a "not found"', () => {
@@ -59,15 +59,7 @@ describe('single flight', () => {
 });
 
 describe('cache options', () => {
-  const never = () => new Promise<never>(() => {});
-  const redis: RedisLike = {
-    get: never,
-    set: never,
-    del: never,
-    evalSha: never,
-    eval: never,
-    publish: never,
-  };
+  const redis = hangingRedis();
 
   it('applies defaults', () => {
     expect(resolveOptions({ redis, strategy: 'delete' })).toMatchObject({

@@ -1,8 +1,8 @@
 import { createClient } from 'redis';
-import { describe, expect, it } from 'vitest';
-import { freePort } from '../../../test/support/index.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { freePort, startTcpProxy } from '../../../test/support/index.ts';
 import { createCache } from '../src/index.ts';
-import { cacheFixture, mapLoader } from './fixture.ts';
+import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
 
 const ada = { name: 'Ada' };
 
@@ -167,18 +167,15 @@ describe('basic cache-aside when Redis is unreachable', () => {
   });
 
   it('gives up on a Redis call that does not answer within redisTimeoutMs', async () => {
-    const never = () => new Promise<never>(() => {});
-    const hanging = {
-      get: never,
-      set: never,
-      del: never,
-      evalSha: never,
-      eval: never,
-      publish: never,
-    };
+    // A real Redis behind a path that stops carrying bytes: commands are sent, nothing answers.
+    const target = new URL(inject('redisUrl'));
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    onCleanup(() => proxy.close());
+    const client = await redisClient(`redis://127.0.0.1:${proxy.port}`);
+    proxy.blackhole();
     const reported: string[] = [];
     const cache = createCache<{ name: string }>({
-      redis: hanging,
+      redis: client,
       strategy: 'delete',
       redisTimeoutMs: 50,
       onError: (e) => reported.push(e.code),

@@ -1,7 +1,6 @@
 import { decodeEntry, encodeEntry } from '../codec.ts';
-import { CacheError, errors } from '../errors.ts';
 import type { KeyBuilder } from '../keys.ts';
-import { withTimeout } from '../timeout.ts';
+import { redisCall } from '../timeout.ts';
 import type { Loaded, RedisLike } from '../types.ts';
 
 /** A read of Redis: the entry, nothing (`undefined`), or an entry that could not be decoded. */
@@ -20,16 +19,9 @@ export interface L2Store {
   remove(key: string): Promise<void>;
 }
 
-/** Creates the Redis tier; every call is bounded by `timeoutMs` and fails as a {@link CacheError}. */
+/** Creates the Redis tier; every call is bounded by `timeoutMs` and fails as a `CacheError`. */
 export function createL2Store(redis: RedisLike, keys: KeyBuilder, timeoutMs: number): L2Store {
-  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await withTimeout(run(), timeoutMs, what);
-    } catch (error) {
-      if (error instanceof CacheError) throw error;
-      throw new CacheError(errors.redisFailed, `${what} failed`, { cause: error });
-    }
-  }
+  const call = <T>(what: string, run: () => Promise<T>) => redisCall(what, timeoutMs, run);
 
   return {
     async read<V>(key: string) {

@@ -1,6 +1,5 @@
-import { CacheError, errors } from '../errors.ts';
 import type { KeyBuilder } from '../keys.ts';
-import { withTimeout } from '../timeout.ts';
+import { redisCall } from '../timeout.ts';
 import type { Loaded, RedisLike } from '../types.ts';
 import { FILL, READ, type Script } from './scripts.ts';
 
@@ -49,16 +48,7 @@ export function createVersionedStore(
         return await redis.eval(script.text, options);
       }
     };
-    return bounded(what, call);
-  }
-
-  async function bounded<T>(what: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await withTimeout(call(), timeoutMs, what);
-    } catch (error) {
-      if (error instanceof CacheError) throw error;
-      throw new CacheError(errors.redisFailed, `${what} failed`, { cause: error });
-    }
+    return redisCall(what, timeoutMs, call);
   }
 
   return {
@@ -75,7 +65,9 @@ export function createVersionedStore(
       };
     },
     async pointer(key) {
-      return parseVersion(await bounded('GET pointer', () => redis.get(keys.pointer(key))));
+      return parseVersion(
+        await redisCall('GET pointer', timeoutMs, () => redis.get(keys.pointer(key))),
+      );
     },
     async fill(key, entry, ttlMs, message) {
       const args = [
