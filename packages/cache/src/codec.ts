@@ -1,3 +1,4 @@
+import { CacheError, errors } from './errors.ts';
 import type { Loaded } from './types.ts';
 
 /** How an entry is stored in Redis: the version travels with the value. */
@@ -25,4 +26,19 @@ export function decodeEntry<V>(raw: string): Loaded<V> | undefined {
   const { v, d } = parsed as StoredEntry;
   if (!Number.isSafeInteger(v) || v < 0) return undefined;
   return { version: v, value: (d ?? null) as V | null };
+}
+
+/**
+ * Returns `entry` when its version is a non-negative safe integer (what loaders and writers must
+ * hand over); throws `E_INVALID_ENTRY` otherwise, before anything reaches Redis or L1.
+ */
+export function checkEntry<V>(entry: Loaded<V>, from: string): Loaded<V> {
+  const version = entry?.version;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+    throw new CacheError(
+      errors.invalidEntry,
+      `${from} must give { value, version } with a non-negative integer version`,
+    );
+  }
+  return entry;
 }

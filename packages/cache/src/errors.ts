@@ -1,6 +1,7 @@
 /** Stable codes of the errors the cache raises or reports. */
 export const errors = {
   invalidKey: 'E_INVALID_KEY',
+  invalidEntry: 'E_INVALID_ENTRY',
   redisTimeout: 'E_REDIS_TIMEOUT',
   redisFailed: 'E_REDIS_FAILED',
   corruptEntry: 'E_CORRUPT_ENTRY',

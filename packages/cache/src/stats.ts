@@ -18,7 +18,7 @@ export function createCounters(): Counters {
     strictConfirmed: 0,
     strictRefuted: 0,
     l2Stale: 0,
-    fillsRejected: { superseded: 0, epoch: 0 },
+    fillsRejected: { superseded: 0, epoch: 0, forgotten: 0 },
     redisErrors: 0,
     corruptEntries: 0,
     invalidations: 0,

@@ -113,6 +113,8 @@ export interface RejectedFills {
   superseded: number;
   /** Trust in the bus was lost or regained while the value was loading. */
   epoch: number;
+  /** High-water marks were forgotten (bound reached) while loading, maybe this key's. */
+  forgotten: number;
 }
 
 /** Percentiles of the delay between publishing an invalidation and receiving it, in ms. */

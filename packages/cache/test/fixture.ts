@@ -72,7 +72,7 @@ export async function cacheFixture<V = { name: string }>(
   return { cache, redis, subscriber, namespace, keys: createKeys(namespace) };
 }
 
-/** A loader over a map, counting its calls, optionally held at a gate. */
+/** A loader over a map (the "database"), counting its calls, optionally held at a gate. */
 export function mapLoader<V>(entries: Record<string, Loaded<V>> = {}) {
   const calls: string[] = [];
   let gate: Promise<void> | undefined;
@@ -89,8 +89,10 @@ export function mapLoader<V>(entries: Record<string, Loaded<V>> = {}) {
     },
     load: async (key: string): Promise<Loaded<V>> => {
       calls.push(key);
+      // The row is read now; the gate holds the answer on its way back, as a slow network would.
+      const row = entries[key] ?? { value: null, version: 0 };
       if (gate) await gate;
-      return entries[key] ?? { value: null, version: 0 };
+      return row;
     },
   };
 }

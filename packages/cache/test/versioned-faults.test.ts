@@ -75,6 +75,10 @@ describe('versioned strategy under faults', () => {
     expect((await reader.cache.getOrLoad('k', source.load)).tier).toBe('L1');
 
     await writer.redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    // The drop is seen at once (FIN); a drop that is not is the next test's heartbeat case.
+    await waitFor(() => reader.cache.stats().trustLost === 1, {
+      what: 'the reader to see the drop',
+    });
     source.entries.k = v(2);
     await writer.cache.invalidate('k', v(2));
 

@@ -256,6 +256,7 @@ describe('versioned strategy: what readers see after writes', () => {
         await cache.getOrLoad('k', (sources[i] as ReturnType<typeof mapLoader<User>>).load);
       }
       for (const source of sources) source.calls.length = 0;
+      const missesBefore = instances.map(({ cache }) => cache.stats().misses);
       // A write whose Redis fill was lost (evicted): Redis still has v1, the database v2.
       const releases = sources.map((source) => {
         source.entries.k = v(2);
@@ -273,11 +274,151 @@ describe('versioned strategy: what readers see after writes', () => {
           cache.getOrLoad('k', (sources[i] as ReturnType<typeof mapLoader<User>>).load),
         ),
       );
-      await waitFor(() => sources.every((source) => source.calls.length >= 1));
+      // Every read has missed (and joined its instance's load) before the loads may finish.
+      await waitFor(() =>
+        instances.every(({ cache }, i) => cache.stats().misses - (missesBefore[i] ?? 0) === 100),
+      );
       for (const release of releases) release();
       const results = await Promise.all(reads);
       expect(results.every((read) => read.version === 2)).toBe(true);
       expect(sources.map((source) => source.calls.length)).toEqual([1, 1, 1]);
     },
   );
+});
+
+describe('versioned strategy: interleavings found in review', () => {
+  it("keeps a writer's older version out of its L1 once a newer one was announced", async () => {
+    const [w, x] = await cluster(2);
+    if (!w || !x) throw new Error('no instances');
+    // W committed v2, X committed v3, but X's Redis call ran first and W heard of v3.
+    await x.cache.invalidate('k', v(3));
+    await receivedInvalidations(w.cache, 1);
+    await w.cache.invalidate('k', v(2));
+    expect(await w.cache.getOrLoad('k', async () => v(3))).toMatchObject({ version: 3 });
+    expect(await w.redis.get(w.keys.pointer('k'))).toBe('3');
+    expect(w.cache.stats().fillsRejected.superseded).toBe(1);
+  });
+
+  it('refuses a fill when the high-water mark it would need may have been forgotten', async () => {
+    const [reader, writer] = await cluster(2, { highWaterMarkMaxEntries: 1 });
+    if (!reader || !writer) throw new Error('no instances');
+    const source = mapLoader<User>({ k: v(1) });
+    const release = source.hold();
+    const read = reader.cache.getOrLoad('k', source.load);
+    await waitFor(() => source.calls.length === 1);
+    // v2 of k is announced, then another key's announcement pushes k's mark out.
+    await writer.cache.invalidate('k', v(2));
+    await writer.cache.invalidate('other', v(1));
+    await receivedInvalidations(reader.cache, 2);
+    release();
+    await read;
+    const next = await reader.cache.getOrLoad('k', async () => v(2));
+    expect(next.version).toBe(2);
+    expect(
+      reader.cache.stats().fillsRejected.forgotten + reader.cache.stats().fillsRejected.superseded,
+    ).toBe(1);
+  });
+
+  it('does not let a read that starts after an announcement join an older load', async () => {
+    const [reader, writer] = await cluster(2);
+    if (!reader || !writer) throw new Error('no instances');
+    const source = mapLoader<User>({ k: v(1) });
+    const release = source.hold();
+    const first = reader.cache.getOrLoad('k', source.load);
+    await waitFor(() => source.calls.length === 1);
+    // v2 is announced while the load of v1 is in flight; Redis lost v2's entry (evicted).
+    const message = { type: 'inv', key: 'k', version: 2, origin: 'w', seq: 0, ts: Date.now() };
+    await writer.redis.publish(writer.keys.channel(), JSON.stringify(message));
+    await receivedInvalidations(reader.cache, 1);
+    const second = reader.cache.getOrLoad('k', source.load);
+    source.entries.k = v(2);
+    release();
+    expect((await first).version).toBe(1);
+    expect((await second).version).toBe(2);
+  });
+
+  it('keeps the pointer after its data expired, so a very late fill cannot move it back', async () => {
+    const [writer, late] = await cluster(2, { ttlMs: 300 });
+    if (!writer || !late) throw new Error('no instances');
+    await writer.cache.invalidate('k', v(2));
+    await waitFor(async () => (await writer.redis.exists(writer.keys.data('k', 2))) === 0, {
+      what: 'the data entry to expire',
+    });
+    expect(await late.cache.getOrLoad('k', async () => v(1))).toMatchObject({ version: 1 });
+    expect(await writer.redis.get(writer.keys.pointer('k'))).toBe('2');
+  });
+
+  it('heals a pointer moved back after eviction, and announces the version it restores', async () => {
+    const [writer, lagging, healer] = await cluster(3);
+    if (!writer || !lagging || !healer) throw new Error('no instances');
+    await writer.cache.invalidate('k', v(2));
+    await receivedInvalidations(healer.cache, 1);
+    await receivedInvalidations(lagging.cache, 1);
+    // Redis evicts the pointer; a reader that read v1 long ago fills: Redis now says v1.
+    await writer.redis.del([writer.keys.pointer('k'), writer.keys.data('k', 2)]);
+    const stale = await cluster(1, { namespace: writer.namespace, origin: 'late' });
+    await stale[0]?.cache.getOrLoad('k', async () => v(1));
+    expect(await writer.redis.get(writer.keys.pointer('k'))).toBe('1');
+    // An instance that heard of v2 refuses Redis's v1, loads v2 and moves the pointer forward,
+    // announcing it so that instances which cached v1 drop it.
+    expect(await healer.cache.getOrLoad('k', async () => v(2))).toMatchObject({
+      version: 2,
+      tier: 'MISS',
+    });
+    expect(await writer.redis.get(writer.keys.pointer('k'))).toBe('2');
+    await waitFor(() => (stale[0]?.cache.stats().invalidationsReceived ?? 0) >= 1);
+    expect(await stale[0]?.cache.getOrLoad('k', async () => v(2))).toMatchObject({ version: 2 });
+  });
+
+  it('rejects versions that are not non-negative integers before they reach Redis', async () => {
+    const [a] = await cluster(1);
+    if (!a) throw new Error('no instance');
+    for (const version of [-1, 1.5, Number.NaN, '5' as unknown as number]) {
+      await expect(a.cache.invalidate('k', { value: null, version })).rejects.toMatchObject({
+        code: 'E_INVALID_ENTRY',
+      });
+      await expect(
+        a.cache.getOrLoad('k', async () => ({ value: null, version })),
+      ).rejects.toMatchObject({
+        code: 'E_INVALID_ENTRY',
+      });
+    }
+    expect(await a.redis.exists(a.keys.pointer('k'))).toBe(0);
+  });
+});
+
+describe('versioned strategy: what arrives on the channel', () => {
+  it('counts and drops malformed messages, and still converges afterwards', async () => {
+    const [a, b] = await cluster(2);
+    if (!a || !b) throw new Error('no instances');
+    const ok = { type: 'inv', key: 'k', version: 1, origin: 'x', seq: 0, ts: Date.now() };
+    const garbage = [
+      'not json',
+      '',
+      'null',
+      '[]',
+      JSON.stringify({ ...ok, version: -1 }),
+      JSON.stringify({ ...ok, version: '7' }),
+      JSON.stringify({ ...ok, version: 2 ** 60 }),
+      JSON.stringify({ ...ok, key: 'a{b}' }),
+      JSON.stringify({ ...ok, key: 42 }),
+      JSON.stringify({ ...ok, origin: '' }),
+      JSON.stringify({ ...ok, type: 'nope' }),
+      JSON.stringify({ ...ok, ts: 'now' }),
+      JSON.stringify({ ...ok, key: 'k'.repeat(5000) }),
+      '{"__proto__":{"polluted":1},"type":"inv"}',
+    ];
+    for (const raw of garbage) await b.redis.publish(b.keys.channel(), raw);
+    await waitFor(() => a.cache.stats().malformedMessages === garbage.length, {
+      what: 'every malformed message to be counted',
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(a.cache.stats().trusted).toBe(true);
+
+    const source = mapLoader<User>({ k: v(1) });
+    await a.cache.getOrLoad('k', source.load);
+    await b.cache.invalidate('k', v(2));
+    await receivedInvalidations(a.cache, 1);
+    expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2 });
+  });
 });

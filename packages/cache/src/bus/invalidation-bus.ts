@@ -59,6 +59,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   let lastHeartbeatSeenAt = 0;
   let heartbeatSeq = 0;
   let subscribed = false;
+  let closed = false;
   let timer: NodeJS.Timeout | undefined;
 
   function setTrust(next: boolean): void {
@@ -69,6 +70,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   }
 
   const onMessage = (raw: string) => {
+    if (closed) return;
     const message = decodeMessage(raw);
     if (!message) return options.onMalformed();
     if (message.origin !== origin) {
@@ -97,6 +99,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   }
 
   async function heartbeat(): Promise<void> {
+    if (closed) return;
     if (trusted && Date.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
@@ -127,13 +130,14 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       return epoch;
     },
     async close() {
+      closed = true;
       clearInterval(timer);
       subscriber.off('error', onDown);
       subscriber.off('reconnecting', onDown);
       subscriber.off('end', onDown);
       subscriber.off('ready', onReady);
       setTrust(false);
-      if (subscribed && subscriber.isReady) {
+      if (subscribed) {
         await withTimeout(
           subscriber.unsubscribe(channel, onMessage),
           options.timeoutMs,

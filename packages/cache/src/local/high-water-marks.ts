@@ -1,7 +1,7 @@
 /**
  * Per key, the highest version announced on the bus (or written here). Taking the max makes
- * duplicates and reordering harmless. Bounded: past `maxEntries`, the oldest marks are forgotten —
- * they only matter while a fill that started before them is still in flight.
+ * duplicates and reordering harmless. Bounded: past `maxEntries`, the least recently raised mark
+ * is forgotten; `evictions` lets a fill that started before such a loss tell that it happened.
  */
 export interface HighWaterMarks {
   /** The mark of `key`, `0` when none is known. */
@@ -12,11 +12,14 @@ export interface HighWaterMarks {
   clear(): void;
   /** Marks held now. */
   readonly size: number;
+  /** Marks forgotten to respect the bound since creation. */
+  readonly evictions: number;
 }
 
 /** Creates the high-water marks, holding at most `maxEntries` keys. */
 export function createHighWaterMarks(maxEntries: number): HighWaterMarks {
   const marks = new Map<string, number>();
+  let evictions = 0;
   return {
     get: (key) => marks.get(key) ?? 0,
     raise(key, version) {
@@ -25,13 +28,19 @@ export function createHighWaterMarks(maxEntries: number): HighWaterMarks {
       if (current === undefined && marks.size >= maxEntries) {
         const oldest = marks.keys().next().value;
         if (oldest !== undefined) marks.delete(oldest);
+        evictions++;
       }
+      // Re-inserted, so that the marks raised last are the ones kept longest.
+      marks.delete(key);
       marks.set(key, version);
       return true;
     },
     clear: () => marks.clear(),
     get size() {
       return marks.size;
+    },
+    get evictions() {
+      return evictions;
     },
   };
 }

@@ -16,7 +16,8 @@ const GREATER = 'local function gt(a, b) return #a > #b or (#a == #b and a > b) 
 
 /**
  * Reads the pointer and the data entry it points to, in one round trip.
- * KEYS[1] pointer; ARGV[1] data key prefix (same hash slot as the pointer).
+ * KEYS[1] pointer; ARGV[1] data key prefix. The data key depends on the version read, so it is
+ * built here rather than passed in KEYS; its hash tag puts it in the pointer's slot.
  * Returns nil (no pointer), {version} (pointer without data) or {version, payload}.
  */
 export const READ = script(`
@@ -29,27 +30,36 @@ return {version, payload}
 
 /**
  * Stores the data entry of a version and moves the pointer to it only if it is newer: a stale
- * filler can neither move the pointer back nor make a newer version unreachable. Publishes the
- * message when one is given (the write path), in the same round trip.
- * KEYS[1] pointer; ARGV[1] data key prefix, ARGV[2] version, ARGV[3] payload, ARGV[4] TTL (ms),
- * ARGV[5] channel and ARGV[6] message (optional).
- * Returns {outcome, receivers}: outcome 1 moved, 0 already current (entry refreshed), -1 stale.
+ * filler can neither move the pointer back nor make a newer version unreachable. The pointer
+ * outlives the data (`ARGV[4]`, longer than the data TTL `ARGV[3]`), so that a fill from a reader
+ * that read the database long ago still finds the newer version once its data has expired.
+ * KEYS[1] pointer, KEYS[2] data entry of this version; ARGV[1] data key prefix, ARGV[2] version,
+ * ARGV[3] data TTL (ms), ARGV[4] pointer TTL (ms), ARGV[5] payload, ARGV[6] channel, ARGV[7]
+ * message, ARGV[8] 'always' (a write) or 'advanced' (a read: only when it moved an existing pointer
+ * forward, which means the write that made this version was never announced).
+ * Returns {outcome, published}: outcome 1 moved, 0 already current (entry refreshed), -1 stale.
  */
 export const FILL = script(`${GREATER}
 local current = redis.call('GET', KEYS[1])
+-- A pointer this cache did not write is treated as absent.
+if current and not string.match(current, '^%d+$') then current = false end
 local outcome = -1
 if not current or gt(ARGV[2], current) then
-  redis.call('SET', ARGV[1] .. ARGV[2], ARGV[3], 'PX', ARGV[4])
+  redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[3])
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
   -- Readers fetch pointer and data atomically, so the superseded entry is garbage now.
+  -- (Its key is built here, not passed in KEYS: it has the same hash tag, hence the same slot.)
   if current then redis.call('DEL', ARGV[1] .. current) end
   outcome = 1
 elseif current == ARGV[2] then
-  redis.call('SET', ARGV[1] .. ARGV[2], ARGV[3], 'PX', ARGV[4])
+  redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   outcome = 0
 end
-local receivers = 0
-if ARGV[6] then receivers = redis.call('PUBLISH', ARGV[5], ARGV[6]) end
-return {outcome, receivers}
+local published = 0
+if ARGV[8] == 'always' or (ARGV[8] == 'advanced' and outcome == 1 and current) then
+  redis.call('PUBLISH', ARGV[6], ARGV[7])
+  published = 1
+end
+return {outcome, published}
 `);

@@ -14,19 +14,29 @@ export interface VersionedRead<V> {
 /** Outcome of a fill: the pointer moved to it, it was already current, or it was stale. */
 export type FillOutcome = 'moved' | 'current' | 'stale';
 
+/** The invalidation sent with a fill: always (a write), or only if the fill advanced a pointer. */
+export interface Announcement {
+  channel: string;
+  payload: string;
+  when: 'always' | 'advanced';
+}
+
 /** The Redis tier of the versioned strategy: a version pointer plus data entries per version. */
 export interface VersionedStore {
   /** Pointer and data together, in one round trip. */
   read<V>(key: string): Promise<VersionedRead<V>>;
   /** The pointer alone (strict reads confirm an L1 entry with it). */
   pointer(key: string): Promise<number | undefined>;
-  /** Stores `entry` and moves the pointer forward if newer; publishes `message` when given. */
+  /**
+   * Stores `entry` for `ttlMs` and moves the pointer forward if newer (the pointer lives
+   * `pointerTtlMs`); publishes the announcement as it says, in the same round trip.
+   */
   fill<V>(
     key: string,
     entry: Loaded<V>,
-    ttlMs: number,
-    message?: { channel: string; payload: string },
-  ): Promise<FillOutcome>;
+    ttl: { ttlMs: number; pointerTtlMs: number },
+    announcement: Announcement,
+  ): Promise<{ outcome: FillOutcome; published: boolean }>;
 }
 
 const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
@@ -37,8 +47,8 @@ export function createVersionedStore(
   keys: KeyBuilder,
   timeoutMs: number,
 ): VersionedStore {
-  async function run(what: string, script: Script, key: string, args: string[]): Promise<unknown> {
-    const options = { keys: [keys.pointer(key)], arguments: args };
+  async function run(what: string, script: Script, keyArgs: string[], args: string[]) {
+    const options = { keys: keyArgs, arguments: args };
     const call = async () => {
       try {
         return await redis.evalSha(script.sha, options);
@@ -53,7 +63,7 @@ export function createVersionedStore(
 
   return {
     async read<V>(key: string) {
-      const reply = await run('read', READ, key, [keys.dataPrefix(key)]);
+      const reply = await run('read', READ, [keys.pointer(key)], [keys.dataPrefix(key)]);
       if (!Array.isArray(reply)) return { pointer: undefined, entry: undefined };
       const pointer = parseVersion(reply[0]);
       if (pointer === undefined || typeof reply[1] !== 'string')
@@ -69,16 +79,21 @@ export function createVersionedStore(
         await redisCall('GET pointer', timeoutMs, () => redis.get(keys.pointer(key))),
       );
     },
-    async fill(key, entry, ttlMs, message) {
+    async fill(key, entry, ttl, announcement) {
+      const keyArgs = [keys.pointer(key), keys.data(key, entry.version)];
       const args = [
         keys.dataPrefix(key),
         String(entry.version),
+        String(ttl.ttlMs),
+        String(ttl.pointerTtlMs),
         JSON.stringify(entry.value),
-        String(ttlMs),
+        announcement.channel,
+        announcement.payload,
+        announcement.when,
       ];
-      if (message) args.push(message.channel, message.payload);
-      const reply = await run(message ? 'write' : 'fill', FILL, key, args);
-      return (Array.isArray(reply) && OUTCOMES[String(reply[0])]) || 'stale';
+      const reply = await run(`fill (${announcement.when})`, FILL, keyArgs, args);
+      if (!Array.isArray(reply)) return { outcome: 'stale', published: false };
+      return { outcome: OUTCOMES[String(reply[0])] ?? 'stale', published: reply[1] === 1 };
     },
   };
 }

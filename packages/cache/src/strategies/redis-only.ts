@@ -1,3 +1,4 @@
+import { checkEntry } from '../codec.ts';
 import { CacheError, errors } from '../errors.ts';
 import { checkKey } from '../keys.ts';
 import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
@@ -67,7 +68,7 @@ function createRedisOnlyCache<V>(
 
   async function load(key: string, loader: Loader<V>): Promise<Loaded<V>> {
     counters.loads++;
-    const entry = await loader(key);
+    const entry = checkEntry(await loader(key), 'the loader');
     await config.hooks.beforeFill?.(key, entry);
     const ttlMs = entry.value === null ? config.negativeTtlMs : config.ttlMs;
     // A failed fill only costs a later miss; the loaded value is still the answer.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
-import { type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
+import { encodeMessage, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
@@ -57,6 +57,9 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   });
   const started = bus.start();
 
+  const channel = context.keys.channel();
+  // The pointer outlives its data, so that a very late fill still finds the newer version.
+  const pointerTtlMs = 2 * Math.max(config.ttlMs, config.negativeTtlMs);
   const state: VersionedState<V> = {
     context,
     l1,
@@ -64,7 +67,21 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     bus,
     store: createVersionedStore(config.redis, context.keys, config.redisTimeoutMs),
     origin,
-    nextSeq: () => seq++,
+    announcement(key, version, when) {
+      const message = {
+        type: 'inv',
+        key,
+        version,
+        origin,
+        seq: seq++,
+        ts: wallClockMs(),
+      } satisfies InvalidationMessage;
+      return { channel, when, payload: encodeMessage(message) };
+    },
+    ttlOf: (entry) => ({
+      ttlMs: entry.value === null ? config.negativeTtlMs : config.ttlMs,
+      pointerTtlMs,
+    }),
   };
 
   return {

@@ -1,12 +1,15 @@
+import { checkEntry } from '../../codec.ts';
 import { checkKey } from '../../keys.ts';
+import type { VersionedRead } from '../../redis/versioned-store.ts';
 import { createSingleFlight } from '../../single-flight.ts';
 import type { CacheRead, Loaded, Loader, ReadOptions } from '../../types.ts';
-import { fillL1, type VersionedState } from './state.ts';
+import { type FillToken, fillL1, fillToken, type VersionedState } from './state.ts';
 
 /**
  * The read path: L1 (when the bus is trusted) → one round trip to Redis for pointer and data →
  * one database load per key per instance, which fills Redis (the pointer only moves forward)
- * and, if still valid, L1.
+ * and, if still valid, L1. No tier may answer below the read's floor: the highest version
+ * announced for the key, or the caller's `minVersion` if higher.
  */
 export function createReadPath<V>(state: VersionedState<V>) {
   const { context, l1, marks, bus, store } = state;
@@ -14,44 +17,61 @@ export function createReadPath<V>(state: VersionedState<V>) {
   const loadOnce = createSingleFlight<Loaded<V>>();
 
   async function load(key: string, loader: Loader<V>): Promise<Loaded<V>> {
-    // The epoch is taken before the database read: a fill is void if trust changed after it.
-    const epoch = bus.epoch;
+    // Taken before the database read: the fill is void if trust or the marks changed after it.
+    const token = fillToken(state);
     counters.loads++;
-    const entry = await loader(key);
+    const entry = checkEntry(await loader(key), 'the loader');
     await config.hooks.beforeFill?.(key, entry);
-    const ttlMs = entry.value === null ? config.negativeTtlMs : config.ttlMs;
-    await store.fill(key, entry, ttlMs).catch(context.redisFailed);
-    fillL1(state, key, entry, epoch);
+    const announcement = state.announcement(key, entry.version, 'advanced');
+    const filled = await store
+      .fill(key, entry, state.ttlOf(entry), announcement)
+      .catch(context.redisFailed);
+    if (filled?.published) counters.invalidationsSent++;
+    // Redis knows a newer version: what we read is already superseded, keep it out of L1.
+    if (filled?.outcome === 'stale') counters.fillsRejected.superseded++;
+    else fillL1(state, key, entry, token);
     return entry;
   }
 
-  /** An L1 entry that may be served, or `undefined`. */
-  async function fromL1(key: string, options: ReadOptions): Promise<CacheRead<V> | undefined> {
-    if (!bus.trusted) return undefined;
-    const entry = l1.get(key);
-    if (entry === undefined || entry.version < (options.minVersion ?? 0)) return undefined;
-    if (options.consistency !== 'strict') return entry.read;
-    const current = await store.pointer(key).catch(context.redisFailed);
-    if (current === entry.version) {
-      counters.strictConfirmed++;
-      return entry.read;
+  /** Pointer and data in one round trip; `undefined` when Redis failed (counted). */
+  async function readRedis(key: string): Promise<VersionedRead<V> | undefined> {
+    try {
+      return await store.read<V>(key);
+    } catch (error) {
+      context.redisFailed(error);
+      return undefined;
     }
-    counters.strictRefuted++;
-    return undefined;
   }
 
-  /** The Redis entry, if it is at least as new as everything announced and asked for. */
-  async function fromL2(key: string, minVersion: number): Promise<Loaded<V> | undefined> {
-    const epoch = bus.epoch;
-    const found = await store.read<V>(key).catch(context.redisFailed);
+  /** The entry Redis holds, if no lower than `floor`; fills L1 with it. */
+  function fromRedis(
+    key: string,
+    found: VersionedRead<V> | undefined,
+    floor: number,
+    token: FillToken,
+  ) {
     const entry = found?.entry;
     if (!entry) return undefined;
-    if (entry.version < marks.get(key) || entry.version < minVersion) {
+    if (entry.version < floor) {
       counters.l2Stale++;
       return undefined;
     }
-    fillL1(state, key, entry, epoch);
-    return entry;
+    fillL1(state, key, entry, token);
+    counters.l2Hits++;
+    if (entry.value === null) counters.negativeHits++;
+    return { ...entry, tier: 'L2' } satisfies CacheRead<V>;
+  }
+
+  /** Strict L1 hit: served only if Redis's pointer confirms it; else Redis's own answer, if any. */
+  async function confirmed(key: string, version: number, floor: number) {
+    const token = fillToken(state);
+    const found = await readRedis(key);
+    if (found?.pointer === version) {
+      counters.strictConfirmed++;
+      return true;
+    }
+    counters.strictRefuted++;
+    return fromRedis(key, found, floor, token);
   }
 
   return async function getOrLoad(
@@ -61,23 +81,26 @@ export function createReadPath<V>(state: VersionedState<V>) {
   ): Promise<CacheRead<V>> {
     checkKey(key);
     counters.reads++;
-    const local = await fromL1(key, options);
-    if (local) {
-      counters.l1Hits++;
-      if (local.value === null) counters.negativeHits++;
-      return local;
-    }
-    const minVersion = options.minVersion ?? 0;
-    const remote = await fromL2(key, minVersion);
-    if (remote) {
-      counters.l2Hits++;
-      if (remote.value === null) counters.negativeHits++;
-      return { ...remote, tier: 'L2' };
+    const floor = Math.max(options.minVersion ?? 0, marks.get(key));
+    const local = bus.trusted ? l1.get(key) : undefined;
+    if (local !== undefined && local.version >= floor) {
+      const strict = options.consistency === 'strict';
+      const answer = strict ? await confirmed(key, local.version, floor) : true;
+      if (answer === true) {
+        counters.l1Hits++;
+        if (local.read.value === null) counters.negativeHits++;
+        return local.read;
+      }
+      if (answer) return answer;
+    } else {
+      const token = fillToken(state);
+      const remote = fromRedis(key, await readRedis(key), floor, token);
+      if (remote) return remote;
     }
     counters.misses++;
     let loaded = await loadOnce(key, () => load(key, loader));
-    // A shared load may have read the database before the write the token stands for.
-    if (loaded.version < minVersion) loaded = await load(key, loader);
+    // The shared load may have read the database before the version this read must see.
+    if (loaded.version < floor) loaded = await loadOnce(key, () => load(key, loader));
     return { ...loaded, tier: 'MISS' };
   };
 }

@@ -1,8 +1,9 @@
-import { encodeMessage, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
+import { checkEntry } from '../../codec.ts';
 import { CacheError, errors } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
+import type { FillOutcome } from '../../redis/versioned-store.ts';
 import type { Loaded } from '../../types.ts';
-import type { VersionedState } from './state.ts';
+import { fillL1, fillToken, type VersionedState } from './state.ts';
 
 /**
  * The write path, called after the database commit with the row it returned: the data entry is
@@ -11,42 +12,41 @@ import type { VersionedState } from './state.ts';
  * that its next read sees its own write.
  */
 export function createWritePath<V>(state: VersionedState<V>) {
-  const { context, l1, marks, store } = state;
-  const { counters, config, keys } = context;
-  const channel = keys.channel();
+  const { context, marks, store } = state;
+  const { counters, config } = context;
 
-  async function moveAndPublish(key: string, written: Loaded<V>): Promise<boolean> {
-    const ttlMs = written.value === null ? config.negativeTtlMs : config.ttlMs;
+  async function moveAndPublish(key: string, written: Loaded<V>): Promise<FillOutcome | undefined> {
     for (let attempt = 1; attempt <= config.invalidateAttempts; attempt++) {
-      const message = {
-        type: 'inv',
-        key,
-        version: written.version,
-        origin: state.origin,
-        seq: state.nextSeq(),
-        ts: wallClockMs(),
-      } satisfies InvalidationMessage;
+      const announcement = state.announcement(key, written.version, 'always');
       try {
-        await store.fill(key, written, ttlMs, { channel, payload: encodeMessage(message) });
+        const { outcome } = await store.fill(key, written, state.ttlOf(written), announcement);
         counters.invalidationsSent++;
-        return true;
+        return outcome;
       } catch (error) {
         counters.publishFailures++;
         context.redisFailed(error);
       }
     }
-    return false;
+    return undefined;
   }
 
   return async function invalidate(key: string, written: Loaded<V>): Promise<void> {
     checkKey(key);
+    checkEntry(written, 'invalidate');
     counters.invalidations++;
-    const published = await moveAndPublish(key, written);
-    // Own L1 and mark after Redis: a concurrent reader that missed L1 meanwhile reads Redis,
-    // which already holds this version.
+    const token = fillToken(state);
+    // The mark first: a read of an older version on this instance can no longer fill L1. Raised
+    // again after Redis, in case a resubscribe flushed the marks meanwhile.
     marks.raise(key, written.version);
-    l1.set(key, written);
-    if (!published) {
+    const outcome = await moveAndPublish(key, written);
+    marks.raise(key, written.version);
+    if (outcome === 'stale') {
+      // A newer version is already current: it, not this one, belongs in L1.
+      counters.fillsRejected.superseded++;
+    } else {
+      fillL1(state, key, written, token);
+    }
+    if (outcome === undefined) {
       counters.invalidationFailures++;
       config.onError(
         new CacheError(
