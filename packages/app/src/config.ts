@@ -38,6 +38,11 @@ export interface AppConfig {
   negativeTtlMs: number;
   /** `REDIS_TIMEOUT_MS`: longest wait for one Redis call. @default 250 */
   redisTimeoutMs: number;
+  /**
+   * `LAB_FILL_DELAY_MS`: lab only. Holds every cache fill this long after its database read, which
+   * widens the window of the stale-set race so that the lab can show it. 0 (off) unless set.
+   */
+  labFillDelayMs: number;
   /** `STARTUP_TIMEOUT_MS`: how long to wait for Redis and the database at start. @default 30000 */
   startupTimeoutMs: number;
   /** `SHUTDOWN_TIMEOUT_MS`: how long in-flight requests may take to finish on SIGTERM. @default 10000 */
@@ -87,6 +92,7 @@ export function readConfig(env: Env): AppConfig {
     cacheTtlMs: int('CACHE_TTL_MS', 60_000, 1, 2_147_483_647),
     negativeTtlMs: int('NEGATIVE_TTL_MS', 5_000, 1, 2_147_483_647),
     redisTimeoutMs: int('REDIS_TIMEOUT_MS', 250, 1, 60_000),
+    labFillDelayMs: int('LAB_FILL_DELAY_MS', 0, 0, 60_000),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };

@@ -88,7 +88,13 @@ const cache = createCache<UserBody>({
   ttlMs: config.cacheTtlMs,
   negativeTtlMs: config.negativeTtlMs,
   redisTimeoutMs: config.redisTimeoutMs,
+  hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
+if (config.labFillDelayMs > 0) {
+  log(
+    `LAB_FILL_DELAY_MS=${config.labFillDelayMs}: cache fills are held (lab setting, not for production)`,
+  );
+}
 
 let draining = false;
 const app = createApp({

@@ -1,0 +1,42 @@
+import type { InstanceConvergence } from './write-then-read.ts';
+
+function percentile(values: number[], q: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const fmt = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(2));
+
+/** The write-then-read table: per instance, stale first reads and convergence time. */
+export function formatConvergence(results: InstanceConvergence[]): string {
+  const header = [
+    'instance',
+    'writes',
+    'first read stale',
+    'conv. p50 ms',
+    'p99 ms',
+    'max ms',
+    'timed out',
+  ];
+  const rows = results.map((r) => [
+    r.instance,
+    String(r.writes),
+    `${r.firstReadStale} (${((100 * r.firstReadStale) / Math.max(1, r.writes)).toFixed(1)}%)`,
+    fmt(percentile(r.convergenceMs, 0.5)),
+    fmt(percentile(r.convergenceMs, 0.99)),
+    fmt(r.convergenceMs.length ? Math.max(...r.convergenceMs) : undefined),
+    String(r.timedOut),
+  ]);
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  return [
+    'Convergence: from a write returning until an instance serves it (start of the first read that',
+    'returned it). First read stale: the first read right after the write returned the old value.',
+    '',
+    line(header),
+    ...rows.map(line),
+  ].join('\n');
+}
