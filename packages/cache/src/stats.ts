@@ -3,7 +3,13 @@ import type { CacheStats, PropagationStats } from './types.ts';
 /** The plain counters of {@link CacheStats}; gauges are read from their owners at snapshot time. */
 export type Counters = Omit<
   CacheStats,
-  'strategy' | 'trusted' | 'l1Size' | 'l1Evictions' | 'highWaterMarks' | 'propagationMs'
+  | 'strategy'
+  | 'trusted'
+  | 'l1Size'
+  | 'l1Evictions'
+  | 'highWaterMarks'
+  | 'propagationMs'
+  | 'pendingInvalidations'
 >;
 
 /** Fresh counters, all zero. */
@@ -26,6 +32,7 @@ export function createCounters(): Counters {
     invalidationsReceived: 0,
     malformedMessages: 0,
     publishFailures: 0,
+    invalidationsRetried: 0,
     invalidationFailures: 0,
     trustLost: 0,
     subscriberReconnects: 0,

@@ -161,8 +161,12 @@ export interface CacheStats {
   malformedMessages: number;
   /** Failed attempts to publish (each retried, up to the bound). */
   publishFailures: number;
-  /** Writes whose invalidation failed every attempt: other tiers may be stale up to their TTL. */
+  /** Announcements that failed inline and went through on a background retry. */
+  invalidationsRetried: number;
+  /** Announcements given up (too many pending): other tiers may be stale up to their TTL. */
   invalidationFailures: number;
+  /** Announcements waiting for Redis to come back. */
+  pendingInvalidations: number;
   /** Times trust in the bus was lost, and regained (= subscriber recoveries). */
   trustLost: number;
   subscriberReconnects: number;

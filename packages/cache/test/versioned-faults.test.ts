@@ -208,4 +208,40 @@ describe('versioned strategy when Redis restarts empty', () => {
     await cache.getOrLoad('k', source.load);
     expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'L1' });
   });
+
+  it('retries an announcement Redis refused until it lands, so a late stale fill cannot stick', async () => {
+    const own = await startRedisServer();
+    onCleanup(() => own.stop());
+    const namespace = uniqueNamespace();
+    const make = (origin: string) =>
+      cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
+    const writer = await make('w');
+    const reader = await make('r');
+    await waitFor(() => writer.cache.stats().trusted && reader.cache.stats().trusted);
+
+    // Redis goes away: the write commits in the database but cannot be announced.
+    await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
+    await waitFor(() => !writer.redis.isReady, { what: 'the writer to lose Redis' });
+    await writer.cache.invalidate('k', v(2));
+    expect(writer.cache.stats().pendingInvalidations).toBe(1);
+
+    // Redis is back; a reader that read v1 long before fills it first.
+    const restarted = await startRedisServer({ port: own.port });
+    onCleanup(() => restarted.stop());
+    await waitFor(() => reader.redis.isReady, { timeoutMs: 5000, what: 'the reader to reconnect' });
+    await reader.cache.getOrLoad('k', async () => v(1));
+
+    await waitFor(async () => (await reader.redis.get(reader.keys.pointer('k'))) === '2', {
+      timeoutMs: 5000,
+      what: 'the pending announcement to move the pointer forward',
+    });
+    expect(writer.cache.stats()).toMatchObject({
+      pendingInvalidations: 0,
+      invalidationsRetried: 1,
+    });
+    await waitFor(async () => (await reader.cache.getOrLoad('k', async () => v(2))).version === 2, {
+      timeoutMs: 3000,
+      what: 'the reader to serve v2',
+    });
+  });
 });

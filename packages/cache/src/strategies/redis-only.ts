@@ -105,6 +105,7 @@ function createRedisOnlyCache<V>(
       l1Size: 0,
       l1Evictions: 0,
       highWaterMarks: 0,
+      pendingInvalidations: 0,
       propagationMs: { count: 0, last: null, p50: null, p99: null, max: null },
     }),
     close: async () => {},

@@ -84,9 +84,10 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     }),
   };
 
+  const writePath = createWritePath(state);
   return {
     getOrLoad: createReadPath(state),
-    invalidate: createWritePath(state),
+    invalidate: writePath.invalidate,
     stats: () => ({
       ...snapshotCounters(counters),
       strategy: 'versioned',
@@ -94,9 +95,11 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
       l1Size: l1.size,
       l1Evictions: l1.evictions,
       highWaterMarks: marks.size,
+      pendingInvalidations: writePath.pending(),
       propagationMs: propagation.snapshot(),
     }),
     async close() {
+      writePath.close();
       await started;
       await bus.close();
     },

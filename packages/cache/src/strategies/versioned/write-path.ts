@@ -8,8 +8,8 @@ import { fillL1, fillToken, type VersionedState } from './state.ts';
 /**
  * The write path, called after the database commit with the row it returned: the data entry is
  * written and the pointer moved forward together with the PUBLISH of `{key, version}` (one round
- * trip, retried up to `invalidateAttempts`), then the writer's own L1 takes the new version so
- * that its next read sees its own write.
+ * trip, retried up to `invalidateAttempts`, then in the background until Redis takes it), then
+ * the writer's own L1 takes the new version so that its next read sees its own write.
  */
 export function createWritePath<V>(state: VersionedState<V>) {
   const { context, marks, store } = state;
@@ -30,7 +30,48 @@ export function createWritePath<V>(state: VersionedState<V>) {
     return undefined;
   }
 
-  return async function invalidate(key: string, written: Loaded<V>): Promise<void> {
+  // Announcements that failed every attempt, retried in the background until Redis takes them:
+  // until then a slow reader could set the pointer to an older version and nobody would move it
+  // forward. Bounded; the newest write per key wins.
+  const pending = new Map<string, Loaded<V>>();
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  function keepPending(key: string, written: Loaded<V>): void {
+    const queued = pending.get(key);
+    if (queued && queued.version >= written.version) return;
+    if (!queued && pending.size >= config.highWaterMarkMaxEntries) {
+      counters.invalidationFailures++;
+      config.onError(
+        new CacheError(
+          errors.invalidationFailed,
+          `too many announcements pending; ${key} v${written.version} may be stale until its TTL`,
+        ),
+      );
+      return;
+    }
+    pending.set(key, written);
+    retryTimer ??= setTimeout(retryPending, config.heartbeatIntervalMs).unref();
+  }
+
+  async function retryPending(): Promise<void> {
+    retryTimer = undefined;
+    for (const [key, written] of [...pending]) {
+      const announcement = state.announcement(key, written.version, 'always');
+      try {
+        await store.fill(key, written, state.ttlOf(written), announcement);
+      } catch {
+        counters.publishFailures++;
+        break; // Redis is still unreachable: try again later.
+      }
+      counters.invalidationsSent++;
+      counters.invalidationsRetried++;
+      if (pending.get(key) === written) pending.delete(key);
+    }
+    if (pending.size > 0)
+      retryTimer ??= setTimeout(retryPending, config.heartbeatIntervalMs).unref();
+  }
+
+  async function invalidate(key: string, written: Loaded<V>): Promise<void> {
     checkKey(key);
     checkEntry(written, 'invalidate');
     counters.invalidations++;
@@ -46,14 +87,17 @@ export function createWritePath<V>(state: VersionedState<V>) {
     } else {
       fillL1(state, key, written, token);
     }
-    if (outcome === undefined) {
-      counters.invalidationFailures++;
-      config.onError(
-        new CacheError(
-          errors.invalidationFailed,
-          `could not announce ${key} v${written.version}; other instances may serve the old value until their L1 TTL`,
-        ),
-      );
-    }
+    if (outcome === undefined) keepPending(key, written);
+  }
+
+  return {
+    invalidate,
+    /** Announcements waiting for Redis. */
+    pending: () => pending.size,
+    /** Stops retrying (what is still pending is left to the TTLs). */
+    close() {
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+    },
   };
 }
