@@ -244,4 +244,34 @@ describe('versioned strategy when Redis restarts empty', () => {
       what: 'the reader to serve v2',
     });
   });
+
+  it('keeps a load that spanned a Redis restart out of Redis, so the forgotten version cannot regress', async () => {
+    const own = await startRedisServer();
+    onCleanup(() => own.stop());
+    const namespace = uniqueNamespace();
+    const make = (origin: string) =>
+      cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
+    const writer = await make('w');
+    const reader = await make('r');
+    await waitFor(() => writer.cache.stats().trusted && reader.cache.stats().trusted);
+
+    const source = mapLoader<User>({ k: v(1) });
+    const release = source.hold();
+    const read = reader.cache.getOrLoad('k', source.load);
+    await waitFor(() => source.calls.length === 1);
+    await writer.cache.invalidate('k', v(2));
+    // Redis restarts empty: the pointer to v2 is gone, and so are the marks once trust returns.
+    await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
+    const restarted = await startRedisServer({ port: own.port });
+    onCleanup(() => restarted.stop());
+    await waitFor(() => reader.cache.stats().trusted && reader.redis.isReady, {
+      timeoutMs: 5000,
+      what: 'the reader to recover',
+    });
+    release();
+    expect((await read).version).toBe(1);
+    expect(await reader.redis.get(reader.keys.pointer('k'))).toBeNull();
+    source.entries.k = v(2);
+    expect((await reader.cache.getOrLoad('k', source.load)).version).toBe(2);
+  });
 });

@@ -83,7 +83,10 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   };
   const onDown = () => {
     connected = false;
-    setTrust(false);
+    // Every drop starts a new epoch, even while already untrusted: a fill that began before it
+    // may carry a value whose invalidation was lost.
+    if (trusted) setTrust(false);
+    else epoch++;
   };
   const onReady = () => {
     connected = true;

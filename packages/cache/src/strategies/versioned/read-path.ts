@@ -22,6 +22,12 @@ export function createReadPath<V>(state: VersionedState<V>) {
     counters.loads++;
     const entry = checkEntry(await loader(key), 'the loader');
     await config.hooks.beforeFill?.(key, entry);
+    if (bus.epoch !== token.epoch) {
+      // The bus dropped meanwhile (Redis may even have restarted empty and forgotten a newer
+      // version): what was read may be stale, and no tier, not even Redis, may take it.
+      counters.fillsRejected.epoch++;
+      return entry;
+    }
     const announcement = state.announcement(key, entry.version, 'advanced');
     const filled = await store
       .fill(key, entry, state.ttlOf(entry), announcement)
