@@ -47,6 +47,19 @@ async function instances(
   return list;
 }
 
+/** A writer and a reader instance on a redis-server of their own (to be shut down and restarted). */
+async function pairOnOwnRedis() {
+  const own = await startRedisServer();
+  onCleanup(() => own.stop());
+  const namespace = uniqueNamespace();
+  const make = (origin: string) =>
+    cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
+  const writer = await make('w');
+  const reader = await make('r');
+  await waitFor(() => writer.cache.stats().trusted && reader.cache.stats().trusted);
+  return { own, writer, reader };
+}
+
 describe('versioned strategy under faults', () => {
   it('rejects an L1 fill whose load began before the bus lost and regained trust', async () => {
     const [a] = await instances(1);
@@ -148,14 +161,7 @@ describe('versioned strategy under faults', () => {
 
 describe('versioned strategy when Redis restarts empty', () => {
   it('never serves a pre-restart value afterwards', async () => {
-    const own = await startRedisServer();
-    onCleanup(() => own.stop());
-    const namespace = uniqueNamespace();
-    const make = (origin: string) =>
-      cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
-    const writer = await make('w');
-    const reader = await make('r');
-    await waitFor(() => writer.cache.stats().trusted && reader.cache.stats().trusted);
+    const { own, writer, reader } = await pairOnOwnRedis();
     const source = mapLoader<User>({ k: v(1) });
     await reader.cache.getOrLoad('k', source.load);
     expect((await reader.cache.getOrLoad('k', source.load)).tier).toBe('L1');
@@ -210,14 +216,7 @@ describe('versioned strategy when Redis restarts empty', () => {
   });
 
   it('retries an announcement Redis refused until it lands, so a late stale fill cannot stick', async () => {
-    const own = await startRedisServer();
-    onCleanup(() => own.stop());
-    const namespace = uniqueNamespace();
-    const make = (origin: string) =>
-      cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
-    const writer = await make('w');
-    const reader = await make('r');
-    await waitFor(() => writer.cache.stats().trusted && reader.cache.stats().trusted);
+    const { own, writer, reader } = await pairOnOwnRedis();
 
     // Redis goes away: the write commits in the database but cannot be announced.
     await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
@@ -246,14 +245,7 @@ describe('versioned strategy when Redis restarts empty', () => {
   });
 
   it('keeps a load that spanned a Redis restart out of Redis, so the forgotten version cannot regress', async () => {
-    const own = await startRedisServer();
-    onCleanup(() => own.stop());
-    const namespace = uniqueNamespace();
-    const make = (origin: string) =>
-      cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
-    const writer = await make('w');
-    const reader = await make('r');
-    await waitFor(() => writer.cache.stats().trusted && reader.cache.stats().trusted);
+    const { own, writer, reader } = await pairOnOwnRedis();
 
     const source = mapLoader<User>({ k: v(1) });
     const release = source.hold();
