@@ -21,16 +21,16 @@ describe('message signing', () => {
     const signed = signer.sign('{"x":1}');
     expect(signed).toMatch(/^[A-Za-z0-9_-]{43}\.\{"x":1\}$/);
     expect(signer.open(signed)).toBe('{"x":1}');
-    expect(signer.open('{"x":1}')).toBe('unsigned');
-    expect(signer.open(`${'A'.repeat(43)}.{"x":1}`)).toBe('forged');
-    expect(signer.open(`${signed.slice(0, 44)}{"x":2}`)).toBe('forged');
-    expect(signer.open(createSigner(['another secret, 16+'], CHANNEL).sign('{"x":1}'))).toBe(
-      'forged',
-    );
+    expect(signer.open('{"x":1}')).toBeUndefined();
+    expect(signer.open(`${'A'.repeat(43)}.{"x":1}`)).toBeUndefined();
+    expect(signer.open(`${signed.slice(0, 44)}{"x":2}`)).toBeUndefined();
+    expect(
+      signer.open(createSigner(['another secret, 16+'], CHANNEL).sign('{"x":1}')),
+    ).toBeUndefined();
     // Signed for another namespace's channel: cannot be replayed into this one.
-    expect(signer.open(createSigner([SECRET], 'other:invalidations').sign('{"x":1}'))).toBe(
-      'forged',
-    );
+    expect(
+      signer.open(createSigner([SECRET], 'other:invalidations').sign('{"x":1}')),
+    ).toBeUndefined();
   });
 
   it('rotates: signs with the first secret and accepts every one listed', () => {
@@ -39,13 +39,14 @@ describe('message signing', () => {
     const current = createSigner([SECRET], CHANNEL);
     expect(rotating.open(old.sign('p'))).toBe('p');
     expect(current.open(rotating.sign('p'))).toBe('p');
-    expect(current.open(old.sign('p'))).toBe('forged');
+    expect(current.open(old.sign('p'))).toBeUndefined();
   });
 
   it('decodes with the codec: the reason of every refusal, no MAC over a huge string', () => {
     const codec = createMessageCodec(CHANNEL, [SECRET]);
     expect(codec.decode(codec.encode(inv))).toEqual(inv);
     expect(codec.decode(JSON.stringify(inv))).toBe('unsigned');
+    expect(codec.decode(`${'A'.repeat(43)}.${JSON.stringify(inv)}`)).toBe('forged');
     expect(codec.decode(createSigner([SECRET], CHANNEL).sign('not json'))).toBe('malformed');
     expect(codec.decode(`${'A'.repeat(43)}.${'x'.repeat(10_000)}`)).toBe('malformed');
     expect(codec.decode(42)).toBe('malformed');

@@ -1,5 +1,5 @@
 import { isValidKey } from '../keys.ts';
-import { createSigner, type RejectReason } from './signing.ts';
+import { createSigner, isSigned, type RejectReason } from './signing.ts';
 
 /** Sent after every write: `key` now has `version`. Never carries the value. */
 export interface InvalidationMessage {
@@ -57,8 +57,9 @@ export function createMessageCodec(channel: string, secrets: readonly string[] =
     decode(raw) {
       // Checked first, so that no MAC is ever computed over a huge string.
       if (typeof raw !== 'string' || raw.length > MAX_SIGNED_LENGTH) return 'malformed';
+      if (!isSigned(raw)) return 'unsigned';
       const payload = signer.open(raw);
-      if (payload === 'unsigned' || payload === 'forged') return payload;
+      if (payload === undefined) return 'forged';
       return decodeMessage(payload) ?? 'malformed';
     },
   };

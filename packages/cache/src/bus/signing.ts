@@ -11,8 +11,13 @@ const PREFIX_LENGTH = 44;
 export interface Signer {
   /** `<mac>.<payload>`, the MAC made with the first secret. */
   sign(payload: string): string;
-  /** The payload of a message that one of the secrets signed, or why it is refused. */
-  open(raw: string): string | 'unsigned' | 'forged';
+  /** The payload of a signed message if one of the secrets signed it, else `undefined`. */
+  open(raw: string): string | undefined;
+}
+
+/** Whether `raw` has the shape of a signed message (whoever signed it). */
+export function isSigned(raw: string): boolean {
+  return SIGNED.test(raw);
 }
 
 /**
@@ -29,14 +34,14 @@ export function createSigner(secrets: readonly string[], channel: string): Signe
   return {
     sign: (payload) => `${mac(signingKey, payload)}.${payload}`,
     open(raw) {
-      if (!SIGNED.test(raw)) return 'unsigned';
+      if (!isSigned(raw)) return undefined;
       const given = Buffer.from(raw.slice(0, PREFIX_LENGTH - 1), 'latin1');
       const payload = raw.slice(PREFIX_LENGTH);
       for (const key of keys) {
         // Constant time, so that response timing reveals nothing about the expected MAC.
         if (timingSafeEqual(given, Buffer.from(mac(key, payload), 'latin1'))) return payload;
       }
-      return 'forged';
+      return undefined;
     },
   };
 }
