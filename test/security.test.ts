@@ -169,9 +169,11 @@ describe('an instance on a Redis with a password and an ACL user', () => {
 
     // Connections dropped and re-established: errors get logged, and still no secret.
     await admin.sendCommand(['CLIENT', 'KILL', 'USER', 'cachelab']);
-    await waitFor(async () => (await stats(b.url)).cache.trusted, {
-      what: 'b to trust its bus again',
-    });
+    for (const url of [a.url, b.url]) {
+      await waitFor(async () => (await stats(url)).cache.trusted, {
+        what: `${url} to trust its bus again`,
+      });
+    }
     await writeThenRead(a.url, b.url);
     const texts = [a.output(), b.output(), JSON.stringify(await stats(a.url))];
     expect(a.output()).toContain('redis://cachelab:***@127.0.0.1');
