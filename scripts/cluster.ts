@@ -8,6 +8,7 @@ import { createConnection } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { redactUrl } from '@cachelab/app';
 import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -39,7 +40,8 @@ function urlEnv(name: string, protocols: string[]): string | undefined {
   const raw = process.env[name]?.trim();
   if (!raw) return undefined;
   if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
-    fail(`\`${name}\` must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL (got "${raw}")`);
+    // Not quoted: the URL may carry a password.
+    fail(`\`${name}\` must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL`);
   }
   return raw;
 }
@@ -183,7 +185,7 @@ function printReady(urls: string[], redisUrl: string, dbUrl: string): void {
   console.log(
     [
       '',
-      `cachelab: ${urls.length} instance(s) ready (redis ${redisUrl}, database ${dbUrl})`,
+      `cachelab: ${urls.length} instance(s) ready (redis ${redactUrl(redisUrl)}, database ${redactUrl(dbUrl)})`,
       ...urls.map((url, i) => `  app-${i + 1}  ${url}`),
       '',
       'Try:',

@@ -16,8 +16,14 @@ export interface InstanceProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200. */
-export async function startInstance(env: Record<string, string>): Promise<InstanceProcess> {
+/**
+ * Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200 (at most
+ * `timeoutMs`). If it does not, the process is killed and the error carries what it printed.
+ */
+export async function startInstance(
+  env: Record<string, string>,
+  options: { timeoutMs?: number } = {},
+): Promise<InstanceProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'packages/app/src/main.ts'], {
     cwd: ROOT,
@@ -30,7 +36,7 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const url = `http://127.0.0.1:${port}`;
   const ready = waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, {
-    timeoutMs: 30_000,
+    timeoutMs: options.timeoutMs ?? 30_000,
     intervalMs: 100,
     what: `instance on ${port}`,
   });
@@ -38,6 +44,11 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
     throw new Error(`instance exited with ${code} before it was ready:\n${output}`);
   });
   diedFirst.catch(() => {});
-  await Promise.race([ready, diedFirst]);
+  try {
+    await Promise.race([ready, diedFirst]);
+  } catch (error) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${output}`, { cause: error });
+  }
   return { url, child, output: () => output, exited };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Strategy, strategies } from '@cachelab/cache';
 
 /** Settings of one instance, read from the environment once, at start. */
@@ -8,8 +9,28 @@ export interface AppConfig {
   host: string;
   /** `INSTANCE_NAME` @default 'app' */
   instanceName: string;
-  /** `REDIS_URL` @default 'redis://127.0.0.1:6379' */
+  /**
+   * `REDIS_URL`: `redis://` or `rediss://` (TLS), with credentials if Redis wants them:
+   * `redis://:password@host:6379` (the default user) or `redis://user:password@host:6379` (an ACL
+   * user). Percent-encode special characters of the password. Logged only with the password masked.
+   * @default 'redis://127.0.0.1:6379'
+   */
   redisUrl: string;
+  /**
+   * `REDIS_TLS_CA_FILE`: path to a PEM file of the certificate authority that signed Redis's
+   * certificate, for a private CA (needs a `rediss://` URL). Read once, at start. Without it,
+   * `rediss://` trusts Node's usual public CAs.
+   * @default none
+   */
+  redisTlsCa: string | undefined;
+  /**
+   * `INVALIDATION_SECRET`: signs every message on the invalidation channel (HMAC-SHA256); messages
+   * not signed with it are dropped and counted (`/stats` → `cache.messagesRejected`). Every
+   * instance must have the same one. Several, comma-separated, rotate it: the first signs, each one
+   * is accepted. At least 16 characters each. Never logged.
+   * @default none (messages are not signed)
+   */
+  invalidationSecrets: string[];
   /** `DATABASE_URL` @default the embedded database of `npm start` */
   databaseUrl: string;
   /** `DB_LATENCY_MS`: simulated latency of every query. @default 50 */
@@ -70,11 +91,15 @@ export function readConfig(env: Env): AppConfig {
     }
     return raw;
   };
+  const redisUrl = url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const caFile = env.REDIS_TLS_CA_FILE || undefined;
   const config: AppConfig = {
     port: int('PORT', 3000, 1, 65535),
     host: env.HOST || '127.0.0.1',
     instanceName: env.INSTANCE_NAME || 'app',
-    redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisUrl,
+    redisTlsCa: caFile === undefined ? undefined : readPem('REDIS_TLS_CA_FILE', caFile, problems),
+    invalidationSecrets: secrets('INVALIDATION_SECRET', env.INVALIDATION_SECRET, problems),
     databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:55432/postgres', [
       'postgres:',
       'postgresql:',
@@ -105,8 +130,33 @@ export function readConfig(env: Env): AppConfig {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.instanceName)) {
     problems.push('INSTANCE_NAME must be 1-64 characters of [A-Za-z0-9_.-]');
   }
+  if (caFile !== undefined && !redisUrl.startsWith('rediss:')) {
+    problems.push('REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL');
+  }
   if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return config;
+}
+
+/** The certificates of a PEM file; a problem when it cannot be read or holds none. */
+function readPem(name: string, path: string, problems: string[]): string | undefined {
+  try {
+    const pem = readFileSync(path, 'utf8');
+    if (pem.includes('-----BEGIN CERTIFICATE-----')) return pem;
+    problems.push(`${name}: ${path} holds no PEM certificate`);
+  } catch (error) {
+    problems.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`);
+  }
+  return undefined;
+}
+
+/** Comma-separated secrets; the problem, if any, never quotes them. */
+function secrets(name: string, raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined || raw === '') return [];
+  const list = raw.split(',').map((secret) => secret.trim());
+  if (list.some((secret) => secret.length < 16)) {
+    problems.push(`${name} must be one or more comma-separated secrets of at least 16 characters`);
+  }
+  return list;
 }
 
 /** A URL with its password masked, fit for logs. */

@@ -23,12 +23,16 @@ try {
 const instance = { name: config.instanceName, id: nanoid(8) };
 const log = (message: string) => console.log(message);
 
+// Credentials and TLS come from the URL; a private CA is added to the socket options, which the
+// subscriber below must repeat because `duplicate` replaces the socket options it is given.
+const tls = config.redisTlsCa ? { tls: true as const, ca: config.redisTlsCa } : {};
 const redis = createClient({
   url: config.redisUrl,
   // Fail commands at once while disconnected instead of queueing them: reads fall back to the
   // database rather than waiting for a Redis that may not come back soon.
   disableOfflineQueue: true,
   socket: {
+    ...tls,
     connectTimeout: 2000,
     reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
   },
@@ -50,6 +54,7 @@ const subscriber =
     ? redis.duplicate({
         pingInterval: config.heartbeatIntervalMs,
         socket: {
+          ...tls,
           connectTimeout: 2000,
           socketTimeout: config.heartbeatTimeoutMs * 2,
           reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
@@ -88,6 +93,7 @@ const cache = createCache<UserBody>({
   ttlMs: config.cacheTtlMs,
   negativeTtlMs: config.negativeTtlMs,
   redisTimeoutMs: config.redisTimeoutMs,
+  signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
 if (config.labFillDelayMs > 0) {
@@ -110,7 +116,8 @@ await once(server, 'listening');
 log(
   `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
     `(redis ${redactUrl(config.redisUrl)}, database ${redactUrl(config.databaseUrl)}, ` +
-    `strategy ${config.cacheStrategy}, latency ${config.dbLatencyMs} ms)`,
+    `strategy ${config.cacheStrategy}, latency ${config.dbLatencyMs} ms` +
+    `${config.invalidationSecrets.length > 0 ? ', signed invalidations' : ''})`,
 );
 
 async function shutdown(signal: string): Promise<void> {

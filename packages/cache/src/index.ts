@@ -14,6 +14,7 @@ export {
   type ReadOptions,
   type RedisLike,
   type RejectedFills,
+  type RejectedMessages,
   type Strategy,
   type SubscriberEvent,
   type SubscriberLike,

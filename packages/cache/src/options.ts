@@ -81,6 +81,15 @@ export interface CacheOptions {
    */
   invalidateAttempts?: number;
   /**
+   * Signs every message on the invalidation channel (HMAC-SHA256 over the channel name and the
+   * payload) and drops any message that is unsigned or signed otherwise (counted in
+   * `messagesRejected`). Every instance must share it. A list rotates secrets: the first signs,
+   * each one verifies. At least 16 characters each; never logged or reported.
+   * @default none: messages travel unsigned and any client that may PUBLISH on the channel can
+   * announce versions
+   */
+  signingSecret?: string | readonly string[];
+  /**
    * Told about every degraded operation (Redis error or timeout, corrupt entry, failed
    * invalidation). The cache never throws these at callers of reads.
    */
@@ -104,13 +113,22 @@ export const DEFAULT_CACHE_OPTIONS = {
   invalidateAttempts: 3,
   onError: () => {},
   hooks: {},
-} as const satisfies Omit<Required<CacheOptions>, 'redis' | 'subscriber' | 'origin'>;
+} as const satisfies Omit<
+  Required<CacheOptions>,
+  'redis' | 'subscriber' | 'origin' | 'signingSecret'
+>;
 
 /** {@link CacheOptions} with every default applied. */
-export type ResolvedCacheOptions = Required<Omit<CacheOptions, 'subscriber' | 'origin'>> & {
+export type ResolvedCacheOptions = Required<
+  Omit<CacheOptions, 'subscriber' | 'origin' | 'signingSecret'>
+> & {
   subscriber: SubscriberLike | undefined;
   origin: string | undefined;
+  /** `signingSecret` as a list; empty when messages are not signed. */
+  signingSecrets: readonly string[];
 };
+
+const MIN_SECRET_LENGTH = 16;
 
 const POSITIVE_INTEGERS = [
   'ttlMs',
@@ -152,7 +170,24 @@ export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
     throw new TypeError('`origin` must be 1-64 characters of [A-Za-z0-9_.:/-]');
   }
   if (typeof resolved.onError !== 'function') throw new TypeError('`onError` must be a function');
-  return { ...resolved, redis: options.redis };
+  const { signingSecret, ...rest } = resolved as ResolvedCacheOptions & CacheOptions;
+  return { ...rest, redis: options.redis, signingSecrets: checkSecrets(signingSecret) };
+}
+
+function checkSecrets(secret: CacheOptions['signingSecret']): readonly string[] {
+  if (secret === undefined) return [];
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  const valid =
+    Array.isArray(secrets) &&
+    secrets.length > 0 &&
+    secrets.every((s) => typeof s === 'string' && s.length >= MIN_SECRET_LENGTH);
+  if (!valid) {
+    // The message never quotes the value: it is a secret.
+    throw new TypeError(
+      `\`signingSecret\` must be a string of at least ${MIN_SECRET_LENGTH} characters, or a non-empty list of them`,
+    );
+  }
+  return [...secrets];
 }
 
 function stripUndefined<T extends object>(object: T): Partial<T> {

@@ -30,7 +30,7 @@ export function createCounters(): Counters {
     invalidations: 0,
     invalidationsSent: 0,
     invalidationsReceived: 0,
-    malformedMessages: 0,
+    messagesRejected: { malformed: 0, unsigned: 0, forged: 0 },
     publishFailures: 0,
     invalidationsRetried: 0,
     invalidationFailures: 0,
@@ -42,7 +42,11 @@ export function createCounters(): Counters {
 
 /** A copy of the counters, safe to hand out. */
 export function snapshotCounters(counters: Counters): Counters {
-  return { ...counters, fillsRejected: { ...counters.fillsRejected } };
+  return {
+    ...counters,
+    fillsRejected: { ...counters.fillsRejected },
+    messagesRejected: { ...counters.messagesRejected },
+  };
 }
 
 /** Keeps the last `size` propagation delays and summarises them. */

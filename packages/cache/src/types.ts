@@ -117,6 +117,16 @@ export interface RejectedFills {
   forgotten: number;
 }
 
+/** Messages on the channel that were dropped, by reason. */
+export interface RejectedMessages {
+  /** Not a message of this cache: not JSON, wrong shape or types, too long, a bad version. */
+  malformed: number;
+  /** With a signing secret: a message that carries no signature. */
+  unsigned: number;
+  /** With a signing secret: a signature that none of the secrets produced. */
+  forged: number;
+}
+
 /** Percentiles of the delay between publishing an invalidation and receiving it, in ms. */
 export interface PropagationStats {
   count: number;
@@ -157,8 +167,8 @@ export interface CacheStats {
   /** Invalidation messages published / received from other instances. */
   invalidationsSent: number;
   invalidationsReceived: number;
-  /** Messages on the channel that failed validation (dropped). */
-  malformedMessages: number;
+  /** Messages on the channel that were dropped, by reason; none of them changed anything. */
+  messagesRejected: RejectedMessages;
   /** Failed attempts to publish (each retried, up to the bound). */
   publishFailures: number;
   /** Announcements that failed inline and went through on a background retry. */

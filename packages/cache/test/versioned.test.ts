@@ -388,37 +388,75 @@ describe('versioned strategy: interleavings found in review', () => {
 });
 
 describe('versioned strategy: what arrives on the channel', () => {
-  it('counts and drops malformed messages, and still converges afterwards', async () => {
+  it('counts and drops malformed messages; they neither disable nor poison L1', async () => {
     const [a, b] = await cluster(2);
     if (!a || !b) throw new Error('no instances');
-    const ok = { type: 'inv', key: 'k', version: 1, origin: 'x', seq: 0, ts: Date.now() };
+    const hot = mapLoader<User>({ hot: v(3) });
+    await a.cache.getOrLoad('hot', hot.load);
+    expect((await a.cache.getOrLoad('hot', hot.load)).tier).toBe('L1');
+
+    const ok = { type: 'inv', key: 'hot', version: 1, origin: 'x', seq: 0, ts: Date.now() };
+    const hb = { type: 'hb', origin: 'i0', seq: 0, ts: Date.now() };
     const garbage = [
       'not json',
       '',
       'null',
       '[]',
+      '42',
+      '"inv"',
+      'x'.repeat(1_000_000),
+      JSON.stringify({ ...ok, pad: 'p'.repeat(4000) }),
       JSON.stringify({ ...ok, version: -1 }),
+      JSON.stringify({ ...ok, version: 1.5 }),
       JSON.stringify({ ...ok, version: '7' }),
+      JSON.stringify({ ...ok, version: 'Infinity' }),
+      JSON.stringify({ ...ok, version: null }),
+      JSON.stringify({ ...ok, version: [9] }),
+      JSON.stringify({ ...ok, version: 2 ** 53 }),
       JSON.stringify({ ...ok, version: 2 ** 60 }),
+      JSON.stringify({ ...ok, version: 1e308 }),
+      JSON.stringify(ok).replace('"version":1', '"version":9007199254740993'),
+      JSON.stringify(ok).replace('"version":1', '"version":Infinity'),
+      JSON.stringify({ ...ok, seq: -1 }),
       JSON.stringify({ ...ok, key: 'a{b}' }),
       JSON.stringify({ ...ok, key: 42 }),
+      JSON.stringify({ ...ok, key: 'k'.repeat(5000) }),
       JSON.stringify({ ...ok, origin: '' }),
+      JSON.stringify({ ...ok, origin: 'bad origin' }),
+      JSON.stringify({ ...ok, origin: 42 }),
       JSON.stringify({ ...ok, type: 'nope' }),
       JSON.stringify({ ...ok, ts: 'now' }),
-      JSON.stringify({ ...ok, key: 'k'.repeat(5000) }),
+      JSON.stringify({ ...hb, seq: 'x' }),
       '{"__proto__":{"polluted":1},"type":"inv"}',
+      '{"constructor":{"prototype":{"polluted":1}},"type":"hb"}',
     ];
-    for (const raw of garbage) await b.redis.publish(b.keys.channel(), raw);
-    await waitFor(() => a.cache.stats().malformedMessages === garbage.length, {
+    // Well-formed, so not rejected, yet harmless: odd key names live in Maps, and an
+    // invalidation claiming to come from the receiver itself is ignored by it.
+    const harmless = [
+      JSON.stringify({ ...ok, key: '__proto__' }),
+      JSON.stringify({ ...ok, key: 'constructor' }),
+      JSON.stringify({ ...ok, version: 99, origin: 'i0' }),
+    ];
+    for (const raw of [...garbage, ...harmless]) await b.redis.publish(b.keys.channel(), raw);
+    await waitFor(() => a.cache.stats().messagesRejected.malformed === garbage.length, {
       what: 'every malformed message to be counted',
     });
+    await receivedInvalidations(a.cache, 2);
+    expect(a.cache.stats()).toMatchObject({
+      messagesRejected: { malformed: garbage.length, unsigned: 0, forged: 0 },
+      invalidationsReceived: 2,
+      trusted: true,
+      trustLost: 0,
+    });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(a.cache.stats().trusted).toBe(true);
+    expect(await a.cache.getOrLoad('hot', hot.load)).toMatchObject({ version: 3, tier: 'L1' });
+    expect(hot.calls).toEqual(['hot']);
 
     const source = mapLoader<User>({ k: v(1) });
     await a.cache.getOrLoad('k', source.load);
     await b.cache.invalidate('k', v(2));
-    await receivedInvalidations(a.cache, 1);
+    await receivedInvalidations(a.cache, 3);
     expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2 });
+    expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L1' });
   });
 });

@@ -1,12 +1,12 @@
 import { withTimeout } from '../timeout.ts';
 import type { RedisLike, SubscriberLike } from '../types.ts';
 import {
-  decodeMessage,
-  encodeMessage,
   type HeartbeatMessage,
   type InvalidationMessage,
+  type MessageCodec,
   wallClockMs,
 } from './messages.ts';
+import type { RejectReason } from './signing.ts';
 
 /** Options of {@link createInvalidationBus}. */
 export interface BusOptions {
@@ -15,6 +15,8 @@ export interface BusOptions {
   /** A dedicated connection in subscriber mode. */
   subscriber: SubscriberLike;
   channel: string;
+  /** Encodes heartbeats and decodes (and, with secrets, verifies) everything received. */
+  codec: MessageCodec;
   /** This instance's id; messages from it are its own. */
   origin: string;
   heartbeatIntervalMs: number;
@@ -26,8 +28,8 @@ export interface BusOptions {
   onInvalidation(message: InvalidationMessage): void;
   /** Trust was lost (`false`) or regained after a flush (`true`). */
   onTrustChange(trusted: boolean): void;
-  /** A message that failed validation was dropped. */
-  onMalformed(): void;
+  /** A message was dropped: malformed, or (with secrets) unsigned or forged. */
+  onRejected(reason: RejectReason): void;
 }
 
 /** The invalidation channel as seen by one instance. */
@@ -52,7 +54,7 @@ export interface InvalidationBus {
  * the caller then flushes everything it learnt to trust while the channel was deaf.
  */
 export function createInvalidationBus(options: BusOptions): InvalidationBus {
-  const { subscriber, publisher, channel, origin } = options;
+  const { subscriber, publisher, channel, codec, origin } = options;
   let trusted = false;
   let epoch = 0;
   let connected = false;
@@ -71,8 +73,9 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
 
   const onMessage = (raw: string) => {
     if (closed) return;
-    const message = decodeMessage(raw);
-    if (!message) return options.onMalformed();
+    const message = codec.decode(raw);
+    // Verified before the origin is looked at: an unsigned heartbeat cannot restore trust.
+    if (typeof message === 'string') return options.onRejected(message);
     if (message.origin !== origin) {
       if (message.type === 'inv') options.onInvalidation(message);
       return;
@@ -107,7 +110,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
       await ensureSubscribed();
-      const payload = encodeMessage(message satisfies HeartbeatMessage);
+      const payload = codec.encode(message satisfies HeartbeatMessage);
       await withTimeout(publisher.publish(channel, payload), options.timeoutMs, 'heartbeat');
     } catch {
       // A failed SUBSCRIBE is retried next time; a lost heartbeat is what the check above catches.

@@ -1,4 +1,5 @@
 import { isValidKey } from '../keys.ts';
+import { createSigner, isSigned, type RejectReason } from './signing.ts';
 
 /** Sent after every write: `key` now has `version`. Never carries the value. */
 export interface InvalidationMessage {
@@ -26,15 +27,46 @@ export type BusMessage = InvalidationMessage | HeartbeatMessage;
 
 /** Messages longer than this are not ours (a key is at most 512 characters). */
 const MAX_MESSAGE_LENGTH = 2048;
+/** A signed message: the MAC and its dot in front of the JSON. */
+const MAX_SIGNED_LENGTH = MAX_MESSAGE_LENGTH + 44;
 const ORIGIN = /^[A-Za-z0-9_.:/-]{1,64}$/;
 
-/** Serialises a message for PUBLISH. */
-export function encodeMessage(message: BusMessage): string {
-  return JSON.stringify(message);
+/** Turns messages into what travels on the channel and back, signed when secrets are given. */
+export interface MessageCodec {
+  /** The string to PUBLISH. */
+  encode(message: BusMessage): string;
+  /** The validated message, or why it is dropped. Never throws. */
+  decode(raw: unknown): BusMessage | RejectReason;
 }
 
-/** Parses and validates a received message; `undefined` for anything malformed. Never throws. */
-export function decodeMessage(raw: unknown): BusMessage | undefined {
+/**
+ * Creates the codec of `channel`. Without secrets messages are plain JSON, as they always were.
+ * With secrets every message is signed (HMAC-SHA256, see {@link createSigner}), and one that is
+ * unsigned or signed with none of them is refused before it is even parsed.
+ */
+export function createMessageCodec(channel: string, secrets: readonly string[] = []): MessageCodec {
+  if (secrets.length === 0) {
+    return {
+      encode: (message) => JSON.stringify(message),
+      decode: (raw) => decodeMessage(raw) ?? 'malformed',
+    };
+  }
+  const signer = createSigner(secrets, channel);
+  return {
+    encode: (message) => signer.sign(JSON.stringify(message)),
+    decode(raw) {
+      // Checked first, so that no MAC is ever computed over a huge string.
+      if (typeof raw !== 'string' || raw.length > MAX_SIGNED_LENGTH) return 'malformed';
+      if (!isSigned(raw)) return 'unsigned';
+      const payload = signer.open(raw);
+      if (payload === undefined) return 'forged';
+      return decodeMessage(payload) ?? 'malformed';
+    },
+  };
+}
+
+/** Parses and validates a received JSON message; `undefined` for anything malformed. */
+function decodeMessage(raw: unknown): BusMessage | undefined {
   if (typeof raw !== 'string' || raw.length > MAX_MESSAGE_LENGTH) return undefined;
   let parsed: unknown;
   try {

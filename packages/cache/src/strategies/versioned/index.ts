@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
-import { encodeMessage, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
+import { createMessageCodec, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
@@ -43,21 +43,23 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     counters.l1Flushes++;
   }
 
+  const channel = context.keys.channel();
+  const codec = createMessageCodec(channel, config.signingSecrets);
   const bus = createInvalidationBus({
     publisher: config.redis,
     subscriber: config.subscriber as SubscriberLike,
-    channel: context.keys.channel(),
+    channel,
+    codec,
     origin,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     timeoutMs: config.redisTimeoutMs,
     onInvalidation,
     onTrustChange,
-    onMalformed: () => counters.malformedMessages++,
+    onRejected: (reason) => counters.messagesRejected[reason]++,
   });
   const started = bus.start();
 
-  const channel = context.keys.channel();
   // The pointer outlives its data, so that a very late fill still finds the newer version.
   const pointerTtlMs = 2 * Math.max(config.ttlMs, config.negativeTtlMs);
   const state: VersionedState<V> = {
@@ -76,7 +78,8 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
         seq: seq++,
         ts: wallClockMs(),
       } satisfies InvalidationMessage;
-      return { channel, when, payload: encodeMessage(message) };
+      // Signed here when a secret is set: the FILL script publishes this payload as it is.
+      return { channel, when, payload: codec.encode(message) };
     },
     ttlOf: (entry) => ({
       ttlMs: entry.value === null ? config.negativeTtlMs : config.ttlMs,
