@@ -75,6 +75,7 @@ if (subscriber)
 await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config.seedUsers }));
 
 const users = createUsersRepository({ db: pool, latencyMs: config.dbLatencyMs });
+// #region tutorial:create-cache
 const cache = createCache<UserBody>({
   redis,
   subscriber,
@@ -90,6 +91,7 @@ const cache = createCache<UserBody>({
   redisTimeoutMs: config.redisTimeoutMs,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
+// #endregion tutorial:create-cache
 if (config.labFillDelayMs > 0) {
   log(
     `LAB_FILL_DELAY_MS=${config.labFillDelayMs}: cache fills are held (lab setting, not for production)`,
