@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,21 @@ describe('docs snippets in this repository', () => {
       const { snippets } = syncSnippets(ROOT, [chapter]);
       expect(snippets, chapter).toBeGreaterThanOrEqual(2);
     }
+  });
+
+  it('link the tutorial chapters to files that exist', () => {
+    const chapters = markdownFiles(ROOT).filter((f) => f.startsWith('docs/tutorial/'));
+    const broken: string[] = [];
+    for (const chapter of chapters) {
+      const text = readFileSync(join(ROOT, chapter), 'utf8');
+      for (const [, target = ''] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        // Charts (img/) are written by the demos; web links and in-page anchors are not files.
+        if (/^(https?:|#|img\/)/.test(target)) continue;
+        const path = join(ROOT, dirname(chapter), target.replace(/#.*$/, ''));
+        if (!existsSync(path)) broken.push(`${chapter}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });
 
