@@ -157,6 +157,27 @@ describe('snippet extractor', () => {
     ]);
   });
 
+  it('reports a block left open after a marker, and fences a region that contains ``` longer', () => {
+    const fenced =
+      '// #region tutorial:md\nconst md = `\n```sh\nls\n```\n`;\n// #endregion tutorial:md\n';
+    const root = fixture({
+      'src/md.ts': fenced,
+      'docs/open.md': '<!-- snippet: src/md.ts#md -->\n```ts\nnever closed\n',
+      'docs/long.md': '<!-- snippet: src/md.ts#md -->\n',
+    });
+    const result = syncSnippets(root);
+    expect(result.problems.map((p) => `${p.file}:${p.line}: ${p.message}`)).toEqual([
+      'docs/long.md:1: no code block after the marker for src/md.ts#md',
+      'docs/open.md:2: the code block after this snippet marker is not closed',
+    ]);
+    const long = result.changed.find((c) => c.file === 'docs/long.md')?.text ?? '';
+    expect(long).toBe(
+      '<!-- snippet: src/md.ts#md -->\n````ts\nconst md = `\n```sh\nls\n```\n`;\n````\n',
+    );
+    writeFileSync(join(root, 'docs/long.md'), long);
+    expect(syncSnippets(root, ['docs/long.md']).problems).toEqual([]);
+  });
+
   it('leaves markers inside code blocks alone: they are examples, not snippets', () => {
     const doc = ['````md', '<!-- snippet: src/gone.ts#x -->', '```ts', '```', '````', ''].join(
       '\n',
