@@ -80,6 +80,7 @@ if (subscriber)
 await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config.seedUsers }));
 
 const users = createUsersRepository({ db: pool, latencyMs: config.dbLatencyMs });
+// #region tutorial:create-cache
 const cache = createCache<UserBody>({
   redis,
   subscriber,
@@ -96,6 +97,7 @@ const cache = createCache<UserBody>({
   signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
+// #endregion tutorial:create-cache
 if (config.labFillDelayMs > 0) {
   log(
     `LAB_FILL_DELAY_MS=${config.labFillDelayMs}: cache fills are held (lab setting, not for production)`,

@@ -124,6 +124,7 @@ describe('versioned strategy: races', () => {
       });
       await waitFor(() => strategy !== 'versioned' || slowReader.cache.stats().trusted);
 
+      // #region tutorial:stale-set-race
       // 1. The slow reader misses and reads v1 from the database, then is held.
       const slowRead = slowReader.cache.getOrLoad('k', source.load);
       await loaded.opened;
@@ -134,6 +135,7 @@ describe('versioned strategy: races', () => {
       // 3. The slow reader goes on and fills the caches with what it read.
       heldAfterLoad.open();
       expect((await slowRead).version).toBe(1);
+      // #endregion tutorial:stale-set-race
 
       const versions = [];
       for (const instance of [slowReader, reader, writer, observer]) {

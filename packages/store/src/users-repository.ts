@@ -19,6 +19,7 @@ const COLUMNS = 'id, name, email, age, version, deleted, updated_at';
 
 const SELECT_ONE = `SELECT ${COLUMNS} FROM users WHERE id = $1`;
 
+// #region tutorial:versioned-writes
 // `prev` reads the row as it was before this statement, so `created` is true for a new id and for
 // a revived tombstone alike. The version bump happens in the same statement as the write.
 const UPSERT = `
@@ -35,6 +36,7 @@ const SOFT_DELETE = `
 UPDATE users SET deleted = true, version = version + 1, updated_at = now()
 WHERE id = $1 AND NOT deleted
 RETURNING ${COLUMNS}`;
+// #endregion tutorial:versioned-writes
 
 /** Creates the users repository over a Postgres connection. */
 export function createUsersRepository(options: UsersRepositoryOptions): UsersRepository {
@@ -45,6 +47,7 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
   const { db } = options;
   const counters: StoreStats = { queries: 0, errors: 0 };
 
+  // #region tutorial:latency
   async function query(text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
     if (latencyMs > 0) await delay(latencyMs);
     counters.queries++;
@@ -61,6 +64,7 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
       throw error;
     }
   }
+  // #endregion tutorial:latency
 
   return {
     async get(id) {

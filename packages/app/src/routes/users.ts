@@ -9,6 +9,7 @@ import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts'
 export function usersRouter({ users, cache }: AppDeps): Router {
   const router = Router();
 
+  // #region tutorial:get-user
   async function loadUser(key: string): Promise<Loaded<UserBody>> {
     const row = await users.get(key.slice('user:'.length));
     if (!row) return { value: null, version: 0 };
@@ -23,7 +24,9 @@ export function usersRouter({ users, cache }: AppDeps): Router {
     if (!read.value) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
     res.set('X-Version', String(read.value.version)).json(read.value);
   });
+  // #endregion tutorial:get-user
 
+  // #region tutorial:put-user
   router.put('/users/:id', async (req, res) => {
     const id = parseUserId(req.params.id);
     const input = parseUserInput(req.body);
@@ -36,6 +39,7 @@ export function usersRouter({ users, cache }: AppDeps): Router {
       .set('X-Version', String(user.version))
       .json(body);
   });
+  // #endregion tutorial:put-user
 
   router.post('/users', async (req, res) => {
     const input = parseUserInput(req.body);

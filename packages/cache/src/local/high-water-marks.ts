@@ -22,6 +22,7 @@ export function createHighWaterMarks(maxEntries: number): HighWaterMarks {
   let evictions = 0;
   return {
     get: (key) => marks.get(key) ?? 0,
+    // #region tutorial:raise
     raise(key, version) {
       const current = marks.get(key);
       if (current !== undefined && current >= version) return false;
@@ -35,6 +36,7 @@ export function createHighWaterMarks(maxEntries: number): HighWaterMarks {
       marks.set(key, version);
       return true;
     },
+    // #endregion tutorial:raise
     clear: () => marks.clear(),
     get size() {
       return marks.size;

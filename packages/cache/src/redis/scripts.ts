@@ -20,6 +20,7 @@ const GREATER = 'local function gt(a, b) return #a > #b or (#a == #b and a > b) 
  * built here rather than passed in KEYS; its hash tag puts it in the pointer's slot.
  * Returns nil (no pointer), {version} (pointer without data) or {version, payload}.
  */
+// #region tutorial:read
 export const READ = script(`
 local version = redis.call('GET', KEYS[1])
 if not version then return nil end
@@ -27,6 +28,7 @@ local payload = redis.call('GET', ARGV[1] .. version)
 if not payload then return {version} end
 return {version, payload}
 `);
+// #endregion tutorial:read
 
 /**
  * Stores the data entry of a version and moves the pointer to it only if it is newer: a stale
@@ -39,6 +41,7 @@ return {version, payload}
  * forward, which means the write that made this version was never announced).
  * Returns {outcome, published}: outcome 1 moved, 0 already current (entry refreshed), -1 stale.
  */
+// #region tutorial:fill
 export const FILL = script(`${GREATER}
 local current = redis.call('GET', KEYS[1])
 -- A pointer this cache did not write is treated as absent.
@@ -63,3 +66,4 @@ if ARGV[8] == 'always' or (ARGV[8] == 'advanced' and outcome == 1 and current) t
 end
 return {outcome, published}
 `);
+// #endregion tutorial:fill

@@ -23,6 +23,7 @@ export function createTtlOnlyCache<V>(context: StrategyContext): Cache<V> {
  * `invalidateAttempts`). It has the stale-set race: a reader that loaded the old row before the
  * write can store it again after the DEL, and it stays until its TTL ends.
  */
+// #region tutorial:delete-on-write
 export function createDeleteCache<V>(context: StrategyContext): Cache<V> {
   const { config, counters } = context;
   return createRedisOnlyCache<V>(context, 'delete', async (l2, key) => {
@@ -40,6 +41,7 @@ export function createDeleteCache<V>(context: StrategyContext): Cache<V> {
     );
   });
 }
+// #endregion tutorial:delete-on-write
 
 /**
  * Cache-aside with Redis as the only tier: reads check Redis; a miss calls the loader once per
@@ -66,6 +68,7 @@ function createRedisOnlyCache<V>(
     return undefined;
   }
 
+  // #region tutorial:basic-load
   async function load(key: string, loader: Loader<V>): Promise<Loaded<V>> {
     counters.loads++;
     const entry = checkEntry(await loader(key), 'the loader');
@@ -75,8 +78,10 @@ function createRedisOnlyCache<V>(
     await l2.write(key, entry, ttlMs).catch(context.redisFailed);
     return entry;
   }
+  // #endregion tutorial:basic-load
 
   return {
+    // #region tutorial:basic-read
     async getOrLoad(key, loader, options = {}): Promise<CacheRead<V>> {
       checkKey(key);
       counters.reads++;
@@ -93,6 +98,7 @@ function createRedisOnlyCache<V>(
       if (loaded.version < minVersion) loaded = await load(key, loader);
       return { ...loaded, tier: 'MISS' };
     },
+    // #endregion tutorial:basic-read
     async invalidate(key) {
       checkKey(key);
       counters.invalidations++;

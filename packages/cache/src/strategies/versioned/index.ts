@@ -23,6 +23,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   const propagation = createPropagationRecorder();
   let seq = 0;
 
+  // #region tutorial:receiver
   function onInvalidation(message: InvalidationMessage): void {
     counters.invalidationsReceived++;
     propagation.record(wallClockMs() - message.ts);
@@ -30,6 +31,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     marks.raise(message.key, message.version);
     l1.dropOlderThan(message.key, message.version);
   }
+  // #endregion tutorial:receiver
 
   function onTrustChange(trusted: boolean): void {
     if (!trusted) {
@@ -60,8 +62,10 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   });
   const started = bus.start();
 
+  // #region tutorial:pointer-ttl
   // The pointer outlives its data, so that a very late fill still finds the newer version.
   const pointerTtlMs = 2 * Math.max(config.ttlMs, config.negativeTtlMs);
+  // #endregion tutorial:pointer-ttl
   const state: VersionedState<V> = {
     context,
     l1,

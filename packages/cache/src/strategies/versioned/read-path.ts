@@ -16,6 +16,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
   const { counters, config } = context;
   const loadOnce = createSingleFlight<Loaded<V>>();
 
+  // #region tutorial:versioned-load
   async function load(key: string, loader: Loader<V>): Promise<Loaded<V>> {
     // Taken before the database read: the fill is void if trust or the marks changed after it.
     const token = fillToken(state);
@@ -38,6 +39,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
     else fillL1(state, key, entry, token);
     return entry;
   }
+  // #endregion tutorial:versioned-load
 
   /** Pointer and data in one round trip; `undefined` when Redis failed (counted). */
   async function readRedis(key: string): Promise<VersionedRead<V> | undefined> {
@@ -80,6 +82,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
     return fromRedis(key, found, floor, token);
   }
 
+  // #region tutorial:read-path
   return async function getOrLoad(
     key: string,
     loader: Loader<V>,
@@ -109,4 +112,5 @@ export function createReadPath<V>(state: VersionedState<V>) {
     if (loaded.version < floor) loaded = await loadOnce(key, () => load(key, loader));
     return { ...loaded, tier: 'MISS' };
   };
+  // #endregion tutorial:read-path
 }

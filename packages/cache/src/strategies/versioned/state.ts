@@ -35,6 +35,7 @@ export function fillToken<V>(state: VersionedState<V>): FillToken {
  * the bus is not trusted, trust changed since the read began (`epoch`), a newer version was
  * announced meanwhile, or this key's mark may have been forgotten meanwhile.
  */
+// #region tutorial:fill-l1
 export function fillL1<V>(
   state: VersionedState<V>,
   key: string,
@@ -59,3 +60,4 @@ export function fillL1<V>(
   }
   l1.set(key, entry);
 }
+// #endregion tutorial:fill-l1

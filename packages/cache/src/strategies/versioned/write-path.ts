@@ -71,6 +71,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
       retryTimer ??= setTimeout(retryPending, config.heartbeatIntervalMs).unref();
   }
 
+  // #region tutorial:write-path
   async function invalidate(key: string, written: Loaded<V>): Promise<void> {
     checkKey(key);
     checkEntry(written, 'invalidate');
@@ -89,6 +90,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
     }
     if (outcome === undefined) keepPending(key, written);
   }
+  // #endregion tutorial:write-path
 
   return {
     invalidate,
