@@ -18,7 +18,9 @@ const HELP_LINE = new RegExp(`^# HELP (${NAME}) (.*)$`);
 const TYPE_LINE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`);
 const SAMPLE_LINE = new RegExp(`^(${NAME})(?:\\{(.*)\\})? (\\S+)(?: (-?\\d+))?$`);
 const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"(,|$)/;
-const VALUE = /^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|NaN|[+-]Inf)$/;
+// Go's strconv.ParseFloat, which Prometheus parses values with, takes NaN and Inf in any case
+// (prom-client writes `Nan` for an empty event-loop-lag histogram).
+const VALUE = /^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|[+-]inf)$/i;
 
 /** Sample-name suffixes allowed in a family of each type. */
 const SUFFIXES: Record<PromFamily['type'], string[]> = {
@@ -87,7 +89,7 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
 
 /** A sample value or `le` bound: Go's float syntax, with `+Inf`, `-Inf` and `NaN`. */
 function toNumber(raw: string): number {
-  if (raw.endsWith('Inf')) return raw.startsWith('-') ? -Infinity : Infinity;
+  if (/inf$/i.test(raw)) return raw.startsWith('-') ? -Infinity : Infinity;
   return Number(raw);
 }
 

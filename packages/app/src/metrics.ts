@@ -2,6 +2,7 @@ import type { CacheEvents, CacheStats } from '@cachelab/cache';
 import type { QueryEvent, StoreStats } from '@cachelab/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { InstanceIdentity } from './deps.ts';
+import { createRequestHistogram } from './request-histogram.ts';
 
 /** Routes of the ops endpoints: not counted as API requests in `/stats`. */
 const OPS_ROUTES = new Set(['/healthz', '/readyz', '/stats', '/metrics']);
@@ -47,12 +48,10 @@ export function createMetrics(): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const http = new Histogram({
+  const http = createRequestHistogram(registry, {
     name: 'cachelab_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by route pattern, method, status and X-Cache tier.',
-    labelNames: ['method', 'route', 'status', 'cache'] as const,
     buckets: HTTP_BUCKETS,
-    registers,
   });
   const propagation = new Histogram({
     name: 'cachelab_cache_propagation_delay_seconds',
@@ -80,7 +79,7 @@ export function createMetrics(): AppMetrics {
       queries.observe({ operation, outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
     observeRequest(method, route, status, tier, seconds) {
       if (!OPS_ROUTES.has(route)) apiRequests++;
-      http.observe({ method, route, status, cache: tier }, seconds);
+      http.observe(method, route, status, tier, seconds);
     },
     apiRequests: () => apiRequests,
     collectFrom(from) {

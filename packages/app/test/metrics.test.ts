@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue, waitFor } from '../../../test/support/index.ts';
+import { createMetrics } from '../src/metrics.ts';
 import { appFixture, send } from './fixture.ts';
 
 type Stats = {
@@ -115,6 +116,32 @@ describe('GET /metrics', () => {
       .get('cachelab_http_request_duration_seconds')
       ?.samples.filter((s) => s.name.endsWith('_count'));
     expect(series?.map((s) => s.labels.route).sort()).toEqual(['/users/:id', 'unmatched']);
+  });
+});
+
+describe('the HTTP request histogram', () => {
+  it('puts each duration in its bucket, cumulatively, per label set', async () => {
+    const metrics = createMetrics();
+    for (const seconds of [0.0003, 0.002, 0.002, 10]) {
+      metrics.observeRequest('GET', '/users/:id', 200, 'L1', seconds);
+    }
+    metrics.observeRequest('GET', '/users/:id', 404, 'MISS', 0.05);
+    metrics.observeRequest('GET', '/stats', 200, 'none', 0.001);
+    const families = parsePrometheusText(await metrics.scrape());
+    const http = 'cachelab_http_request_duration_seconds';
+    const l1 = { route: '/users/:id', status: '200', cache: 'L1' };
+    const bucket = (le: string) => sampleValue(families, http, { ...l1, le }, `${http}_bucket`);
+    expect([
+      bucket('0.0005'),
+      bucket('0.001'),
+      bucket('0.0025'),
+      bucket('5'),
+      bucket('+Inf'),
+    ]).toEqual([1, 1, 3, 3, 4]);
+    expect(sampleValue(families, http, l1, `${http}_sum`)).toBeCloseTo(10.0043, 10);
+    expect(sampleValue(families, http, l1, `${http}_count`)).toBe(4);
+    expect(families.get(http)?.samples.filter((s) => s.name === `${http}_count`)).toHaveLength(3);
+    expect(metrics.apiRequests()).toBe(5);
   });
 });
 

@@ -55,7 +55,8 @@ export function observeRequests(options: {
     const valid = typeof given === 'string' && REQUEST_ID.test(given);
     res.setHeader('X-Request-Id', valid ? given : randomUUID());
     res.setHeader('X-Instance', instance);
-    res.once('finish', finished);
+    // on, not once: once would wrap the listener in a new closure per request.
+    res.on('finish', finished);
     next();
   };
 }
