@@ -31,8 +31,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(notFound);
   const onError =
     deps.onError ??
-    ((error: unknown, request) =>
-      logger.error({ err: error, reqId: request.id }, 'unexpected error'));
+    ((error: unknown, { id, method, url }) =>
+      logger.error({ err: error, reqId: id, method, url }, 'unexpected error'));
   app.use(errorHandler(onError));
   return app;
 }

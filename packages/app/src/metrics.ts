@@ -240,7 +240,7 @@ function registerCollectors(
   const { name, id } = sources.instance;
   new Gauge({
     name: 'cachelab_instance_info',
-    help: 'This instance: its name, process id and cache strategy.',
+    help: 'This instance: its name, the id it drew at start, and its cache strategy.',
     labelNames: ['name', 'id', 'strategy'] as const,
     registers: [registry],
   }).set({ name, id, strategy: sources.cache.stats().strategy }, 1);
