@@ -2,6 +2,12 @@ import './context.ts';
 
 export { type InstanceProcess, startInstance } from './instance.ts';
 export { freePort } from './net.ts';
+export {
+  type PromFamily,
+  type PromSample,
+  parsePrometheusText,
+  sampleValue,
+} from './prometheus.ts';
 export { startRedisServer, type TestRedisServer } from './redis-server.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { type WaitOptions, waitFor } from './wait.ts';

@@ -1,6 +1,9 @@
 import express, { type Express } from 'express';
+import { pino } from 'pino';
 import type { AppDeps } from './deps.ts';
+import { createMetrics } from './metrics.ts';
 import { errorHandler, notFound, requireJson } from './middleware/errors.ts';
+import { observeRequests } from './middleware/observe.ts';
 import { opsRouter } from './routes/ops.ts';
 import { usersRouter } from './routes/users.ts';
 
@@ -13,19 +16,23 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const metrics = deps.metrics ?? createMetrics();
+  metrics.collectFrom(deps);
   const instance = `${deps.instance.name}/${deps.instance.id}`;
-  app.use((_req, res, next) => {
-    res.set('X-Instance', instance);
-    next();
-  });
+  app.use(observeRequests({ instance, metrics, logger }));
   // Bodies only where they are read, and only as JSON objects of bounded size.
   const json = [requireJson, express.json({ limit: BODY_LIMIT, strict: true })];
   app.put('/users/:id', json);
   app.post('/users', json);
 
-  app.use(opsRouter(deps));
+  app.use(opsRouter(deps, metrics));
   app.use(usersRouter(deps));
   app.use(notFound);
-  app.use(errorHandler(deps.onError ?? ((error) => console.error(error))));
+  const onError =
+    deps.onError ??
+    ((error: unknown, { id, method, url }) =>
+      logger.error({ err: error, reqId: id, method, url }, 'unexpected error'));
+  app.use(errorHandler(onError));
   return app;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Strategy, strategies } from '@cachelab/cache';
+import { type LogLevel, logLevels } from './logger.ts';
 
 /** Settings of one instance, read from the environment once, at start. */
 export interface AppConfig {
@@ -68,6 +69,11 @@ export interface AppConfig {
   startupTimeoutMs: number;
   /** `SHUTDOWN_TIMEOUT_MS`: how long in-flight requests may take to finish on SIGTERM. @default 10000 */
   shutdownTimeoutMs: number;
+  /**
+   * `LOG_LEVEL`: `info` logs start, stop and faults; `debug` adds one line per request; also
+   * `fatal`, `error`, `warn`, `trace`, `silent`. @default 'info'
+   */
+  logLevel: LogLevel;
 }
 
 type Env = Record<string, string | undefined>;
@@ -120,7 +126,11 @@ export function readConfig(env: Env): AppConfig {
     labFillDelayMs: int('LAB_FILL_DELAY_MS', 0, 0, 60_000),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    logLevel: (env.LOG_LEVEL || 'info') as LogLevel,
   };
+  if (!(logLevels as readonly string[]).includes(config.logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${logLevels.join(', ')}`);
+  }
   if (!(Object.values(strategies) as string[]).includes(config.cacheStrategy)) {
     problems.push(`CACHE_STRATEGY must be one of ${Object.values(strategies).join(', ')}`);
   }

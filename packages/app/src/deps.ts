@@ -1,5 +1,7 @@
 import type { Cache } from '@cachelab/cache';
 import type { UsersRepository } from '@cachelab/store';
+import type { Logger } from 'pino';
+import type { AppMetrics } from './metrics.ts';
 import type { UserBody } from './user-view.ts';
 
 /** Who answers: shown in `X-Instance` as `name/id`. */
@@ -21,6 +23,24 @@ export interface AppDeps {
   checks: { redis: Check; database: Check };
   /** True once shutdown has begun: `/readyz` answers 503 so load balancers stop sending traffic. */
   isDraining?: () => boolean;
-  /** Told about unexpected errors (the ones answered with a 500). */
-  onError?: (error: unknown) => void;
+  /**
+   * Told about unexpected errors (the ones answered with a 500).
+   * @default logged at `error` with the request id
+   */
+  onError?: (error: unknown, request: RequestInfo) => void;
+  /**
+   * Served on `/metrics`. Build it with `createMetrics()` before the cache and the repository,
+   * and pass its `cacheEvents` and `onQuery` to them, so that its histograms see every event.
+   * @default metrics of its own (without propagation and query histograms fed)
+   */
+  metrics?: AppMetrics;
+  /** @default a silent logger */
+  logger?: Logger;
+}
+
+/** The request an unexpected error happened in, for the log line. */
+export interface RequestInfo {
+  id: string;
+  method: string;
+  url: string;
 }

@@ -10,18 +10,23 @@ import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { createApp } from './app.ts';
 import { type AppConfig, readConfig, redactUrl } from './config.ts';
+import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
 import type { UserBody } from './user-view.ts';
 
 let config: AppConfig;
 try {
   config = readConfig(process.env);
 } catch (error) {
+  // Before the logger exists (its level is configuration too): a plain, readable message.
   console.error((error as Error).message);
   process.exit(1);
 }
 
 const instance = { name: config.instanceName, id: nanoid(8) };
-const log = (message: string) => console.log(message);
+const logger = createLogger({ level: config.logLevel, instance });
+// Built before the cache and the repository: their event hooks feed its histograms.
+const metrics = createMetrics();
 
 // Credentials and TLS come from the URL; a private CA is added to the socket options, which the
 // subscriber below must repeat because `duplicate` replaces the socket options it is given.
@@ -39,11 +44,11 @@ const redis = createClient({
 });
 let redisDown = false;
 redis.on('error', (error: Error) => {
-  if (!redisDown) log(`redis error: ${error.message}`);
+  if (!redisDown) logger.warn(`redis error: ${error.message}`);
   redisDown = true;
 });
 redis.on('ready', () => {
-  if (redisDown) log('redis connection restored');
+  if (redisDown) logger.info('redis connection restored');
   redisDown = false;
 });
 
@@ -62,7 +67,7 @@ const subscriber =
       })
     : undefined;
 subscriber?.on('error', (error: Error) => {
-  if (!redisDown) log(`redis subscriber error: ${error.message}`);
+  if (!redisDown) logger.warn(`redis subscriber error: ${error.message}`);
 });
 
 const pool = createPool(
@@ -71,7 +76,7 @@ const pool = createPool(
     max: config.dbPoolMax,
     queryTimeoutMs: config.dbQueryTimeoutMs,
   },
-  (error) => log(`database connection error: ${error.message}`),
+  (error) => logger.warn(`database connection error: ${error.message}`),
 );
 
 await retryUntil('redis', () => redis.connect().then(() => undefined));
@@ -79,7 +84,11 @@ if (subscriber)
   await retryUntil('redis (subscriber)', () => subscriber.connect().then(() => undefined));
 await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config.seedUsers }));
 
-const users = createUsersRepository({ db: pool, latencyMs: config.dbLatencyMs });
+const users = createUsersRepository({
+  db: pool,
+  latencyMs: config.dbLatencyMs,
+  onQuery: metrics.onQuery,
+});
 // #region tutorial:create-cache
 const cache = createCache<UserBody>({
   redis,
@@ -95,11 +104,12 @@ const cache = createCache<UserBody>({
   negativeTtlMs: config.negativeTtlMs,
   redisTimeoutMs: config.redisTimeoutMs,
   signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
+  events: metrics.cacheEvents,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
 // #endregion tutorial:create-cache
 if (config.labFillDelayMs > 0) {
-  log(
+  logger.warn(
     `LAB_FILL_DELAY_MS=${config.labFillDelayMs}: cache fills are held (lab setting, not for production)`,
   );
 }
@@ -111,11 +121,12 @@ const app = createApp({
   instance,
   checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
   isDraining: () => draining,
-  onError: (error) => console.error('unexpected error', error),
+  metrics,
+  logger,
 });
 const server = app.listen(config.port, config.host);
 await once(server, 'listening');
-log(
+logger.info(
   `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
     `(redis ${redactUrl(config.redisUrl)}, database ${redactUrl(config.databaseUrl)}, ` +
     `strategy ${config.cacheStrategy}, latency ${config.dbLatencyMs} ms` +
@@ -125,7 +136,7 @@ log(
 async function shutdown(signal: string): Promise<void> {
   if (draining) return;
   draining = true;
-  log(`${signal}: draining in-flight requests`);
+  logger.info(`${signal}: draining in-flight requests`);
   // Stop accepting, let requests in flight finish, then cut whatever is still open.
   const closed = once(server, 'close');
   server.close();
@@ -135,7 +146,7 @@ async function shutdown(signal: string): Promise<void> {
   clearTimeout(force);
   await cache.close();
   await Promise.allSettled([redis.close(), subscriber?.close(), pool.end()]);
-  log('stopped');
+  logger.info('stopped');
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -150,10 +161,10 @@ async function retryUntil(what: string, attempt: () => Promise<void>): Promise<v
       return;
     } catch (error) {
       if (Date.now() >= deadline) {
-        console.error(`could not reach ${what}: ${(error as Error).message}`);
+        logger.fatal(`could not reach ${what}: ${(error as Error).message}`);
         process.exit(1);
       }
-      if (tries === 1) log(`waiting for ${what} (${(error as Error).message})`);
+      if (tries === 1) logger.info(`waiting for ${what} (${(error as Error).message})`);
       await delay(Math.min(100 * tries, 1000));
     }
   }

@@ -6,6 +6,8 @@ import { createClient } from 'redis';
 import { afterEach, inject } from 'vitest';
 import { waitFor } from '../../../test/support/index.ts';
 import { createApp } from '../src/app.ts';
+import { createLogger, type LogLevel } from '../src/logger.ts';
+import { createMetrics } from '../src/metrics.ts';
 import type { UserBody } from '../src/user-view.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -13,11 +15,22 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** Where an app fixture's log lines go, parsed, when a test wants to read them. */
+export interface LogCapture {
+  level: LogLevel;
+  lines: Record<string, unknown>[];
+}
+
 /**
  * A listening instance over the test Redis (its own key namespace) and the shared embedded
- * database (seeded with users 1…100), torn down after the test.
+ * database (seeded with users 1…100), with its metrics wired as `main.ts` wires them, torn down
+ * after the test. Logs go nowhere unless `logs` is given.
  */
-export async function appFixture(name = 'app-test', options: Partial<CacheOptions> = {}) {
+export async function appFixture(
+  name = 'app-test',
+  options: Partial<CacheOptions> = {},
+  logs?: LogCapture,
+) {
   const redis = createClient({ url: inject('redisUrl') });
   redis.on('error', () => {});
   await redis.connect();
@@ -26,7 +39,8 @@ export async function appFixture(name = 'app-test', options: Partial<CacheOption
   await subscriber.connect();
   const pool = createPool({ connectionString: inject('databaseUrl'), max: 4 });
   await prepareDatabase(pool, { seedUsers: 100 });
-  const users = createUsersRepository({ db: pool });
+  const metrics = createMetrics();
+  const users = createUsersRepository({ db: pool, onQuery: metrics.onQuery });
   const namespace = options.namespace ?? `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
   const instance = { name, id: nanoid(8) };
   const cache = createCache<UserBody>({
@@ -36,6 +50,7 @@ export async function appFixture(name = 'app-test', options: Partial<CacheOption
     origin: `${name}/${instance.id}`,
     heartbeatIntervalMs: 50,
     heartbeatTimeoutMs: 300,
+    events: metrics.cacheEvents,
     ...options,
   });
   const unexpected: unknown[] = [];
@@ -45,6 +60,8 @@ export async function appFixture(name = 'app-test', options: Partial<CacheOption
     instance,
     checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
     onError: (error) => unexpected.push(error),
+    metrics,
+    logger: logs && captureLogs(logs, instance),
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -60,7 +77,16 @@ export async function appFixture(name = 'app-test', options: Partial<CacheOption
     subscriber.destroy();
     redis.destroy();
   });
-  return { base, cache, users, redis, instance, unexpected, namespace };
+  return { base, cache, users, redis, instance, unexpected, namespace, metrics };
+}
+
+function captureLogs(logs: LogCapture, instance: { name: string; id: string }) {
+  const destination = {
+    write(line: string) {
+      logs.lines.push(JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+  return createLogger({ level: logs.level, instance, destination });
 }
 
 /** JSON-sending fetch shorthand. */

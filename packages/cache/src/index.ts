@@ -4,6 +4,7 @@ export { createKeys, type KeyBuilder } from './keys.ts';
 export { type CacheHooks, type CacheOptions, DEFAULT_CACHE_OPTIONS } from './options.ts';
 export {
   type Cache,
+  type CacheEvents,
   type CacheRead,
   type CacheStats,
   type Consistency,

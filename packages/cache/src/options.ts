@@ -1,5 +1,5 @@
 import type { CacheError } from './errors.ts';
-import type { Loaded, RedisLike, Strategy, SubscriberLike } from './types.ts';
+import type { CacheEvents, Loaded, RedisLike, Strategy, SubscriberLike } from './types.ts';
 
 /** Hooks into the read path, for tests and the lab; production code leaves them unset. */
 export interface CacheHooks {
@@ -94,6 +94,8 @@ export interface CacheOptions {
    * invalidation). The cache never throws these at callers of reads.
    */
   onError?: (error: CacheError) => void;
+  /** Told about each event that a histogram needs (e.g. every propagation delay). */
+  events?: CacheEvents;
   /** Test and lab hooks. */
   hooks?: CacheHooks;
 }
@@ -112,6 +114,7 @@ export const DEFAULT_CACHE_OPTIONS = {
   redisTimeoutMs: 250,
   invalidateAttempts: 3,
   onError: () => {},
+  events: {},
   hooks: {},
 } as const satisfies Omit<
   Required<CacheOptions>,
@@ -170,6 +173,9 @@ export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
     throw new TypeError('`origin` must be 1-64 characters of [A-Za-z0-9_.:/-]');
   }
   if (typeof resolved.onError !== 'function') throw new TypeError('`onError` must be a function');
+  if (typeof resolved.events !== 'object' || resolved.events === null) {
+    throw new TypeError('`events` must be an object of listeners');
+  }
   const { signingSecret, ...rest } = resolved as ResolvedCacheOptions & CacheOptions;
   return { ...rest, redis: options.redis, signingSecrets: checkSecrets(signingSecret) };
 }

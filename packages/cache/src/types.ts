@@ -136,6 +136,16 @@ export interface PropagationStats {
   max: number | null;
 }
 
+/**
+ * Events reported as they happen, for observers that need every occurrence (a latency histogram)
+ * rather than the running totals of `stats()`. Listeners run synchronously on the hot path: keep
+ * them cheap. A listener that throws is ignored.
+ */
+export interface CacheEvents {
+  /** An invalidation from another instance arrived `delayMs` after it was published. */
+  propagated?(delayMs: number): void;
+}
+
 /** Counters since the cache was created. Hit ratio = (l1Hits + l2Hits) / reads. */
 export interface CacheStats {
   strategy: Strategy;

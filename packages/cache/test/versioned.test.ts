@@ -462,3 +462,30 @@ describe('versioned strategy: what arrives on the channel', () => {
     expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L1' });
   });
 });
+
+describe('versioned strategy: events', () => {
+  it('reports each propagation delay it receives, and survives a listener that throws', async () => {
+    const delays: number[] = [];
+    const namespace = uniqueNamespace();
+    const reader = await cacheFixture<User>({
+      namespace,
+      origin: 'reader',
+      events: {
+        propagated(delayMs) {
+          delays.push(delayMs);
+          throw new Error('a broken observer');
+        },
+      },
+    });
+    const writer = await cacheFixture<User>({ namespace, origin: 'writer' });
+    await waitFor(() => reader.cache.stats().trusted && writer.cache.stats().trusted);
+
+    await writer.cache.invalidate('k', v(1));
+    await writer.cache.invalidate('k', v(2));
+    await receivedInvalidations(reader.cache, 2);
+    expect(delays).toHaveLength(2);
+    expect(delays.every((ms) => Number.isFinite(ms) && ms >= 0)).toBe(true);
+    expect(reader.cache.stats().propagationMs).toMatchObject({ count: 2, last: delays[1] });
+    expect(await reader.cache.getOrLoad('k', async () => v(2))).toMatchObject({ version: 2 });
+  });
+});

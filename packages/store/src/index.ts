@@ -8,6 +8,8 @@ export type { Queryable } from './queryable.ts';
 export { prepareDatabase } from './schema.ts';
 export type {
   PutResult,
+  QueryEvent,
+  QueryOperation,
   StoreStats,
   UserInput,
   UserRecord,

@@ -33,6 +33,18 @@ export interface StoreStats {
   errors: number;
 }
 
+/** Which repository call a query served. */
+export type QueryOperation = 'get' | 'put' | 'create' | 'delete' | 'ping';
+
+/** One finished query, as told to `onQuery`. */
+export interface QueryEvent {
+  operation: QueryOperation;
+  /** From the call until the answer, the simulated latency included. */
+  durationMs: number;
+  /** False when the query failed. */
+  ok: boolean;
+}
+
 /** Reads and writes users. Every write returns the row it produced, with its new version. */
 export interface UsersRepository {
   /** The row for `id`, tombstones included; `null` when the id was never written. */

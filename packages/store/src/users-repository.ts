@@ -2,7 +2,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { nanoid } from 'nanoid';
 import { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
 import type { Queryable } from './queryable.ts';
-import type { PutResult, StoreStats, UserRecord, UsersRepository } from './types.ts';
+import type {
+  PutResult,
+  QueryEvent,
+  QueryOperation,
+  StoreStats,
+  UserRecord,
+  UsersRepository,
+} from './types.ts';
 
 /** Options of {@link createUsersRepository}. */
 export interface UsersRepositoryOptions {
@@ -13,6 +20,11 @@ export interface UsersRepositoryOptions {
    * @default 0
    */
   latencyMs?: number;
+  /**
+   * Told about every query when it finishes (for a latency histogram). Runs synchronously; what
+   * it throws is ignored.
+   */
+  onQuery?: (event: QueryEvent) => void;
 }
 
 const COLUMNS = 'id, name, email, age, version, deleted, updated_at';
@@ -44,18 +56,33 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
   if (!Number.isInteger(latencyMs) || latencyMs < 0) {
     throw new TypeError('`latencyMs` must be a non-negative integer (ms)');
   }
-  const { db } = options;
+  const { db, onQuery } = options;
   const counters: StoreStats = { queries: 0, errors: 0 };
 
+  function report(operation: QueryOperation, startedAt: number, ok: boolean): void {
+    try {
+      onQuery?.({ operation, durationMs: performance.now() - startedAt, ok });
+    } catch {
+      // An observer's failure is not the query's.
+    }
+  }
+
   // #region tutorial:latency
-  async function query(text: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+  async function query(
+    operation: QueryOperation,
+    text: string,
+    params: unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    const startedAt = performance.now();
     if (latencyMs > 0) await delay(latencyMs);
     counters.queries++;
     try {
       const result = await db.query(text, params);
+      report(operation, startedAt, true);
       return result.rows as Record<string, unknown>[];
     } catch (error) {
       counters.errors++;
+      report(operation, startedAt, false);
       if (isUnavailable(error)) {
         throw new StoreError(storeErrorCodes.unavailable, 'The database is unavailable', {
           cause: error,
@@ -68,25 +95,25 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
 
   return {
     async get(id) {
-      const [row] = await query(SELECT_ONE, [id]);
+      const [row] = await query('get', SELECT_ONE, [id]);
       return row ? toUser(row) : null;
     },
     async put(id, input): Promise<PutResult> {
-      const [row] = await query(UPSERT, [id, input.name, input.email, input.age]);
+      const [row] = await query('put', UPSERT, [id, input.name, input.email, input.age]);
       if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Upsert returned no row');
       return { user: toUser(row), created: row.created === true };
     },
     async create(input) {
-      const [row] = await query(INSERT, [nanoid(), input.name, input.email, input.age]);
+      const [row] = await query('create', INSERT, [nanoid(), input.name, input.email, input.age]);
       if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Insert returned no row');
       return toUser(row);
     },
     async delete(id) {
-      const [row] = await query(SOFT_DELETE, [id]);
+      const [row] = await query('delete', SOFT_DELETE, [id]);
       return row ? toUser(row) : null;
     },
     async ping() {
-      await query('SELECT 1', []);
+      await query('ping', 'SELECT 1', []);
     },
     stats: () => ({ ...counters }),
   };

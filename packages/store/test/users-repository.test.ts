@@ -4,6 +4,7 @@ import {
   createPool,
   createUsersRepository,
   prepareDatabase,
+  type QueryEvent,
   StoreError,
   type UsersRepository,
 } from '../src/index.ts';
@@ -118,6 +119,27 @@ describe('simulated latency and failures', () => {
     const started = performance.now();
     await slow.get('1');
     expect(performance.now() - started).toBeGreaterThanOrEqual(39);
+  });
+
+  it('tells onQuery about every query: its operation, duration (latency included) and outcome', async () => {
+    const events: QueryEvent[] = [];
+    const observed = createUsersRepository({
+      db: pool,
+      latencyMs: 20,
+      onQuery: (event) => {
+        events.push(event);
+        throw new Error('a broken observer');
+      },
+    });
+    await observed.get('1');
+    await observed.ping();
+    await expect(observed.put('x', { name: '', email: 'e', age: Number.NaN })).rejects.toThrow();
+    expect(events.map(({ operation, ok }) => [operation, ok])).toEqual([
+      ['get', true],
+      ['ping', true],
+      ['put', false],
+    ]);
+    expect(events.every((event) => event.durationMs >= 19)).toBe(true);
   });
 
   it('rejects a negative or fractional latency, naming the option', () => {

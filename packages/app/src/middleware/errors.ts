@@ -1,7 +1,9 @@
 import { CacheError } from '@cachelab/cache';
 import { StoreError } from '@cachelab/store';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { RequestInfo } from '../deps.ts';
 import { type ErrorCode, errorCodes, HttpError } from '../errors.ts';
+import { requestIdOf } from './observe.ts';
 
 /** Errors raised by `express.json()` (body-parser), by their `type`. */
 const BODY_PARSER_ERRORS: Record<string, [number, ErrorCode]> = {
@@ -23,11 +25,15 @@ export const requireJson: RequestHandler = (req, _res, next) => {
 };
 
 /** Maps any error to `{ error: { code, message } }` with the right status; only bugs are 500s. */
-export function errorHandler(onError: (error: unknown) => void): ErrorRequestHandler {
-  return (error, _req, res, next) => {
+export function errorHandler(
+  onError: (error: unknown, request: RequestInfo) => void,
+): ErrorRequestHandler {
+  return (error, req, res, next) => {
     if (res.headersSent) return next(error);
     const http = toHttpError(error);
-    if (http.status >= 500 && http.code === errorCodes.internal) onError(error);
+    if (http.status >= 500 && http.code === errorCodes.internal) {
+      onError(error, { id: requestIdOf(res), method: req.method, url: req.originalUrl });
+    }
     if (http.status === 503) res.set('Retry-After', '1');
     res.status(http.status).json({ error: { code: http.code, message: http.message } });
   };

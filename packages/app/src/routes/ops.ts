@@ -1,10 +1,14 @@
 import { Router } from 'express';
 import type { AppDeps, Check } from '../deps.ts';
+import type { AppMetrics } from '../metrics.ts';
 
 const CHECK_TIMEOUT_MS = 1000;
 
-/** `/healthz` (the process is alive), `/readyz` (it can serve) and `/stats` (counters as JSON). */
-export function opsRouter(deps: AppDeps): Router {
+/**
+ * `/healthz` (the process is alive), `/readyz` (it can serve), `/stats` (counters as JSON) and
+ * `/metrics` (Prometheus text).
+ */
+export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
   const router = Router();
   const startedAt = Date.now();
 
@@ -39,9 +43,15 @@ export function opsRouter(deps: AppDeps): Router {
     res.json({
       instance: deps.instance,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      http: { requests: metrics.apiRequests() },
       cache: { ...cache, hitRatio: cache.reads === 0 ? null : hits / cache.reads },
       database: deps.users.stats(),
     });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    const text = await metrics.scrape();
+    res.type(metrics.registry.contentType).send(text);
   });
 
   return router;

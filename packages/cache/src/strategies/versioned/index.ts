@@ -26,7 +26,13 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   // #region tutorial:receiver
   function onInvalidation(message: InvalidationMessage): void {
     counters.invalidationsReceived++;
-    propagation.record(wallClockMs() - message.ts);
+    const delayMs = Math.max(0, wallClockMs() - message.ts);
+    propagation.record(delayMs);
+    try {
+      config.events.propagated?.(delayMs);
+    } catch {
+      // A broken observer must not break invalidation.
+    }
     // Max is idempotent and commutative: duplicates and reordering change nothing.
     marks.raise(message.key, message.version);
     l1.dropOlderThan(message.key, message.version);

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort, type InstanceProcess, startInstance } from './support/index.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs `npm run stats -- args` (as node would) and returns its exit code and output. */
+async function runStats(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/stats.ts', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  return { code, output };
+}
+
+/** The data line of the table naming `instance`, split into cells. */
+function row(output: string, instance: string): string[] {
+  const line = output.split('\n').find((l) => l.startsWith(instance));
+  if (!line) throw new Error(`no line for ${instance} in:\n${output}`);
+  return line.split(/\s{2,}/);
+}
+
+describe('npm run stats', () => {
+  let instance: InstanceProcess;
+
+  beforeAll(async () => {
+    instance = await startInstance({
+      REDIS_URL: inject('redisUrl'),
+      DATABASE_URL: inject('databaseUrl'),
+      DB_LATENCY_MS: '0',
+      SEED_USERS: '100',
+      INSTANCE_NAME: 'stats-1',
+      CACHE_NAMESPACE: `t-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+    });
+  });
+  afterAll(async () => {
+    instance?.child.kill('SIGTERM');
+    await instance?.exited;
+  });
+
+  it('--once prints each instance with its hit ratio by tier, and a down one as down', async () => {
+    // One miss, then three L1 hits (once the bus is trusted): 75% hit, all from L1.
+    await (await fetch(`${instance.url}/users/9`)).body?.cancel();
+    let hits = 0;
+    while (hits < 3) {
+      const response = await fetch(`${instance.url}/users/9`);
+      await response.body?.cancel();
+      if (response.headers.get('x-cache') === 'L1') hits++;
+    }
+    const stats = (await (await fetch(`${instance.url}/stats`)).json()) as {
+      cache: { reads: number; l1Hits: number; l2Hits: number };
+    };
+    const down = `http://127.0.0.1:${await freePort()}`;
+
+    const { code, output } = await runStats(['--once', '--urls', `${instance.url},${down}`]);
+    expect(code, output).toBe(0);
+    const header = row(output, 'instance');
+    const up = Object.fromEntries(header.map((name, i) => [name, row(output, 'stats-1/')[i]]));
+    const { reads, l1Hits, l2Hits } = stats.cache;
+    expect(up).toMatchObject({ state: 'up', reads: String(reads), 'L1 size': '1' });
+    expect(up.hit).toBe(`${((100 * (l1Hits + l2Hits)) / reads).toFixed(1)}%`);
+    expect(up.L1).toBe(`${((100 * l1Hits) / reads).toFixed(1)}%`);
+    expect(row(output, down)[1]).toBe('down (ECONNREFUSED)');
+    expect(output.match(/^# \d\d:\d\d:\d\d$/gm)).toHaveLength(1);
+  });
+
+  it('--count N prints N plain tables when not on a terminal, then exits', async () => {
+    const { code, output } = await runStats([
+      '--count',
+      '3',
+      '--interval',
+      '100',
+      '--urls',
+      instance.url,
+    ]);
+    expect(code, output).toBe(0);
+    expect(output.match(/^# \d\d:\d\d:\d\d$/gm)).toHaveLength(3);
+    expect(output).not.toContain('\x1b[');
+    // From the second round on, the request rate is known.
+    const rates = output
+      .split('\n')
+      .filter((l) => l.startsWith('stats-1/'))
+      .map((l) => l.split(/\s{2,}/)[3]);
+    expect(rates[0]).toBe('-');
+    expect(rates[2]).toMatch(/^\d+\.\d$/);
+  });
+
+  it('rejects bad options with the usage', async () => {
+    for (const args of [
+      ['--interval', 'soon'],
+      ['--count', '0'],
+      ['--urls', 'ftp://x'],
+      ['--bogus'],
+    ]) {
+      const { code, output } = await runStats(args);
+      expect(code, args.join(' ')).toBe(1);
+      expect(output).toContain('usage: npm run stats');
+    }
+  });
+});
