@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import type { AppDeps } from './deps.ts';
-import { errorHandler, notFound, requireJson } from './middleware/errors.ts';
+import { errorHandler, notFound, rejectQuery, requireJson } from './middleware/errors.ts';
 import { opsRouter } from './routes/ops.ts';
 import { usersRouter } from './routes/users.ts';
 
@@ -18,6 +18,8 @@ export function createApp(deps: AppDeps): Express {
     res.set('X-Instance', instance);
     next();
   });
+  // The users API takes no query parameters; ops endpoints ignore them (cache busters of probes).
+  app.use('/users', rejectQuery);
   // Bodies only where they are read, and only as JSON objects of bounded size.
   const json = [requireJson, express.json({ limit: BODY_LIMIT, strict: true })];
   app.put('/users/:id', json);

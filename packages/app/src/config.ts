@@ -16,8 +16,12 @@ export interface AppConfig {
   dbLatencyMs: number;
   /** `DB_POOL_MAX` @default 10 */
   dbPoolMax: number;
-  /** `DB_QUERY_TIMEOUT_MS` @default 5000 */
+  /** `DB_QUERY_TIMEOUT_MS`: longest wait for one query before a 503. @default 5000 */
   dbQueryTimeoutMs: number;
+  /** `DB_CONNECT_TIMEOUT_MS`: longest wait for a pooled connection before a 503. @default 2000 */
+  dbConnectTimeoutMs: number;
+  /** `MAX_CONCURRENT_LOADS`: database loads in flight at most; more misses get 503. @default 32 */
+  maxConcurrentLoads: number;
   /** `SEED_USERS`: users `1`…`N` created when the table is empty. @default 10000 */
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
@@ -82,6 +86,8 @@ export function readConfig(env: Env): AppConfig {
     dbLatencyMs: int('DB_LATENCY_MS', 50, 0, 60_000),
     dbPoolMax: int('DB_POOL_MAX', 10, 1, 1000),
     dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', 5000, 1, 600_000),
+    dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 2000, 1, 600_000),
+    maxConcurrentLoads: int('MAX_CONCURRENT_LOADS', 32, 1, 100_000),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || 'cl',
     cacheStrategy: (env.CACHE_STRATEGY || 'versioned') as Strategy,

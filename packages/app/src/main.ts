@@ -65,6 +65,7 @@ const pool = createPool(
     connectionString: config.databaseUrl,
     max: config.dbPoolMax,
     queryTimeoutMs: config.dbQueryTimeoutMs,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
   },
   (error) => log(`database connection error: ${error.message}`),
 );
@@ -88,6 +89,7 @@ const cache = createCache<UserBody>({
   ttlMs: config.cacheTtlMs,
   negativeTtlMs: config.negativeTtlMs,
   redisTimeoutMs: config.redisTimeoutMs,
+  maxConcurrentLoads: config.maxConcurrentLoads,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
 if (config.labFillDelayMs > 0) {

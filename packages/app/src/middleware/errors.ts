@@ -22,6 +22,20 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next(new HttpError(415, errorCodes.unsupportedMediaType, 'send the body as application/json'));
 };
 
+/** Refuses query strings: no route of the users API takes one, so any is a client mistake. */
+export const rejectQuery: RequestHandler = (req, _res, next) => {
+  const names = Object.keys(req.query);
+  if (names.length === 0) return next();
+  const shown = names.slice(0, 3).map((name) => JSON.stringify(name.slice(0, 32)));
+  next(
+    new HttpError(
+      400,
+      errorCodes.invalidQuery,
+      `no query parameters here; got ${shown.join(', ')}`,
+    ),
+  );
+};
+
 /** Maps any error to `{ error: { code, message } }` with the right status; only bugs are 500s. */
 export function errorHandler(onError: (error: unknown) => void): ErrorRequestHandler {
   return (error, _req, res, next) => {
@@ -40,6 +54,13 @@ function toHttpError(error: unknown): HttpError {
       503,
       errorCodes.databaseUnavailable,
       'the database is unavailable; retry shortly',
+    );
+  }
+  if (error instanceof CacheError && error.code === 'E_OVERLOADED') {
+    return new HttpError(
+      503,
+      errorCodes.overloaded,
+      'too many database loads in flight; retry shortly',
     );
   }
   if (error instanceof CacheError && error.code === 'E_INVALID_KEY') {
