@@ -1,5 +1,6 @@
 import './context.ts';
 
+export { startDatabaseServer, type TestDatabaseServer } from './database-server.ts';
 export { type InstanceProcess, startInstance } from './instance.ts';
 export { freePort } from './net.ts';
 export { startRedisServer, type TestRedisServer } from './redis-server.ts';

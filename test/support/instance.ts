@@ -16,9 +16,12 @@ export interface InstanceProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200. */
+/**
+ * Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200. Pass `PORT`
+ * in `env` to start it where an earlier instance was (a restart); else a free port is used.
+ */
 export async function startInstance(env: Record<string, string>): Promise<InstanceProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'packages/app/src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), ...env },

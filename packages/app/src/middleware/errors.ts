@@ -16,10 +16,19 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, errorCodes.routeNotFound, `no route for ${req.method} ${req.path}`));
 };
 
-/** Requires `Content-Type: application/json` on requests that carry a body. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/** Requires `Content-Type: application/json` (UTF-8, as RFC 8259 says) on requests with a body. */
 export const requireJson: RequestHandler = (req, _res, next) => {
-  if (req.is('application/json')) return next();
-  next(new HttpError(415, errorCodes.unsupportedMediaType, 'send the body as application/json'));
+  const charset = CHARSET.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
+  if (req.is('application/json') && charset === 'utf-8') return next();
+  next(
+    new HttpError(
+      415,
+      errorCodes.unsupportedMediaType,
+      'send the body as application/json in UTF-8',
+    ),
+  );
 };
 
 /** Refuses query strings: no route of the users API takes one, so any is a client mistake. */
