@@ -30,6 +30,8 @@ export interface AppConfig {
   cacheStrategy: Strategy;
   /** `L1_MAX_ENTRIES`: in-process entries at most. @default 10000 */
   l1MaxEntries: number;
+  /** `HIGH_WATER_MARK_MAX_ENTRIES`: keys whose announced version is remembered. @default 100000 */
+  highWaterMarkMaxEntries: number;
   /** `L1_TTL_MS`: the last safety net of L1. @default 30000 */
   l1TtlMs: number;
   /** `HEARTBEAT_INTERVAL_MS`: how often the bus checks itself. @default 500 */
@@ -92,6 +94,7 @@ export function readConfig(env: Env): AppConfig {
     cacheNamespace: env.CACHE_NAMESPACE || 'cl',
     cacheStrategy: (env.CACHE_STRATEGY || 'versioned') as Strategy,
     l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    highWaterMarkMaxEntries: int('HIGH_WATER_MARK_MAX_ENTRIES', 100_000, 1, 10_000_000),
     l1TtlMs: int('L1_TTL_MS', 30_000, 1, 2_147_483_647),
     heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 500, 10, 60_000),
     heartbeatTimeoutMs: int('HEARTBEAT_TIMEOUT_MS', 2_000, 20, 600_000),

@@ -84,6 +84,7 @@ const cache = createCache<UserBody>({
   namespace: config.cacheNamespace,
   l1MaxEntries: config.l1MaxEntries,
   l1TtlMs: config.l1TtlMs,
+  highWaterMarkMaxEntries: config.highWaterMarkMaxEntries,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
   heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   ttlMs: config.cacheTtlMs,
