@@ -18,7 +18,7 @@ const QUERY_TIMEOUT_MS = 1000;
  */
 const FAIL_FAST_BOUND_MS = 3 * QUERY_TIMEOUT_MS + 1000;
 const CACHED = Array.from({ length: 20 }, (_, i) => String(i + 1));
-/** Ids no one reads before their fault: 101-120 for the freeze, 121-140 for the kill. */
+/** Ids no one reads before their fault: 101-120 (and 151) for the freeze, 121-140 (171) for the kill. */
 const uncachedIds = (from: number) => Array.from({ length: 20 }, (_, i) => String(from + i));
 
 let database: TestDatabaseServer;
@@ -52,6 +52,7 @@ afterAll(async () => {
 
 const get = (instance: InstanceProcess, id: string) =>
   http.send('GET', `${instance.url}/users/${id}`);
+type StatsBody = { database: { failedFast: number } };
 const code = (reply: Timed) => (reply.body as { error?: { code: string } })?.error?.code;
 
 /** Reads every cached id on A (its L1) and B (Redis), and every `uncached` id on A. */
@@ -84,6 +85,12 @@ describe('the database stopped during reads', () => {
         uncached.map((r) => r.ms).sort((x, y) => x - y)[uncached.length >> 1] ?? 0,
       );
       expect(worst).toBeLessThan(FAIL_FAST_BOUND_MS);
+      // Known to be down now: a further miss is refused without waiting for a timeout.
+      const again = await get(a, String(from + 50));
+      expect([again.status, code(again)]).toEqual([503, 'E_DB_UNAVAILABLE']);
+      figures[`failFastMs(${fault})`] = Math.round(again.ms);
+      const stats = (await http.send('GET', `${a.url}/stats`)).body as StatsBody;
+      expect(stats.database.failedFast).toBeGreaterThan(0);
       const write = await http.send('PUT', `${a.url}/users/1`, {
         name: 'x',
         email: 'x@y.z',
