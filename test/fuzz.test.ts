@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRandom, type Random } from '../scripts/lab/random.ts';
-import { type InstanceProcess, startInstance } from './support/index.ts';
+import {
+  type InstanceProcess,
+  startDatabaseServer,
+  startInstance,
+  type TestDatabaseServer,
+} from './support/index.ts';
 import { httpRequest, type RawResponse, rawRequest } from './support/raw-http.ts';
 
 const REQUESTS = 3000;
@@ -12,20 +17,25 @@ const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)
 const ada = { name: 'Ada', email: 'ada@example.com', age: 36 };
 const JSON_TYPE: [string, string] = ['Content-Type', 'application/json'];
 
+let database: TestDatabaseServer;
 let instance: InstanceProcess;
 let port = 0;
 beforeAll(async () => {
+  // Its own database: the fuzz creates and deletes users such as `__proto__` that other tests
+  // expect to be absent.
+  database = await startDatabaseServer();
   instance = await startInstance({
     REDIS_URL: inject('redisUrl'),
-    DATABASE_URL: inject('databaseUrl'),
+    DATABASE_URL: database.url,
     DB_LATENCY_MS: '0',
     SEED_USERS: '100',
     CACHE_NAMESPACE: `fz-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
   });
   port = Number(new URL(instance.url).port);
 });
-afterAll(() => {
+afterAll(async () => {
   if (instance?.child.exitCode === null) instance.child.kill('SIGKILL');
+  await database?.stop();
 });
 
 /** Characters that ids must not contain, and some that break naive parsers. */

@@ -16,6 +16,8 @@ export function createApp(deps: AppDeps): Express {
   const instance = `${deps.instance.name}/${deps.instance.id}`;
   app.use((_req, res, next) => {
     res.set('X-Instance', instance);
+    // While draining, a request on a kept-alive connection is still answered, but the last one.
+    if (deps.isDraining?.()) res.set('Connection', 'close');
     next();
   });
   // The users API takes no query parameters; ops endpoints ignore them (cache busters of probes).

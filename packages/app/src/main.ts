@@ -120,12 +120,16 @@ async function shutdown(signal: string): Promise<void> {
   if (draining) return;
   draining = true;
   log(`${signal}: draining in-flight requests`);
-  // Stop accepting, let requests in flight finish, then cut whatever is still open.
+  // Stop accepting, let requests in flight finish, then cut whatever is still open. A connection
+  // whose request was in flight turns idle once it is answered: it is closed then, not left to
+  // its keep-alive timeout.
   const closed = once(server, 'close');
   server.close();
   server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
   const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(force);
   await cache.close();
   await Promise.allSettled([redis.close(), subscriber?.close(), pool.end()]);
