@@ -30,7 +30,11 @@ describe('an instance process', () => {
       const response = await inFlight;
       expect(response.status).toBe(200);
       expect(((await response.json()) as { id: string }).id).toBe('3');
+      const answeredAt = Date.now();
       expect(await instance.exited).toBe(0);
+      // The connection that carried it (kept alive by fetch) is closed once it is answered, not
+      // left open for the 5 s keep-alive timeout.
+      expect(Date.now() - answeredAt).toBeLessThan(3000);
       await expect(fetch(`${url}/healthz`)).rejects.toThrow();
       expect(instance.output()).toContain('stopped');
     },

@@ -18,13 +18,14 @@ export interface InstanceProcess {
 
 /**
  * Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200 (at most
- * `timeoutMs`). If it does not, the process is killed and the error carries what it printed.
+ * `timeoutMs`). If it does not, the process is killed and the error carries what it printed. Pass
+ * `PORT` in `env` to start it where an earlier instance was (a restart); else a free port is used.
  */
 export async function startInstance(
   env: Record<string, string>,
   options: { timeoutMs?: number } = {},
 ): Promise<InstanceProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'packages/app/src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), ...env },

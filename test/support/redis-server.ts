@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createClient } from 'redis';
 import { freePort } from './net.ts';
@@ -11,6 +12,10 @@ export interface TestRedisServer {
   port: number;
   /** Stops the server and waits for the process to exit. */
   stop(): Promise<void>;
+  /** Kills the server with `signal` (no clean shutdown) and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the server again on the same port (empty: nothing is kept on disk) and waits for PING. */
+  restart(): Promise<void>;
 }
 
 /** PEM files of a TLS-only server: its certificate and key, and the CA that signed them. */
@@ -35,26 +40,40 @@ export async function startRedisServer(
         .concat(['--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile])
         .concat(['--tls-auth-clients', 'no'])
     : ['--port', String(port)];
-  const child = spawn(
-    'redis-server',
-    listen
-      .concat(['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
-      .concat(password ? ['--requirepass', password] : [])
-      .concat(options.args ?? []),
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('error', () => {});
+  const args = listen
+    .concat(['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
+    .concat(password ? ['--requirepass', password] : [])
+    .concat(options.args ?? []);
   const auth = password ? `:${encodeURIComponent(password)}@` : '';
   const url = `${tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`;
   const ca = tls ? readFileSync(tls.caFile, 'utf8') : undefined;
-  await waitFor(() => ping(url, child, ca), { timeoutMs: 10_000, what: `redis-server on ${port}` });
+
+  async function launch(): Promise<ChildProcess> {
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    child.once('error', () => {});
+    await waitFor(() => ping(url, child, ca), {
+      timeoutMs: 10_000,
+      what: `redis-server on ${port}`,
+    });
+    return child;
+  }
+
+  async function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  }
+
+  let child = await launch();
   return {
     url,
     port,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+    stop: () => end(child, 'SIGTERM'),
+    kill: (signal = 'SIGKILL') => end(child, signal),
+    async restart() {
+      await end(child, 'SIGTERM');
+      child = await launch();
     },
   };
 }

@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { pino } from 'pino';
 import type { AppDeps } from './deps.ts';
 import { createMetrics } from './metrics.ts';
-import { errorHandler, notFound, requireJson } from './middleware/errors.ts';
+import { errorHandler, notFound, rejectQuery, requireJson } from './middleware/errors.ts';
 import { observeRequests } from './middleware/observe.ts';
 import { opsRouter } from './routes/ops.ts';
 import { usersRouter } from './routes/users.ts';
@@ -21,6 +21,16 @@ export function createApp(deps: AppDeps): Express {
   metrics.collectFrom(deps);
   const instance = `${deps.instance.name}/${deps.instance.id}`;
   app.use(observeRequests({ instance, metrics, logger }));
+  if (deps.isDraining) {
+    const isDraining = deps.isDraining;
+    app.use((_req, res, next) => {
+      // While draining, a request on a kept-alive connection is still answered, but the last one.
+      if (isDraining()) res.set('Connection', 'close');
+      next();
+    });
+  }
+  // The users API takes no query parameters; ops endpoints ignore them (cache busters of probes).
+  app.use('/users', rejectQuery);
   // Bodies only where they are read, and only as JSON objects of bounded size.
   const json = [requireJson, express.json({ limit: BODY_LIMIT, strict: true })];
   app.put('/users/:id', json);

@@ -38,8 +38,12 @@ export interface AppConfig {
   dbLatencyMs: number;
   /** `DB_POOL_MAX` @default 10 */
   dbPoolMax: number;
-  /** `DB_QUERY_TIMEOUT_MS` @default 5000 */
+  /** `DB_QUERY_TIMEOUT_MS`: longest wait for one query before a 503. @default 5000 */
   dbQueryTimeoutMs: number;
+  /** `DB_CONNECT_TIMEOUT_MS`: longest wait for a pooled connection before a 503. @default 2000 */
+  dbConnectTimeoutMs: number;
+  /** `MAX_CONCURRENT_LOADS`: database loads in flight at most; more misses get 503. @default 32 */
+  maxConcurrentLoads: number;
   /** `SEED_USERS`: users `1`…`N` created when the table is empty. @default 10000 */
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
@@ -48,6 +52,8 @@ export interface AppConfig {
   cacheStrategy: Strategy;
   /** `L1_MAX_ENTRIES`: in-process entries at most. @default 10000 */
   l1MaxEntries: number;
+  /** `HIGH_WATER_MARK_MAX_ENTRIES`: keys whose announced version is remembered. @default 100000 */
+  highWaterMarkMaxEntries: number;
   /** `L1_TTL_MS`: the last safety net of L1. @default 30000 */
   l1TtlMs: number;
   /** `HEARTBEAT_INTERVAL_MS`: how often the bus checks itself. @default 500 */
@@ -113,10 +119,13 @@ export function readConfig(env: Env): AppConfig {
     dbLatencyMs: int('DB_LATENCY_MS', 50, 0, 60_000),
     dbPoolMax: int('DB_POOL_MAX', 10, 1, 1000),
     dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', 5000, 1, 600_000),
+    dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 2000, 1, 600_000),
+    maxConcurrentLoads: int('MAX_CONCURRENT_LOADS', 32, 1, 100_000),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || 'cl',
     cacheStrategy: (env.CACHE_STRATEGY || 'versioned') as Strategy,
     l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    highWaterMarkMaxEntries: int('HIGH_WATER_MARK_MAX_ENTRIES', 100_000, 1, 10_000_000),
     l1TtlMs: int('L1_TTL_MS', 30_000, 1, 2_147_483_647),
     heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 500, 10, 60_000),
     heartbeatTimeoutMs: int('HEARTBEAT_TIMEOUT_MS', 2_000, 20, 600_000),

@@ -75,6 +75,7 @@ const pool = createPool(
     connectionString: config.databaseUrl,
     max: config.dbPoolMax,
     queryTimeoutMs: config.dbQueryTimeoutMs,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
   },
   (error) => logger.warn(`database connection error: ${error.message}`),
 );
@@ -98,11 +99,13 @@ const cache = createCache<UserBody>({
   namespace: config.cacheNamespace,
   l1MaxEntries: config.l1MaxEntries,
   l1TtlMs: config.l1TtlMs,
+  highWaterMarkMaxEntries: config.highWaterMarkMaxEntries,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
   heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   ttlMs: config.cacheTtlMs,
   negativeTtlMs: config.negativeTtlMs,
   redisTimeoutMs: config.redisTimeoutMs,
+  maxConcurrentLoads: config.maxConcurrentLoads,
   signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
   events: metrics.cacheEvents,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
@@ -137,12 +140,16 @@ async function shutdown(signal: string): Promise<void> {
   if (draining) return;
   draining = true;
   logger.info(`${signal}: draining in-flight requests`);
-  // Stop accepting, let requests in flight finish, then cut whatever is still open.
+  // Stop accepting, let requests in flight finish, then cut whatever is still open. A connection
+  // whose request was in flight turns idle once it is answered: it is closed then, not left to
+  // its keep-alive timeout.
   const closed = once(server, 'close');
   server.close();
   server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
   const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(force);
   await cache.close();
   await Promise.allSettled([redis.close(), subscriber?.close(), pool.end()]);

@@ -199,6 +199,16 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
     ],
     [`${c}l1_flushes_total`, 'L1 flushes (one per recovery).', () => stats().l1Flushes],
     [`${c}l1_evictions_total`, 'L1 entries evicted by the size bound.', () => stats().l1Evictions],
+    [
+      `${c}degraded_reads_total`,
+      'Reads that went to the database because Redis failed or timed out.',
+      () => stats().degradedReads,
+    ],
+    [
+      `${c}loads_shed_total`,
+      'Misses refused at once because too many loads were in flight.',
+      () => stats().loadsShed,
+    ],
   ];
 }
 
@@ -225,6 +235,12 @@ function registerCollectors(
     'Invalidations waiting for Redis.',
     () => stats().pendingInvalidations,
   );
+  scrapedGauge(
+    registry,
+    `${c}loads_in_flight`,
+    'Distinct keys being loaded from the database now.',
+    () => stats().loadsInFlight,
+  );
   scrapedCounter(
     registry,
     'cachelab_db_queries_total',
@@ -236,6 +252,12 @@ function registerCollectors(
     'cachelab_db_query_errors_total',
     'Database queries that failed.',
     () => sources.users.stats().errors,
+  );
+  scrapedCounter(
+    registry,
+    'cachelab_db_failed_fast_total',
+    'Queries refused at once while the database was known to be down.',
+    () => sources.users.stats().failedFast,
   );
   const { name, id } = sources.instance;
   new Gauge({

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/index.ts';
 import type { UserBody } from '../src/user-view.ts';
 import { appFixture, send } from './fixture.ts';
+
+type StatsBody = { cache: { loadsInFlight: number } };
+type ErrorBody = { error: { code: string } };
+
+/** A promise the test opens when it chooses. */
+function gate() {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
 
 const ada = { name: 'Ada', email: 'ada@example.com', age: 36 };
 const uniqueId = () => `u-${Math.random().toString(36).slice(2, 10)}`;
@@ -96,15 +109,38 @@ describe('users API', () => {
       status: 'ready',
       checks: { redis: 'ok', database: 'ok' },
       l1: 'trusted',
+      counts: { degradedReads: 0, redisErrors: 0, loadsShed: 0 },
     });
     await fetch(`${base}/users/1`);
     await fetch(`${base}/users/1`);
     const stats = (await (await fetch(`${base}/stats`)).json()) as {
       cache: Record<string, unknown>;
       database: { queries: number };
+      memory: { rss: number; heapUsed: number };
     };
     expect(stats.cache).toMatchObject({ reads: 2, l1Hits: 1, misses: 1, hitRatio: 0.5 });
     expect(stats.database.queries).toBeGreaterThanOrEqual(1);
+    expect(stats.memory.rss).toBeGreaterThan(stats.memory.heapUsed);
+  });
+
+  it('answers 503 E_OVERLOADED with Retry-After when maxConcurrentLoads loads are in flight', async () => {
+    const held = gate();
+    const { base } = await appFixture('app-test', {
+      maxConcurrentLoads: 1,
+      hooks: { beforeFill: () => held.opened },
+    });
+    const slow = fetch(`${base}/users/1`);
+    await waitFor(async () => {
+      const stats = (await (await fetch(`${base}/stats`)).json()) as StatsBody;
+      return stats.cache.loadsInFlight === 1;
+    });
+    const shed = await fetch(`${base}/users/2`);
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get('retry-after')).toBe('1');
+    expect(((await shed.json()) as ErrorBody).error.code).toBe('E_OVERLOADED');
+    held.open();
+    expect((await slow).status).toBe(200);
+    expect((await fetch(`${base}/users/2`)).status).toBe(200);
   });
 
   it('never answers older than X-Min-Version, on any instance', async () => {

@@ -6,6 +6,7 @@ export const errors = {
   redisFailed: 'E_REDIS_FAILED',
   corruptEntry: 'E_CORRUPT_ENTRY',
   invalidationFailed: 'E_INVALIDATION_FAILED',
+  overloaded: 'E_OVERLOADED',
 } as const;
 
 /** A code from {@link errors}. */

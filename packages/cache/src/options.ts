@@ -76,6 +76,13 @@ export interface CacheOptions {
    */
   redisTimeoutMs?: number;
   /**
+   * Loader calls (distinct keys) in flight at most; a miss on another key meanwhile fails at once
+   * with `E_OVERLOADED` instead of queueing, so a flood of distinct keys cannot overwhelm the
+   * source of truth. Misses on a key already loading still join its load.
+   * @default 32
+   */
+  maxConcurrentLoads?: number;
+  /**
    * Attempts of an invalidation (DEL, or pointer move + PUBLISH) before it is counted as failed.
    * @default 3
    */
@@ -112,6 +119,7 @@ export const DEFAULT_CACHE_OPTIONS = {
   heartbeatIntervalMs: 500,
   heartbeatTimeoutMs: 2_000,
   redisTimeoutMs: 250,
+  maxConcurrentLoads: 32,
   invalidateAttempts: 3,
   onError: () => {},
   events: {},
@@ -142,6 +150,7 @@ const POSITIVE_INTEGERS = [
   'heartbeatIntervalMs',
   'heartbeatTimeoutMs',
   'redisTimeoutMs',
+  'maxConcurrentLoads',
   'invalidateAttempts',
 ] as const;
 

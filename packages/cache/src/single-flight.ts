@@ -1,14 +1,39 @@
+import { CacheError, errors } from './errors.ts';
+
+/** Joins concurrent calls per key; see {@link createSingleFlight}. */
+export interface SingleFlight<T> {
+  /** The call in flight for `key`, or a new one made with `run`. */
+  run(key: string, run: () => Promise<T>): Promise<T>;
+  /** Keys with a call in flight now. */
+  readonly size: number;
+}
+
 /**
  * Joins concurrent calls for the same key into one: while a call for `key` is in flight, later
- * callers get the same promise. Nothing is remembered once it settles.
+ * callers get the same promise. Nothing is remembered once it settles. With `maxInFlight`, a call
+ * for a new key while that many are in flight fails at once with `E_OVERLOADED` (joining an
+ * existing call is always allowed; `onShed` is told): a flood of distinct keys cannot pile up behind the loader.
  */
-export function createSingleFlight<T>(): (key: string, run: () => Promise<T>) => Promise<T> {
+export function createSingleFlight<T>(
+  options: { maxInFlight?: number; onShed?: () => void } = {},
+): SingleFlight<T> {
+  const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
   const inFlight = new Map<string, Promise<T>>();
-  return (key, run) => {
-    const pending = inFlight.get(key);
-    if (pending) return pending;
-    const started = run().finally(() => inFlight.delete(key));
-    inFlight.set(key, started);
-    return started;
+  return {
+    run(key, run) {
+      const pending = inFlight.get(key);
+      if (pending) return pending;
+      if (inFlight.size >= maxInFlight) {
+        options.onShed?.();
+        const message = `${inFlight.size} loads in flight already (maxConcurrentLoads)`;
+        return Promise.reject(new CacheError(errors.overloaded, message));
+      }
+      const started = run().finally(() => inFlight.delete(key));
+      inFlight.set(key, started);
+      return started;
+    },
+    get size() {
+      return inFlight.size;
+    },
   };
 }

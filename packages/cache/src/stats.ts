@@ -10,6 +10,7 @@ export type Counters = Omit<
   | 'highWaterMarks'
   | 'propagationMs'
   | 'pendingInvalidations'
+  | 'loadsInFlight'
 >;
 
 /** Fresh counters, all zero. */
@@ -21,11 +22,13 @@ export function createCounters(): Counters {
     misses: 0,
     negativeHits: 0,
     loads: 0,
+    loadsShed: 0,
     strictConfirmed: 0,
     strictRefuted: 0,
     l2Stale: 0,
     fillsRejected: { superseded: 0, epoch: 0, forgotten: 0 },
     redisErrors: 0,
+    degradedReads: 0,
     corruptEntries: 0,
     invalidations: 0,
     invalidationsSent: 0,

@@ -161,6 +161,10 @@ export interface CacheStats {
   negativeHits: number;
   /** Loader calls actually made (single-flight joins several misses into one). */
   loads: number;
+  /** Misses refused with `E_OVERLOADED` because `maxConcurrentLoads` loads were in flight. */
+  loadsShed: number;
+  /** Loader calls in flight now (at most `maxConcurrentLoads`). */
+  loadsInFlight: number;
   /** Strict reads whose L1 version Redis confirmed / did not confirm. */
   strictConfirmed: number;
   strictRefuted: number;
@@ -170,6 +174,8 @@ export interface CacheStats {
   fillsRejected: RejectedFills;
   /** Redis calls that failed or timed out; the read went on without Redis. */
   redisErrors: number;
+  /** Reads that could not ask Redis (error or timeout) and went to the loader instead. */
+  degradedReads: number;
   /** Entries Redis held that could not be decoded (treated as misses and overwritten). */
   corruptEntries: number;
   /** Writes handled (`invalidate` calls). */

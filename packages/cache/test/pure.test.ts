@@ -33,7 +33,7 @@ describe('entry codec', () => {
 
 describe('single flight', () => {
   it('shares one run between concurrent calls for a key and forgets it once settled', async () => {
-    const once = createSingleFlight<number>();
+    const once = createSingleFlight<number>().run;
     let runs = 0;
     let release = () => {};
     const gate = new Promise<void>((resolve) => {
@@ -51,10 +51,26 @@ describe('single flight', () => {
   });
 
   it('shares a rejection and lets the next call retry', async () => {
-    const once = createSingleFlight<number>();
+    const once = createSingleFlight<number>().run;
     const failing = () => Promise.reject(new Error('boom'));
     await expect(Promise.all([once('a', failing), once('a', failing)])).rejects.toThrow('boom');
     expect(await once('a', async () => 1)).toBe(1);
+  });
+
+  it('sheds a call for a new key past maxInFlight, at once and told, but still joins', async () => {
+    let shed = 0;
+    const flights = createSingleFlight<number>({ maxInFlight: 1, onShed: () => shed++ });
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = flights.run('a', () => gate.then(() => 1));
+    await expect(flights.run('b', async () => 2)).rejects.toMatchObject({ code: 'E_OVERLOADED' });
+    const joined = flights.run('a', async () => 3);
+    expect([shed, flights.size]).toEqual([1, 1]);
+    release();
+    expect(await Promise.all([first, joined])).toEqual([1, 1]);
+    expect(await flights.run('b', async () => 2)).toBe(2);
   });
 });
 

@@ -31,6 +31,8 @@ export interface StoreStats {
   queries: number;
   /** Queries that failed. */
   errors: number;
+  /** Queries refused without trying while the database was known to be unavailable. */
+  failedFast: number;
 }
 
 /** Which repository call a query served. */

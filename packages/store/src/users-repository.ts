@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { nanoid } from 'nanoid';
+import { createBreaker } from './breaker.ts';
 import { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
 import type { Queryable } from './queryable.ts';
 import type {
@@ -25,6 +26,12 @@ export interface UsersRepositoryOptions {
    * it throws is ignored.
    */
   onQuery?: (event: QueryEvent) => void;
+  /**
+   * Once a query found the database unavailable, queries fail at once with `E_DB_UNAVAILABLE`
+   * for this long; then one probe at a time checks whether it is back.
+   * @default 500
+   */
+  retryIntervalMs?: number;
 }
 
 const COLUMNS = 'id, name, email, age, version, deleted, updated_at';
@@ -56,8 +63,13 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
   if (!Number.isInteger(latencyMs) || latencyMs < 0) {
     throw new TypeError('`latencyMs` must be a non-negative integer (ms)');
   }
+  const retryIntervalMs = options.retryIntervalMs ?? 500;
+  if (!Number.isInteger(retryIntervalMs) || retryIntervalMs < 1) {
+    throw new TypeError('`retryIntervalMs` must be a positive integer (ms)');
+  }
   const { db, onQuery } = options;
-  const counters: StoreStats = { queries: 0, errors: 0 };
+  const counters: StoreStats = { queries: 0, errors: 0, failedFast: 0 };
+  const breaker = createBreaker(retryIntervalMs);
 
   function report(operation: QueryOperation, startedAt: number, ok: boolean): void {
     try {
@@ -75,15 +87,24 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
   ): Promise<Record<string, unknown>[]> {
     const startedAt = performance.now();
     if (latencyMs > 0) await delay(latencyMs);
+    const admitted = breaker.admit();
+    if (admitted === 'fail') {
+      counters.failedFast++;
+      throw new StoreError(storeErrorCodes.unavailable, 'The database is unavailable');
+    }
     counters.queries++;
     try {
       const result = await db.query(text, params);
+      breaker.settle(admitted, true);
       report(operation, startedAt, true);
       return result.rows as Record<string, unknown>[];
     } catch (error) {
       counters.errors++;
       report(operation, startedAt, false);
-      if (isUnavailable(error)) {
+      const unavailable = isUnavailable(error);
+      // A wrong query proves the database answers; only unavailability opens the breaker.
+      breaker.settle(admitted, !unavailable);
+      if (unavailable) {
         throw new StoreError(storeErrorCodes.unavailable, 'The database is unavailable', {
           cause: error,
         });

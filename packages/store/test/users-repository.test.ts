@@ -156,7 +156,40 @@ describe('simulated latency and failures', () => {
     const error = await repo.get('1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).code).toBe('E_DB_UNAVAILABLE');
-    expect(repo.stats()).toEqual({ queries: 1, errors: 1 });
+    expect(repo.stats()).toEqual({ queries: 1, errors: 1, failedFast: 0 });
+    await dead.end();
+  });
+
+  it('fails fast while the database is known to be down, and probes one query at a time', async () => {
+    const dead = createPool({
+      connectionString: 'postgres://postgres@127.0.0.1:1/x',
+      connectTimeoutMs: 300,
+    });
+    const live = pool;
+    let target = dead;
+    const repo = createUsersRepository({
+      db: { query: (text, params) => target.query(text, params) },
+      retryIntervalMs: 200,
+    });
+    await expect(repo.get('1')).rejects.toMatchObject({ code: 'E_DB_UNAVAILABLE' });
+    // Within the interval: refused without trying.
+    const started = performance.now();
+    await expect(repo.get('1')).rejects.toMatchObject({ code: 'E_DB_UNAVAILABLE' });
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(repo.stats()).toMatchObject({ queries: 1, failedFast: 1 });
+    // Back: after the interval, one probe goes through and reopens the way for all.
+    target = live;
+    await expect
+      .poll(
+        () =>
+          repo.get('1').then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 2000 },
+      )
+      .toBe(true);
+    expect(await Promise.all([repo.get('1'), repo.get('2')])).toHaveLength(2);
     await dead.end();
   });
 });

@@ -18,10 +18,33 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, errorCodes.routeNotFound, `no route for ${req.method} ${req.path}`));
 };
 
-/** Requires `Content-Type: application/json` on requests that carry a body. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/** Requires `Content-Type: application/json` (UTF-8, as RFC 8259 says) on requests with a body. */
 export const requireJson: RequestHandler = (req, _res, next) => {
-  if (req.is('application/json')) return next();
-  next(new HttpError(415, errorCodes.unsupportedMediaType, 'send the body as application/json'));
+  const charset = CHARSET.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
+  if (req.is('application/json') && charset === 'utf-8') return next();
+  next(
+    new HttpError(
+      415,
+      errorCodes.unsupportedMediaType,
+      'send the body as application/json in UTF-8',
+    ),
+  );
+};
+
+/** Refuses query strings: no route of the users API takes one, so any is a client mistake. */
+export const rejectQuery: RequestHandler = (req, _res, next) => {
+  const names = Object.keys(req.query);
+  if (names.length === 0) return next();
+  const shown = names.slice(0, 3).map((name) => JSON.stringify(name.slice(0, 32)));
+  next(
+    new HttpError(
+      400,
+      errorCodes.invalidQuery,
+      `no query parameters here; got ${shown.join(', ')}`,
+    ),
+  );
 };
 
 /** Maps any error to `{ error: { code, message } }` with the right status; only bugs are 500s. */
@@ -46,6 +69,13 @@ function toHttpError(error: unknown): HttpError {
       503,
       errorCodes.databaseUnavailable,
       'the database is unavailable; retry shortly',
+    );
+  }
+  if (error instanceof CacheError && error.code === 'E_OVERLOADED') {
+    return new HttpError(
+      503,
+      errorCodes.overloaded,
+      'too many database loads in flight; retry shortly',
     );
   }
   if (error instanceof CacheError && error.code === 'E_INVALID_KEY') {

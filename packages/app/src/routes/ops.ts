@@ -34,7 +34,14 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
     // L1 trust is reported, not required: an untrusted L1 only means reads go to Redis.
     const cache = deps.cache.stats();
     const l1 = cache.strategy !== 'versioned' ? 'none' : cache.trusted ? 'trusted' : 'untrusted';
-    res.status(ready ? 200 : 503).json({ status, checks: { redis, database }, l1 });
+    // Reads served without Redis (from the database) since start: the cost of an outage.
+    const { degradedReads, redisErrors, loadsShed } = cache;
+    res.status(ready ? 200 : 503).json({
+      status,
+      checks: { redis, database },
+      l1,
+      counts: { degradedReads, redisErrors, loadsShed },
+    });
   });
 
   router.get('/stats', (_req, res) => {
@@ -46,6 +53,7 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
       http: { requests: metrics.apiRequests() },
       cache: { ...cache, hitRatio: cache.reads === 0 ? null : hits / cache.reads },
       database: deps.users.stats(),
+      memory: memoryUsage(),
     });
   });
 
@@ -55,6 +63,12 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
   });
 
   return router;
+}
+
+/** The process's memory in bytes, for watching growth under load. */
+function memoryUsage() {
+  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external };
 }
 
 async function probe(check: Check): Promise<'ok' | 'down'> {

@@ -54,7 +54,10 @@ function createRedisOnlyCache<V>(
 ): Cache<V> {
   const { config, counters } = context;
   const l2 = createL2Store(config.redis, context.keys, config.redisTimeoutMs);
-  const loadOnce = createSingleFlight<Loaded<V>>();
+  const flights = createSingleFlight<Loaded<V>>({
+    maxInFlight: config.maxConcurrentLoads,
+    onShed: () => counters.loadsShed++,
+  });
 
   async function readL2(key: string): Promise<Loaded<V> | undefined> {
     try {
@@ -63,6 +66,7 @@ function createRedisOnlyCache<V>(
       counters.corruptEntries++;
       config.onError(new CacheError(errors.corruptEntry, `undecodable entry for ${key}`));
     } catch (error) {
+      counters.degradedReads++;
       context.redisFailed(error);
     }
     return undefined;
@@ -93,7 +97,7 @@ function createRedisOnlyCache<V>(
         return { ...cached, tier: 'L2' };
       }
       counters.misses++;
-      let loaded = await loadOnce(key, () => load(key, loader));
+      let loaded = await flights.run(key, () => load(key, loader));
       // A shared load may have started before the write the token stands for.
       if (loaded.version < minVersion) loaded = await load(key, loader);
       return { ...loaded, tier: 'MISS' };
@@ -112,6 +116,7 @@ function createRedisOnlyCache<V>(
       l1Evictions: 0,
       highWaterMarks: 0,
       pendingInvalidations: 0,
+      loadsInFlight: flights.size,
       propagationMs: { count: 0, last: null, p50: null, p99: null, max: null },
     }),
     close: async () => {},

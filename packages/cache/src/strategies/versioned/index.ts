@@ -97,9 +97,10 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     }),
   };
 
+  const readPath = createReadPath(state);
   const writePath = createWritePath(state);
   return {
-    getOrLoad: createReadPath(state),
+    getOrLoad: readPath.getOrLoad,
     invalidate: writePath.invalidate,
     stats: () => ({
       ...snapshotCounters(counters),
@@ -109,6 +110,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
       l1Evictions: l1.evictions,
       highWaterMarks: marks.size,
       pendingInvalidations: writePath.pending(),
+      loadsInFlight: readPath.loadsInFlight(),
       propagationMs: propagation.snapshot(),
     }),
     async close() {

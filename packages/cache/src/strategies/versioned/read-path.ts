@@ -14,7 +14,10 @@ import { type FillToken, fillL1, fillToken, type VersionedState } from './state.
 export function createReadPath<V>(state: VersionedState<V>) {
   const { context, l1, marks, bus, store } = state;
   const { counters, config } = context;
-  const loadOnce = createSingleFlight<Loaded<V>>();
+  const flights = createSingleFlight<Loaded<V>>({
+    maxInFlight: config.maxConcurrentLoads,
+    onShed: () => counters.loadsShed++,
+  });
 
   // #region tutorial:versioned-load
   async function load(key: string, loader: Loader<V>): Promise<Loaded<V>> {
@@ -46,6 +49,8 @@ export function createReadPath<V>(state: VersionedState<V>) {
     try {
       return await store.read<V>(key);
     } catch (error) {
+      // The read goes on to the loader: degraded (slower, still correct), never failed.
+      counters.degradedReads++;
       context.redisFailed(error);
       return undefined;
     }
@@ -83,7 +88,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
   }
 
   // #region tutorial:read-path
-  return async function getOrLoad(
+  const getOrLoad = async function getOrLoad(
     key: string,
     loader: Loader<V>,
     options: ReadOptions = {},
@@ -107,10 +112,12 @@ export function createReadPath<V>(state: VersionedState<V>) {
       if (remote) return remote;
     }
     counters.misses++;
-    let loaded = await loadOnce(key, () => load(key, loader));
+    let loaded = await flights.run(key, () => load(key, loader));
     // The shared load may have read the database before the version this read must see.
-    if (loaded.version < floor) loaded = await loadOnce(key, () => load(key, loader));
+    if (loaded.version < floor) loaded = await flights.run(key, () => load(key, loader));
     return { ...loaded, tier: 'MISS' };
   };
   // #endregion tutorial:read-path
+
+  return { getOrLoad, loadsInFlight: () => flights.size };
 }

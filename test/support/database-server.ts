@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { freePort } from './net.ts';
+import { waitFor } from './wait.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The embedded database as its own process (`npm run db`), owned by a test that may kill it. */
+export interface TestDatabaseServer {
+  url: string;
+  port: number;
+  /** Kills the process with `signal` and waits for it to exit (SIGSTOP: waits for nothing). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and data directory; resolves once it answers a query. */
+  restart(): Promise<void>;
+  /** Stops it and deletes its data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `packages/store/src/server/main.ts` on a free port over a fresh temporary data directory
+ * (so that its data survives a kill and restart) and waits until it answers `SELECT 1`.
+ */
+export async function startDatabaseServer(): Promise<TestDatabaseServer> {
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-db-'));
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+
+  async function launch(): Promise<ChildProcess> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'packages/store/src/server/main.ts'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, DB_PORT: String(port), DB_DATA_DIR: dataDir },
+        stdio: 'ignore',
+      },
+    );
+    await waitFor(() => answers(url, child), { timeoutMs: 30_000, what: `database on ${port}` });
+    return child;
+  }
+
+  async function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (signal === 'SIGSTOP' || signal === 'SIGCONT') {
+      child.kill(signal);
+      return;
+    }
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  }
+
+  let child = await launch();
+  return {
+    url,
+    port,
+    kill: (signal = 'SIGKILL') => end(child, signal),
+    async restart() {
+      await end(child, 'SIGKILL');
+      child = await launch();
+    },
+    async stop() {
+      child.kill('SIGCONT');
+      await end(child, 'SIGTERM');
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function answers(url: string, child: ChildProcess): Promise<boolean> {
+  if (child.exitCode !== null) throw new Error(`database exited with ${child.exitCode}`);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
