@@ -43,9 +43,13 @@ const redis = createClient({
   },
 });
 let redisDown = false;
+// The last Redis error, for the message when startup gives up: node-redis's connect() keeps
+// retrying by itself (e.g. on WRONGPASS or a certificate error) instead of rejecting.
+let lastRedisError = '';
 redis.on('error', (error: Error) => {
   if (!redisDown) logger.warn(`redis error: ${error.message}`);
   redisDown = true;
+  lastRedisError = error.message;
 });
 redis.on('ready', () => {
   if (redisDown) logger.info('redis connection restored');
@@ -68,6 +72,7 @@ const subscriber =
     : undefined;
 subscriber?.on('error', (error: Error) => {
   if (!redisDown) logger.warn(`redis subscriber error: ${error.message}`);
+  lastRedisError = error.message;
 });
 
 const pool = createPool(
@@ -164,7 +169,9 @@ async function retryUntil(what: string, attempt: () => Promise<void>): Promise<v
   const deadline = Date.now() + config.startupTimeoutMs;
   for (let tries = 1; ; tries++) {
     try {
-      await attempt();
+      // An attempt that neither succeeds nor fails (a client retrying inside connect()) is cut at
+      // the deadline too; it gets at least a couple of seconds.
+      await withDeadline(attempt(), Math.max(deadline - Date.now(), 2000), what);
       return;
     } catch (error) {
       if (Date.now() >= deadline) {
@@ -175,4 +182,15 @@ async function retryUntil(what: string, attempt: () => Promise<void>): Promise<v
       await delay(Math.min(100 * tries, 1000));
     }
   }
+}
+
+function withDeadline(work: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const cause = what.startsWith('redis') && lastRedisError ? lastRedisError : 'no answer';
+      reject(new Error(`gave up after ${config.startupTimeoutMs} ms (${cause})`));
+    }, ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
