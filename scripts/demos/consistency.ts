@@ -13,14 +13,7 @@ import { parseArgs } from 'node:util';
 import { type CheckResult, summarize } from '../lab/checker.ts';
 import { formatMs, formatPercent } from '../lab/report-data.ts';
 import { type ComparisonRow, formatComparison } from '../lab/report-text.ts';
-import {
-  COMMON_OPTIONS,
-  COMMON_USAGE,
-  fail,
-  parseCount,
-  parseDuration,
-  parseUrls,
-} from './args.ts';
+import { COMMON_OPTIONS, COMMON_USAGE, parseCount, parseDuration, parseUrls } from './args.ts';
 import { saveDemo } from './output.ts';
 import { barChart } from './svg-chart.ts';
 
