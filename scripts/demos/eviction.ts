@@ -172,7 +172,13 @@ async function runPolicy(cluster: DemoCluster, redis: Redis, policy: string) {
   console.log(`${policy}: ${settings.durationMs / 1000} s of Zipf reads and writes…`);
   const queriesBefore = await databaseQueries(cluster.targets);
   const startedAt = new Date().toISOString();
-  const load = await runLoad({ ...settings, targets: cluster.targets, zipf, now, strict: true });
+  const { operations: load } = await runLoad({
+    ...settings,
+    targets: cluster.targets,
+    zipf,
+    now,
+    strict: true,
+  });
   // Measured before the sweep, which would touch the keys it reads.
   const stats = await info(redis, 'stats');
   const usedMemoryBytes = Number((await info(redis, 'memory')).used_memory);

@@ -26,10 +26,17 @@ export interface LoadOptions {
   strict?: boolean;
 }
 
-/** Runs the workload until `durationMs` has passed; returns every request made, in no order. */
-export async function runLoad(options: LoadOptions): Promise<Operation[]> {
+/** Every request one run made, in no order, and when the run started (on the lab clock). */
+export interface LoadRun {
+  operations: Operation[];
+  startMs: number;
+}
+
+/** Runs the workload until `durationMs` has passed. */
+export async function runLoad(options: LoadOptions): Promise<LoadRun> {
   const operations: Operation[] = [];
-  const stopAt = options.now() + options.durationMs;
+  const startMs = options.now();
+  const stopAt = startMs + options.durationMs;
   const writeRatio = options.writeRatio ?? 0;
   const clients = Array.from({ length: options.concurrency }, async (_, session) => {
     const random = createRandom(options.seed + session);
@@ -44,7 +51,7 @@ export async function runLoad(options: LoadOptions): Promise<Operation[]> {
     }
   });
   await Promise.all(clients);
-  return operations;
+  return { operations, startMs };
 }
 
 /** Reads of one period: how many, by tier, and their latency. */
@@ -79,14 +86,15 @@ export function summarizeReads(operations: Operation[]): ReadSummary {
   };
 }
 
-/** The reads of each whole second from `fromMs` (by start time), summarised. */
-export function perSecond(operations: Operation[], fromMs: number): ReadSummary[] {
-  const seconds: Operation[][] = [];
+/**
+ * The reads of each of the `count` seconds from `fromMs` (by start time), summarised. A request
+ * the clients started just as the run ended counts in the last second.
+ */
+export function perSecond(operations: Operation[], fromMs: number, count: number): ReadSummary[] {
+  const seconds: Operation[][] = Array.from({ length: count }, () => []);
   for (const op of operations) {
     const second = Math.floor((op.invokeMs - fromMs) / 1000);
-    if (second < 0) continue;
-    for (let s = seconds.length; s <= second; s++) seconds.push([]);
-    seconds[second]?.push(op);
+    if (second >= 0) seconds[Math.min(second, count - 1)]?.push(op);
   }
   return seconds.map(summarizeReads);
 }

@@ -97,8 +97,7 @@ const now = createClock();
 async function runPhase(name: string, note: string, targets: Target[]): Promise<PhaseResult> {
   console.log(`${name}: ${settings.phaseMs / 1000} s of reads (${note})…`);
   const queriesBefore = await databaseQueries(targets);
-  const startMs = now();
-  const operations = await runLoad({
+  const { operations, startMs } = await runLoad({
     ...settings,
     durationMs: settings.phaseMs,
     targets,
@@ -109,7 +108,7 @@ async function runPhase(name: string, note: string, targets: Target[]): Promise<
   return {
     name,
     note,
-    seconds: perSecond(operations, startMs),
+    seconds: perSecond(operations, startMs, Math.ceil(settings.phaseMs / 1000)),
     summary,
     readsPerSecond: summary.reads / (settings.phaseMs / 1000),
     databaseQueries: (await databaseQueries(targets)) - queriesBefore,
