@@ -64,6 +64,8 @@ export interface InstanceStats {
     l1Size: number;
     l1Flushes: number;
     trusted: boolean;
+    /** Redis answers older than a version announced to the instance, refused. */
+    l2Stale: number;
   };
   database: { queries: number };
 }
@@ -75,8 +77,18 @@ export async function fetchStats(target: Target): Promise<InstanceStats> {
   return (await response.json()) as InstanceStats;
 }
 
-/** Database queries made by all instances so far (from `/stats`). */
-export async function databaseQueries(targets: Target[]): Promise<number> {
+/** Counters summed over every instance (from `/stats`). */
+export interface ClusterTotals {
+  databaseQueries: number;
+  /** Stale Redis entries refused (`l2Stale`; absent, i.e. 0, without the versioned strategy). */
+  l2Stale: number;
+}
+
+/** Sums the counters of every instance. */
+export async function clusterTotals(targets: Target[]): Promise<ClusterTotals> {
   const stats = await Promise.all(targets.map(fetchStats));
-  return stats.reduce((sum, s) => sum + s.database.queries, 0);
+  return {
+    databaseQueries: stats.reduce((sum, s) => sum + s.database.queries, 0),
+    l2Stale: stats.reduce((sum, s) => sum + (s.cache.l2Stale ?? 0), 0),
+  };
 }

@@ -21,8 +21,8 @@ import {
   parseUrls,
 } from './args.ts';
 import {
+  clusterTotals,
   type DemoCluster,
-  databaseQueries,
   existingCluster,
   fetchStats,
   startOwnCluster,
@@ -96,7 +96,7 @@ const now = createClock();
 
 async function runPhase(name: string, note: string, targets: Target[]): Promise<PhaseResult> {
   console.log(`${name}: ${settings.phaseMs / 1000} s of reads (${note})…`);
-  const queriesBefore = await databaseQueries(targets);
+  const before = await clusterTotals(targets);
   const { operations, startMs } = await runLoad({
     ...settings,
     durationMs: settings.phaseMs,
@@ -111,7 +111,7 @@ async function runPhase(name: string, note: string, targets: Target[]): Promise<
     seconds: perSecond(operations, startMs, Math.ceil(settings.phaseMs / 1000)),
     summary,
     readsPerSecond: summary.reads / (settings.phaseMs / 1000),
-    databaseQueries: (await databaseQueries(targets)) - queriesBefore,
+    databaseQueries: (await clusterTotals(targets)).databaseQueries - before.databaseQueries,
   };
 }
 
