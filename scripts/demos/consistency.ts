@@ -14,6 +14,7 @@ import { type CheckResult, summarize } from '../lab/checker.ts';
 import { formatMs, formatPercent } from '../lab/report-data.ts';
 import { type ComparisonRow, formatComparison } from '../lab/report-text.ts';
 import { COMMON_OPTIONS, COMMON_USAGE, parseCount, parseDuration, parseUrls } from './args.ts';
+import { fetchStats } from './cluster.ts';
 import { saveDemo } from './output.ts';
 import { barChart } from './svg-chart.ts';
 
@@ -64,10 +65,10 @@ const settings = {
 };
 if (values.urls) parseUrls(DEMO, values.urls);
 
-/** The lab's command line for these settings. */
-function labArgs(out: string): string[] {
+/** The lab's command line for these settings; `strategy` labels a `--urls` run. */
+function labArgs(out: string, strategy?: string): string[] {
   const args = values.urls
-    ? ['history', '--urls', values.urls]
+    ? ['history', '--urls', values.urls, '--strategy', strategy ?? 'versioned']
     : ['history', '--compare', settings.strategies.join(','), '--stale-set'];
   if (values.urls && values['redis-url']) args.push('--redis-url', values['redis-url']);
   args.push(
@@ -151,7 +152,10 @@ try {
     `demo-consistency-${new Date().toISOString().replace(/[:.]/g, '-')}`,
   );
   await mkdir(labOut, { recursive: true });
-  await runLab(labArgs(labOut), labOut);
+  // A running cluster says which strategy it runs, so that the report is labelled with it.
+  const running = values.urls ? parseUrls(DEMO, values.urls)[0] : undefined;
+  const strategy = running ? (await fetchStats(running)).cache.strategy : undefined;
+  await runLab(labArgs(labOut, strategy), labOut);
   const rows = await readRows(labOut);
   console.log(`\n${formatComparison(rows)}`);
   const files = await saveDemo(values.out, 'consistency', {
