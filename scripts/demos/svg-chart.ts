@@ -83,9 +83,11 @@ function header(title: string, subtitle: string | undefined): string {
   ].join('');
 }
 
-function svgDocument(height: number, body: string[]): string {
+/** The document around a chart; its title is also what screen readers announce. */
+function svgDocument(title: string, height: number, body: string[]): string {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT} font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT} font-size="12">`,
+    `<title>${escapeHtml(title)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     ...body,
     '</svg>\n',
@@ -184,7 +186,7 @@ export function lineChart(options: {
     `<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${bottom}" y2="${bottom}" stroke="#444"/>`,
     text((LEFT + WIDTH - RIGHT) / 2, bottom + 36, options.xLabel, 'text-anchor="middle"'),
   );
-  return svgDocument(bottom + 50, body);
+  return svgDocument(options.title, bottom + 50, body);
 }
 
 /** One panel of grouped bars: a group per label (e.g. a policy), a bar per series. */
@@ -219,7 +221,7 @@ export function barChart(options: {
     body.push(barPanel(panel, left, width, top, height));
     left += width + gap;
   });
-  return svgDocument(top + height + 54, body);
+  return svgDocument(options.title, top + height + 54, body);
 }
 
 function barPanel(panel: BarPanel, left: number, width: number, top: number, height: number) {
