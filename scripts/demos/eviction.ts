@@ -14,7 +14,6 @@ import { createClient } from 'redis';
 import { checkHistory } from '../lab/checker.ts';
 import { createClock } from '../lab/client.ts';
 import type { History, Operation } from '../lab/history.ts';
-import { formatTable } from '../lab/report-text.ts';
 import {
   COMMON_OPTIONS,
   COMMON_USAGE,
@@ -24,10 +23,10 @@ import {
   parseNumber,
 } from './args.ts';
 import { clusterTotals, type DemoCluster, startOwnCluster } from './cluster.ts';
+import { evictionChart, evictionTable, formatBytes, type PolicyResult } from './eviction-report.ts';
 import { flushCaches } from './flush.ts';
 import { runLoad, summarizeReads, sweep } from './load.ts';
-import { percent, saveDemo } from './output.ts';
-import { barChart } from './svg-chart.ts';
+import { saveDemo } from './output.ts';
 import { createZipf } from './zipf.ts';
 
 const DEMO = 'demo:eviction';
@@ -107,33 +106,6 @@ const settings = {
   quietMs: parseDuration(DEMO, 'quiet', values.quiet),
   seed: parseCount(DEMO, 'seed', values.seed, 0),
 };
-
-/** What one policy's run measured. */
-interface PolicyResult {
-  policy: string;
-  reads: number;
-  writes: number;
-  tiers: { L1: number; L2: number; MISS: number };
-  hitRatio: number | null;
-  /** Hit ratio of the reads of the hot set (the `hot` most read users). */
-  hotHitRatio: number | null;
-  evictedKeys: number;
-  usedMemoryBytes: number;
-  usedMemoryEmptyBytes: number;
-  redisKeys: number;
-  /** Share of the hot set whose pointer and data entry are both in Redis at the end. */
-  hotResident: number;
-  databaseQueries: number;
-  /**
-   * Redis answers that instances refused as older than a version announced to them (`l2Stale`):
-   * what a pointer evicted and set back by a slow filler looks like, caught by the protocol.
-   */
-  staleEntriesRefused: number;
-  staleReads: number;
-  stuckKeys: number;
-  mismatches: number;
-  errors: number;
-}
 
 /** A client of the demo's own Redis (errors surface as failed commands). */
 function redisClient(url: string) {
@@ -256,7 +228,7 @@ async function main(): Promise<{ maxmemoryBytes: number; results: PolicyResult[]
     const maxmemoryBytes = emptyBytes + settings.cacheMemoryBytes;
     await redis.configSet('maxmemory', String(maxmemoryBytes));
     console.log(
-      `maxmemory ${mb(maxmemoryBytes)}: ${mb(emptyBytes)} used with no keys + ${mb(settings.cacheMemoryBytes)} for entries`,
+      `maxmemory ${formatBytes(maxmemoryBytes)}: ${formatBytes(emptyBytes)} used with no keys + ${formatBytes(settings.cacheMemoryBytes)} for entries`,
     );
     // Untimed: the first policy must not pay for the instances' cold start (JIT, connections).
     await runLoad({
@@ -275,91 +247,14 @@ async function main(): Promise<{ maxmemoryBytes: number; results: PolicyResult[]
   }
 }
 
-/** Bytes as `1.07 MB` or, below a megabyte, `64 kB`. */
-function mb(bytes: number): string {
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} kB`;
-  return `${(bytes / 1024 / 1024).toFixed(2)} MB`;
-}
-
-function table(results: PolicyResult[]): string {
-  const headers = [
-    'policy',
-    'reads',
-    'hit ratio',
-    `hot-set hit ratio`,
-    'evicted keys',
-    'used memory',
-    'keys in Redis',
-    `hot set in Redis`,
-    'database queries',
-    'stale entries refused',
-    'stale reads',
-    'stuck keys',
-    'errors',
-  ];
-  const rows = results.map((r) => [
-    r.policy,
-    String(r.reads),
-    percent(r.hitRatio),
-    percent(r.hotHitRatio),
-    String(r.evictedKeys),
-    mb(r.usedMemoryBytes),
-    String(r.redisKeys),
-    percent(r.hotResident),
-    String(r.databaseQueries),
-    String(r.staleEntriesRefused),
-    String(r.staleReads),
-    String(r.stuckKeys),
-    String(r.errors),
-  ]);
-  return formatTable(headers, rows);
-}
-
-function chart(maxmemoryBytes: number, results: PolicyResult[]): string {
-  const groups = (pick: (r: PolicyResult) => number[]) =>
-    results.map((r) => ({ label: r.policy.replace('-', '-\n'), values: pick(r) }));
-  return barChart({
-    title: `Redis eviction policies under maxmemory ${mb(maxmemoryBytes)}`,
-    subtitle:
-      `${settings.concurrency} clients, ${settings.users} users (Zipf s=${settings.skew}), ` +
-      `${settings.writeRatio * 100}% writes, strict reads, ${settings.durationMs / 1000} s per policy; ` +
-      `hot set = the ${settings.hot} most read users`,
-    panels: [
-      {
-        title: 'Hit ratio (L1 + L2)',
-        weight: 1.6,
-        yMax: 1,
-        format: (v) => `${Math.round(v * 100)}%`,
-        series: [
-          { name: 'all reads', color: '#2e7d32' },
-          { name: 'reads of the hot set', color: '#81c784' },
-          { name: 'hot set in Redis at the end', color: '#1565c0' },
-        ],
-        groups: groups((r) => [r.hitRatio ?? 0, r.hotHitRatio ?? 0, r.hotResident]),
-      },
-      {
-        title: 'Keys evicted (evicted_keys)',
-        series: [{ name: 'keys evicted', color: '#ef6c00' }],
-        groups: groups((r) => [r.evictedKeys]),
-      },
-      {
-        title: 'Stale reads (lab checker)',
-        yMax: 10,
-        series: [{ name: 'reads older than a completed write', color: '#c62828' }],
-        groups: groups((r) => [r.staleReads]),
-      },
-    ],
-  });
-}
-
 try {
   const startedAt = Date.now();
   const { maxmemoryBytes, results } = await main();
-  console.log(`\n${table(results)}\n`);
+  console.log(`\n${evictionTable(results)}\n`);
   const stale = results.reduce((sum, r) => sum + r.staleReads + r.stuckKeys, 0);
   console.log(`stale reads: ${results.reduce((sum, r) => sum + r.staleReads, 0)}`);
   const files = await saveDemo(values.out, 'eviction', {
-    svg: chart(maxmemoryBytes, results),
+    svg: evictionChart(settings, maxmemoryBytes, results),
     json: {
       demo: 'eviction',
       settings: { ...settings, maxmemoryBytes },
