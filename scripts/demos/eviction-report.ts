@@ -9,6 +9,8 @@ import { barChart } from './svg-chart.ts';
 /** What one policy's run measured. */
 export interface PolicyResult {
   policy: string;
+  /** Users read (the least read first) before Redis started to evict: what fits. */
+  usersToFill: number;
   reads: number;
   writes: number;
   tiers: { L1: number; L2: number; MISS: number };
@@ -16,6 +18,8 @@ export interface PolicyResult {
   /** Hit ratio of the reads of the hot set (the `hot` most read users). */
   hotHitRatio: number | null;
   evictedKeys: number;
+  /** Version pointer keys among them: each one a key whose pointer a reader then finds missing. */
+  evictedPointers: number;
   usedMemoryBytes: number;
   usedMemoryEmptyBytes: number;
   redisKeys: number;
@@ -57,6 +61,7 @@ export function evictionTable(results: PolicyResult[]): string {
     'hit ratio',
     `hot-set hit ratio`,
     'evicted keys',
+    'of them pointers',
     'used memory',
     'keys in Redis',
     `hot set in Redis`,
@@ -72,6 +77,7 @@ export function evictionTable(results: PolicyResult[]): string {
     percent(r.hitRatio),
     percent(r.hotHitRatio),
     String(r.evictedKeys),
+    String(r.evictedPointers),
     formatBytes(r.usedMemoryBytes),
     String(r.redisKeys),
     percent(r.hotResident),
@@ -113,8 +119,11 @@ export function evictionChart(
       },
       {
         title: 'Keys evicted (evicted_keys)',
-        series: [{ name: 'keys evicted', color: '#ef6c00' }],
-        groups: groups((r) => [r.evictedKeys]),
+        series: [
+          { name: 'all keys', color: '#ef6c00' },
+          { name: 'version pointers', color: '#ffb74d' },
+        ],
+        groups: groups((r) => [r.evictedKeys, r.evictedPointers]),
       },
       {
         title: 'Stale reads (lab checker)',

@@ -1,7 +1,8 @@
 /**
  * `npm run demo:eviction` (tutorial step 5, TTL and eviction): a cluster of its own whose
  * `redis-server` gets a small `maxmemory`; a Zipf workload over more users than fit, with some
- * writes; run once per eviction policy (CONFIG SET, caches flushed between runs). Per policy: hit
+ * writes; run once per eviction policy (CONFIG SET; caches flushed, then filled with the least read
+ * users until Redis starts evicting, so that each policy starts from a full cache). Per policy: hit
  * ratio, hit ratio of the hot set, `evicted_keys`, memory, how much of the hot set is still in Redis
  * at the end — and the lab's checker over every read: no read may return a version older than the
  * last write completed before it started, even while pointer keys are being evicted.
@@ -12,7 +13,7 @@ import { userKey } from '@cachelab/app';
 import { createKeys } from '@cachelab/cache';
 import { createClient } from 'redis';
 import { checkHistory } from '../lab/checker.ts';
-import { createClock } from '../lab/client.ts';
+import { createClock, readUser, type Target } from '../lab/client.ts';
 import type { History, Operation } from '../lab/history.ts';
 import {
   COMMON_OPTIONS,
@@ -44,11 +45,12 @@ const USAGE = `usage: npm run demo:eviction -- [options]
 
 Starts a cluster of its own (3 instances, an embedded database, and a redis-server on a free port
 whose maxmemory it lowers) and runs a Zipf workload over more users than fit in Redis, once per
-eviction policy. It never touches another Redis, so it takes no --urls.
+eviction policy, each starting from a cache filled (with the least read users) until Redis evicts.
+It never touches another Redis, so it takes no --urls.
 
   --policies P,P,...     eviction policies to compare
                          (default allkeys-lru,allkeys-lfu,allkeys-random,volatile-ttl)
-  --cache-memory SIZE    room for cache entries (default 512kb; --quick 64kb): maxmemory is
+  --cache-memory SIZE    room for cache entries (default 512kb; --quick 256kb): maxmemory is
                          set to what this Redis uses with no keys (connections, scripts: about
                          1 MB) plus SIZE, so that the same number of entries fits on any machine
   --duration T           workload per policy (default 10s; --quick 2s)
@@ -89,7 +91,7 @@ const policies = values.policies.split(',').map((p) => p.trim());
 for (const policy of policies) {
   if (!POLICIES.includes(policy)) fail(DEMO, `--policies: unknown policy "${policy}"`);
 }
-const cacheMemory = values['cache-memory'] ?? (quick ? '64kb' : '512kb');
+const cacheMemory = values['cache-memory'] ?? (quick ? '256kb' : '512kb');
 const SIZE = /^(\d+)(kb|mb)$/i.exec(cacheMemory);
 if (!SIZE) fail(DEMO, '--cache-memory must be a size like 2mb or 512kb');
 const cacheMemoryBytes = Number(SIZE[1]) * (SIZE[2]?.toLowerCase() === 'mb' ? 1024 * 1024 : 1024);
@@ -118,6 +120,26 @@ const zipf = createZipf(settings.users, settings.skew);
 const cacheKeys = createKeys('cl');
 const now = createClock();
 
+// What every version pointer key ends with (`cl:{user:42}:ver` → `:ver`), from the key scheme.
+const POINTER_SUFFIX = cacheKeys.pointer('k').slice(cacheKeys.pointer('k').lastIndexOf('}') + 1);
+
+/**
+ * Counts the keys Redis evicts, and among them the version pointers, from keyspace notifications
+ * (`notify-keyspace-events Ee`: an `evicted` event per key, naming it).
+ */
+async function watchEvictions(redis: Redis) {
+  await redis.configSet('notify-keyspace-events', 'Ee');
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  await subscriber.connect();
+  const counts = { keys: 0, pointers: 0 };
+  await subscriber.subscribe('__keyevent@0__:evicted', (key) => {
+    counts.keys++;
+    if (key.endsWith(POINTER_SUFFIX)) counts.pointers++;
+  });
+  return { counts, close: () => subscriber.destroy() };
+}
+
 /** One INFO section as name → value. */
 async function info(redis: Redis, section: string): Promise<Record<string, string>> {
   const text = await redis.info(section);
@@ -141,12 +163,37 @@ async function hotResident(redis: Redis): Promise<number> {
   return resident.filter(Boolean).length / ids.length;
 }
 
+/**
+ * Reads users N, N-1, … (the least read first) until Redis starts evicting, so that every policy
+ * is measured on a full cache, which the workload must then turn over to its hot set.
+ */
+async function fillUntilEviction(cluster: DemoCluster, redis: Redis): Promise<number> {
+  let next = settings.users;
+  let evicting = false;
+  const clients = Array.from({ length: settings.concurrency }, async (_, session) => {
+    const target = cluster.targets[session % cluster.targets.length] as Target;
+    while (!evicting && next >= 1) {
+      const id = next--;
+      await readUser(target, { session, key: String(id) }, now);
+      if (id % 25 === 0) evicting = Number((await info(redis, 'stats')).evicted_keys) > 0;
+    }
+  });
+  await Promise.all(clients);
+  return settings.users - next;
+}
+
 async function runPolicy(cluster: DemoCluster, redis: Redis, policy: string) {
   await redis.configSet('maxmemory-policy', policy);
   await flushCaches(cluster.redisUrl as string, cluster.targets);
-  await redis.configResetStat();
   const usedMemoryEmptyBytes = Number((await info(redis, 'memory')).used_memory);
-  console.log(`${policy}: ${settings.durationMs / 1000} s of Zipf reads and writes…`);
+  await redis.configResetStat();
+  const filled = await fillUntilEviction(cluster, redis);
+  await redis.configResetStat();
+  // After the flush, whose CLIENT KILL TYPE pubsub would end this subscription too.
+  const evictions = await watchEvictions(redis);
+  console.log(
+    `${policy}: cache full after reading ${filled} users; ${settings.durationMs / 1000} s of Zipf reads and writes…`,
+  );
   const before = await clusterTotals(cluster.targets);
   const startedAt = new Date().toISOString();
   const { operations: load } = await runLoad({
@@ -161,6 +208,7 @@ async function runPolicy(cluster: DemoCluster, redis: Redis, policy: string) {
   const usedMemoryBytes = Number((await info(redis, 'memory')).used_memory);
   const redisKeys = await redis.dbSize();
   const resident = await hotResident(redis);
+  evictions.close();
   const writes = load.filter((op) => op.kind === 'write');
   const writesStoppedMs = Math.max(0, ...writes.map((op) => op.completeMs));
   await delay(Math.max(0, writesStoppedMs + settings.quietMs - now()));
@@ -172,12 +220,14 @@ async function runPolicy(cluster: DemoCluster, redis: Redis, policy: string) {
   const after = await clusterTotals(cluster.targets);
   return {
     policy,
+    usersToFill: filled,
     reads: reads.reads,
     writes: writes.length,
     tiers: { L1: reads.l1, L2: reads.l2, MISS: reads.miss },
     hitRatio: reads.hitRatio,
     hotHitRatio: summarizeReads(load.filter((op) => Number(op.key) <= settings.hot)).hitRatio,
     evictedKeys: Number(stats.evicted_keys),
+    evictedPointers: evictions.counts.pointers,
     usedMemoryBytes,
     usedMemoryEmptyBytes,
     redisKeys,
@@ -230,14 +280,6 @@ async function main(): Promise<{ maxmemoryBytes: number; results: PolicyResult[]
     console.log(
       `maxmemory ${formatBytes(maxmemoryBytes)}: ${formatBytes(emptyBytes)} used with no keys + ${formatBytes(settings.cacheMemoryBytes)} for entries`,
     );
-    // Untimed: the first policy must not pay for the instances' cold start (JIT, connections).
-    await runLoad({
-      ...settings,
-      durationMs: quick ? 1000 : 2000,
-      targets: cluster.targets,
-      zipf,
-      now,
-    });
     const results = [];
     for (const policy of settings.policies) results.push(await runPolicy(cluster, redis, policy));
     return { maxmemoryBytes, results };
