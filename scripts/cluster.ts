@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '@cachelab/app';
 import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
+import { CLUSTER_DEFAULTS, instanceName } from './cluster-defaults.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READY_DEADLINE_MS = 60_000;
@@ -46,18 +47,18 @@ function urlEnv(name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
-const instances = intEnv('INSTANCES', 3, 1, 32);
+const instances = intEnv('INSTANCES', CLUSTER_DEFAULTS.instances, 1, 32);
 const config = {
   instances,
-  basePort: intEnv('BASE_PORT', 3001, 1, 65_536 - instances),
+  basePort: intEnv('BASE_PORT', CLUSTER_DEFAULTS.basePort, 1, 65_536 - instances),
   redisUrl: urlEnv('REDIS_URL', ['redis:', 'rediss:']),
   databaseUrl: urlEnv('DATABASE_URL', ['postgres:', 'postgresql:']),
-  dbPort: intEnv('DB_PORT', 55_432, 1, 65_535),
+  dbPort: intEnv('DB_PORT', CLUSTER_DEFAULTS.dbPort, 1, 65_535),
   dbDataDir: process.env.DB_DATA_DIR?.trim()
     ? resolve(process.env.DB_DATA_DIR.trim())
     : join(ROOT, '.data/pglite'),
-  dbLatencyMs: intEnv('DB_LATENCY_MS', 50, 0, 60_000),
-  seedUsers: intEnv('SEED_USERS', 10_000, 0, 10_000_000),
+  dbLatencyMs: intEnv('DB_LATENCY_MS', CLUSTER_DEFAULTS.dbLatencyMs, 0, 60_000),
+  seedUsers: intEnv('SEED_USERS', CLUSTER_DEFAULTS.seedUsers, 0, 10_000_000),
 };
 const appPorts = Array.from({ length: config.instances }, (_, i) => config.basePort + i);
 if (!config.databaseUrl && appPorts.includes(config.dbPort)) {
@@ -137,12 +138,12 @@ function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string)
   }
   appPorts.forEach((port, i) => {
     commands.push({
-      name: `app-${i + 1}`,
+      name: instanceName(i),
       prefixColor: APP_COLORS[i % APP_COLORS.length],
       command: 'exec node --import tsx packages/app/src/main.ts',
       env: {
         PORT: String(port),
-        INSTANCE_NAME: `app-${i + 1}`,
+        INSTANCE_NAME: instanceName(i),
         REDIS_URL: redis.url,
         DATABASE_URL: dbUrl,
         DB_LATENCY_MS: String(config.dbLatencyMs),
@@ -186,7 +187,7 @@ function printReady(urls: string[], redisUrl: string, dbUrl: string): void {
     [
       '',
       `cachelab: ${urls.length} instance(s) ready (redis ${redactUrl(redisUrl)}, database ${redactUrl(dbUrl)})`,
-      ...urls.map((url, i) => `  app-${i + 1}  ${url}`),
+      ...urls.map((url, i) => `  ${instanceName(i)}  ${url}`),
       '',
       'Try:',
       `  curl -i ${urls[0]}/users/42`,

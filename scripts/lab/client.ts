@@ -16,15 +16,17 @@ export function createClock(): () => number {
 
 type Base = Pick<Operation, 'session' | 'key' | 'instance' | 'invokeMs'>;
 
-/** GET /users/:key, recorded as an operation. */
+/** GET /users/:key, recorded as an operation; `strict` sends `X-Consistency: strict`. */
 export async function readUser(
   target: Target,
   base: Omit<Base, 'instance' | 'invokeMs'>,
   now: () => number,
   token?: number,
+  strict = false,
 ): Promise<Operation> {
   const invokeMs = now();
   const headers: Record<string, string> = token ? { 'x-min-version': String(token) } : {};
+  if (strict) headers['x-consistency'] = 'strict';
   const op = { ...base, kind: 'read' as const, instance: target.name, invokeMs, token };
   try {
     const response = await fetch(`${target.url}/users/${base.key}`, {

@@ -28,8 +28,11 @@ export interface LabInstance {
   name: string;
   url: string;
   process(): ChildProcess;
-  /** Kills it (SIGKILL) and starts it again on the same port, with an empty L1. */
-  restart(): Promise<void>;
+  /**
+   * Kills it (SIGKILL) and starts it again on the same port, with an empty L1. `env` is laid over
+   * its settings, for this start and the later ones (e.g. `{ CACHE_STRATEGY: 'none' }`).
+   */
+  restart(env?: Record<string, string>): Promise<void>;
 }
 
 /** A cluster of the lab's own: Redis on a free port, the embedded database, N instances. */
@@ -103,10 +106,11 @@ function labInstance(
     name,
     url,
     process: () => child,
-    async restart() {
+    async restart(extra = {}) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
+      Object.assign(env, extra);
       child = launch('packages/app/src/main.ts', env, verbose);
       await waitReady(url);
     },

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** What one `npm run consistency` invocation printed and wrote. */
+/** What one run of the lab (`npm run consistency`) or of a demo printed and wrote. */
 export interface LabRun {
   code: number | null;
   output: string;
@@ -15,16 +15,24 @@ export interface LabRun {
 }
 
 /** Runs `scripts/consistency.ts` with `args` (as `npm run consistency -- args` would). */
-export async function runLab(args: string[], timeoutMs = 120_000): Promise<LabRun> {
+export function runLab(args: string[], timeoutMs = 120_000): Promise<LabRun> {
+  return runScript('scripts/consistency.ts', args, timeoutMs);
+}
+
+/**
+ * Runs a script of `scripts/` that takes `--out DIR` (the lab, the demos) with `args` and a fresh
+ * temporary `--out`; interrupts it (SIGINT) after `timeoutMs`.
+ */
+export async function runScript(
+  script: string,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<LabRun> {
   const out = await mkdtemp(join(tmpdir(), 'cachelab-lab-out-'));
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/consistency.ts', ...args, '--out', out],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, '--out', out], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));

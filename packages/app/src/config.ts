@@ -48,7 +48,7 @@ export interface AppConfig {
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
   cacheNamespace: string;
-  /** `CACHE_STRATEGY`: `versioned`, `delete` or `ttl-only`. @default 'versioned' */
+  /** `CACHE_STRATEGY`: `versioned`, `delete`, `ttl-only` or `none`. @default 'versioned' */
   cacheStrategy: Strategy;
   /** `L1_MAX_ENTRIES`: in-process entries at most. @default 10000 */
   l1MaxEntries: number;

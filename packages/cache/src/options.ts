@@ -169,8 +169,8 @@ export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
       throw new TypeError(`\`${name}\` must be a positive integer`);
     }
   }
-  if (!['ttl-only', 'delete', 'versioned'].includes(resolved.strategy)) {
-    throw new TypeError("`strategy` must be 'ttl-only', 'delete' or 'versioned'");
+  if (!['ttl-only', 'delete', 'versioned', 'none'].includes(resolved.strategy)) {
+    throw new TypeError("`strategy` must be 'ttl-only', 'delete', 'versioned' or 'none'");
   }
   if (resolved.strategy === 'versioned' && typeof resolved.subscriber?.subscribe !== 'function') {
     throw new TypeError('`subscriber` (a dedicated Redis connection) is required by `versioned`');

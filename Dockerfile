@@ -1,0 +1,41 @@
+# One cachelab app instance (packages/app), as docker-compose.yml runs three of them.
+#
+# The app runs its TypeScript sources directly through tsx, as `npm start` does, so tsx is a
+# runtime dependency of @cachelab/app and nothing is compiled: the image runs the very files the
+# tests run. The build stage type-checks those sources with the dev dependencies; the runtime stage
+# installs production dependencies only and runs as the unprivileged `node` user.
+
+# --- build: every dependency, and a type check of the app and the packages it uses. ---
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages/cache/package.json packages/cache/
+COPY packages/store/package.json packages/store/
+COPY packages/app/package.json packages/app/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.base.json ./
+COPY packages packages
+COPY test/support test/support
+RUN npx tsc -b packages/app
+
+# --- runtime: production dependencies and the sources, nothing else. ---
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages/cache/package.json packages/cache/
+COPY packages/store/package.json packages/store/
+COPY packages/app/package.json packages/app/
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/packages/cache/src packages/cache/src
+COPY --from=build /app/packages/store/src packages/store/src
+COPY --from=build /app/packages/app/src packages/app/src
+USER node
+# Listen on every interface of the container; docker-compose.yml publishes the port on loopback.
+ENV HOST=0.0.0.0 PORT=3000
+EXPOSE 3000
+# Healthy = ready to serve (the database answers; without Redis it serves degraded). curl is not
+# in the slim image, so Node itself asks.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=5 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "--import", "tsx", "packages/app/src/main.ts"]

@@ -1,0 +1,46 @@
+import { checkEntry } from '../codec.ts';
+import { checkKey } from '../keys.ts';
+import { snapshotCounters } from '../stats.ts';
+import type { Cache, CacheRead } from '../types.ts';
+import type { StrategyContext } from './context.ts';
+
+/**
+ * `none`: no caching at all, the baseline that the other strategies are measured against. Every
+ * read calls the loader (no L1, no Redis, and no single-flight either: concurrent reads of a key
+ * each pay for their own load, and no cap on loads in flight beyond the pool); writes invalidate
+ * nothing because nothing is kept.
+ */
+export function createNoCache<V>(context: StrategyContext): Cache<V> {
+  const { counters } = context;
+  let loadsInFlight = 0;
+  return {
+    async getOrLoad(key, loader): Promise<CacheRead<V>> {
+      checkKey(key);
+      counters.reads++;
+      counters.misses++;
+      counters.loads++;
+      loadsInFlight++;
+      try {
+        return { ...checkEntry(await loader(key), 'the loader'), tier: 'MISS' };
+      } finally {
+        loadsInFlight--;
+      }
+    },
+    async invalidate(key) {
+      checkKey(key);
+      counters.invalidations++;
+    },
+    stats: () => ({
+      ...snapshotCounters(counters),
+      strategy: 'none',
+      trusted: false,
+      l1Size: 0,
+      l1Evictions: 0,
+      highWaterMarks: 0,
+      pendingInvalidations: 0,
+      loadsInFlight,
+      propagationMs: { count: 0, last: null, p50: null, p99: null, max: null },
+    }),
+    close: async () => {},
+  };
+}

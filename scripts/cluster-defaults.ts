@@ -1,0 +1,22 @@
+/**
+ * What `npm start` (scripts/cluster.ts) runs when no environment variable says otherwise. Kept
+ * apart from that script, which starts processes as soon as it is imported, so that tests can
+ * check other ways of running the cluster (docker-compose.yml) against the same numbers.
+ */
+export const CLUSTER_DEFAULTS = {
+  /** `INSTANCES` */
+  instances: 3,
+  /** `BASE_PORT`: instance i (0-based) listens on basePort + i. */
+  basePort: 3001,
+  /** `DB_PORT`: where the embedded database listens. */
+  dbPort: 55_432,
+  /** `DB_LATENCY_MS` */
+  dbLatencyMs: 50,
+  /** `SEED_USERS` */
+  seedUsers: 10_000,
+} as const;
+
+/** The `INSTANCE_NAME` of instance `index` (0-based): `app-1`, `app-2`, … */
+export function instanceName(index: number): string {
+  return `app-${index + 1}`;
+}

@@ -1,0 +1,94 @@
+/**
+ * Where a demo's requests go: a cluster the demo starts for itself (the lab's, see
+ * scripts/lab/cluster.ts), or instances that already run (`--urls`, e.g. `npm start` or
+ * `docker compose up`), with the Redis they share (`--redis-url`).
+ */
+import type { Target } from '../lab/client.ts';
+import { type LabCluster, type LabClusterOptions, startLabCluster } from '../lab/cluster.ts';
+
+/** The instances a demo talks to. */
+export interface DemoCluster {
+  targets: Target[];
+  /** The Redis the instances share, when known (always, for a cluster of the demo's own). */
+  redisUrl: string | undefined;
+  /** Present when the demo started the cluster: its processes can be restarted. */
+  own: LabCluster | undefined;
+  /** Stops what the demo started (nothing for `--urls`). */
+  stop(): Promise<void>;
+}
+
+const started = new Set<LabCluster>();
+let cleanupInstalled = false;
+
+/** Makes sure no process a demo started outlives it, however the demo ends. */
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', () => {
+    for (const cluster of started) {
+      for (const instance of cluster.instances) instance.process().kill('SIGKILL');
+      cluster.database().kill('SIGKILL');
+    }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+}
+
+/** Starts a cluster of the demo's own: a `redis-server` on a free port, a database, N instances. */
+export async function startOwnCluster(options: LabClusterOptions): Promise<DemoCluster> {
+  installCleanup();
+  const cluster = await startLabCluster(options);
+  started.add(cluster);
+  return {
+    targets: cluster.instances.map(({ name, url }) => ({ name, url })),
+    get redisUrl() {
+      return cluster.redis.url;
+    },
+    own: cluster,
+    async stop() {
+      started.delete(cluster);
+      await cluster.stop();
+    },
+  };
+}
+
+/** Running instances given on the command line; nothing to start or stop. */
+export function existingCluster(targets: Target[], redisUrl: string | undefined): DemoCluster {
+  return { targets, redisUrl, own: undefined, stop: async () => {} };
+}
+
+/** The slice of an instance's `GET /stats` the demos read. */
+export interface InstanceStats {
+  cache: {
+    strategy: string;
+    reads: number;
+    l1Size: number;
+    l1Flushes: number;
+    trusted: boolean;
+    /** Redis answers older than a version announced to the instance, refused. */
+    l2Stale: number;
+  };
+  database: { queries: number };
+}
+
+/** `GET /stats` of one instance. */
+export async function fetchStats(target: Target): Promise<InstanceStats> {
+  const response = await fetch(`${target.url}/stats`, { signal: AbortSignal.timeout(3000) });
+  if (!response.ok) throw new Error(`${target.url}/stats answered ${response.status}`);
+  return (await response.json()) as InstanceStats;
+}
+
+/** Counters summed over every instance (from `/stats`). */
+export interface ClusterTotals {
+  databaseQueries: number;
+  /** Stale Redis entries refused (`l2Stale`; absent, i.e. 0, without the versioned strategy). */
+  l2Stale: number;
+}
+
+/** Sums the counters of every instance. */
+export async function clusterTotals(targets: Target[]): Promise<ClusterTotals> {
+  const stats = await Promise.all(targets.map(fetchStats));
+  return {
+    databaseQueries: stats.reduce((sum, s) => sum + s.database.queries, 0),
+    l2Stale: stats.reduce((sum, s) => sum + (s.cache.l2Stale ?? 0), 0),
+  };
+}

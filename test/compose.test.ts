@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { readConfig } from '@cachelab/app';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CLUSTER_DEFAULTS, instanceName } from '../scripts/cluster-defaults.ts';
+
+// No Docker engine here: docker-compose.yml and the Dockerfile are checked statically against
+// what `npm start` runs, and with `docker-compose config` when that binary is installed.
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+}
+
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, Service>;
+};
+const services = compose.services;
+
+/** An environment value as Compose resolves it with nothing set: `${NAME:-default}` → default. */
+function resolved(value: string | undefined): string | undefined {
+  return value?.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+}
+
+function onPath(name: string): string | undefined {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, name))
+    .find((path) => {
+      try {
+        accessSync(path, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
+const apps = Array.from({ length: CLUSTER_DEFAULTS.instances }, (_, i) => ({
+  name: instanceName(i),
+  port: CLUSTER_DEFAULTS.basePort + i,
+}));
+
+describe('docker-compose.yml', () => {
+  it('runs Redis, PostgreSQL and the instances npm start runs, under the same names', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['postgres', 'redis', ...apps.map((app) => app.name)].sort(),
+    );
+  });
+
+  it('gives each instance the port, name and settings npm start gives it', () => {
+    for (const { name, port } of apps) {
+      const env = Object.fromEntries(
+        Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, resolved(String(v))]),
+      );
+      expect(env, name).toMatchObject({
+        PORT: String(port),
+        INSTANCE_NAME: name,
+        HOST: '0.0.0.0',
+        REDIS_URL: 'redis://redis:6379',
+        DB_LATENCY_MS: String(CLUSTER_DEFAULTS.dbLatencyMs),
+        SEED_USERS: String(CLUSTER_DEFAULTS.seedUsers),
+        CACHE_STRATEGY: 'versioned',
+      });
+      // The instance's own config reader accepts the environment and reads what npm start sets.
+      const config = readConfig(env);
+      expect(config).toMatchObject({ port, instanceName: name, cacheStrategy: 'versioned' });
+      expect(services[name]?.ports).toEqual([`127.0.0.1:${port}:${port}`]);
+      expect(services[name]?.build).toBe('.');
+    }
+  });
+
+  it('points the instances at the PostgreSQL service with its own credentials', () => {
+    const pg = services.postgres?.environment ?? {};
+    const url = new URL(resolved(services['app-1']?.environment?.DATABASE_URL) ?? '');
+    expect(url.protocol).toBe('postgres:');
+    expect(url.hostname).toBe('postgres');
+    expect(url.port).toBe('5432');
+    expect(url.username).toBe(pg.POSTGRES_USER);
+    expect(url.password).toBe(pg.POSTGRES_PASSWORD);
+    expect(url.pathname).toBe(`/${pg.POSTGRES_DB}`);
+    expect(services.postgres?.image).toMatch(/^postgres:\d+/);
+  });
+
+  it('starts the instances only once Redis and PostgreSQL report healthy', () => {
+    expect(services.redis?.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(services.postgres?.healthcheck?.test.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
+    for (const { name } of apps) {
+      expect(services[name]?.depends_on, name).toEqual({
+        redis: { condition: 'service_healthy' },
+        postgres: { condition: 'service_healthy' },
+      });
+    }
+  });
+
+  it('configures Redis from the file npm start uses: maxmemory 256mb, allkeys-lru', () => {
+    const mount = '/usr/local/etc/redis/redis.conf';
+    expect(services.redis?.volumes).toContain(`./config/redis.conf:${mount}:ro`);
+    expect(services.redis?.command?.slice(0, 2)).toEqual(['redis-server', mount]);
+    expect(read('scripts/cluster.ts')).toContain("'exec redis-server config/redis.conf'");
+    const directives = Object.fromEntries(
+      read('config/redis.conf')
+        .split('\n')
+        .filter((line) => line.trim() && !line.startsWith('#'))
+        .map((line) => line.trim().split(/\s+/, 2) as [string, string]),
+    );
+    expect(directives).toMatchObject({ maxmemory: '256mb', 'maxmemory-policy': 'allkeys-lru' });
+  });
+
+  it('publishes every port on the loopback interface only', () => {
+    const ports = Object.values(services).flatMap((service) => service.ports ?? []);
+    expect(ports.length).toBeGreaterThan(apps.length);
+    for (const port of ports) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+  });
+
+  it.skipIf(!onPath('docker-compose'))('is valid for docker-compose config', async () => {
+    const { stdout } = await promisify(execFile)(
+      'docker-compose',
+      ['-f', 'docker-compose.yml', 'config'],
+      { cwd: ROOT, timeout: 20_000, env: { ...process.env, CACHE_STRATEGY: '' } },
+    );
+    const normalized = parse(stdout) as { services: Record<string, Service> };
+    expect(Object.keys(normalized.services).sort()).toEqual(Object.keys(services).sort());
+    expect(normalized.services['app-2']?.environment?.INSTANCE_NAME).toBe('app-2');
+  });
+});
+
+describe('the Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const runtime = stages.at(-1) ?? '';
+
+  it('builds in two stages from a Node 20 image', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of stages) expect(stage).toMatch(/^node:20\S* AS \w+/);
+    expect(stages[0]).toMatch(/RUN npm ci\b/);
+  });
+
+  it('installs production dependencies only in the image it runs, and tsx is one of them', () => {
+    expect(runtime).toMatch(/RUN npm ci --omit=dev/);
+    const app = JSON.parse(read('packages/app/package.json')) as {
+      dependencies: Record<string, string>;
+    };
+    expect(app.dependencies.tsx).toBeDefined();
+    expect(runtime).toMatch(/CMD \["node", "--import", "tsx", "packages\/app\/src\/main\.ts"\]/);
+  });
+
+  it('runs as the unprivileged node user, with a healthcheck that needs no curl', () => {
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).not.toMatch(/^USER root$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*CMD \["node", "-e", ".*\/readyz/m);
+  });
+
+  it('keeps node_modules and local data out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '.data', '.git']));
+  });
+});
