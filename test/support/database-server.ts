@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from './net.ts';
+import { signalProcess } from './process.ts';
 import { waitFor } from './wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,29 +45,18 @@ export async function startDatabaseServer(): Promise<TestDatabaseServer> {
     return child;
   }
 
-  async function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    if (signal === 'SIGSTOP' || signal === 'SIGCONT') {
-      child.kill(signal);
-      return;
-    }
-    const exited = once(child, 'exit');
-    child.kill(signal);
-    await exited;
-  }
-
   let child = await launch();
   return {
     url,
     port,
-    kill: (signal = 'SIGKILL') => end(child, signal),
+    kill: (signal = 'SIGKILL') => signalProcess(child, signal),
     async restart() {
-      await end(child, 'SIGKILL');
+      await signalProcess(child, 'SIGKILL');
       child = await launch();
     },
     async stop() {
       child.kill('SIGCONT');
-      await end(child, 'SIGTERM');
+      await signalProcess(child, 'SIGTERM');
       await rm(dataDir, { recursive: true, force: true });
     },
   };

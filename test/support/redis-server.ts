@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createClient } from 'redis';
 import { freePort } from './net.ts';
+import { signalProcess } from './process.ts';
 import { waitFor } from './wait.ts';
 
 /** A `redis-server` owned by a test: it may be killed, restarted and reconfigured freely. */
@@ -58,21 +58,14 @@ export async function startRedisServer(
     return child;
   }
 
-  async function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill(signal);
-    await exited;
-  }
-
   let child = await launch();
   return {
     url,
     port,
-    stop: () => end(child, 'SIGTERM'),
-    kill: (signal = 'SIGKILL') => end(child, signal),
+    stop: () => signalProcess(child, 'SIGTERM'),
+    kill: (signal = 'SIGKILL') => signalProcess(child, signal),
     async restart() {
-      await end(child, 'SIGTERM');
+      await signalProcess(child, 'SIGTERM');
       child = await launch();
     },
   };
