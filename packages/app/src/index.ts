@@ -4,5 +4,6 @@ export type { AppDeps, Check, InstanceIdentity, RequestInfo } from './deps.ts';
 export { type ErrorCode, errorCodes, HttpError } from './errors.ts';
 export { createLogger, type LoggerOptions, type LogLevel, logLevels } from './logger.ts';
 export { type AppMetrics, createMetrics, type MetricSources } from './metrics.ts';
+export { refuseConnect } from './refuse-connect.ts';
 export { toUserBody, type UserBody, userKey } from './user-view.ts';
 export { parseUserId, parseUserInput } from './validation.ts';

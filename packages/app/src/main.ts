@@ -12,6 +12,7 @@ import { createApp } from './app.ts';
 import { type AppConfig, readConfig, redactUrl } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { refuseConnect } from './refuse-connect.ts';
 import type { UserBody } from './user-view.ts';
 
 let config: AppConfig;
@@ -133,6 +134,7 @@ const app = createApp({
   logger,
 });
 const server = app.listen(config.port, config.host);
+server.on('connect', refuseConnect(`${instance.name}/${instance.id}`));
 await once(server, 'listening');
 logger.info(
   `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
