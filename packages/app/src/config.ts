@@ -22,9 +22,9 @@ export interface AppConfig {
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
   cacheNamespace: string;
-  /** `CACHE_STRATEGY`: `versioned`, `delete` or `ttl-only`. @default 'versioned' */
+  /** `CACHE_STRATEGY`: `versioned`, `delete`, `ttl-only` or `none`. @default 'versioned' */
   cacheStrategy: Strategy;
-  /** `L1_MAX_ENTRIES`: in-process entries at most. @default 10000 */
+  /** `L1_MAX_ENTRIES`: in-process entries at most; 0 disables L1. @default 10000 */
   l1MaxEntries: number;
   /** `L1_TTL_MS`: the last safety net of L1. @default 30000 */
   l1TtlMs: number;
@@ -85,7 +85,7 @@ export function readConfig(env: Env): AppConfig {
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || 'cl',
     cacheStrategy: (env.CACHE_STRATEGY || 'versioned') as Strategy,
-    l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 0, 10_000_000),
     l1TtlMs: int('L1_TTL_MS', 30_000, 1, 2_147_483_647),
     heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 500, 10, 60_000),
     heartbeatTimeoutMs: int('HEARTBEAT_TIMEOUT_MS', 2_000, 20, 600_000),

@@ -1,5 +1,6 @@
 import { type CacheOptions, resolveOptions } from './options.ts';
 import { createContext } from './strategies/context.ts';
+import { createNoCache } from './strategies/none.ts';
 import { createDeleteCache, createTtlOnlyCache } from './strategies/redis-only.ts';
 import { createVersionedCache } from './strategies/versioned/index.ts';
 import type { Cache } from './types.ts';
@@ -17,6 +18,8 @@ export function createCache<V>(options: CacheOptions): Cache<V> {
       return createTtlOnlyCache<V>(context);
     case 'delete':
       return createDeleteCache<V>(context);
+    case 'none':
+      return createNoCache<V>(context);
     default:
       return createVersionedCache<V>(context);
   }

@@ -98,12 +98,14 @@ export const strategies = {
   ttlOnly: 'ttl-only',
   delete: 'delete',
   versioned: 'versioned',
+  none: 'none',
 } as const;
 
 /**
  * `versioned` (default): L1 + versioned Redis entries + Pub/Sub invalidation. `delete`: classic
  * cache-aside, Redis only, DEL on write (has the stale-set race). `ttl-only`: Redis only, writes
- * invalidate nothing; entries are stale until their TTL ends.
+ * invalidate nothing; entries are stale until their TTL ends. `none`: no cache at all, every read
+ * calls the loader (the baseline a cache is measured against).
  */
 export type Strategy = (typeof strategies)[keyof typeof strategies];
 
