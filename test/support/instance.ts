@@ -16,10 +16,17 @@ export interface InstanceProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200. */
-export async function startInstance(env: Record<string, string>): Promise<InstanceProcess> {
+/**
+ * Spawns `packages/app/src/main.ts` with `env` (and `nodeArgs` before it, e.g. `--cpu-prof`) and
+ * waits until `/readyz` answers 200.
+ */
+export async function startInstance(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<InstanceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/app/src/main.ts'], {
+  const args = [...nodeArgs, '--import', 'tsx', 'packages/app/src/main.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
