@@ -47,3 +47,65 @@ export function spawnWorker(name: string, input: unknown, options: WorkerOptions
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
 }
+
+/** A worker driven by commands over IPC: `{id, cmd, …}` in, `{id, result}` or `{id, error}` out. */
+export interface Worker {
+  /** Settles once the worker said it is ready (`{id: 0}`); rejects if it exited first. */
+  started: Promise<void>;
+  /** Sends a command and resolves with its result. */
+  call<T>(command: Record<string, unknown>): Promise<T>;
+  /** Closes the IPC channel; the worker exits on it. */
+  stop(): void;
+}
+
+/** Starts `scripts/bench/workers/<name>.ts` as a command-driven worker. */
+export function startWorker(name: string, input: unknown, nodeArgs: string[] = []): Worker {
+  const child = spawnWorker(name, input, { timeoutMs: 0, nodeArgs });
+  let nextId = 1;
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let ready: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => (stderr += chunk));
+  child.on('message', (reply: { id: number; result?: unknown; error?: string }) => {
+    if (reply.id === 0) return ready();
+    const waiter = pending.get(reply.id);
+    pending.delete(reply.id);
+    if (reply.error) waiter?.reject(new Error(reply.error));
+    else waiter?.resolve(reply.result);
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`${name} worker exited (${code}):\n${stderr}`))),
+  );
+  exited.catch(() => {});
+  return {
+    started: Promise.race([started, exited]),
+    call<T>(command: Record<string, unknown>): Promise<T> {
+      const id = nextId++;
+      const reply = new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      });
+      child.send({ id, ...command });
+      return Promise.race([reply, exited]);
+    },
+    stop() {
+      if (child.connected) child.disconnect();
+    },
+  };
+}
+
+/** Answers the commands of a worker started with {@link startWorker}; call in the worker. */
+export function serveCommands<C extends { id: number }>(
+  handle: (command: C) => Promise<unknown>,
+): void {
+  process.on('message', (command: C) => {
+    handle(command).then(
+      (result) => process.send?.({ id: command.id, result }),
+      (error: Error) => process.send?.({ id: command.id, error: error.stack ?? error.message }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send?.({ id: 0, result: 'ready' });
+}

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from './child.ts';
+import { stopLoad } from './load.ts';
 import { describeMachine } from './machine.ts';
 import { type BenchReport, renderMarkdown } from './report.ts';
 import { runHttp } from './sections/http.ts';
@@ -108,6 +109,7 @@ try {
   log(`\n${markdown}`);
   log(`wrote ${join(out, `${stamp}.md`)}, .json and latest.md in ${report.durationSeconds} s`);
 } finally {
+  stopLoad();
   await services.stop();
 }
 process.exit(Object.keys(errors).length > 0 ? 1 : 0);

@@ -60,7 +60,7 @@ export const QUICK: BenchSettings = {
   http: { connections: 2, durationSeconds: 0.5, warmupSeconds: 0, rounds: 1, slowDbLatencyMs: 5 },
   propagation: { writes: 20, userBytes: 200 },
   storms: {
-    instances: 3,
+    instances: 2,
     reads: 30,
     dbLatencyMs: 20,
     zipfRequests: 300,

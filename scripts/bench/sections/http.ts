@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { freePort } from '../../../test/support/net.ts';
 import { waitFor } from '../../../test/support/wait.ts';
-import { runWorker, spawnWorker } from '../child.ts';
+import { spawnWorker } from '../child.ts';
+import { runLoad } from '../load.ts';
 import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
 import { startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
@@ -85,13 +86,6 @@ function targets(settings: BenchSettings): Target[] {
       path: HOT,
     },
   ];
-}
-
-/** Runs autocannon in a process of its own (workers/load.ts) and returns its summary. */
-export function runLoad(input: LoadInput): Promise<LoadResult> {
-  return runWorker<LoadResult>('load', input, {
-    timeoutMs: (input.durationSeconds ?? 0) * 1000 + 300_000,
-  });
 }
 
 function load(settings: BenchSettings, urls: string[], path: LoadInput['path'], seconds: number) {

@@ -1,8 +1,8 @@
 import { runWorker } from '../child.ts';
+import { runLoad } from '../load.ts';
 import type { BenchServices } from '../services.ts';
 import { startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
-import { runLoad } from './http.ts';
 
 /** Memory of L1, in process and for a whole instance. */
 export interface MemoryResults {

@@ -1,9 +1,10 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runLoad } from '../load.ts';
 import type { BenchServices } from '../services.ts';
 import { startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
-import { runLoad, startCeiling } from './http.ts';
+import { startCeiling } from './http.ts';
 
 /** Where one process spent its CPU time under load, from its `--cpu-prof` profile. */
 export interface ProfileSummary {

@@ -1,6 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
 import type { PropagationStats } from '@cachelab/cache';
-import { spawnWorker } from '../child.ts';
+import { startWorker, type Worker } from '../child.ts';
 import type { BenchServices } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
 import { type Percentiles, percentiles } from '../stats.ts';
@@ -31,45 +30,6 @@ export interface PropagationResults {
   readerCacheStats: PropagationStats | null;
 }
 
-/** An IPC client of a propagation worker. */
-function driver(child: ChildProcess) {
-  let nextId = 1;
-  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  let ready: () => void = () => {};
-  const started = new Promise<void>((resolve) => {
-    ready = resolve;
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk) => (stderr += chunk));
-  child.on('message', (reply: { id: number; result?: unknown; error?: string }) => {
-    if (reply.id === 0) return ready();
-    const waiter = pending.get(reply.id);
-    pending.delete(reply.id);
-    if (reply.error) waiter?.reject(new Error(reply.error));
-    else waiter?.resolve(reply.result);
-  });
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) =>
-      reject(new Error(`propagation worker exited (${code}):\n${stderr}`)),
-    ),
-  );
-  exited.catch(() => {});
-  return {
-    started: Promise.race([started, exited]),
-    call<T>(command: Record<string, unknown>): Promise<T> {
-      const id = nextId++;
-      const reply = new Promise<T>((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      });
-      child.send({ id, ...command });
-      return Promise.race([reply, exited]);
-    },
-    stop() {
-      child.disconnect();
-    },
-  };
-}
-
 async function measure(
   settings: BenchSettings,
   services: BenchServices,
@@ -83,9 +43,9 @@ async function measure(
     userBytes: settings.propagation.userBytes,
   };
   const workers = (['writer', 'reader'] as const).map((role) =>
-    driver(spawnWorker('propagation', { ...base, role }, { timeoutMs: 0 })),
+    startWorker('propagation', { ...base, role }),
   );
-  const [writer, reader] = workers as [ReturnType<typeof driver>, ReturnType<typeof driver>];
+  const [writer, reader] = workers as [Worker, Worker];
   try {
     await Promise.all(workers.map((w) => w.started));
     const fromReturn: number[] = [];

@@ -1,10 +1,10 @@
 import { createKeys } from '@cachelab/cache';
 import { createClient } from 'redis';
 import { waitFor } from '../../../test/support/wait.ts';
+import { runLoad } from '../load.ts';
 import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
 import { startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
-import { runLoad } from './http.ts';
 
 /** One miss storm: a write, then many concurrent reads of that key over every instance. */
 export interface StormRow {

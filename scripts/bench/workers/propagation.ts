@@ -12,6 +12,7 @@
  */
 import { type Cache, createCache, createKeys } from '@cachelab/cache';
 import { createClient } from 'redis';
+import { serveCommands } from '../child.ts';
 
 interface Input {
   role: 'writer' | 'reader';
@@ -128,11 +129,4 @@ async function handle(command: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (command: Command) => {
-  handle(command).then(
-    (result) => process.send?.({ id: command.id, result }),
-    (error: Error) => process.send?.({ id: command.id, error: error.message }),
-  );
-});
-process.on('disconnect', () => process.exit(0));
-process.send?.({ id: 0, result: 'ready' });
+serveCommands(handle);
