@@ -44,7 +44,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.errors).toEqual({});
     expect(report.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
     expect(report.settings.mode).toBe('quick');
-    const { l1, http, propagation, storms, memory } = report.results;
+    const { l1, http, profile, propagation, storms, memory } = report.results;
 
     expect(l1?.rows.map((r) => r.name)).toEqual([
       'Map.get',
@@ -75,6 +75,9 @@ describe('npm run bench -- --quick', () => {
       expect(rows.get(name)?.dbQueriesPerRequest, name).toBe(1);
     }
 
+    expect(profile?.summaries.map((p) => p.target)).toEqual(['l1-hit', 'ceiling']);
+    expect(profile?.gap.length).toBeGreaterThan(0);
+
     expect(propagation?.rows).toHaveLength(2);
     for (const row of propagation?.rows ?? []) {
       expect(row.lost, row.name).toBe(0);
@@ -97,7 +100,7 @@ describe('npm run bench -- --quick', () => {
     expect(memory?.instance.l1Entries).toBe(report.settings.memory.instanceEntries);
 
     const markdown = await readFile(join(out, 'latest.md'), 'utf8');
-    for (const heading of ['## Targets', '## 1.', '## 2.', '## 3.', '## 4.', '## 5.']) {
+    for (const heading of ['## Targets', '## 1.', '## 2.', '## Where', '## 3.', '## 4.', '## 5.']) {
       expect(markdown).toContain(heading);
     }
   }, 300_000);

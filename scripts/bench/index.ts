@@ -5,9 +5,8 @@
  *   --quick          tiny durations and counts: only proves every section runs (CI); writes to a
  *                    temporary directory unless --out is given
  *   --out DIR        where the results go
- *   --only a,b       run only these sections (l1, http, propagation, storms, memory); like
- *                    --quick, writes to a temporary directory unless --out is given
- *   --profile        also profile the L1-hit instance and the ceiling under load (--cpu-prof)
+ *   --only a,b       run only these sections (l1, http, profile, propagation, storms, memory);
+ *                    like --quick, writes to a temporary directory unless --out is given
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +25,7 @@ import { runStorms } from './sections/storms.ts';
 import { startServices } from './services.ts';
 import { FULL, QUICK } from './settings.ts';
 
-const SECTIONS = ['l1', 'http', 'propagation', 'storms', 'memory'] as const;
+const SECTIONS = ['l1', 'http', 'profile', 'propagation', 'storms', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -34,14 +33,11 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     only: { type: 'string' },
-    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log(
-    'usage: npm run bench -- [--quick] [--out DIR] [--only l1,http,propagation,storms,memory] [--profile]',
-  );
+  console.log(`usage: npm run bench -- [--quick] [--out DIR] [--only ${SECTIONS.join(',')}]`);
   process.exit(0);
 }
 const only = values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS];
@@ -84,7 +80,7 @@ try {
   };
   if (selected.has('l1')) await timed('l1', () => runL1(settings, services));
   if (selected.has('http')) await timed('http', () => runHttp(settings, services, log));
-  if (values.profile) await timed('profile', () => runProfile(settings, services, out));
+  if (selected.has('profile')) await timed('profile', () => runProfile(settings, services));
   if (selected.has('propagation')) {
     await timed('propagation', () => runPropagation(settings, services));
   }

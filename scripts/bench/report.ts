@@ -2,7 +2,7 @@ import type { Machine } from './machine.ts';
 import type { HttpResults } from './sections/http.ts';
 import type { L1Results } from './sections/l1.ts';
 import type { MemoryResults } from './sections/memory.ts';
-import type { ProfileSummary } from './sections/profile.ts';
+import type { ProfileResults } from './sections/profile.ts';
 import type { PropagationResults } from './sections/propagation.ts';
 import type { StormResults } from './sections/storms.ts';
 import type { BenchSettings } from './settings.ts';
@@ -18,7 +18,7 @@ export interface BenchReport {
   results: {
     l1?: L1Results;
     http?: HttpResults;
-    profile?: ProfileSummary[];
+    profile?: ProfileResults;
     propagation?: PropagationResults;
     storms?: StormResults;
     memory?: MemoryResults;
@@ -111,7 +111,7 @@ function httpSection(r: HttpResults, s: BenchSettings, checks: Check[]): string 
     range(row.p50Ms, ms),
     range(row.p99Ms, ms),
     served(row),
-    row.dbQueriesPerRequest === null ? '–' : n(row.dbQueriesPerRequest),
+    row.dbQueriesPerRequest === null ? '–' : row.dbQueriesPerRequest.toFixed(4),
     String(row.errors),
   ]);
   const { http } = s;
@@ -292,23 +292,34 @@ An instance process (\`npm run instance\` under tsx) had an RSS of ${n(r.instanc
 ${n(r.instance.rssFullMiB)} MiB once ${r.instance.l1Entries.toLocaleString('en')} distinct users had been read into its L1.`;
 }
 
-function profileSection(profiles: ProfileSummary[]): string {
-  const blocks = profiles.map((p) => {
+function profileSection(r: ProfileResults): string {
+  const us = (v: number) => v.toFixed(2);
+  const blocks = r.summaries.map((p) => {
     const origins = Object.entries(p.byOrigin)
-      .map(([k, v]) => `${k} ${pct(v)}`)
+      .map(([k, v]) => `${k} ${us(v)}`)
       .join(', ');
-    const top = p.topFunctions
-      .slice(0, 10)
-      .map((f) => `  - ${pct(f.share)} \`${f.name}\``)
-      .join('\n');
-    return `- **${p.target}**: ${n(p.busyMicrosPerRequest)} µs of CPU per request (${p.requests.toLocaleString('en')} requests). By origin: ${origins}. Top self time:\n${top}`;
+    return `- **${p.target}**: ${us(p.busyMicrosPerRequest)} µs of CPU per request over ${p.requests.toLocaleString('en')} requests. By origin (µs per request): ${origins}.`;
   });
-  return `## CPU profiles under load (\`--profile\`)
+  const [app, ceiling] = r.summaries;
+  const ratio =
+    app && ceiling ? ceiling.busyMicrosPerRequest / app.busyMicrosPerRequest : Number.NaN;
+  return `## Where the L1-hit instance spends its CPU (profiles)
 
-Each process run with \`--cpu-prof\` under the HTTP load above; only the samples taken while the
-load ran count (start-up left out); idle time left out.
+The L1-hit instance and the ceiling server, each alone under the same load as in section 2 with
+\`--cpu-prof\`; only samples taken while the load ran count, idle time left out (raw profiles:
+\`${r.directory.replace(/^.*\/(\.tmp\/)/, '$1')}\`, not committed). CPU per request is the number that decides
+requests/s when the server's core is the bottleneck: by it the instance can reach ${pct(ratio)} of the
+ceiling.
 
-${blocks.join('\n')}`;
+${blocks.join('\n')}
+
+Functions (self time) that cost the instance more than the ceiling, µs per request:
+
+${table(
+  ['function', 'L1-hit instance', 'ceiling'],
+  r.gap.map((g) => [`\`${g.name}\``, us(g.l1Hit), us(g.ceiling)]),
+  ['---', '---:', '---:'],
+)}`;
 }
 
 /** Renders a run as Markdown: machine, one section per measurement, and the targets of issue 7. */

@@ -34,9 +34,9 @@ export const FULL: BenchSettings = {
   l1: { iterations: 1_000_000, runs: 7 },
   http: {
     connections: 10,
-    durationSeconds: 5,
+    durationSeconds: 4,
     warmupSeconds: 1,
-    rounds: 3,
+    rounds: 5,
     slowDbLatencyMs: 50,
   },
   propagation: { writes: 1000, userBytes: 200 },

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../../../test/support/net.ts';
 import { waitFor } from '../../../test/support/wait.ts';
 import { spawnWorker } from '../child.ts';
@@ -115,6 +116,23 @@ export async function startCeiling(
   };
 }
 
+/**
+ * Stats once the requests still in flight when the load stopped (autocannon does not wait for
+ * them) have finished: two reads 50 ms apart that agree.
+ */
+async function settledStats(instance: BenchInstance): Promise<InstanceStats> {
+  let last = await instance.stats();
+  for (let i = 0; i < 40; i++) {
+    await delay(50);
+    const next = await instance.stats();
+    if (next.cache.reads === last.cache.reads && next.database.queries === last.database.queries) {
+      return next;
+    }
+    last = next;
+  }
+  return last;
+}
+
 function delta(before: InstanceStats, after: InstanceStats) {
   const reads = after.cache.reads - before.cache.reads;
   const share = (n: number) => (reads === 0 ? 0 : n / reads);
@@ -174,7 +192,7 @@ export async function runHttp(
         const instance = byName.get(t.name);
         const before = await instance?.stats();
         const result = await load(settings, [urlOf(t)], t.path, settings.http.durationSeconds);
-        const after = await instance?.stats();
+        const after = instance && (await settledStats(instance));
         runs.set(t.name, [...(runs.get(t.name) ?? []), result]);
         if (before && after)
           counted.set(t.name, [...(counted.get(t.name) ?? []), delta(before, after)]);
