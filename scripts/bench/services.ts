@@ -45,6 +45,18 @@ export interface InstanceStats {
   database: { queries: number };
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in µs (Linux: /proc). Unlike requests/s it
+ * hardly depends on what else the machine runs, which makes it the steadier comparison here.
+ */
+export async function cpuMicros(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are
+  // fields 14 and 15, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 /** An app instance process of the bench. */
 export interface BenchInstance extends InstanceProcess {
   stats(): Promise<InstanceStats>;

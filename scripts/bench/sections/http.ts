@@ -6,7 +6,7 @@ import { waitFor } from '../../../test/support/wait.ts';
 import { spawnWorker } from '../child.ts';
 import { runLoad } from '../load.ts';
 import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
-import { startInstances } from '../services.ts';
+import { cpuMicros, startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
 import { type Spread, spread } from '../stats.ts';
 import type { LoadInput, LoadResult } from '../workers/load.ts';
@@ -26,6 +26,8 @@ export interface HttpRow {
   requestsPerSecond: Spread;
   p50Ms: Spread;
   p99Ms: Spread;
+  /** CPU time the server process used per request (user + system), in µs. */
+  cpuMicrosPerRequest: Spread;
   /** Which tier answered, as shares of the reads the instance counted (verifies the row). */
   served: { L1: number; L2: number; MISS: number } | null;
   /** Database queries per request over the measured runs. */
@@ -38,6 +40,8 @@ export interface HttpResults {
   rows: HttpRow[];
   /** Median over rounds of (L1-hit requests/s ÷ ceiling requests/s) in the same round. */
   l1VersusCeiling: Spread;
+  /** The same from CPU per request (ceiling's ÷ L1-hit's): what a saturated core would give. */
+  l1VersusCeilingByCpu: Spread;
 }
 
 const HOT = { kind: 'fixed', path: '/users/1' } as const;
@@ -176,6 +180,8 @@ export async function runHttp(
   for (const instance of instances) await fetch(`${instance.url}/users/1`);
   const body = await (await fetch(`${l1.url}/users/1`)).json();
   const ceiling = await startCeiling(body);
+  const pidOf = (t: Target) =>
+    t.name === 'ceiling' ? ceiling.child.pid : (byName.get(t.name) as BenchInstance).child.pid;
   const urlOf = (t: Target) =>
     t.name === 'ceiling' ? ceiling.url : (byName.get(t.name) as BenchInstance).url;
   try {
@@ -183,6 +189,7 @@ export async function runHttp(
       for (const t of list) await load(settings, [urlOf(t)], t.path, settings.http.warmupSeconds);
     }
     const runs = new Map<string, LoadResult[]>();
+    const cpu = new Map<string, number[]>();
     const counted = new Map<
       string,
       { reads: number; served: HttpRow['served']; queries: number }[]
@@ -191,8 +198,11 @@ export async function runHttp(
       for (const t of list) {
         const instance = byName.get(t.name);
         const before = await instance?.stats();
+        const cpuBefore = await cpuMicros(pidOf(t));
         const result = await load(settings, [urlOf(t)], t.path, settings.http.durationSeconds);
         const after = instance && (await settledStats(instance));
+        const cpuUsed = (await cpuMicros(pidOf(t))) - cpuBefore;
+        cpu.set(t.name, [...(cpu.get(t.name) ?? []), cpuUsed / Math.max(1, result.requests)]);
         runs.set(t.name, [...(runs.get(t.name) ?? []), result]);
         if (before && after)
           counted.set(t.name, [...(counted.get(t.name) ?? []), delta(before, after)]);
@@ -218,6 +228,7 @@ export async function runHttp(
         requestsPerSecond: spread(results.map((r) => r.requestsPerSecond)),
         p50Ms: spread(results.map((r) => r.latencyMs.p50)),
         p99Ms: spread(results.map((r) => r.latencyMs.p99)),
+        cpuMicrosPerRequest: spread(cpu.get(t.name) ?? []),
         served: deltas
           ? { L1: avg((s) => s.L1), L2: avg((s) => s.L2), MISS: avg((s) => s.MISS) }
           : null,
@@ -231,7 +242,9 @@ export async function runHttp(
     const ratios = (runs.get('l1-hit') ?? []).map(
       (r, i) => r.requestsPerSecond / (ceilingRuns[i]?.requestsPerSecond ?? Number.NaN),
     );
-    return { rows, l1VersusCeiling: spread(ratios) };
+    const ceilingCpu = cpu.get('ceiling') ?? [];
+    const cpuRatios = (cpu.get('l1-hit') ?? []).map((us, i) => (ceilingCpu[i] ?? Number.NaN) / us);
+    return { rows, l1VersusCeiling: spread(ratios), l1VersusCeilingByCpu: spread(cpuRatios) };
   } finally {
     await ceiling.stop();
     await Promise.all(instances.map((instance) => instance.stop()));
