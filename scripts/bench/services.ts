@@ -73,9 +73,11 @@ export async function startInstances(
 ): Promise<BenchInstance[]> {
   const started = await Promise.allSettled(
     envs.map((env) =>
-      startInstance(
-        { REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, ...env },
-        nodeArgs,
+      retryOnPortClash(() =>
+        startInstance(
+          { REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, ...env },
+          nodeArgs,
+        ),
       ),
     ),
   );
@@ -88,6 +90,22 @@ export async function startInstances(
     throw (failed as PromiseRejectedResult).reason;
   }
   return instances;
+}
+
+/**
+ * Retries `start` when the free port it picked was taken before it could listen on it (the bench
+ * starts many processes at once, and their outgoing connections use the same port range).
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= attempts || !String((error as Error).message).includes('EADDRINUSE')) {
+        throw error;
+      }
+    }
+  }
 }
 
 function benchInstance(instance: InstanceProcess): BenchInstance {

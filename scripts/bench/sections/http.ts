@@ -6,7 +6,7 @@ import { waitFor } from '../../../test/support/wait.ts';
 import { spawnWorker } from '../child.ts';
 import { runLoad } from '../load.ts';
 import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
-import { cpuMicros, startInstances } from '../services.ts';
+import { cpuMicros, retryOnPortClash, startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
 import { type Spread, spread } from '../stats.ts';
 import type { LoadInput, LoadResult } from '../workers/load.ts';
@@ -102,12 +102,22 @@ export async function startCeiling(
   body: unknown,
   nodeArgs: string[] = [],
 ): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawnWorker('ceiling-server', { port, body }, { timeoutMs: 0, nodeArgs });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/users/1`)).ok, {
-    timeoutMs: 30_000,
-    what: 'the ceiling server',
+  const { child, url } = await retryOnPortClash(async () => {
+    const port = await freePort();
+    const child = spawnWorker('ceiling-server', { port, body }, { timeoutMs: 0, nodeArgs });
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => (stderr += chunk));
+    const url = `http://127.0.0.1:${port}`;
+    const ready = waitFor(async () => (await fetch(`${url}/users/1`)).ok, {
+      timeoutMs: 30_000,
+      what: 'the ceiling server',
+    });
+    const exited = once(child, 'exit').then(() => {
+      throw new Error(`the ceiling server exited before it was ready: ${stderr}`);
+    });
+    exited.catch(() => {});
+    await Promise.race([ready, exited]);
+    return { child, url };
   });
   return {
     url,
