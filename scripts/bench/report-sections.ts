@@ -246,8 +246,10 @@ ${table(
   ['---', '---:'],
 )}
 
-An instance process (\`npm run instance\` under tsx) had an RSS of ${n(r.instance.rssEmptyMiB)} MiB ready with an empty L1 and
-${n(r.instance.rssFullMiB)} MiB once ${r.instance.l1Entries.toLocaleString('en')} distinct users had been read into its L1.`;
+An instance process (\`npm run instance\` under tsx; it loads PGlite's module through
+\`@cachelab/store\` even when it talks to a remote database) had an RSS of ${n(r.instance.rssEmptyMiB)} MiB once ready, ${n(r.instance.rssWarmMiB)} MiB after
+${r.instance.l1Entries.toLocaleString('en')} reads of one key (what the traffic alone grows), and ${n(r.instance.rssFullMiB)} MiB after ${r.instance.l1Entries.toLocaleString('en')} reads of distinct
+users had filled its L1: ${n(r.instance.rssFullMiB - r.instance.rssWarmMiB)} MiB for the entries and what loading them left behind.`;
 }
 
 /** The Markdown of one section; pushes the targets it checks. */

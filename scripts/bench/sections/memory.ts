@@ -12,14 +12,14 @@ export interface MemoryResults {
   bytesPerUserObject: number;
   /** Heap per L1 entry, user object included. */
   bytesPerL1Entry: number;
-  instance: { l1Entries: number; rssEmptyMiB: number; rssFullMiB: number };
+  instance: { l1Entries: number; rssEmptyMiB: number; rssWarmMiB: number; rssFullMiB: number };
 }
 
 const MiB = 2 ** 20;
 
 /**
  * Bytes per L1 entry (heap delta over N entries, `--expose-gc`), and the RSS of an instance
- * process before and after its L1 was filled with distinct users.
+ * process: ready, after N reads of one key, and after N reads of N distinct users (a full L1).
  */
 export async function runMemory(
   settings: BenchSettings,
@@ -43,6 +43,15 @@ export async function runMemory(
   if (!instance) throw new Error('no instance');
   try {
     const rssEmpty = await instance.rss();
+    // The same number of reads of one key first: what the traffic alone grows (heap, buffers,
+    // optimised code) is then in the baseline, and the difference is what the entries take.
+    await runLoad({
+      urls: [instance.url],
+      connections: 10,
+      amount: entries,
+      path: { kind: 'fixed', path: '/users/1' },
+    });
+    const rssWarm = await instance.rss();
     // Ids 1…entries, each once: L1 ends up holding exactly `entries` users.
     await runLoad({
       urls: [instance.url],
@@ -58,6 +67,7 @@ export async function runMemory(
       instance: {
         l1Entries: cache.l1Size,
         rssEmptyMiB: rssEmpty / MiB,
+        rssWarmMiB: rssWarm / MiB,
         rssFullMiB: (await instance.rss()) / MiB,
       },
     };
