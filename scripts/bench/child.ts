@@ -37,15 +37,32 @@ export async function runWorker<T>(
   return JSON.parse(last) as T;
 }
 
+/** Every process the bench started and that has not exited yet. */
+const children = new Set<ChildProcess>();
+
+/** Remembers `child` until it exits, so that {@link killChildren} can end it. */
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Kills every process the bench started that is still running (on Ctrl-C or a timeout). */
+export function killChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
 /** Spawns a worker with an IPC channel (for workers driven step by step). */
 export function spawnWorker(name: string, input: unknown, options: WorkerOptions): ChildProcess {
   const entry = `scripts/bench/workers/${name}.ts`;
   const args = [...(options.nodeArgs ?? []), '--import', 'tsx', entry, JSON.stringify(input)];
-  return spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  return track(
+    spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    }),
+  );
 }
 
 /** A worker driven by commands over IPC: `{id, cmd, …}` in, `{id, result}` or `{id, error}` out. */

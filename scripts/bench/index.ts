@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from './child.ts';
+import { killChildren, ROOT } from './child.ts';
 import { stopLoad } from './load.ts';
 import { describeMachine } from './machine.ts';
 import { type BenchReport, renderMarkdown } from './report.ts';
@@ -59,6 +59,13 @@ const log = (line: string) => console.log(line);
 log(`cachelab bench (${settings.mode}): ${[...selected].join(', ')}; results into ${out}`);
 
 const services = await startServices(settings.seedUsers);
+// Interrupted (Ctrl-C, a timeout): nothing the bench started may outlive it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killChildren();
+    void services.stop().finally(() => process.exit(130));
+  });
+}
 const results: BenchReport['results'] = {};
 const errors: Record<string, string> = {};
 try {

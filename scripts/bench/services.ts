@@ -3,6 +3,7 @@ import { createPool, prepareDatabase, startEmbeddedDatabase } from '@cachelab/st
 import { type InstanceProcess, startInstance } from '../../test/support/instance.ts';
 import { freePort } from '../../test/support/net.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
+import { track } from './child.ts';
 
 /** The Redis and database every section of one run shares; each section uses its own namespace. */
 export interface BenchServices {
@@ -76,7 +77,7 @@ export async function startInstances(
       retryOnPortClash(() =>
         startInstance(
           { REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, ...env },
-          nodeArgs,
+          { nodeArgs, onSpawn: track },
         ),
       ),
     ),

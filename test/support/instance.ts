@@ -16,21 +16,27 @@ export interface InstanceProcess {
   exited: Promise<number | null>;
 }
 
-/**
- * Spawns `packages/app/src/main.ts` with `env` (and `nodeArgs` before it, e.g. `--cpu-prof`) and
- * waits until `/readyz` answers 200.
- */
+/** Options of {@link startInstance}. */
+export interface StartInstanceOptions {
+  /** Node flags before the script, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+  /** Told about the process as soon as it is spawned (before it is ready), e.g. to kill it. */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+/** Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200. */
 export async function startInstance(
   env: Record<string, string>,
-  nodeArgs: string[] = [],
+  options: StartInstanceOptions = {},
 ): Promise<InstanceProcess> {
   const port = await freePort();
-  const args = [...nodeArgs, '--import', 'tsx', 'packages/app/src/main.ts'];
+  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', 'packages/app/src/main.ts'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  options.onSpawn?.(child);
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
