@@ -16,6 +16,16 @@ export interface InstanceProcess {
   exited: Promise<number | null>;
 }
 
+/** Options of {@link startInstance}. */
+export interface StartInstanceOptions {
+  /** Longest wait for `/readyz`; then the process is killed. */
+  timeoutMs?: number;
+  /** Node flags before the script, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+  /** Told about the process as soon as it is spawned (before it is ready), e.g. to kill it. */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
 /**
  * Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200 (at most
  * `timeoutMs`). If it does not, the process is killed and the error carries what it printed. Pass
@@ -23,14 +33,16 @@ export interface InstanceProcess {
  */
 export async function startInstance(
   env: Record<string, string>,
-  options: { timeoutMs?: number } = {},
+  options: StartInstanceOptions = {},
 ): Promise<InstanceProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/app/src/main.ts'], {
+  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', 'packages/app/src/main.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  options.onSpawn?.(child);
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));

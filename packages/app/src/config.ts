@@ -50,7 +50,7 @@ export interface AppConfig {
   cacheNamespace: string;
   /** `CACHE_STRATEGY`: `versioned`, `delete`, `ttl-only` or `none`. @default 'versioned' */
   cacheStrategy: Strategy;
-  /** `L1_MAX_ENTRIES`: in-process entries at most. @default 10000 */
+  /** `L1_MAX_ENTRIES`: in-process entries at most; 0 disables L1. @default 10000 */
   l1MaxEntries: number;
   /** `HIGH_WATER_MARK_MAX_ENTRIES`: keys whose announced version is remembered. @default 100000 */
   highWaterMarkMaxEntries: number;
@@ -124,7 +124,7 @@ export function readConfig(env: Env): AppConfig {
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || 'cl',
     cacheStrategy: (env.CACHE_STRATEGY || 'versioned') as Strategy,
-    l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 0, 10_000_000),
     highWaterMarkMaxEntries: int('HIGH_WATER_MARK_MAX_ENTRIES', 100_000, 1, 10_000_000),
     l1TtlMs: int('L1_TTL_MS', 30_000, 1, 2_147_483_647),
     heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 500, 10, 60_000),

@@ -1,5 +1,12 @@
 import type { CacheError } from './errors.ts';
-import type { CacheEvents, Loaded, RedisLike, Strategy, SubscriberLike } from './types.ts';
+import {
+  type CacheEvents,
+  type Loaded,
+  type RedisLike,
+  type Strategy,
+  type SubscriberLike,
+  strategies,
+} from './types.ts';
 
 /** Hooks into the read path, for tests and the lab; production code leaves them unset. */
 export interface CacheHooks {
@@ -45,7 +52,8 @@ export interface CacheOptions {
    */
   negativeTtlMs?: number;
   /**
-   * Entries the L1 holds at most.
+   * Entries the L1 holds at most; `0` disables L1 (every read goes to Redis), e.g. to measure the
+   * Redis tier alone.
    * @default 10_000
    */
   l1MaxEntries?: number;
@@ -144,7 +152,6 @@ const MIN_SECRET_LENGTH = 16;
 const POSITIVE_INTEGERS = [
   'ttlMs',
   'negativeTtlMs',
-  'l1MaxEntries',
   'l1TtlMs',
   'highWaterMarkMaxEntries',
   'heartbeatIntervalMs',
@@ -169,8 +176,15 @@ export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
       throw new TypeError(`\`${name}\` must be a positive integer`);
     }
   }
-  if (!['ttl-only', 'delete', 'versioned', 'none'].includes(resolved.strategy)) {
-    throw new TypeError("`strategy` must be 'ttl-only', 'delete', 'versioned' or 'none'");
+  if (!Number.isSafeInteger(resolved.l1MaxEntries) || resolved.l1MaxEntries < 0) {
+    throw new TypeError('`l1MaxEntries` must be a non-negative integer');
+  }
+  if (!(Object.values(strategies) as string[]).includes(resolved.strategy)) {
+    throw new TypeError(
+      `\`strategy\` must be one of ${Object.values(strategies)
+        .map((s) => `'${s}'`)
+        .join(', ')}`,
+    );
   }
   if (resolved.strategy === 'versioned' && typeof resolved.subscriber?.subscribe !== 'function') {
     throw new TypeError('`subscriber` (a dedicated Redis connection) is required by `versioned`');

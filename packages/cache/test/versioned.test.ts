@@ -40,6 +40,15 @@ describe('versioned strategy: tiers and layout', () => {
     expect(source.calls).toEqual(['k']);
   });
 
+  it('answers every read from Redis when L1 is disabled (l1MaxEntries 0)', async () => {
+    const [a] = await cluster(1, { l1MaxEntries: 0 });
+    const source = mapLoader<User>({ k: v(3) });
+    expect(await a?.cache.getOrLoad('k', source.load)).toMatchObject({ version: 3, tier: 'MISS' });
+    expect(await a?.cache.getOrLoad('k', source.load)).toMatchObject({ version: 3, tier: 'L2' });
+    expect(await a?.cache.getOrLoad('k', source.load)).toMatchObject({ version: 3, tier: 'L2' });
+    expect(a?.cache.stats()).toMatchObject({ l1Hits: 0, l2Hits: 2, l1Size: 0 });
+  });
+
   it('keeps a version pointer and data entries keyed by version, with TTLs', async () => {
     const [a] = await cluster(1, { ttlMs: 20_000 });
     if (!a) throw new Error('no instance');

@@ -1,12 +1,15 @@
 import type { Loaded } from '@cachelab/cache';
-import { Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { errorCodes, HttpError } from '../errors.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
 import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
 
-/** `GET/PUT/DELETE /users/:id` and `POST /users`: cache-aside reads, invalidating writes. */
-export function usersRouter({ users, cache }: AppDeps): Router {
+/**
+ * `GET/PUT/DELETE /users/:id` and `POST /users`: cache-aside reads, invalidating writes.
+ * `parseBody` runs before the writes that carry a body.
+ */
+export function usersRouter({ users, cache }: AppDeps, parseBody: RequestHandler[]): Router {
   const router = Router();
 
   // #region tutorial:get-user
@@ -20,14 +23,15 @@ export function usersRouter({ users, cache }: AppDeps): Router {
     const id = parseUserId(req.params.id);
     const options = parseReadOptions(req.get('x-min-version'), req.get('x-consistency'));
     const read = await cache.getOrLoad(userKey(id), loadUser, options);
-    res.set('X-Cache', read.tier);
+    res.setHeader('X-Cache', read.tier);
     if (!read.value) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
-    res.set('X-Version', String(read.value.version)).json(read.value);
+    res.setHeader('X-Version', String(read.value.version));
+    res.json(read.value);
   });
   // #endregion tutorial:get-user
 
   // #region tutorial:put-user
-  router.put('/users/:id', async (req, res) => {
+  router.put('/users/:id', parseBody, async (req: Request, res: Response) => {
     const id = parseUserId(req.params.id);
     const input = parseUserInput(req.body);
     const { user, created } = await users.put(id, input);
@@ -41,7 +45,7 @@ export function usersRouter({ users, cache }: AppDeps): Router {
   });
   // #endregion tutorial:put-user
 
-  router.post('/users', async (req, res) => {
+  router.post('/users', parseBody, async (req: Request, res: Response) => {
     const input = parseUserInput(req.body);
     const user = await users.create(input);
     const body = toUserBody(user);

@@ -29,7 +29,8 @@ export interface L1Store<V> {
 /**
  * Creates an L1 of at most `maxEntries` entries that each live `ttlMs`. When full, the oldest
  * entry not used since the last sweep goes (a CLOCK approximation of LRU that costs a hit only a
- * boolean write), so a hot set survives a flood of one-off keys.
+ * boolean write), so a hot set survives a flood of one-off keys. With `maxEntries` 0 it holds
+ * nothing (L1 disabled).
  */
 export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> {
   const entries = new Map<string, L1Entry<V>>();
@@ -63,6 +64,7 @@ export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> 
       return entry;
     },
     set(key, { value, version }) {
+      if (maxEntries === 0) return;
       const current = entries.get(key);
       if (current && current.version > version) return;
       if (!current && entries.size >= maxEntries) evictOne();

@@ -26,8 +26,9 @@ export function createNoCache<V>(context: StrategyContext): Cache<V> {
         loadsInFlight--;
       }
     },
-    async invalidate(key) {
+    async invalidate(key, written) {
       checkKey(key);
+      checkEntry(written, 'invalidate');
       counters.invalidations++;
     },
     stats: () => ({

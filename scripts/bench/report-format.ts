@@ -1,0 +1,26 @@
+import { round, type Spread } from './stats.ts';
+
+/** One target of issue 7 and whether this run met it. */
+export interface Check {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** A number for reports: 3 significant digits below 100, integers above. */
+export const n = (value: number) => String(round(value));
+/** Milliseconds with 3 decimals below 10. */
+export const ms = (value: number) =>
+  Number.isFinite(value) ? value.toFixed(value < 10 ? 3 : 1) : '–';
+/** A share as a percentage. */
+export const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
+/** Median (min–max). */
+export const range = (s: Spread, format = n) =>
+  `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+/** A Markdown table. */
+export const table = (head: string[], rows: string[][], align?: string[]) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => align?.[i] ?? '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
