@@ -22,7 +22,7 @@ function routeOf(req: Request): string {
 }
 
 /**
- * Sets `X-Instance` and `X-Request-Id` on every response and, once it is sent, observes its
+ * Sets `X-Instance` and `X-Request-Id` on every response (and `Connection: close` while draining) and, once it is sent, observes its
  * duration by route, method, status and `X-Cache` tier (and logs it at `debug`). Kept lean: it
  * runs on every L1 hit, so it allocates no closure per request.
  */
@@ -30,8 +30,10 @@ export function observeRequests(options: {
   instance: string;
   metrics: AppMetrics;
   logger: Logger;
+  /** True once the instance is shutting down: every answer then closes its connection. */
+  isDraining?: () => boolean;
 }): RequestHandler {
-  const { instance, metrics, logger } = options;
+  const { instance, metrics, logger, isDraining } = options;
 
   function finished(this: Response): void {
     const req = this.req as TimedRequest;
@@ -55,6 +57,8 @@ export function observeRequests(options: {
     const valid = typeof given === 'string' && REQUEST_ID.test(given);
     res.setHeader('X-Request-Id', valid ? given : randomUUID());
     res.setHeader('X-Instance', instance);
+    // While draining, a request on a kept-alive connection is still answered, but the last one.
+    if (isDraining?.()) res.setHeader('Connection', 'close');
     // on, not once: once would wrap the listener in a new closure per request.
     res.on('finish', finished);
     next();

@@ -1,17 +1,20 @@
 import type { Loaded } from '@cachelab/cache';
-import { type Request, type RequestHandler, type Response, Router } from 'express';
+import type { IRouter, Request, RequestHandler, Response } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { errorCodes, HttpError } from '../errors.ts';
+import { rejectQuery } from '../middleware/errors.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
 import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
 
 /**
- * `GET/PUT/DELETE /users/:id` and `POST /users`: cache-aside reads, invalidating writes.
- * `parseBody` runs before the writes that carry a body.
+ * Adds `GET/PUT/DELETE /users/:id` and `POST /users` to `router`: cache-aside reads, invalidating
+ * writes. None takes a query string (400); `parseBody` runs before the writes that carry a body.
  */
-export function usersRouter({ users, cache }: AppDeps, parseBody: RequestHandler[]): Router {
-  const router = Router();
-
+export function addUserRoutes(
+  router: IRouter,
+  { users, cache }: AppDeps,
+  parseBody: RequestHandler[],
+): void {
   // #region tutorial:get-user
   async function loadUser(key: string): Promise<Loaded<UserBody>> {
     const row = await users.get(key.slice('user:'.length));
@@ -19,7 +22,7 @@ export function usersRouter({ users, cache }: AppDeps, parseBody: RequestHandler
     return { value: row.deleted ? null : toUserBody(row), version: row.version };
   }
 
-  router.get('/users/:id', async (req, res) => {
+  router.get('/users/:id', rejectQuery, async (req, res) => {
     const id = parseUserId(req.params.id);
     const options = parseReadOptions(req.get('x-min-version'), req.get('x-consistency'));
     const read = await cache.getOrLoad(userKey(id), loadUser, options);
@@ -31,7 +34,7 @@ export function usersRouter({ users, cache }: AppDeps, parseBody: RequestHandler
   // #endregion tutorial:get-user
 
   // #region tutorial:put-user
-  router.put('/users/:id', parseBody, async (req: Request, res: Response) => {
+  router.put('/users/:id', rejectQuery, parseBody, async (req: Request, res: Response) => {
     const id = parseUserId(req.params.id);
     const input = parseUserInput(req.body);
     const { user, created } = await users.put(id, input);
@@ -45,7 +48,7 @@ export function usersRouter({ users, cache }: AppDeps, parseBody: RequestHandler
   });
   // #endregion tutorial:put-user
 
-  router.post('/users', parseBody, async (req: Request, res: Response) => {
+  router.post('/users', rejectQuery, parseBody, async (req: Request, res: Response) => {
     const input = parseUserInput(req.body);
     const user = await users.create(input);
     const body = toUserBody(user);
@@ -53,13 +56,11 @@ export function usersRouter({ users, cache }: AppDeps, parseBody: RequestHandler
     res.status(201).location(`/users/${user.id}`).set('X-Version', String(user.version)).json(body);
   });
 
-  router.delete('/users/:id', async (req, res) => {
+  router.delete('/users/:id', rejectQuery, async (req, res) => {
     const id = parseUserId(req.params.id);
     const tombstone = await users.delete(id);
     if (!tombstone) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
     await cache.invalidate(userKey(id), { value: null, version: tombstone.version });
     res.status(204).set('X-Version', String(tombstone.version)).end();
   });
-
-  return router;
 }
