@@ -274,11 +274,14 @@ ceiling.
 
 ${blocks.join('\n')}
 
-What an L1-hit request does that the ceiling's does not, in order: the middleware that sets
-\`X-Instance\`; the users router (a nested Express router: its own \`handle\`/\`next\`); id validation
-and two \`req.get\` for \`X-Min-Version\`/\`X-Consistency\`; an \`await\` of \`getOrLoad\` (a promise
-and a microtask, though the L1 hit itself is synchronous inside); two more headers (\`X-Cache\`,
-\`X-Version\`), which make the head that \`writeHead\`/\`writev\` build and send larger. cachelab's
+What an L1-hit request does that the ceiling's does not, in order: the request observer (sets
+\`X-Request-Id\` — the client's if well-formed, else a fresh UUID — and \`X-Instance\`, takes the
+start time, and on \`finish\` observes the request-duration histogram); a query-string check; id
+validation and two \`req.get\` for \`X-Min-Version\`/\`X-Consistency\`; an \`await\` of
+\`getOrLoad\` (a promise and a microtask, though the L1 hit itself is synchronous inside); and four
+more response headers than the ceiling (\`X-Request-Id\`, \`X-Instance\`, \`X-Cache\`, \`X-Version\`),
+which \`setHeader\`, \`writeHead\` and \`_storeHeader\` build and send, and whose strings the garbage
+collector then reclaims. cachelab's
 own code is the \`cachelab library\` and \`cachelab app\` rows above.
 
 Functions (self time) that cost the instance more than the ceiling, µs per request:
