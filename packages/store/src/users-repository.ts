@@ -87,6 +87,7 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
   ): Promise<Record<string, unknown>[]> {
     const startedAt = performance.now();
     if (latencyMs > 0) await delay(latencyMs);
+    // #endregion tutorial:latency
     const admitted = breaker.admit();
     if (admitted === 'fail') {
       counters.failedFast++;
@@ -112,7 +113,6 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
       throw error;
     }
   }
-  // #endregion tutorial:latency
 
   return {
     async get(id) {
