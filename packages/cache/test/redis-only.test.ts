@@ -6,25 +6,6 @@ import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
 
 const ada = { name: 'Ada' };
 
-describe('the none strategy (no cache at all)', () => {
-  it('calls the loader on every read and touches no Redis key', async () => {
-    const { cache, redis, keys } = await cacheFixture({ strategy: 'none' });
-    const source = mapLoader({ '1': { value: ada, version: 3 } });
-
-    for (let i = 0; i < 3; i++) {
-      expect(await cache.getOrLoad('1', source.load)).toEqual({
-        value: ada,
-        version: 3,
-        tier: 'MISS',
-      });
-    }
-    await cache.invalidate('1', { value: ada, version: 4 });
-    expect(source.calls).toEqual(['1', '1', '1']);
-    expect(await redis.exists(keys.value('1'))).toBe(0);
-    expect(cache.stats()).toMatchObject({ strategy: 'none', reads: 3, misses: 3, loads: 3 });
-  });
-});
-
 describe('the delete strategy (basic cache-aside over Redis)', () => {
   it('loads on a miss, stores with the TTL, then answers from Redis', async () => {
     const { cache, redis, keys } = await cacheFixture({ strategy: 'delete', ttlMs: 30_000 });
