@@ -1,10 +1,20 @@
 import { nanoid } from 'nanoid';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { type InstanceProcess, startInstance, waitFor } from './support/index.ts';
+import {
+  type InstanceProcess,
+  startInstance,
+  startRedisServer,
+  type TestRedisServer,
+  waitFor,
+} from './support/index.ts';
 
 let instance: InstanceProcess | undefined;
-afterEach(() => {
+let redis: TestRedisServer | undefined;
+afterEach(async () => {
   if (instance?.child.exitCode === null) instance.child.kill('SIGKILL');
+  await redis?.kill('SIGCONT');
+  await redis?.stop();
+  redis = undefined;
 });
 
 describe('an instance process', () => {
@@ -39,6 +49,28 @@ describe('an instance process', () => {
       expect(instance.output()).toContain('stopped');
     },
   );
+
+  it('exits on SIGTERM while Redis is frozen with commands pending', async () => {
+    redis = await startRedisServer();
+    instance = await startInstance({
+      REDIS_URL: redis.url,
+      DATABASE_URL: inject('databaseUrl'),
+      SEED_USERS: '100',
+      HEARTBEAT_INTERVAL_MS: '100',
+      SHUTDOWN_TIMEOUT_MS: '1000',
+      CACHE_NAMESPACE: `t-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+    });
+    const { url } = instance;
+    await redis.kill('SIGSTOP');
+    // A read whose Redis round trip times out: its command stays queued on the frozen connection.
+    expect((await fetch(`${url}/users/4`)).status).toBe(200);
+    instance.child.kill('SIGTERM');
+    const exited = await Promise.race([
+      instance.exited,
+      new Promise((resolve) => setTimeout(resolve, 8000, 'still running')),
+    ]);
+    expect(exited).toBe(0);
+  });
 
   it('exits 1 naming every invalid variable', async () => {
     const error = await startInstance({ PORT: 'eighty', DB_LATENCY_MS: '-5' }).catch(

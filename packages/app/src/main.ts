@@ -124,6 +124,8 @@ if (config.labFillDelayMs > 0) {
 }
 
 let draining = false;
+/** Longest wait, on shutdown, for Redis and the database to answer what is still queued. */
+const CLOSE_TIMEOUT_MS = 2000;
 const app = createApp({
   users,
   cache,
@@ -159,7 +161,15 @@ async function shutdown(signal: string): Promise<void> {
   clearInterval(sweep);
   clearTimeout(force);
   await cache.close();
-  await Promise.allSettled([redis.close(), subscriber?.close(), pool.end()]);
+  // close() waits for the answers to commands still queued, and a frozen Redis (or database)
+  // never sends them: after CLOSE_TIMEOUT_MS the connections are cut instead.
+  const closing = Promise.allSettled([redis.close(), subscriber?.close(), pool.end()]);
+  const cut = delay(CLOSE_TIMEOUT_MS, 'cut' as const);
+  if ((await Promise.race([closing, cut])) === 'cut') {
+    logger.warn(`connections still closing after ${CLOSE_TIMEOUT_MS} ms: cut`);
+    redis.destroy();
+    subscriber?.destroy();
+  }
   logger.info('stopped');
   process.exit(0);
 }

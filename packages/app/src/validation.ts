@@ -14,7 +14,8 @@ export function parseUserId(raw: unknown): string {
 
 /**
  * Validates a full user body: exactly `name` (1-100 characters), `email` (an address, at most 254
- * characters) and `age` (an integer 0-150). Anything else is a 400 naming the field.
+ * characters), both without NUL or unpaired surrogates, and `age` (an integer 0-150). Anything
+ * else is a 400 naming the field.
  */
 export function parseUserInput(body: unknown): UserInput {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -31,10 +32,18 @@ export function parseUserInput(body: unknown): UserInput {
   if (typeof email !== 'string' || email.length > 254 || !EMAIL.test(email)) {
     throw invalid('`email` must be an e-mail address of at most 254 characters');
   }
+  // Else the database refuses the write (a 500) or stores something other than what was sent.
+  if (!storable(name)) throw invalid('`name` must not hold a NUL or an unpaired surrogate');
+  if (!storable(email)) throw invalid('`email` must not hold a NUL or an unpaired surrogate');
   if (typeof age !== 'number' || !Number.isInteger(age) || age < 0 || age > 150) {
     throw invalid('`age` must be an integer from 0 to 150');
   }
   return { name, email, age };
+}
+
+/** Text the database stores as sent: Postgres refuses NUL, and UTF-8 cannot hold a lone surrogate. */
+function storable(text: string): boolean {
+  return !text.includes('\u0000') && !/\p{Cs}/u.test(text);
 }
 
 function invalid(message: string): HttpError {

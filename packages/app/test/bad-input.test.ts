@@ -60,6 +60,9 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
     ['a negative age', { ...ada, age: -1 }],
     ['an absurd age', { ...ada, age: 1e308 }],
     ['an array', [ada]],
+    ['a NUL character in the name', { ...ada, name: 'Ad\u0000a' }],
+    ['a lone surrogate in the name', '{"name":"Ad\\ud800a","email":"ada@example.com","age":36}'],
+    ['a NUL character in the email', { ...ada, email: 'ada\u0000@example.com' }],
   ])('rejects a body with %s (E_INVALID_BODY)', async (_what, body) => {
     const { base } = await appFixture();
     await expectError(await send(`${base}/users/bad-body`, 'PUT', body), 400, 'E_INVALID_BODY');

@@ -33,6 +33,24 @@ describe('load shedding', () => {
     },
   );
 
+  it.each(['versioned', 'delete'] as Strategy[])(
+    '%s: reads whose shared load is older than their minVersion reload once together, within the cap',
+    async (strategy) => {
+      const { cache } = await cacheFixture<User>({ strategy, maxConcurrentLoads: 1 });
+      const source = mapLoader<User>({ a: v(1) });
+      const release = source.hold();
+      const reads = Array.from({ length: 10 }, () =>
+        cache.getOrLoad('a', source.load, { minVersion: 5 }),
+      );
+      await expect.poll(() => cache.stats().misses).toBe(10);
+      release();
+      const answers = await Promise.all(reads);
+      expect(answers.every((read) => read.version === 1)).toBe(true);
+      // One load, then one shared reload: not one database read per waiting request.
+      expect(source.calls).toEqual(['a', 'a']);
+    },
+  );
+
   it('keeps L1, negative entries and high-water marks within bounds under a flood, and the hot key in L1', async () => {
     const bound = 200;
     const { cache } = await cacheFixture<User>({

@@ -98,8 +98,9 @@ function createRedisOnlyCache<V>(
       }
       counters.misses++;
       let loaded = await flights.run(key, () => load(key, loader));
-      // A shared load may have started before the write the token stands for.
-      if (loaded.version < minVersion) loaded = await load(key, loader);
+      // A shared load may have started before the write the token stands for. The reload is
+      // shared and capped too, or every waiting read would make its own.
+      if (loaded.version < minVersion) loaded = await flights.run(key, () => load(key, loader));
       return { ...loaded, tier: 'MISS' };
     },
     // #endregion tutorial:basic-read
