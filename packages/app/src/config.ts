@@ -34,7 +34,7 @@ export interface AppConfig {
   invalidationSecrets: string[];
   /** `DATABASE_URL` @default the embedded database of `npm start` */
   databaseUrl: string;
-  /** `DB_LATENCY_MS`: simulated latency of every query. @default 50 */
+  /** `DB_LATENCY_MS`: simulated latency of every query but the `/readyz` ping. @default 50 */
   dbLatencyMs: number;
   /** `DB_POOL_MAX` @default 10 */
   dbPoolMax: number;
