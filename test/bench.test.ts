@@ -1,45 +1,19 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BenchReport } from '../scripts/bench/report.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** Runs `npm run bench -- --quick --out <dir>`; benchmarks are not tests, so no timing is checked. */
-async function runQuickBench(out: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn('npm', ['run', 'bench', '--', '--quick', '--out', out], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGINT'), 240_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
-  return { code, output };
-}
+import { runScript } from './support/lab.ts';
 
 describe('npm run bench -- --quick', () => {
-  let out = '';
-  afterAll(async () => {
-    if (out) await rm(out, { recursive: true, force: true });
-  });
-
   it('runs every section end to end and writes Markdown and JSON with each of them', async () => {
-    out = await mkdtemp(join(tmpdir(), 'cachelab-bench-test-'));
-    const { code, output } = await runQuickBench(out);
-    expect(code, output).toBe(0);
+    // Benchmarks are not tests: only that it runs and what it reports are checked, no timing.
+    const run = await runScript('scripts/bench/index.ts', ['--quick'], 240_000);
+    expect(run.code, run.output).toBe(0);
 
-    const files = await readdir(out);
+    const files = Object.keys(run.files);
     expect(files).toContain('latest.md');
     const json = files.find((f) => f.endsWith('.json'));
     expect(json, files.join(', ')).toBeDefined();
     expect(files).toContain((json as string).replace(/\.json$/, '.md'));
-    const report = JSON.parse(await readFile(join(out, json as string), 'utf8')) as BenchReport;
+    const report = JSON.parse(run.files[json as string] as string) as BenchReport;
 
     expect(report.errors).toEqual({});
     expect(report.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
@@ -99,7 +73,7 @@ describe('npm run bench -- --quick', () => {
     expect(memory?.bytesPerL1Entry).toBeGreaterThan(0);
     expect(memory?.instance.l1Entries).toBe(report.settings.memory.instanceEntries);
 
-    const markdown = await readFile(join(out, 'latest.md'), 'utf8');
+    const markdown = run.files['latest.md'] as string;
     for (const heading of ['## Targets', '## 1.', '## 2.', '## Where', '## 3.', '## 4.', '## 5.']) {
       expect(markdown).toContain(heading);
     }

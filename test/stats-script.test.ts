@@ -1,24 +1,11 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, type InstanceProcess, startInstance } from './support/index.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { runNodeScript, type ScriptRun } from './support/process.ts';
 
 /** Runs `npm run stats -- args` (as node would) and returns its exit code and output. */
-async function runStats(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/stats.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
-  return { code, output };
+function runStats(args: string[]): Promise<ScriptRun> {
+  return runNodeScript('scripts/stats.ts', args, { timeoutMs: 20_000, signal: 'SIGKILL' });
 }
 
 /** The data line of the table naming `instance`, split into cells. */

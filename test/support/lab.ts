@@ -1,15 +1,10 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runNodeScript, type ScriptRun } from './process.ts';
 
 /** What one run of the lab (`npm run consistency`) or of a demo printed and wrote. */
-export interface LabRun {
-  code: number | null;
-  output: string;
+export interface LabRun extends ScriptRun {
   /** Reports written, by file name. */
   files: Record<string, string>;
 }
@@ -20,8 +15,9 @@ export function runLab(args: string[], timeoutMs = 120_000): Promise<LabRun> {
 }
 
 /**
- * Runs a script of `scripts/` that takes `--out DIR` (the lab, the demos) with `args` and a fresh
- * temporary `--out`; interrupts it (SIGINT) after `timeoutMs`.
+ * Runs a script of `scripts/` that takes `--out DIR` (the lab, the demos, the benchmarks) with
+ * `args` and a fresh temporary `--out`, which it reads back and removes; interrupts the script
+ * (SIGINT) after `timeoutMs`.
  */
 export async function runScript(
   script: string,
@@ -29,19 +25,14 @@ export async function runScript(
   timeoutMs = 120_000,
 ): Promise<LabRun> {
   const out = await mkdtemp(join(tmpdir(), 'cachelab-lab-out-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, '--out', out], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
-  const files: Record<string, string> = {};
-  for (const name of await readdir(out)) files[name] = await readFile(join(out, name), 'utf8');
-  return { code, output, files };
+  try {
+    const run = await runNodeScript(script, [...args, '--out', out], { timeoutMs });
+    const files: Record<string, string> = {};
+    for (const name of await readdir(out)) files[name] = await readFile(join(out, name), 'utf8');
+    return { ...run, files };
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
 }
 
 /** The content of the one written file whose name ends with `suffix`. */
