@@ -1,6 +1,7 @@
 import { createPool, createUsersRepository } from '@cachelab/store';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { distribution } from '../scripts/lab/checker.ts';
 import {
   createHttpClient,
   type InstanceProcess,
@@ -136,12 +137,7 @@ describe('Redis killed (SIGKILL) under a load of reads and writes, then restarte
       outageMs: restartedAt - killedAt,
       worstMs: Math.round(worst),
       worstDuringOutageMs: Math.round(Math.max(...down.map((s) => s.ms))),
-      p99DuringOutageMs: Math.round(
-        percentile(
-          down.map((s) => s.ms),
-          0.99,
-        ),
-      ),
+      p99DuringOutageMs: Math.round(distribution(down.map((s) => s.ms)).p99),
       trustBackAfterRestartMs: recoveredMs,
       degradedReadsAtOutage: degraded.map((r) => r.counts.degradedReads),
       failed: failed.length,
@@ -165,8 +161,3 @@ describe('Redis killed (SIGKILL) under a load of reads and writes, then restarte
     expect(stale).toEqual([]);
   });
 });
-
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-}

@@ -15,6 +15,7 @@ import { createClient } from 'redis';
 import { checkHistory } from '../lab/checker.ts';
 import { createClock, readUser, type Target } from '../lab/client.ts';
 import type { History, Operation } from '../lab/history.ts';
+import { createZipf } from '../lab/zipf.ts';
 import {
   COMMON_OPTIONS,
   COMMON_USAGE,
@@ -28,7 +29,6 @@ import { evictionChart, evictionTable, formatBytes, type PolicyResult } from './
 import { flushCaches } from './flush.ts';
 import { runLoad, summarizeReads, sweep } from './load.ts';
 import { saveDemo } from './output.ts';
-import { createZipf } from './zipf.ts';
 
 const DEMO = 'demo:eviction';
 const POLICIES = [

@@ -8,7 +8,7 @@ import { distribution } from '../lab/checker.ts';
 import { readUser, type Target, writeUser } from '../lab/client.ts';
 import type { Operation } from '../lab/history.ts';
 import { createRandom } from '../lab/random.ts';
-import type { Zipf } from './zipf.ts';
+import type { Zipf } from '../lab/zipf.ts';
 
 /** What one run of the workload does. */
 export interface LoadOptions {

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Target } from '../lab/client.ts';
 import { createClock } from '../lab/client.ts';
 import { formatTable } from '../lab/report-text.ts';
+import { createZipf } from '../lab/zipf.ts';
 import {
   COMMON_OPTIONS,
   COMMON_USAGE,
@@ -31,7 +32,6 @@ import { flushCaches } from './flush.ts';
 import { perSecond, type ReadSummary, runLoad, summarizeReads } from './load.ts';
 import { millis, percent, saveDemo } from './output.ts';
 import { lineChart } from './svg-chart.ts';
-import { createZipf } from './zipf.ts';
 
 const DEMO = 'demo:warmup';
 const USAGE = `usage: npm run demo:warmup -- [options]

@@ -6,6 +6,7 @@
  */
 import autocannon from 'autocannon';
 import { createRandom } from '../../lab/random.ts';
+import { createZipf } from '../../lab/zipf.ts';
 import { serveCommands } from '../child.ts';
 import { type Percentiles, percentiles } from '../stats.ts';
 
@@ -34,36 +35,15 @@ export interface LoadResult {
   timeouts: number;
 }
 
-/** Draws ranks 1…n with P(k) ∝ 1/k^s, by binary search over the cumulative weights. */
-function zipf(n: number, exponent: number, seed: number): () => number {
-  const cumulative = new Float64Array(n);
-  let total = 0;
-  for (let k = 1; k <= n; k++) {
-    total += 1 / k ** exponent;
-    cumulative[k - 1] = total;
-  }
-  const random = createRandom(seed);
-  return () => {
-    const target = random.next() * total;
-    let low = 0;
-    let high = n - 1;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if ((cumulative[mid] as number) < target) low = mid + 1;
-      else high = mid;
-    }
-    return low + 1;
-  };
-}
-
 function pathSource(path: LoadInput['path']): () => string {
   if (path.kind === 'fixed') return () => path.path;
   if (path.kind === 'cycle') {
     let next = 0;
     return () => `/users/${(next++ % path.ids) + 1}`;
   }
-  const draw = zipf(path.ids, path.exponent, path.seed);
-  return () => `/users/${draw()}`;
+  const zipf = createZipf(path.ids, path.exponent);
+  const random = createRandom(path.seed);
+  return () => `/users/${zipf.draw(random)}`;
 }
 
 async function load(input: LoadInput): Promise<LoadResult> {

@@ -1,4 +1,4 @@
-import type { Random } from '../lab/random.ts';
+import type { Random } from './random.ts';
 
 /**
  * A Zipf distribution over ranks 1…n: rank r is drawn with probability proportional to 1/r^s.
