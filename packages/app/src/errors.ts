@@ -9,6 +9,7 @@ export const errorCodes = {
   unsupportedMediaType: 'E_UNSUPPORTED_MEDIA_TYPE',
   badRequest: 'E_BAD_REQUEST',
   userNotFound: 'E_USER_NOT_FOUND',
+  versionUnavailable: 'E_VERSION_UNAVAILABLE',
   routeNotFound: 'E_ROUTE_NOT_FOUND',
   databaseUnavailable: 'E_DB_UNAVAILABLE',
   overloaded: 'E_OVERLOADED',

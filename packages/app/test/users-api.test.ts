@@ -160,6 +160,24 @@ describe('users API', () => {
     expect(((await read.json()) as UserBody).age).toBe(37);
   });
 
+  it.each(['versioned', 'delete', 'ttl-only', 'none'] as const)(
+    'answers a token above the database with 412 E_VERSION_UNAVAILABLE after one query (%s)',
+    async (strategy) => {
+      const { base, users } = await appFixture('app-test', { strategy });
+      await fetch(`${base}/users/7`); // cached (where the strategy caches) at version 1
+      const before = users.stats().queries;
+      const read = await fetch(`${base}/users/7`, { headers: { 'x-min-version': '99' } });
+      expect(read.status).toBe(412);
+      expect(read.headers.get('x-version')).toBeNull();
+      const body = (await read.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('E_VERSION_UNAVAILABLE');
+      expect(body.error.message).toMatch(/version 1 .*X-Min-Version 99/);
+      expect(users.stats().queries - before).toBe(1);
+      const absent = await fetch(`${base}/users/nobody`, { headers: { 'x-min-version': '1' } });
+      expect(absent.status).toBe(412);
+    },
+  );
+
   it('answers a strict read from L1 only when Redis confirms the version', async () => {
     const { base } = await appFixture();
     await fetch(`${base}/users/9`);

@@ -1,5 +1,5 @@
-import { CacheError, errors } from './errors.ts';
-import type { Loaded } from './types.ts';
+import { CacheError, errors, VersionUnavailableError } from './errors.ts';
+import type { Loaded, ReadOptions } from './types.ts';
 
 /** How an entry is stored in Redis: the version travels with the value. */
 interface StoredEntry {
@@ -29,16 +29,42 @@ export function decodeEntry<V>(raw: string): Loaded<V> | undefined {
 }
 
 /**
- * Returns `entry` when its version is a non-negative safe integer (what loaders and writers must
- * hand over); throws `E_INVALID_ENTRY` otherwise, before anything reaches Redis or L1.
+ * Returns `entry` when it is what loaders and writers must hand over: a defined `value` (`null`
+ * for "not found") and a version that is a non-negative safe integer. Throws `E_INVALID_ENTRY`
+ * otherwise, before anything reaches Redis or L1.
  */
 export function checkEntry<V>(entry: Loaded<V>, from: string): Loaded<V> {
   const version = entry?.version;
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+  if (
+    typeof version !== 'number' ||
+    !Number.isSafeInteger(version) ||
+    version < 0 ||
+    entry.value === undefined
+  ) {
     throw new CacheError(
       errors.invalidEntry,
-      `${from} must give { value, version } with a non-negative integer version`,
+      `${from} must give { value, version }: a value (null for "not found") and a non-negative integer version`,
     );
   }
   return entry;
+}
+
+/** The `minVersion` of a read (`0` when not given); a `TypeError` when it is not a version. */
+export function minVersionOf(options: ReadOptions | undefined): number {
+  const minVersion = options?.minVersion ?? 0;
+  if (!Number.isSafeInteger(minVersion) || minVersion < 0) {
+    throw new TypeError('`minVersion` must be a non-negative integer');
+  }
+  return minVersion;
+}
+
+/**
+ * Returns `loaded`, an answer of the source of truth, when it is at `minVersion` or above; throws
+ * {@link VersionUnavailableError} otherwise: no read answers below its token.
+ */
+export function atLeast<V>(key: string, loaded: Loaded<V>, minVersion: number): Loaded<V> {
+  if (loaded.version < minVersion) {
+    throw new VersionUnavailableError(key, minVersion, loaded.version);
+  }
+  return loaded;
 }

@@ -1,5 +1,10 @@
 export { createCache } from './create-cache.ts';
-export { CacheError, type CacheErrorCode, errors } from './errors.ts';
+export {
+  CacheError,
+  type CacheErrorCode,
+  errors,
+  VersionUnavailableError,
+} from './errors.ts';
 export { createKeys, type KeyBuilder } from './keys.ts';
 export { type CacheHooks, type CacheOptions, DEFAULT_CACHE_OPTIONS } from './options.ts';
 export {

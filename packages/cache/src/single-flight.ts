@@ -4,6 +4,8 @@ import { CacheError, errors } from './errors.ts';
 export interface SingleFlight<T> {
   /** The call in flight for `key`, or a new one made with `run`. */
   run(key: string, run: () => Promise<T>): Promise<T>;
+  /** True while a call for `key` is in flight (a `run` now would join it). */
+  has(key: string): boolean;
   /** Keys with a call in flight now. */
   readonly size: number;
 }
@@ -32,6 +34,7 @@ export function createSingleFlight<T>(
       inFlight.set(key, started);
       return started;
     },
+    has: (key) => inFlight.has(key),
     get size() {
       return inFlight.size;
     },

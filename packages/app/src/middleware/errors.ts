@@ -1,4 +1,4 @@
-import { CacheError } from '@cachelab/cache';
+import { CacheError, VersionUnavailableError } from '@cachelab/cache';
 import { StoreError } from '@cachelab/store';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { RequestInfo } from '../deps.ts';
@@ -78,6 +78,17 @@ function toHttpError(error: unknown): HttpError {
       503,
       errorCodes.overloaded,
       'too many database loads in flight; retry shortly',
+    );
+  }
+  if (error instanceof VersionUnavailableError) {
+    // A precondition of the request (X-Min-Version) that the database itself, read afresh, does
+    // not meet: not a fault of this instance (no 503) and not worth retrying, since versions come
+    // from the database and it never issued that one.
+    const held = error.version === 0 ? 'no version' : `version ${error.version}`;
+    return new HttpError(
+      412,
+      errorCodes.versionUnavailable,
+      `the database holds ${held} of this user, below X-Min-Version ${error.minVersion}`,
     );
   }
   if (error instanceof CacheError && error.code === 'E_INVALID_KEY') {

@@ -1,4 +1,4 @@
-import { checkEntry } from '../codec.ts';
+import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
 import { checkKey } from '../keys.ts';
 import { snapshotCounters } from '../stats.ts';
 import type { Cache, CacheRead } from '../types.ts';
@@ -14,14 +14,17 @@ export function createNoCache<V>(context: StrategyContext): Cache<V> {
   const { counters } = context;
   let loadsInFlight = 0;
   return {
-    async getOrLoad(key, loader): Promise<CacheRead<V>> {
+    async getOrLoad(key, loader, options): Promise<CacheRead<V>> {
       checkKey(key);
+      const minVersion = minVersionOf(options);
       counters.reads++;
       counters.misses++;
       counters.loads++;
       loadsInFlight++;
       try {
-        return { ...checkEntry(await loader(key), 'the loader'), tier: 'MISS' };
+        // Nothing is shared or cached: this load read the source of truth after the read began.
+        const loaded = atLeast(key, checkEntry(await loader(key), 'the loader'), minVersion);
+        return { ...loaded, tier: 'MISS' };
       } finally {
         loadsInFlight--;
       }

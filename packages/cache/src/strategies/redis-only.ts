@@ -1,4 +1,4 @@
-import { checkEntry } from '../codec.ts';
+import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
 import { CacheError, errors } from '../errors.ts';
 import { checkKey } from '../keys.ts';
 import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
@@ -88,8 +88,8 @@ function createRedisOnlyCache<V>(
     // #region tutorial:basic-read
     async getOrLoad(key, loader, options = {}): Promise<CacheRead<V>> {
       checkKey(key);
+      const minVersion = minVersionOf(options);
       counters.reads++;
-      const minVersion = options.minVersion ?? 0;
       const cached = await readL2(key);
       if (cached && cached.version >= minVersion) {
         counters.l2Hits++;
@@ -97,15 +97,21 @@ function createRedisOnlyCache<V>(
         return { ...cached, tier: 'L2' };
       }
       counters.misses++;
+      const joined = flights.has(key);
       let loaded = await flights.run(key, () => load(key, loader));
-      // A shared load may have started before the write the token stands for. The reload is
-      // shared and capped too, or every waiting read would make its own.
-      if (loaded.version < minVersion) loaded = await flights.run(key, () => load(key, loader));
-      return { ...loaded, tier: 'MISS' };
+      // A load joined may have started before the write the token stands for (one this read
+      // started itself cannot have). The reload is shared and capped too, or every waiting read
+      // would make its own.
+      if (joined && loaded.version < minVersion) {
+        loaded = await flights.run(key, () => load(key, loader));
+      }
+      // Still below: the source of truth has not got the token's version. Never answer below it.
+      return { ...atLeast(key, loaded, minVersion), tier: 'MISS' };
     },
     // #endregion tutorial:basic-read
-    async invalidate(key) {
+    async invalidate(key, written) {
       checkKey(key);
+      checkEntry(written, 'invalidate');
       counters.invalidations++;
       await onWrite(l2, key);
     },

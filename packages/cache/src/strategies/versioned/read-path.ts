@@ -1,4 +1,4 @@
-import { checkEntry } from '../../codec.ts';
+import { atLeast, checkEntry, minVersionOf } from '../../codec.ts';
 import { checkKey } from '../../keys.ts';
 import type { VersionedRead } from '../../redis/versioned-store.ts';
 import { createSingleFlight } from '../../single-flight.ts';
@@ -94,8 +94,9 @@ export function createReadPath<V>(state: VersionedState<V>) {
     options: ReadOptions = {},
   ): Promise<CacheRead<V>> {
     checkKey(key);
+    const minVersion = minVersionOf(options);
     counters.reads++;
-    const floor = Math.max(options.minVersion ?? 0, marks.get(key));
+    const floor = Math.max(minVersion, marks.get(key));
     const local = bus.trusted ? l1.get(key) : undefined;
     if (local !== undefined && local.version >= floor) {
       const strict = options.consistency === 'strict';
@@ -112,10 +113,14 @@ export function createReadPath<V>(state: VersionedState<V>) {
       if (remote) return remote;
     }
     counters.misses++;
+    const joined = flights.has(key);
     let loaded = await flights.run(key, () => load(key, loader));
-    // The shared load may have read the database before the version this read must see.
-    if (loaded.version < floor) loaded = await flights.run(key, () => load(key, loader));
-    return { ...loaded, tier: 'MISS' };
+    // A shared load joined may have read the database before the version this read must see; a
+    // load this read started itself read it after the read began, so reloading would not help.
+    if (joined && loaded.version < floor) loaded = await flights.run(key, () => load(key, loader));
+    // Below an announced mark the database's answer is still the truth and is served; below the
+    // caller's token it is not: never answer below it.
+    return { ...atLeast(key, loaded, minVersion), tier: 'MISS' };
   };
   // #endregion tutorial:read-path
 
