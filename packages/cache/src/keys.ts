@@ -2,8 +2,11 @@ import { CacheError, errors } from './errors.ts';
 
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,32}$/;
 // Braces would break the hash tag; control characters and spaces make keys unreadable in tools.
-const FORBIDDEN_IN_KEY = /[{}\s\p{Cc}]/u;
-const MAX_KEY_LENGTH = 512;
+// An unpaired surrogate cannot travel as UTF-8: Redis would get U+FFFD (two keys, one entry), and
+// JSON escapes it to six characters, so its announcement could outgrow what receivers accept.
+const FORBIDDEN_IN_KEY = /[{}\s\p{Cc}\p{Cs}]/u;
+/** Longest cache key, in UTF-16 code units. */
+export const MAX_KEY_LENGTH = 512;
 
 /**
  * Builds every Redis key and channel name the cache uses. No other module writes a Redis key.
@@ -53,6 +56,6 @@ export function checkKey(key: string): string {
   if (isValidKey(key)) return key;
   throw new CacheError(
     errors.invalidKey,
-    `cache keys are 1-${MAX_KEY_LENGTH} characters without braces, spaces or control characters`,
+    `cache keys are 1-${MAX_KEY_LENGTH} characters without braces, spaces, control characters or unpaired surrogates`,
   );
 }

@@ -1,4 +1,4 @@
-import { isValidKey } from '../keys.ts';
+import { isValidKey, MAX_KEY_LENGTH } from '../keys.ts';
 import { createSigner, isSigned, type RejectReason } from './signing.ts';
 
 /** Sent after every write: `key` now has `version`. Never carries the value. */
@@ -25,8 +25,12 @@ export interface HeartbeatMessage {
 /** Anything that travels on the invalidation channel. */
 export type BusMessage = InvalidationMessage | HeartbeatMessage;
 
-/** Messages longer than this are not ours (a key is at most 512 characters). */
-const MAX_MESSAGE_LENGTH = 2048;
+/**
+ * Messages longer than this are not ours. Every valid key fits: JSON escapes at most `"` and `\`
+ * in one (two characters each; control characters and unpaired surrogates are not valid in keys),
+ * and the rest of a message (type, a 64-character origin, three numbers) is well under 1,024.
+ */
+export const MAX_MESSAGE_LENGTH = 2 * MAX_KEY_LENGTH + 1024;
 /** A signed message: the MAC and its dot in front of the JSON. */
 const MAX_SIGNED_LENGTH = MAX_MESSAGE_LENGTH + 44;
 const ORIGIN = /^[A-Za-z0-9_.:/-]{1,64}$/;

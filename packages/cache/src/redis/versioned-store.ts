@@ -9,6 +9,8 @@ export interface VersionedRead<V> {
   pointer: number | undefined;
   /** The entry at the pointer; `undefined` when its data entry is gone or undecodable. */
   entry: Loaded<V> | undefined;
+  /** True when Redis held a pointer or data entry that this cache cannot have written. */
+  corrupt: boolean;
 }
 
 /** Outcome of a fill: the pointer moved to it, it was already current, or it was stale. */
@@ -64,15 +66,13 @@ export function createVersionedStore(
   return {
     async read<V>(key: string) {
       const reply = await run('read', READ, [keys.pointer(key)], [keys.dataPrefix(key)]);
-      if (!Array.isArray(reply)) return { pointer: undefined, entry: undefined };
+      if (!Array.isArray(reply)) return { pointer: undefined, entry: undefined, corrupt: false };
       const pointer = parseVersion(reply[0]);
-      if (pointer === undefined || typeof reply[1] !== 'string')
-        return { pointer, entry: undefined };
+      if (pointer === undefined) return { pointer, entry: undefined, corrupt: true };
+      if (typeof reply[1] !== 'string') return { pointer, entry: undefined, corrupt: false };
       const value = parsePayload<V>(reply[1]);
-      return {
-        pointer,
-        entry: value === undefined ? undefined : { value: value.v, version: pointer },
-      };
+      if (value === undefined) return { pointer, entry: undefined, corrupt: true };
+      return { pointer, entry: { value: value.v, version: pointer }, corrupt: false };
     },
     async pointer(key) {
       return parseVersion(

@@ -1,4 +1,5 @@
 import { atLeast, checkEntry, minVersionOf } from '../../codec.ts';
+import { CacheError, errors } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
 import type { VersionedRead } from '../../redis/versioned-store.ts';
 import { createSingleFlight } from '../../single-flight.ts';
@@ -47,7 +48,13 @@ export function createReadPath<V>(state: VersionedState<V>) {
   /** Pointer and data in one round trip; `undefined` when Redis failed (counted). */
   async function readRedis(key: string): Promise<VersionedRead<V> | undefined> {
     try {
-      return await store.read<V>(key);
+      const found = await store.read<V>(key);
+      if (found.corrupt) {
+        // A miss then: the load's fill overwrites what this cache cannot have written.
+        counters.corruptEntries++;
+        config.onError(new CacheError(errors.corruptEntry, `undecodable entry for ${key}`));
+      }
+      return found;
     } catch (error) {
       // The read goes on to the loader: degraded (slower, still correct), never failed.
       counters.degradedReads++;
