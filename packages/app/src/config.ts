@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { type Strategy, strategies } from '@cachelab/cache';
+import {
+  type CacheOptions,
+  DEFAULT_CACHE_OPTIONS,
+  MAX_ORIGIN_LENGTH,
+  type Strategy,
+  validateCacheOptions,
+} from '@cachelab/cache';
 import { type LogLevel, logLevels } from './logger.ts';
 
 /** Settings of one instance, read from the environment once, at start. */
@@ -84,6 +90,66 @@ export interface AppConfig {
 
 type Env = Record<string, string | undefined>;
 
+/** Characters of the random id drawn at start; `<INSTANCE_NAME>/<id>` is the cache's origin. */
+export const INSTANCE_ID_LENGTH = 8;
+/** Longest `INSTANCE_NAME`: its origin `<name>/<id>` must fit the cache's bound on origins. */
+const MAX_INSTANCE_NAME_LENGTH = MAX_ORIGIN_LENGTH - 1 - INSTANCE_ID_LENGTH;
+const INSTANCE_NAME = new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_INSTANCE_NAME_LENGTH}}$`);
+
+/**
+ * The variable of each cache option the configuration sets. Their rules (ranges, formats) are the
+ * library's own ({@link validateCacheOptions}): the configuration only reads and names them.
+ */
+const CACHE_VARIABLES = {
+  strategy: 'CACHE_STRATEGY',
+  namespace: 'CACHE_NAMESPACE',
+  ttlMs: 'CACHE_TTL_MS',
+  negativeTtlMs: 'NEGATIVE_TTL_MS',
+  l1MaxEntries: 'L1_MAX_ENTRIES',
+  l1TtlMs: 'L1_TTL_MS',
+  highWaterMarkMaxEntries: 'HIGH_WATER_MARK_MAX_ENTRIES',
+  heartbeatIntervalMs: 'HEARTBEAT_INTERVAL_MS',
+  heartbeatTimeoutMs: 'HEARTBEAT_TIMEOUT_MS',
+  redisTimeoutMs: 'REDIS_TIMEOUT_MS',
+  maxConcurrentLoads: 'MAX_CONCURRENT_LOADS',
+  signingSecret: 'INVALIDATION_SECRET',
+} as const satisfies Partial<Record<keyof CacheOptions, string>>;
+
+/** The cache options a configuration sets (all but the Redis clients, origin, events and hooks). */
+// #region tutorial:cache-options
+export function cacheOptionsOf(
+  config: AppConfig,
+): Omit<CacheOptions, 'redis' | 'subscriber' | 'origin' | 'events' | 'hooks' | 'onError'> {
+  return {
+    strategy: config.cacheStrategy,
+    namespace: config.cacheNamespace,
+    ttlMs: config.cacheTtlMs,
+    negativeTtlMs: config.negativeTtlMs,
+    l1MaxEntries: config.l1MaxEntries,
+    l1TtlMs: config.l1TtlMs,
+    highWaterMarkMaxEntries: config.highWaterMarkMaxEntries,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    redisTimeoutMs: config.redisTimeoutMs,
+    maxConcurrentLoads: config.maxConcurrentLoads,
+    signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
+  };
+}
+// #endregion tutorial:cache-options
+
+/** The library's problems with the cache settings, each under its variable's name. */
+function cacheProblems(config: AppConfig, env: Env): string[] {
+  const variable = (option: string) =>
+    (CACHE_VARIABLES as Record<string, string | undefined>)[option] ?? `\`${option}\``;
+  return validateCacheOptions(cacheOptionsOf(config)).map(({ option, rule }) => {
+    const name = variable(option);
+    const raw = env[name];
+    // A secret is never quoted.
+    const got = raw && option !== 'signingSecret' ? `, got ${JSON.stringify(raw)}` : '';
+    return `${name} ${rule.replace(/`(\w+)`/g, (_, other: string) => variable(other))}${got}`;
+  });
+}
+
 /** Reads and validates the configuration; throws one error listing every invalid variable. */
 export function readConfig(env: Env): AppConfig {
   const problems: string[] = [];
@@ -95,6 +161,12 @@ export function readConfig(env: Env): AppConfig {
       problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     }
     return value;
+  };
+  // A cache setting: an integer, or its default; its range is the library's to check.
+  const cacheInt = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    return /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   };
   const url = (name: string, fallback: string, protocols: string[]): string => {
     const raw = env[name] || fallback;
@@ -111,7 +183,7 @@ export function readConfig(env: Env): AppConfig {
     instanceName: env.INSTANCE_NAME || 'app',
     redisUrl,
     redisTlsCa: caFile === undefined ? undefined : readPem('REDIS_TLS_CA_FILE', caFile, problems),
-    invalidationSecrets: secrets('INVALIDATION_SECRET', env.INVALIDATION_SECRET, problems),
+    invalidationSecrets: secrets(env.INVALIDATION_SECRET),
     databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:55432/postgres', [
       'postgres:',
       'postgresql:',
@@ -120,18 +192,24 @@ export function readConfig(env: Env): AppConfig {
     dbPoolMax: int('DB_POOL_MAX', 10, 1, 1000),
     dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', 5000, 1, 600_000),
     dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 2000, 1, 600_000),
-    maxConcurrentLoads: int('MAX_CONCURRENT_LOADS', 32, 1, 100_000),
+    maxConcurrentLoads: cacheInt('MAX_CONCURRENT_LOADS', DEFAULT_CACHE_OPTIONS.maxConcurrentLoads),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
-    cacheNamespace: env.CACHE_NAMESPACE || 'cl',
-    cacheStrategy: (env.CACHE_STRATEGY || 'versioned') as Strategy,
-    l1MaxEntries: int('L1_MAX_ENTRIES', 10_000, 0, 10_000_000),
-    highWaterMarkMaxEntries: int('HIGH_WATER_MARK_MAX_ENTRIES', 100_000, 1, 10_000_000),
-    l1TtlMs: int('L1_TTL_MS', 30_000, 1, 2_147_483_647),
-    heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 500, 10, 60_000),
-    heartbeatTimeoutMs: int('HEARTBEAT_TIMEOUT_MS', 2_000, 20, 600_000),
-    cacheTtlMs: int('CACHE_TTL_MS', 60_000, 1, 2_147_483_647),
-    negativeTtlMs: int('NEGATIVE_TTL_MS', 5_000, 1, 2_147_483_647),
-    redisTimeoutMs: int('REDIS_TIMEOUT_MS', 250, 1, 60_000),
+    cacheNamespace: env.CACHE_NAMESPACE || DEFAULT_CACHE_OPTIONS.namespace,
+    cacheStrategy: (env.CACHE_STRATEGY || DEFAULT_CACHE_OPTIONS.strategy) as Strategy,
+    l1MaxEntries: cacheInt('L1_MAX_ENTRIES', DEFAULT_CACHE_OPTIONS.l1MaxEntries),
+    highWaterMarkMaxEntries: cacheInt(
+      'HIGH_WATER_MARK_MAX_ENTRIES',
+      DEFAULT_CACHE_OPTIONS.highWaterMarkMaxEntries,
+    ),
+    l1TtlMs: cacheInt('L1_TTL_MS', DEFAULT_CACHE_OPTIONS.l1TtlMs),
+    heartbeatIntervalMs: cacheInt(
+      'HEARTBEAT_INTERVAL_MS',
+      DEFAULT_CACHE_OPTIONS.heartbeatIntervalMs,
+    ),
+    heartbeatTimeoutMs: cacheInt('HEARTBEAT_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.heartbeatTimeoutMs),
+    cacheTtlMs: cacheInt('CACHE_TTL_MS', DEFAULT_CACHE_OPTIONS.ttlMs),
+    negativeTtlMs: cacheInt('NEGATIVE_TTL_MS', DEFAULT_CACHE_OPTIONS.negativeTtlMs),
+    redisTimeoutMs: cacheInt('REDIS_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.redisTimeoutMs),
     labFillDelayMs: int('LAB_FILL_DELAY_MS', 0, 0, 60_000),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
@@ -140,14 +218,12 @@ export function readConfig(env: Env): AppConfig {
   if (!(logLevels as readonly string[]).includes(config.logLevel)) {
     problems.push(`LOG_LEVEL must be one of ${logLevels.join(', ')}`);
   }
-  if (!(Object.values(strategies) as string[]).includes(config.cacheStrategy)) {
-    problems.push(`CACHE_STRATEGY must be one of ${Object.values(strategies).join(', ')}`);
-  }
-  if (config.heartbeatTimeoutMs <= config.heartbeatIntervalMs) {
-    problems.push('HEARTBEAT_TIMEOUT_MS must be greater than HEARTBEAT_INTERVAL_MS');
-  }
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.instanceName)) {
-    problems.push('INSTANCE_NAME must be 1-64 characters of [A-Za-z0-9_.-]');
+  problems.push(...cacheProblems(config, env));
+  if (!INSTANCE_NAME.test(config.instanceName)) {
+    problems.push(
+      `INSTANCE_NAME must be 1-${MAX_INSTANCE_NAME_LENGTH} characters of [A-Za-z0-9_.-] ` +
+        `(with a ${INSTANCE_ID_LENGTH}-character id it is the cache's origin, at most ${MAX_ORIGIN_LENGTH})`,
+    );
   }
   if (caFile !== undefined && !redisUrl.startsWith('rediss:')) {
     problems.push('REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL');
@@ -168,14 +244,10 @@ function readPem(name: string, path: string, problems: string[]): string | undef
   return undefined;
 }
 
-/** Comma-separated secrets; the problem, if any, never quotes them. */
-function secrets(name: string, raw: string | undefined, problems: string[]): string[] {
+/** Comma-separated secrets (checked by the library's rule, which never quotes them). */
+function secrets(raw: string | undefined): string[] {
   if (raw === undefined || raw === '') return [];
-  const list = raw.split(',').map((secret) => secret.trim());
-  if (list.some((secret) => secret.length < 16)) {
-    problems.push(`${name} must be one or more comma-separated secrets of at least 16 characters`);
-  }
-  return list;
+  return raw.split(',').map((secret) => secret.trim());
 }
 
 /** A URL with its password masked, fit for logs. */

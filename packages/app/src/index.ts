@@ -1,5 +1,11 @@
 export { createApp } from './app.ts';
-export { type AppConfig, readConfig, redactUrl } from './config.ts';
+export {
+  type AppConfig,
+  cacheOptionsOf,
+  INSTANCE_ID_LENGTH,
+  readConfig,
+  redactUrl,
+} from './config.ts';
 export type { AppDeps, Check, InstanceIdentity, RequestInfo } from './deps.ts';
 export { type ErrorCode, errorCodes, HttpError } from './errors.ts';
 export { createLogger, type LoggerOptions, type LogLevel, logLevels } from './logger.ts';

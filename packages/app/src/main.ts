@@ -9,7 +9,13 @@ import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/st
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { createApp } from './app.ts';
-import { type AppConfig, readConfig, redactUrl } from './config.ts';
+import {
+  type AppConfig,
+  cacheOptionsOf,
+  INSTANCE_ID_LENGTH,
+  readConfig,
+  redactUrl,
+} from './config.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { refuseConnect } from './refuse-connect.ts';
@@ -24,7 +30,7 @@ try {
   process.exit(1);
 }
 
-const instance = { name: config.instanceName, id: nanoid(8) };
+const instance = { name: config.instanceName, id: nanoid(INSTANCE_ID_LENGTH) };
 const logger = createLogger({ level: config.logLevel, instance });
 // Built before the cache and the repository: their event hooks feed its histograms.
 const metrics = createMetrics();
@@ -100,19 +106,9 @@ const users = createUsersRepository({
 const cache = createCache<UserBody>({
   redis,
   subscriber,
-  strategy: config.cacheStrategy,
+  // Strategy, namespace, TTLs, bounds, heartbeat, signing secrets: checked by readConfig already.
+  ...cacheOptionsOf(config),
   origin: `${instance.name}/${instance.id}`,
-  namespace: config.cacheNamespace,
-  l1MaxEntries: config.l1MaxEntries,
-  l1TtlMs: config.l1TtlMs,
-  highWaterMarkMaxEntries: config.highWaterMarkMaxEntries,
-  heartbeatIntervalMs: config.heartbeatIntervalMs,
-  heartbeatTimeoutMs: config.heartbeatTimeoutMs,
-  ttlMs: config.cacheTtlMs,
-  negativeTtlMs: config.negativeTtlMs,
-  redisTimeoutMs: config.redisTimeoutMs,
-  maxConcurrentLoads: config.maxConcurrentLoads,
-  signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
   events: metrics.cacheEvents,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });

@@ -1,8 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_CACHE_OPTIONS, MAX_ORIGIN_LENGTH, validateCacheOptions } from '@cachelab/cache';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig, redactUrl } from '../src/config.ts';
+import { cacheOptionsOf, INSTANCE_ID_LENGTH, readConfig, redactUrl } from '../src/config.ts';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -55,7 +56,7 @@ describe('configuration of Redis security', () => {
       readConfig({ INVALIDATION_SECRET: `${current}, ${previous}` }).invalidationSecrets,
     ).toEqual([current, previous]);
     const message = problems({ INVALIDATION_SECRET: `${current},tooShort` });
-    expect(message).toMatch(/INVALIDATION_SECRET must be one or more comma-separated secrets/);
+    expect(message).toMatch(/INVALIDATION_SECRET must be .*at least 16 characters/);
     expect(message).not.toContain('tooShort');
     expect(message).not.toContain(current);
   });
@@ -68,5 +69,65 @@ describe('configuration of Redis security', () => {
       'rediss://:***@redis.internal:6380',
     );
     expect(problems({ REDIS_URL: 'http://:secret@x' })).not.toContain('secret');
+  });
+});
+
+describe('configuration of the cache', () => {
+  it('takes an INSTANCE_NAME whose cache origin `<name>/<id>` fits, and names one that does not', () => {
+    const longest = 'n'.repeat(MAX_ORIGIN_LENGTH - 1 - INSTANCE_ID_LENGTH);
+    expect(readConfig({ INSTANCE_NAME: longest }).instanceName).toBe(longest);
+    expect(
+      validateCacheOptions({ origin: `${longest}/${'i'.repeat(INSTANCE_ID_LENGTH)}` }),
+    ).toEqual([]);
+    for (const name of [`${longest}x`, 'n'.repeat(64), 'a/b', 'a:b']) {
+      expect(problems({ INSTANCE_NAME: name })).toMatch(
+        new RegExp(`INSTANCE_NAME must be 1-${longest.length} characters of`),
+      );
+    }
+  });
+
+  it('lists an invalid CACHE_NAMESPACE with the other invalid settings, never throwing a TypeError', () => {
+    let thrown: unknown;
+    try {
+      readConfig({ CACHE_NAMESPACE: 'a:b', PORT: 'x', CACHE_STRATEGY: 'lru' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).not.toBeInstanceOf(TypeError);
+    const message = (thrown as Error).message;
+    expect(message).toMatch(/^invalid configuration:/);
+    expect(message).toContain(
+      'CACHE_NAMESPACE must be 1-32 characters of [A-Za-z0-9_.-], got "a:b"',
+    );
+    expect(message).toMatch(/PORT must be an integer/);
+    expect(message).toMatch(/CACHE_STRATEGY must be one of/);
+    expect(problems({ CACHE_NAMESPACE: 'n'.repeat(33) })).toMatch(/CACHE_NAMESPACE/);
+  });
+
+  it('applies the library rules to every cache setting, under its variable name', () => {
+    const env = {
+      CACHE_TTL_MS: '0',
+      NEGATIVE_TTL_MS: '2147483648',
+      L1_TTL_MS: '1.5',
+      L1_MAX_ENTRIES: '-1',
+      HIGH_WATER_MARK_MAX_ENTRIES: '0',
+      REDIS_TIMEOUT_MS: 'soon',
+      MAX_CONCURRENT_LOADS: '0',
+      HEARTBEAT_INTERVAL_MS: '500',
+      HEARTBEAT_TIMEOUT_MS: '400',
+    };
+    const message = problems(env);
+    for (const name of Object.keys(env).filter((n) => n !== 'HEARTBEAT_INTERVAL_MS')) {
+      expect(message).toContain(`${name} must be`);
+    }
+    expect(message).toContain('HEARTBEAT_TIMEOUT_MS must be greater than HEARTBEAT_INTERVAL_MS');
+    // What the library itself accepts, the configuration accepts too.
+    const config = readConfig({ HEARTBEAT_INTERVAL_MS: '5', HEARTBEAT_TIMEOUT_MS: '6' });
+    expect(validateCacheOptions(cacheOptionsOf(config))).toEqual([]);
+    expect(cacheOptionsOf(readConfig({}))).toMatchObject({
+      ttlMs: DEFAULT_CACHE_OPTIONS.ttlMs,
+      l1MaxEntries: DEFAULT_CACHE_OPTIONS.l1MaxEntries,
+      strategy: DEFAULT_CACHE_OPTIONS.strategy,
+    });
   });
 });

@@ -6,7 +6,14 @@ export {
   VersionUnavailableError,
 } from './errors.ts';
 export { createKeys, type KeyBuilder } from './keys.ts';
-export { type CacheHooks, type CacheOptions, DEFAULT_CACHE_OPTIONS } from './options.ts';
+export {
+  type CacheHooks,
+  type CacheOptions,
+  DEFAULT_CACHE_OPTIONS,
+  MAX_ORIGIN_LENGTH,
+  type OptionProblem,
+  validateCacheOptions,
+} from './options.ts';
 export {
   type Cache,
   type CacheEvents,

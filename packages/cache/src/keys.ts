@@ -26,11 +26,17 @@ export interface KeyBuilder {
   channel(): string;
 }
 
+/** What a namespace must be, as a sentence without its name. */
+export const NAMESPACE_RULE = 'must be 1-32 characters of [A-Za-z0-9_.-]';
+
+/** True when `namespace` can prefix the cache's Redis keys and channel. */
+export function isValidNamespace(namespace: unknown): namespace is string {
+  return typeof namespace === 'string' && NAMESPACE.test(namespace);
+}
+
 /** Creates the key builder for a namespace. */
 export function createKeys(namespace: string): KeyBuilder {
-  if (!NAMESPACE.test(namespace)) {
-    throw new TypeError('`namespace` must be 1-32 characters of [A-Za-z0-9_.-]');
-  }
+  if (!isValidNamespace(namespace)) throw new TypeError(`\`namespace\` ${NAMESPACE_RULE}`);
   const tag = (key: string) => `${namespace}:{${checkKey(key)}}`;
   return {
     value: (key) => `${tag(key)}:val`,

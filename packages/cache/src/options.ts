@@ -1,4 +1,5 @@
 import type { CacheError } from './errors.ts';
+import { isValidNamespace, NAMESPACE_RULE } from './keys.ts';
 import {
   type CacheEvents,
   type Loaded,
@@ -148,75 +149,114 @@ export type ResolvedCacheOptions = Required<
 };
 
 const MIN_SECRET_LENGTH = 16;
+/** Longest `origin`, in characters. */
+export const MAX_ORIGIN_LENGTH = 64;
+const ORIGIN = new RegExp(`^[A-Za-z0-9_.:/-]{1,${MAX_ORIGIN_LENGTH}}$`);
+/** Longest wait a Node.js timer takes as given (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 
-const POSITIVE_INTEGERS = [
-  'ttlMs',
-  'negativeTtlMs',
-  'l1TtlMs',
-  'highWaterMarkMaxEntries',
-  'heartbeatIntervalMs',
-  'heartbeatTimeoutMs',
-  'redisTimeoutMs',
-  'maxConcurrentLoads',
-  'invalidateAttempts',
-] as const;
+/** The integer options, with their ranges (inclusive). */
+const INTEGER_RANGES = {
+  ttlMs: { min: 1, max: MAX_TIMER_MS, unit: 'ms' },
+  negativeTtlMs: { min: 1, max: MAX_TIMER_MS, unit: 'ms' },
+  l1MaxEntries: { min: 0, max: Number.MAX_SAFE_INTEGER, unit: '' },
+  l1TtlMs: { min: 1, max: MAX_TIMER_MS, unit: 'ms' },
+  highWaterMarkMaxEntries: { min: 1, max: Number.MAX_SAFE_INTEGER, unit: '' },
+  heartbeatIntervalMs: { min: 1, max: MAX_TIMER_MS, unit: 'ms' },
+  heartbeatTimeoutMs: { min: 1, max: MAX_TIMER_MS, unit: 'ms' },
+  redisTimeoutMs: { min: 1, max: MAX_TIMER_MS, unit: 'ms' },
+  maxConcurrentLoads: { min: 1, max: Number.MAX_SAFE_INTEGER, unit: '' },
+  invalidateAttempts: { min: 1, max: 1000, unit: '' },
+} as const;
+
+/**
+ * An invalid option: its name, and the rule it breaks as a sentence without the name (other
+ * options it mentions are named in backticks), e.g. `{ option: 'ttlMs', rule: 'must be an
+ * integer from 1 to 2147483647 (ms)' }`.
+ */
+export interface OptionProblem {
+  option: keyof CacheOptions;
+  rule: string;
+}
+
+/**
+ * Checks the options that are settings (everything but the Redis clients) with the defaults
+ * applied, and returns every problem, none when they are valid. `createCache` throws a `TypeError`
+ * for the first; a configuration reader can list them all under its own names (the app's
+ * `readConfig` does), so both apply the same rules.
+ */
+export function validateCacheOptions(
+  options: Omit<Partial<CacheOptions>, 'redis' | 'subscriber'>,
+): OptionProblem[] {
+  const resolved = { ...DEFAULT_CACHE_OPTIONS, ...stripUndefined(options) };
+  const problems: OptionProblem[] = [];
+  const problem = (option: keyof CacheOptions, rule: string) => problems.push({ option, rule });
+  for (const [name, { min, max, unit }] of Object.entries(INTEGER_RANGES)) {
+    const value = resolved[name as keyof typeof INTEGER_RANGES];
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      problem(
+        name as keyof CacheOptions,
+        `must be an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}`,
+      );
+    }
+  }
+  if (!(resolved.heartbeatTimeoutMs > resolved.heartbeatIntervalMs)) {
+    problem('heartbeatTimeoutMs', 'must be greater than `heartbeatIntervalMs`');
+  }
+  if (!(Object.values(strategies) as unknown[]).includes(resolved.strategy)) {
+    const names = Object.values(strategies).map((s) => `'${s}'`);
+    problem('strategy', `must be one of ${names.join(', ')}`);
+  }
+  if (!isValidNamespace(resolved.namespace)) problem('namespace', NAMESPACE_RULE);
+  if (resolved.origin !== undefined && !ORIGIN.test(String(resolved.origin))) {
+    problem('origin', `must be 1-${MAX_ORIGIN_LENGTH} characters of [A-Za-z0-9_.:/-]`);
+  }
+  if (secretsOf(resolved.signingSecret) === undefined) {
+    // The rule never quotes the value: it is a secret.
+    problem(
+      'signingSecret',
+      `must be a string of at least ${MIN_SECRET_LENGTH} characters, or a non-empty list of them`,
+    );
+  }
+  if (typeof resolved.onError !== 'function') problem('onError', 'must be a function');
+  if (typeof resolved.events !== 'object' || resolved.events === null) {
+    problem('events', 'must be an object of listeners');
+  }
+  return problems;
+}
 
 /** Applies defaults and validates every option, naming the one that is wrong. */
 export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
   if (!options || typeof options.redis?.get !== 'function') {
     throw new TypeError('`redis` must be a connected Redis client');
   }
-  const resolved = {
+  const [first] = validateCacheOptions(options);
+  if (first) throw new TypeError(`\`${first.option}\` ${first.rule}`);
+  const { signingSecret, ...rest } = {
     ...DEFAULT_CACHE_OPTIONS,
     ...stripUndefined(options),
-  } as ResolvedCacheOptions;
-  for (const name of POSITIVE_INTEGERS) {
-    const value = resolved[name];
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new TypeError(`\`${name}\` must be a positive integer`);
-    }
-  }
-  if (!Number.isSafeInteger(resolved.l1MaxEntries) || resolved.l1MaxEntries < 0) {
-    throw new TypeError('`l1MaxEntries` must be a non-negative integer');
-  }
-  if (!(Object.values(strategies) as string[]).includes(resolved.strategy)) {
-    throw new TypeError(
-      `\`strategy\` must be one of ${Object.values(strategies)
-        .map((s) => `'${s}'`)
-        .join(', ')}`,
-    );
-  }
-  if (resolved.strategy === 'versioned' && typeof resolved.subscriber?.subscribe !== 'function') {
+  } as ResolvedCacheOptions & CacheOptions;
+  if (rest.strategy === 'versioned' && typeof rest.subscriber?.subscribe !== 'function') {
     throw new TypeError('`subscriber` (a dedicated Redis connection) is required by `versioned`');
   }
-  if (resolved.heartbeatTimeoutMs <= resolved.heartbeatIntervalMs) {
-    throw new TypeError('`heartbeatTimeoutMs` must be greater than `heartbeatIntervalMs`');
-  }
-  if (resolved.origin !== undefined && !/^[A-Za-z0-9_.:/-]{1,64}$/.test(resolved.origin)) {
-    throw new TypeError('`origin` must be 1-64 characters of [A-Za-z0-9_.:/-]');
-  }
-  if (typeof resolved.onError !== 'function') throw new TypeError('`onError` must be a function');
-  if (typeof resolved.events !== 'object' || resolved.events === null) {
-    throw new TypeError('`events` must be an object of listeners');
-  }
-  const { signingSecret, ...rest } = resolved as ResolvedCacheOptions & CacheOptions;
-  return { ...rest, redis: options.redis, signingSecrets: checkSecrets(signingSecret) };
+  return {
+    ...rest,
+    subscriber: rest.subscriber,
+    origin: rest.origin,
+    redis: options.redis,
+    signingSecrets: secretsOf(signingSecret) ?? [],
+  };
 }
 
-function checkSecrets(secret: CacheOptions['signingSecret']): readonly string[] {
+/** The secrets as a list (empty when none); `undefined` when they are not valid. */
+function secretsOf(secret: unknown): readonly string[] | undefined {
   if (secret === undefined) return [];
   const secrets = typeof secret === 'string' ? [secret] : secret;
   const valid =
     Array.isArray(secrets) &&
     secrets.length > 0 &&
     secrets.every((s) => typeof s === 'string' && s.length >= MIN_SECRET_LENGTH);
-  if (!valid) {
-    // The message never quotes the value: it is a secret.
-    throw new TypeError(
-      `\`signingSecret\` must be a string of at least ${MIN_SECRET_LENGTH} characters, or a non-empty list of them`,
-    );
-  }
-  return [...secrets];
+  return valid ? [...secrets] : undefined;
 }
 
 function stripUndefined<T extends object>(object: T): Partial<T> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/codec.ts';
-import { resolveOptions } from '../src/options.ts';
+import { resolveOptions, validateCacheOptions } from '../src/options.ts';
 import { createSingleFlight } from '../src/single-flight.ts';
 import { hangingRedis } from './hanging-redis.ts';
 
@@ -111,6 +111,29 @@ describe('cache options', () => {
         heartbeatTimeoutMs: 500,
       }),
     ).toThrow('`heartbeatTimeoutMs`');
+  });
+
+  it('lists every invalid setting at once, for configuration readers', () => {
+    expect(validateCacheOptions({})).toEqual([]);
+    const problems = validateCacheOptions({
+      ttlMs: 0,
+      namespace: 'a:b',
+      origin: 'o'.repeat(65),
+      heartbeatIntervalMs: 2_147_483_648,
+      signingSecret: 'short',
+    });
+    expect(problems.map((p) => p.option).sort()).toEqual([
+      'heartbeatIntervalMs',
+      'heartbeatTimeoutMs',
+      'namespace',
+      'origin',
+      'signingSecret',
+      'ttlMs',
+    ]);
+    expect(JSON.stringify(problems)).not.toContain('short');
+    expect(() => resolveOptions({ redis, strategy: 'delete', namespace: 'a:b' })).toThrow(
+      '`namespace` must be 1-32 characters',
+    );
   });
 
   it('requires a Redis client', () => {
