@@ -17,19 +17,15 @@ export interface DemoCluster {
   stop(): Promise<void>;
 }
 
-const started = new Set<LabCluster>();
 let cleanupInstalled = false;
 
-/** Makes sure no process a demo started outlives it, however the demo ends. */
+/**
+ * Makes sure no process a demo started outlives it, however the demo ends: a signal exits the
+ * process, and on exit the lab's cluster kills every process it started (scripts/lab/cluster.ts).
+ */
 function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
-  process.on('exit', () => {
-    for (const cluster of started) {
-      for (const instance of cluster.instances) instance.process().kill('SIGKILL');
-      cluster.database().kill('SIGKILL');
-    }
-  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 }
 
@@ -37,17 +33,13 @@ function installCleanup(): void {
 export async function startOwnCluster(options: LabClusterOptions): Promise<DemoCluster> {
   installCleanup();
   const cluster = await startLabCluster(options);
-  started.add(cluster);
   return {
     targets: cluster.instances.map(({ name, url }) => ({ name, url })),
     get redisUrl() {
       return cluster.redis.url;
     },
     own: cluster,
-    async stop() {
-      started.delete(cluster);
-      await cluster.stop();
-    },
+    stop: () => cluster.stop(),
   };
 }
 

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/support/net.ts';
+import { signalProcess } from '../../test/support/process.ts';
 import { startRedisServer, type TestRedisServer } from '../../test/support/redis-server.ts';
 import { waitFor } from '../../test/support/wait.ts';
 
@@ -45,51 +47,87 @@ export interface LabCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * What every cluster still running must do if the process that started it exits: SIGKILL its
+ * processes (instances, database, `redis-server`) and remove its data directory. Synchronous, so
+ * that it can run in an `exit` listener.
+ */
+const liveClusters = new Set<() => void>();
+// However the lab or a demo ends (an error, process.exit on SIGINT or a timeout), not one process
+// it started outlives it. Listeners of `exit` run on process.exit too.
+process.on('exit', () => {
+  for (const killNow of liveClusters) killNow();
+});
+
 /** Starts a cluster and waits until every instance answers `/readyz`. */
 export async function startLabCluster(options: LabClusterOptions): Promise<LabCluster> {
-  let redis = await startRedisServer();
-  const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-lab-'));
-  const dbPort = await freePort();
-  const databaseUrl = `postgres://postgres@127.0.0.1:${dbPort}/postgres`;
-  const database = launch(
-    'packages/store/src/server/main.ts',
-    { DB_PORT: String(dbPort), DB_DATA_DIR: dataDir },
-    options.verbose,
-  );
+  const redis = await startRedisServer();
   const instances: LabInstance[] = [];
-  for (let i = 1; i <= options.instances; i++) {
-    const port = await freePort();
-    const slow = options.slowFill?.instances.includes(i) ? options.slowFill.delayMs : 0;
-    const env = {
-      ...options.env,
-      PORT: String(port),
-      INSTANCE_NAME: `app-${i}`,
-      REDIS_URL: redis.url,
-      DATABASE_URL: databaseUrl,
-      DB_LATENCY_MS: String(options.dbLatencyMs),
-      SEED_USERS: String(options.seedUsers),
-      CACHE_STRATEGY: options.strategy,
-      LAB_FILL_DELAY_MS: String(slow),
-    };
-    instances.push(labInstance(`app-${i}`, port, env, options.verbose));
+  let database: ChildProcess | undefined;
+  let dataDir: string | undefined;
+  // Registered before anything else can fail or be interrupted: from here on, whatever ends this
+  // process also ends the cluster.
+  const killNow = () => {
+    for (const instance of instances) instance.process().kill('SIGKILL');
+    database?.kill('SIGKILL');
+    redis.process().kill('SIGKILL');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  liveClusters.add(killNow);
+  try {
+    dataDir = await mkdtemp(join(tmpdir(), 'cachelab-lab-'));
+    const dbPort = await freePort();
+    database = launch(
+      'packages/store/src/server/main.ts',
+      { DB_PORT: String(dbPort), DB_DATA_DIR: dataDir },
+      options.verbose,
+    );
+    await startInstances(`postgres://postgres@127.0.0.1:${dbPort}/postgres`);
+  } catch (error) {
+    // An instance that never became ready (or anything else): stop what started, then say why.
+    liveClusters.delete(killNow);
+    killNow();
+    throw error;
   }
-  await Promise.all(instances.map((instance) => waitReady(instance.url)));
+  const db = database;
+  const dir = dataDir;
+
+  async function startInstances(databaseUrl: string): Promise<void> {
+    for (let i = 1; i <= options.instances; i++) {
+      const port = await freePort();
+      const slow = options.slowFill?.instances.includes(i) ? options.slowFill.delayMs : 0;
+      const env = {
+        ...options.env,
+        PORT: String(port),
+        INSTANCE_NAME: `app-${i}`,
+        REDIS_URL: redis.url,
+        DATABASE_URL: databaseUrl,
+        DB_LATENCY_MS: String(options.dbLatencyMs),
+        SEED_USERS: String(options.seedUsers),
+        CACHE_STRATEGY: options.strategy,
+        LAB_FILL_DELAY_MS: String(slow),
+      };
+      instances.push(labInstance(`app-${i}`, port, env, options.verbose));
+    }
+    await Promise.all(instances.map((instance) => waitReady(instance.url, instance.process())));
+  }
+
   return {
     instances,
     get redis() {
       return redis;
     },
     async restartRedis() {
-      const { port } = redis;
-      await redis.stop();
-      redis = await startRedisServer({ port });
+      // The same server object: its process() stays the one the exit listener kills.
+      await redis.restart();
     },
-    database: () => database,
+    database: () => db,
     async stop() {
+      liveClusters.delete(killNow);
       for (const instance of instances) instance.process().kill('SIGKILL');
-      database.kill('SIGKILL');
+      db.kill('SIGKILL');
       await redis.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }
@@ -107,12 +145,12 @@ function labInstance(
     url,
     process: () => child,
     async restart(extra = {}) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
+      // Returns at once when the process has exited already (killed by a fault, or crashed):
+      // its `exit` event is gone and will not come again.
+      await signalProcess(child, 'SIGKILL');
       Object.assign(env, extra);
       child = launch('packages/app/src/main.ts', env, verbose);
-      await waitReady(url);
+      await waitReady(url, child);
     },
   };
 }
@@ -127,9 +165,28 @@ function launch(entry: string, env: Record<string, string>, verbose?: boolean): 
   return child;
 }
 
-async function waitReady(url: string): Promise<void> {
-  await waitFor(
-    async () => (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })).ok,
+/** Waits until `url` answers `/readyz`; fails at once if `child` (its process) exits meanwhile. */
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  let exitedFirst = false;
+  let onExit = () => {};
+  const exited = new Promise<never>((_, reject) => {
+    onExit = () => {
+      exitedFirst = true;
+      const how = child.exitCode ?? child.signalCode;
+      reject(new Error(`the instance of ${url} exited (${how}) before it was ready`));
+    };
+  });
+  if (child.exitCode !== null || child.signalCode !== null) onExit();
+  else child.once('exit', onExit);
+  const ready = waitFor(
+    // Once the process is gone, stop polling (the race below has already failed).
+    async () =>
+      exitedFirst || (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })).ok,
     { timeoutMs: 60_000, intervalMs: 100, what: `${url} to be ready` },
   );
+  try {
+    await Promise.race([ready, exited]);
+  } finally {
+    child.off('exit', onExit);
+  }
 }

@@ -16,6 +16,8 @@ export interface TestRedisServer {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the server again on the same port (empty: nothing is kept on disk) and waits for PING. */
   restart(): Promise<void>;
+  /** The `redis-server` process now (a restart starts another), e.g. to SIGKILL it on exit. */
+  process(): ChildProcess;
 }
 
 /** PEM files of a TLS-only server: its certificate and key, and the CA that signed them. */
@@ -68,6 +70,7 @@ export async function startRedisServer(
       await signalProcess(child, 'SIGTERM');
       child = await launch();
     },
+    process: () => child,
   };
 }
 
