@@ -1,43 +1,71 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { nanoid } from 'nanoid';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LabCluster, startLabCluster } from '../scripts/lab/cluster.ts';
 import { waitFor } from './support/index.ts';
-import { runNodeScript, signalProcess } from './support/process.ts';
+import { signalProcess } from './support/process.ts';
 
 // The lab's and the demos' own processes (instances, database, redis-server) must never outlive
 // the run that started them, however it ends; and restarting an instance must not depend on
 // catching its `exit` event.
 
-const MARK = 'CACHELAB_PROCESS_MARK';
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** Pids of the processes (other than this one) whose environment holds `MARK=mark`. */
-function marked(mark: string): number[] {
+/**
+ * Live processes of process group `group` (zombies excluded: they have exited). redis-server
+ * rewrites its command line and environment, so processes are told by their group, not by name.
+ */
+function inGroup(group: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // A zombie has exited already; it only waits for its parent to reap it.
-      if (environ.includes(`${MARK}=${mark}`) && !/^\d+ \(.*\) Z /.test(stat)) found.push(pid);
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === group && state !== 'Z') found.push(Number(entry));
     } catch {
-      // Gone meanwhile, or not ours to read.
+      // Gone meanwhile.
     }
   }
   return found;
 }
 
-/** Runs `run` with `MARK` set in this process's environment, which every child inherits. */
-async function withMark<T>(run: (mark: string) => Promise<T>): Promise<T> {
-  const mark = nanoid(10);
-  process.env[MARK] = mark;
+/**
+ * Runs `script` under tsx in a process group of its own (everything it starts joins it), sends
+ * SIGINT to the script alone after `interruptMs`, and waits for the script to exit.
+ */
+async function runInOwnGroup(
+  script: string,
+  args: string[],
+  options: { interruptMs: number; env?: Record<string, string> },
+) {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = once(child, 'exit');
+  const timer = setTimeout(() => child.kill('SIGINT'), options.interruptMs);
+  const [code] = (await exited) as [number | null];
+  clearTimeout(timer);
+  const group = child.pid as number;
   try {
-    return await run(mark);
+    await waitFor(() => inGroup(group).length === 0, {
+      timeoutMs: 10_000,
+      what: `every process ${script} started to exit`,
+    });
   } finally {
-    delete process.env[MARK];
+    // Whatever the assertion found, nothing of this test may outlive it.
+    for (const pid of inGroup(group)) process.kill(pid, 'SIGKILL');
   }
+  return { code, output };
 }
 
 const clusters: LabCluster[] = [];
@@ -45,11 +73,14 @@ afterEach(async () => {
   for (const cluster of clusters.splice(0)) await cluster.stop();
 });
 
-const settings = { instances: 1, strategy: 'versioned', dbLatencyMs: 0, seedUsers: 10 };
-
 describe('the lab cluster', () => {
   it('restarts an instance whose process has already exited', async () => {
-    const cluster = await startLabCluster(settings);
+    const cluster = await startLabCluster({
+      instances: 1,
+      strategy: 'versioned',
+      dbLatencyMs: 0,
+      seedUsers: 10,
+    });
     clusters.push(cluster);
     const [instance] = cluster.instances;
     if (!instance) throw new Error('no instance');
@@ -58,19 +89,17 @@ describe('the lab cluster', () => {
     expect((await fetch(`${instance.url}/readyz`)).ok).toBe(true);
   }, 90_000);
 
-  it('stops everything it started when an instance never becomes ready, and says so', async () => {
-    await withMark(async (mark) => {
-      const started = Date.now();
-      await expect(
-        startLabCluster({ ...settings, env: { LOG_LEVEL: 'not-a-level' } }),
-      ).rejects.toThrow(/exited \(1\) before it was ready/);
-      // At once, not after the 60 s the readiness wait allows.
-      expect(Date.now() - started).toBeLessThan(30_000);
-      await waitFor(() => marked(mark).length === 0, {
-        timeoutMs: 10_000,
-        what: 'every process of the cluster to exit',
-      });
+  it('stops the lab at once, and everything it started, when an instance never becomes ready', async () => {
+    const started = Date.now();
+    const run = await runInOwnGroup('scripts/consistency.ts', ['history', '--start'], {
+      interruptMs: 60_000,
+      // Every instance refuses this setting and exits at start.
+      env: { LOG_LEVEL: 'not-a-level' },
     });
+    expect(run.code, run.output).not.toBe(0);
+    expect(run.output).toMatch(/exited \(1\) before it was ready/);
+    // Not after the 60 s the readiness wait allows.
+    expect(Date.now() - started).toBeLessThan(40_000);
   }, 90_000);
 
   it.each([
@@ -79,15 +108,9 @@ describe('the lab cluster', () => {
   ])(
     'leaves no process behind when %s is interrupted',
     async (_what, script, args) => {
-      await withMark(async (mark) => {
-        // Interrupted (SIGINT) while it starts its cluster or runs, as a timeout would.
-        const run = await runNodeScript(script, args, { timeoutMs: 8000 });
-        expect(run.code, run.output).not.toBe(0);
-        await waitFor(() => marked(mark).length === 0, {
-          timeoutMs: 10_000,
-          what: `every process ${script} started to exit`,
-        });
-      });
+      // Interrupted (SIGINT) while it starts its cluster or runs, as a timeout would.
+      const run = await runInOwnGroup(script, args, { interruptMs: 8000 });
+      expect(run.code, run.output).not.toBe(0);
     },
     90_000,
   );
