@@ -157,6 +157,21 @@ describe('npm start (scripts/cluster.ts)', () => {
     expect(instances.size).toBe(3);
   });
 
+  it('answers a token from the future with 412 on every instance, after one database query', async () => {
+    for (const url of urls) expectUser(await send(`${url}/users/8`), 200); // in every L1 and Redis
+    const queries = async (url: string) =>
+      ((await send(`${url}/stats`)).body as unknown as { database: { queries: number } }).database
+        .queries;
+    for (const url of urls) {
+      const before = await queries(url);
+      const read = await send(`${url}/users/8`, 'GET', undefined, { 'x-min-version': '99' });
+      expect(read.status, url).toBe(412);
+      expect(read.version).toBeNull();
+      expect(read.body).toMatchObject({ error: { code: 'E_VERSION_UNAVAILABLE' } });
+      expect((await queries(url)) - before, url).toBe(1);
+    }
+  });
+
   it('creates, reads from another instance, then deletes everywhere', async () => {
     const input = { name: 'Ada Lovelace', email: 'ada@example.com', age: 36 };
     const created = expectUser(await send(`${instanceUrl(1)}/users`, 'POST', input), 201);
