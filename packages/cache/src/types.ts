@@ -87,7 +87,10 @@ export interface ReadOptions {
   consistency?: Consistency;
   /**
    * Never answer with a version below this one (a read-your-writes token: the version a client
-   * wrote). Tiers holding older versions are skipped, down to the loader if need be.
+   * wrote). Tiers holding older versions are skipped, down to the loader if need be. If the
+   * loader's answer is still older (at most two loads: one more only when the read joined a load
+   * that another read had started), the read fails with `E_VERSION_UNAVAILABLE`
+   * (`VersionUnavailableError`). A non-negative integer; anything else is a `TypeError`.
    * @default 0
    */
   minVersion?: number;
@@ -178,7 +181,10 @@ export interface CacheStats {
   redisErrors: number;
   /** Reads that could not ask Redis (error or timeout) and went to the loader instead. */
   degradedReads: number;
-  /** Entries Redis held that could not be decoded (treated as misses and overwritten). */
+  /**
+   * Entries (or, in `versioned`, version pointers) Redis held that this cache cannot have written,
+   * in every strategy; each is treated as a miss and overwritten, and reported as `E_CORRUPT_ENTRY`.
+   */
   corruptEntries: number;
   /** Writes handled (`invalidate` calls). */
   invalidations: number;
@@ -212,12 +218,16 @@ export interface CacheStats {
 export interface Cache<V> {
   /**
    * Returns the entry for `key` from the fastest tier that may answer, or calls `loader` once (per
-   * key, per process, however many reads are waiting) and caches its answer.
+   * key, per process, however many reads are waiting) and caches its answer. Rejects with a
+   * `CacheError`: `E_INVALID_KEY`, `E_INVALID_ENTRY` (the loader's answer is not
+   * `{ value, version }`), `E_VERSION_UNAVAILABLE` (below `minVersion`), `E_OVERLOADED`; or with
+   * the loader's own error. Never because of Redis.
    */
   getOrLoad(key: string, loader: Loader<V>, options?: ReadOptions): Promise<CacheRead<V>>;
   /**
    * Call after the source of truth was written, with what was written: from then on this instance
-   * answers with it, and (depending on the strategy) the other instances do too.
+   * answers with it, and (depending on the strategy) the other instances do too. Rejects with
+   * `E_INVALID_KEY` or `E_INVALID_ENTRY` (not `{ value, version }`) before touching Redis.
    */
   invalidate(key: string, written: Loaded<V>): Promise<void>;
   /** A snapshot of the counters. */
