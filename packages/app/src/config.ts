@@ -11,6 +11,13 @@ export interface AppConfig {
   /** `INSTANCE_NAME` @default 'app' */
   instanceName: string;
   /**
+   * `CLUSTER_RUN_ID`: set by `npm start` to a random token per run and reported by `/readyz`
+   * (`run`), so that the cluster script can tell its own instances from another cluster's on the
+   * same ports. 1-64 characters of `[A-Za-z0-9_-]`.
+   * @default none (not reported)
+   */
+  runId: string | undefined;
+  /**
    * `REDIS_URL`: `redis://` or `rediss://` (TLS), with credentials if Redis wants them:
    * `redis://:password@host:6379` (the default user) or `redis://user:password@host:6379` (an ACL
    * user). Percent-encode special characters of the password. Logged only with the password masked.
@@ -109,6 +116,7 @@ export function readConfig(env: Env): AppConfig {
     port: int('PORT', 3000, 1, 65535),
     host: env.HOST || '127.0.0.1',
     instanceName: env.INSTANCE_NAME || 'app',
+    runId: env.CLUSTER_RUN_ID || undefined,
     redisUrl,
     redisTlsCa: caFile === undefined ? undefined : readPem('REDIS_TLS_CA_FILE', caFile, problems),
     invalidationSecrets: secrets('INVALIDATION_SECRET', env.INVALIDATION_SECRET, problems),
@@ -148,6 +156,9 @@ export function readConfig(env: Env): AppConfig {
   }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.instanceName)) {
     problems.push('INSTANCE_NAME must be 1-64 characters of [A-Za-z0-9_.-]');
+  }
+  if (config.runId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(config.runId)) {
+    problems.push('CLUSTER_RUN_ID must be 1-64 characters of [A-Za-z0-9_-]');
   }
   if (caFile !== undefined && !redisUrl.startsWith('rediss:')) {
     problems.push('REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL');

@@ -21,6 +21,8 @@ export interface KeyBuilder {
   data(key: string, version: number): string;
   /** The Pub/Sub channel that carries invalidations and heartbeats, e.g. `cl:invalidations`. */
   channel(): string;
+  /** A `SCAN … MATCH` pattern of every key of this namespace, e.g. `cl:{*` (`npm run reset`). */
+  pattern(): string;
 }
 
 /** Creates the key builder for a namespace. */
@@ -35,6 +37,8 @@ export function createKeys(namespace: string): KeyBuilder {
     dataPrefix: (key) => `${tag(key)}:v:`,
     data: (key, version) => `${tag(key)}:v:${version}`,
     channel: () => `${namespace}:invalidations`,
+    // No glob character can occur in a namespace, so only this namespace's keys match.
+    pattern: () => `${namespace}:{*`,
   };
 }
 
