@@ -17,7 +17,13 @@ import {
   ROOT,
   readClusterConfig,
 } from './cluster/config.ts';
-import { dataDirInUse, INSTALL_REDIS, onPath, takenPorts } from './cluster/preflight.ts';
+import {
+  dataDirHolder,
+  dataDirInUse,
+  INSTALL_REDIS,
+  onPath,
+  takenPorts,
+} from './cluster/preflight.ts';
 import { waitUntilReady } from './cluster/readiness.ts';
 import { instanceName } from './cluster-defaults.ts';
 
@@ -43,8 +49,12 @@ try {
   throw error;
 }
 if (config.redis.kind === 'own' && !onPath('redis-server')) fail(INSTALL_REDIS);
-const locked = dataDirInUse(config);
-if (locked) fail(locked);
+const holder = dataDirHolder(config);
+if (holder !== undefined) {
+  fail(
+    `${dataDirInUse(config, holder)}: stop that cluster, or set DB_DATA_DIR to another directory`,
+  );
+}
 const taken = await takenPorts(clusterPorts(config));
 if (taken.length > 0) fail(...taken);
 

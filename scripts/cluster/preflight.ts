@@ -54,17 +54,16 @@ function suggestion(setting: ClusterPort['setting'], port: number): number {
 }
 
 /**
- * A line saying which live process serves the embedded database's data directory, or
- * `undefined` when it is free (or the cluster uses `DATABASE_URL`).
+ * The process id of the live process that serves the embedded database's data directory, or
+ * `undefined` when none does (or the cluster uses `DATABASE_URL`).
  */
-export function dataDirInUse(config: ClusterConfig): string | undefined {
-  if (config.databaseUrl) return undefined;
-  const pid = lockHolder(config.dbDataDir);
-  if (pid === undefined) return undefined;
-  return (
-    `DB_DATA_DIR ${displayPath(config.dbDataDir)} is in use by process ${pid} (the database of ` +
-    'another npm start?): stop that cluster, or set DB_DATA_DIR to another directory'
-  );
+export function dataDirHolder(config: ClusterConfig): number | undefined {
+  return config.databaseUrl ? undefined : lockHolder(config.dbDataDir);
+}
+
+/** A line saying which process holds the data directory, for `npm start` and `npm run reset`. */
+export function dataDirInUse(config: ClusterConfig, pid: number): string {
+  return `DB_DATA_DIR ${displayPath(config.dbDataDir)} is in use by process ${pid} (the database of a running npm start)`;
 }
 
 /** Whether an executable called `name` is on PATH. */
