@@ -46,12 +46,16 @@ for (const port of config.appPorts) {
   }
 }
 
-// 2. Redis first: if its keys cannot be deleted, nothing is reset (versions restart at 1 with a
-//    fresh database, and pointers left at higher versions would hide the new rows until they expire).
+// 2. Check the data directory before deleting anything anywhere.
+const dataDir = databaseToDelete(config);
+
+// 3. Redis before the database: if its keys cannot be deleted, nothing is reset (versions restart
+//    at 1 with a fresh database, and pointers left at higher versions would hide the new rows
+//    until they expire).
 await resetRedis(config);
 
-// 3. The database.
-resetDatabase(config);
+// 4. The database.
+if (dataDir) deleteDatabase(dataDir, config.seedUsers);
 
 async function resetRedis({ redis, namespace }: ClusterConfig): Promise<void> {
   if (redis.kind === 'own' && !(await accepts(redis.port))) {
@@ -76,22 +80,31 @@ async function resetRedis({ redis, namespace }: ClusterConfig): Promise<void> {
   }
 }
 
-function resetDatabase(config: ClusterConfig): void {
+/** The data directory to delete, or `undefined` when there is none; refuses a foreign one. */
+function databaseToDelete(config: ClusterConfig): string | undefined {
   if (config.databaseUrl) {
     console.log('reset: database: DATABASE_URL is set; npm run reset does not touch that database');
-    return;
+    return undefined;
   }
   const dir = config.dbDataDir;
-  const shown = `DB_DATA_DIR ${displayPath(dir)}`;
   if (!existsSync(dir)) {
-    console.log(`reset: database: nothing to delete (${shown} does not exist)`);
-    return;
+    console.log(
+      `reset: database: nothing to delete (DB_DATA_DIR ${displayPath(dir)} does not exist)`,
+    );
+    return undefined;
   }
   // A guard against a mistyped DB_DATA_DIR: only a database directory (or an empty one) goes.
   const entries = readdirSync(dir).filter((name) => name !== LOCK_FILE);
   if (entries.length > 0 && !existsSync(join(dir, 'PG_VERSION'))) {
-    fail(`${shown} does not look like a database directory (no PG_VERSION): not deleting it`);
+    fail(
+      `DB_DATA_DIR ${displayPath(dir)} does not look like a database directory (no PG_VERSION): not deleting it; nothing was reset`,
+    );
   }
+  return dir;
+}
+
+function deleteDatabase(dir: string, seedUsers: number): void {
+  const shown = `DB_DATA_DIR ${displayPath(dir)}`;
   try {
     // Held while deleting: an npm start beginning meanwhile is refused, not given half a database.
     lockDataDir(dir);
@@ -102,6 +115,6 @@ function resetDatabase(config: ClusterConfig): void {
   }
   rmSync(dir, { recursive: true, force: true });
   console.log(
-    `reset: database: deleted ${shown}; the next npm start creates it and seeds ${config.seedUsers} users`,
+    `reset: database: deleted ${shown}; the next npm start creates it and seeds ${seedUsers} users`,
   );
 }
