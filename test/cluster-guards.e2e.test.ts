@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checkReadiness } from '../scripts/cluster/readiness.ts';
 import {
   type ClusterProcess,
@@ -128,6 +128,51 @@ describe('npm start, before it starts anything', () => {
     expect(output).toContain('REDIS_URL');
     expect(output).not.toMatch(STACK_LINE);
   }, 30_000);
+});
+
+describe('a process of the cluster started on a taken port (a race the preflight cannot close)', () => {
+  it('the embedded database says which port and DB_PORT, in one line (issue 11)', async () => {
+    const port = await freePort();
+    const blocker = await listen(port);
+    const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-guards-'));
+    tempDirs.push(dataDir);
+    try {
+      const run = await runNodeScript('packages/store/src/server/main.ts', [], {
+        timeoutMs: 30_000,
+        env: { DB_PORT: String(port), DB_DATA_DIR: dataDir },
+      });
+      expect(run.code, run.output).toBe(1);
+      expect(run.output.trim()).toBe(
+        `database: port ${port} (DB_PORT) on 127.0.0.1 is already in use: stop what listens there, or set DB_PORT to a free port`,
+      );
+      // The lock was released: the directory can be served at once.
+      expect(existsSync(join(dataDir, 'cachelab-db.lock'))).toBe(false);
+    } finally {
+      blocker.close();
+    }
+  }, 40_000);
+
+  it('an instance says which port and PORT, in one line', async () => {
+    const port = await freePort();
+    const blocker = await listen(port);
+    try {
+      const run = await runNodeScript('packages/app/src/main.ts', [], {
+        timeoutMs: 30_000,
+        env: {
+          PORT: String(port),
+          REDIS_URL: inject('redisUrl'),
+          DATABASE_URL: inject('databaseUrl'),
+          CACHE_NAMESPACE: `guards-${process.pid}`,
+          SEED_USERS: '0',
+        },
+      });
+      expect(run.code, run.output).toBe(1);
+      expect(run.output).toContain(`port ${port} (PORT) on 127.0.0.1 is already in use`);
+      expect(run.output).not.toMatch(STACK_LINE);
+    } finally {
+      blocker.close();
+    }
+  }, 40_000);
 });
 
 describe('readiness', () => {

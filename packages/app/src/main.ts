@@ -142,7 +142,18 @@ const app = createApp({
 });
 const server = app.listen(config.port, config.host);
 server.on('connect', refuseConnect(`${instance.name}/${instance.id}`));
-await once(server, 'listening');
+try {
+  await once(server, 'listening');
+} catch (error) {
+  // One line naming the setting, not a stack trace: usually another process holds the port.
+  const code = (error as NodeJS.ErrnoException).code;
+  logger.fatal(
+    code === 'EADDRINUSE'
+      ? `port ${config.port} (PORT) on ${config.host} is already in use: stop what listens there, or set PORT to a free port`
+      : `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
+  );
+  process.exit(1);
+}
 logger.info(
   `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
     `(redis ${redactUrl(config.redisUrl)}, database ${redactUrl(config.databaseUrl)}, ` +

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -60,6 +62,8 @@ export async function startEmbeddedDatabase(
   }
   let db: PGlite | undefined;
   try {
+    // Fails in milliseconds on a taken port, rather than after PGlite's start (seconds).
+    await checkPortFree(host, options.port);
     db = await PGlite.create(options.dataDir);
     const server = new PGLiteSocketServer({
       db,
@@ -85,4 +89,12 @@ export async function startEmbeddedDatabase(
     lock?.release();
     throw error;
   }
+}
+
+/** Rejects with the listen error (e.g. `EADDRINUSE`) when `host:port` cannot be bound now. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  probe.listen(port, host);
+  await once(probe, 'listening');
+  await new Promise((resolve) => probe.close(resolve));
 }
