@@ -149,7 +149,7 @@ try {
   const code = (error as NodeJS.ErrnoException).code;
   logger.fatal(
     code === 'EADDRINUSE'
-      ? `port ${config.port} (PORT) on ${config.host} is already in use: stop what listens there, or set PORT to a free port`
+      ? `port ${config.port} (PORT) on ${config.host} is already in use (EADDRINUSE): stop what listens there, or set PORT to a free port`
       : `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
   );
   process.exit(1);
