@@ -10,6 +10,13 @@ export const CLUSTER_DEFAULTS = {
   basePort: 3001,
   /** `DB_PORT`: where the embedded database listens. */
   dbPort: 55_432,
+  /** `DB_DATA_DIR`: where the embedded database persists, from the repository root. */
+  dbDataDir: '.data/pglite',
+  /**
+   * `REDIS_PORT`: where the `redis-server` that `npm start` runs itself listens. Not 6379, so that
+   * the cluster never takes (nor runs the tutorial's commands against) a Redis someone else runs.
+   */
+  redisPort: 56_379,
   /** `DB_LATENCY_MS` */
   dbLatencyMs: 50,
   /** `SEED_USERS` */

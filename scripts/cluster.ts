@@ -1,116 +1,75 @@
 /**
- * `npm start`: runs a local cluster — N app instances, one Redis and one database — with
- * `concurrently`, waits until every instance is ready and prints how to talk to it.
- * Ctrl-C (SIGINT) or SIGTERM stops every process it started.
+ * `npm start`: runs a local cluster — N app instances, its own `redis-server` (unless `REDIS_URL`
+ * names another Redis) and the embedded database — with `concurrently`, waits until every
+ * instance of this run is ready and prints how to talk to it. Before starting anything it checks
+ * that every port is free and that no other process serves the data directory, and refuses with
+ * one line per problem naming the setting that moves it. Ctrl-C (SIGINT) or SIGTERM stops every
+ * process it started.
  */
-import { accessSync, constants } from 'node:fs';
-import { createConnection } from 'node:net';
-import { delimiter, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { redactUrl } from '@cachelab/app';
 import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
-import { CLUSTER_DEFAULTS, instanceName } from './cluster-defaults.ts';
+import {
+  type ClusterConfig,
+  ClusterConfigError,
+  clusterPorts,
+  displayPath,
+  ROOT,
+  readClusterConfig,
+} from './cluster/config.ts';
+import {
+  dataDirHolder,
+  dataDirInUse,
+  INSTALL_REDIS,
+  onPath,
+  takenPorts,
+} from './cluster/preflight.ts';
+import { waitUntilReady } from './cluster/readiness.ts';
+import { instanceName } from './cluster-defaults.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READY_DEADLINE_MS = 60_000;
 const FORCE_KILL_AFTER_MS = 10_000;
 const APP_COLORS = ['green', 'cyan', 'magenta', 'yellow'];
+/** How `npm start` runs its own Redis; `--port` is added, overriding the file's. */
+const REDIS_COMMAND = 'exec redis-server config/redis.conf';
 
-// --- Configuration: the only place this process reads its environment. ---
-
-/** Prints a configuration error naming the offending variable and exits with status 1. */
-function fail(message: string): never {
-  console.error(`cluster: ${message}`);
+/** Prints why the cluster cannot start (one line per problem) and exits with status 1. */
+function fail(...problems: string[]): never {
+  for (const problem of problems) console.error(`cluster: ${problem}`);
   process.exit(1);
 }
 
-/** Reads an integer env var within [min, max], falling back to `fallback` when unset. */
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(`\`${name}\` must be an integer between ${min} and ${max} (got "${raw}")`);
-  }
-  return value;
+// --- Preflight: nothing is started until every check has passed. ---
+
+let config: ClusterConfig;
+try {
+  config = readClusterConfig(process.env);
+} catch (error) {
+  if (error instanceof ClusterConfigError) fail(error.message);
+  throw error;
 }
-
-/** Reads an optional URL env var whose protocol must be one of `protocols`. */
-function urlEnv(name: string, protocols: string[]): string | undefined {
-  const raw = process.env[name]?.trim();
-  if (!raw) return undefined;
-  if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
-    // Not quoted: the URL may carry a password.
-    fail(`\`${name}\` must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL`);
-  }
-  return raw;
+if (config.redis.kind === 'own' && !onPath('redis-server')) fail(INSTALL_REDIS);
+const holder = dataDirHolder(config);
+if (holder !== undefined) {
+  fail(
+    `${dataDirInUse(config, holder)}: stop that cluster, or set DB_DATA_DIR to another directory`,
+  );
 }
+const taken = await takenPorts(clusterPorts(config));
+if (taken.length > 0) fail(...taken);
 
-const instances = intEnv('INSTANCES', CLUSTER_DEFAULTS.instances, 1, 32);
-const config = {
-  instances,
-  basePort: intEnv('BASE_PORT', CLUSTER_DEFAULTS.basePort, 1, 65_536 - instances),
-  redisUrl: urlEnv('REDIS_URL', ['redis:', 'rediss:']),
-  databaseUrl: urlEnv('DATABASE_URL', ['postgres:', 'postgresql:']),
-  dbPort: intEnv('DB_PORT', CLUSTER_DEFAULTS.dbPort, 1, 65_535),
-  dbDataDir: process.env.DB_DATA_DIR?.trim()
-    ? resolve(process.env.DB_DATA_DIR.trim())
-    : join(ROOT, '.data/pglite'),
-  dbLatencyMs: intEnv('DB_LATENCY_MS', CLUSTER_DEFAULTS.dbLatencyMs, 0, 60_000),
-  seedUsers: intEnv('SEED_USERS', CLUSTER_DEFAULTS.seedUsers, 0, 10_000_000),
-};
-const appPorts = Array.from({ length: config.instances }, (_, i) => config.basePort + i);
-if (!config.databaseUrl && appPorts.includes(config.dbPort)) {
-  fail(`\`DB_PORT\` (${config.dbPort}) collides with an instance port (BASE_PORT..)`);
-}
-
-// --- Redis: reuse a reachable one, else start our own, else say what to install. ---
-
-/** Sends a raw `PING` to host:port; resolves 'pong', 'other' (something else listens) or 'none'. */
-function probeRedis(host: string, port: number): Promise<'pong' | 'other' | 'none'> {
-  return new Promise((done) => {
-    const socket = createConnection({ host, port, timeout: 500 });
-    const finish = (answer: 'pong' | 'other' | 'none') => {
-      socket.destroy();
-      done(answer);
-    };
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => finish(data.toString().startsWith('+PONG') ? 'pong' : 'other'));
-    socket.once('timeout', () => finish(socket.readyState === 'open' ? 'other' : 'none'));
-    socket.once('error', () => finish('none'));
-  });
-}
-
-/** Whether an executable called `name` is on PATH. */
-function onPath(name: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Decides where Redis comes from: its URL, and whether this script must start `redis-server`. */
-async function resolveRedis(): Promise<{ url: string; startOwn: boolean }> {
-  if (config.redisUrl) return { url: config.redisUrl, startOwn: false };
-  const url = 'redis://127.0.0.1:6379';
-  const probe = await probeRedis('127.0.0.1', 6379);
-  if (probe === 'pong') return { url, startOwn: false };
-  if (probe === 'other') {
-    fail('port 6379 is taken by something that does not answer PING; set `REDIS_URL`');
-  }
-  if (!onPath('redis-server')) {
-    fail(
-      'no Redis answers on 127.0.0.1:6379 and `redis-server` is not on PATH.\n' +
-        '  Install it (`sudo apt-get install redis-server` or `brew install redis`),\n' +
-        '  or point `REDIS_URL` at a running Redis.',
-    );
-  }
-  return { url, startOwn: true };
+/** A token per run: every instance reports it on /readyz, so readiness cannot be someone else's. */
+const runId = randomBytes(9).toString('base64url');
+const dbUrl = config.databaseUrl ?? `postgres://postgres@127.0.0.1:${config.dbPort}/postgres`;
+console.log(
+  config.redis.kind === 'own'
+    ? `cluster: Redis: starting redis-server with config/redis.conf on 127.0.0.1:${config.redis.port} (REDIS_PORT moves it; REDIS_URL uses a Redis of yours instead)`
+    : `cluster: Redis: using ${redactUrl(config.redis.url)} from REDIS_URL, not started by npm start (keys under "${config.namespace}:")`,
+);
+if (!config.databaseUrl) {
+  console.log(
+    `cluster: database: embedded, data in ${displayPath(config.dbDataDir)} (DB_DATA_DIR), port ${config.dbPort} (DB_PORT)`,
+  );
 }
 
 // --- Commands and readiness. ---
@@ -119,7 +78,7 @@ async function resolveRedis(): Promise<{ url: string; startOwn: boolean }> {
  * Builds the concurrently commands. Each starts with `exec` so that the child replaces its
  * shell: signals and tree-kill then reach the real process, and no shell outlives it.
  */
-function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string) {
+function buildCommands(): ConcurrentlyCommandInput[] {
   const commands: ConcurrentlyCommandInput[] = [];
   if (!config.databaseUrl) {
     commands.push({
@@ -129,14 +88,14 @@ function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string)
       env: { DB_PORT: String(config.dbPort), DB_DATA_DIR: config.dbDataDir },
     });
   }
-  if (redis.startOwn) {
+  if (config.redis.kind === 'own') {
     commands.push({
       name: 'redis',
       prefixColor: 'red',
-      command: 'exec redis-server config/redis.conf',
+      command: `${REDIS_COMMAND} --port ${config.redis.port}`,
     });
   }
-  appPorts.forEach((port, i) => {
+  config.appPorts.forEach((port, i) => {
     commands.push({
       name: instanceName(i),
       prefixColor: APP_COLORS[i % APP_COLORS.length],
@@ -144,7 +103,8 @@ function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string)
       env: {
         PORT: String(port),
         INSTANCE_NAME: instanceName(i),
-        REDIS_URL: redis.url,
+        CLUSTER_RUN_ID: runId,
+        REDIS_URL: config.redis.url,
         DATABASE_URL: dbUrl,
         DB_LATENCY_MS: String(config.dbLatencyMs),
         SEED_USERS: String(config.seedUsers),
@@ -154,39 +114,14 @@ function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string)
   return commands;
 }
 
-/** Whether `url`/readyz answers 200 within a short timeout. */
-async function isReady(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Polls every instance until all are ready, `stopped()` turns true or the deadline passes.
- * Returns the URLs of the instances that are not ready.
- */
-async function waitUntilReady(urls: string[], stopped: () => boolean): Promise<string[]> {
-  const deadline = Date.now() + READY_DEADLINE_MS;
-  let pending = urls;
-  while (pending.length > 0 && !stopped() && Date.now() < deadline) {
-    const ready = await Promise.all(pending.map(isReady));
-    pending = pending.filter((_, i) => !ready[i]);
-    if (pending.length > 0) await sleep(250);
-  }
-  return pending;
-}
-
 /** Prints the ready banner, with paste-able examples and the line tests wait for. */
-function printReady(urls: string[], redisUrl: string, dbUrl: string): void {
+function printReady(urls: string[]): void {
   const body = `'{"name":"Ada","email":"ada@example.com","age":36}'`;
+  const redis = config.redis.kind === 'own' ? 'its own redis' : 'redis from REDIS_URL';
   console.log(
     [
       '',
-      `cachelab: ${urls.length} instance(s) ready (redis ${redactUrl(redisUrl)}, database ${redactUrl(dbUrl)})`,
+      `cachelab: ${urls.length} instance(s) ready (${redis} ${redactUrl(config.redis.url)}, database ${redactUrl(dbUrl)})`,
       ...urls.map((url, i) => `  ${instanceName(i)}  ${url}`),
       '',
       'Try:',
@@ -194,7 +129,7 @@ function printReady(urls: string[], redisUrl: string, dbUrl: string): void {
       `  curl -i -X PUT ${urls[0]}/users/42 -H 'content-type: application/json' -d ${body}`,
       `  curl -i ${urls[urls.length - 1]}/users/42`,
       '',
-      'Ctrl-C stops everything.',
+      'Ctrl-C stops everything; then `npm run reset` starts the next run from a fresh database.',
       '',
       `cachelab cluster ready: ${urls.join(',')}`,
     ].join('\n'),
@@ -203,9 +138,7 @@ function printReady(urls: string[], redisUrl: string, dbUrl: string): void {
 
 // --- Main. ---
 
-const redis = await resolveRedis();
-const dbUrl = config.databaseUrl ?? `postgres://postgres@127.0.0.1:${config.dbPort}/postgres`;
-const running = concurrently(buildCommands(redis, dbUrl), {
+const running = concurrently(buildCommands(), {
   prefix: 'name',
   padPrefix: true,
   killOthersOn: ['failure'],
@@ -223,7 +156,7 @@ function forceKillLater(): void {
 }
 
 // concurrently already forwards these signals to every child; this only records the request and
-// adds the SIGKILL fallback. It is installed after the Redis probe on purpose: until then no
+// adds the SIGKILL fallback. It is installed after the preflight on purpose: until then no
 // child exists, and Node's default handler must still let Ctrl-C end the process at once.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
@@ -239,13 +172,23 @@ void running.result.then(
   () => process.exit(stopRequested && !readinessFailed ? 0 : 1),
 );
 
-const urls = appPorts.map((port) => `http://127.0.0.1:${port}`);
-const notReady = await waitUntilReady(urls, () => stopRequested);
-if (!stopRequested && notReady.length > 0) {
-  console.error(`cluster: not ready after ${READY_DEADLINE_MS / 1000}s: ${notReady.join(', ')}`);
+const urls = config.appPorts.map((port) => `http://127.0.0.1:${port}`);
+const outcome = await waitUntilReady(urls, runId, {
+  deadlineMs: READY_DEADLINE_MS,
+  stopped: () => stopRequested,
+});
+if (!stopRequested && (outcome.foreign.length > 0 || outcome.pending.length > 0)) {
+  for (const { url, detail } of outcome.foreign) {
+    console.error(`cluster: ${url} is not an instance of this run: ${detail}; stopping`);
+  }
+  if (outcome.foreign.length === 0) {
+    console.error(
+      `cluster: not ready after ${READY_DEADLINE_MS / 1000}s: ${outcome.pending.join(', ')}`,
+    );
+  }
   readinessFailed = true;
   for (const command of running.commands) command.kill();
   forceKillLater();
 } else if (!stopRequested) {
-  printReady(urls, redis.url, dbUrl);
+  printReady(urls);
 }

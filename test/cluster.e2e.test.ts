@@ -116,6 +116,13 @@ describe('npm start (scripts/cluster.ts)', () => {
     expect(cluster?.output()).toContain(`curl -i ${instanceUrl(1)}/users/42`);
   });
 
+  it('says that it uses the Redis of REDIS_URL and starts none of its own', () => {
+    expect(cluster?.output()).toMatch(
+      /^cluster: Redis: using \S+ from REDIS_URL, not started by npm start/m,
+    );
+    expect(cluster?.output()).not.toContain('[redis]');
+  });
+
   it('serves a miss from one instance, then an L2 hit from another', async () => {
     const miss = await send(`${instanceUrl(1)}/users/7`);
     expect(expectUser(miss, 200).id).toBe('7');

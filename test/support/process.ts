@@ -27,15 +27,17 @@ export interface ScriptRun {
 
 /**
  * Runs `script` (a path from the repository root) under tsx with `args`, as its npm script would,
- * and waits for it to exit; sends `signal` if it is still running after `timeoutMs`.
+ * and waits for it to exit; sends `signal` if it is still running after `timeoutMs`. `env` is laid
+ * over this process's environment.
  */
 export async function runNodeScript(
   script: string,
   args: string[],
-  options: { timeoutMs: number; signal?: NodeJS.Signals },
+  options: { timeoutMs: number; signal?: NodeJS.Signals; env?: Record<string, string> },
 ): Promise<ScriptRun> {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
+    env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -17,6 +17,13 @@ export interface AppConfig {
   /** `INSTANCE_NAME` @default 'app' */
   instanceName: string;
   /**
+   * `CLUSTER_RUN_ID`: set by `npm start` to a random token per run and reported by `/readyz`
+   * (`run`), so that the cluster script can tell its own instances from another cluster's on the
+   * same ports. 1-64 characters of `[A-Za-z0-9_-]`.
+   * @default none (not reported)
+   */
+  runId: string | undefined;
+  /**
    * `REDIS_URL`: `redis://` or `rediss://` (TLS), with credentials if Redis wants them:
    * `redis://:password@host:6379` (the default user) or `redis://user:password@host:6379` (an ACL
    * user). Percent-encode special characters of the password. Logged only with the password masked.
@@ -181,6 +188,7 @@ export function readConfig(env: Env): AppConfig {
     port: int('PORT', 3000, 1, 65535),
     host: env.HOST || '127.0.0.1',
     instanceName: env.INSTANCE_NAME || 'app',
+    runId: env.CLUSTER_RUN_ID || undefined,
     redisUrl,
     redisTlsCa: caFile === undefined ? undefined : readPem('REDIS_TLS_CA_FILE', caFile, problems),
     invalidationSecrets: secrets(env.INVALIDATION_SECRET),
@@ -224,6 +232,9 @@ export function readConfig(env: Env): AppConfig {
       `INSTANCE_NAME must be 1-${MAX_INSTANCE_NAME_LENGTH} characters of [A-Za-z0-9_.-] ` +
         `(with a ${INSTANCE_ID_LENGTH}-character id it is the cache's origin, at most ${MAX_ORIGIN_LENGTH})`,
     );
+  }
+  if (config.runId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(config.runId)) {
+    problems.push('CLUSTER_RUN_ID must be 1-64 characters of [A-Za-z0-9_-]');
   }
   if (caFile !== undefined && !redisUrl.startsWith('rediss:')) {
     problems.push('REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL');

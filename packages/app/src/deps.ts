@@ -10,6 +10,8 @@ export interface InstanceIdentity {
   name: string;
   /** A `nanoid` drawn when the process started, so restarts are visible. */
   id: string;
+  /** The `CLUSTER_RUN_ID` of the `npm start` run that started it, reported by `/readyz`. */
+  runId?: string;
 }
 
 /** A dependency check for `/readyz`: resolves when the dependency answers. */

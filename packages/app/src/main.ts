@@ -30,7 +30,9 @@ try {
   process.exit(1);
 }
 
-const instance = { name: config.instanceName, id: nanoid(INSTANCE_ID_LENGTH) };
+// Set once shutdown begins; read by the connection error handlers below.
+let draining = false;
+const instance = { name: config.instanceName, id: nanoid(INSTANCE_ID_LENGTH), runId: config.runId };
 const logger = createLogger({ level: config.logLevel, instance });
 // Built before the cache and the repository: their event hooks feed its histograms.
 const metrics = createMetrics();
@@ -54,7 +56,8 @@ let redisDown = false;
 // retrying by itself (e.g. on WRONGPASS or a certificate error) instead of rejecting.
 let lastRedisError = '';
 redis.on('error', (error: Error) => {
-  if (!redisDown) logger.warn(`redis error: ${error.message}`);
+  // While draining, Redis stopping too (Ctrl-C reaches it as well) is expected, not a fault.
+  if (!redisDown && !draining) logger.warn(`redis error: ${error.message}`);
   redisDown = true;
   lastRedisError = error.message;
 });
@@ -78,7 +81,7 @@ const subscriber =
       })
     : undefined;
 subscriber?.on('error', (error: Error) => {
-  if (!redisDown) logger.warn(`redis subscriber error: ${error.message}`);
+  if (!redisDown && !draining) logger.warn(`redis subscriber error: ${error.message}`);
   lastRedisError = error.message;
 });
 
@@ -89,7 +92,10 @@ const pool = createPool(
     queryTimeoutMs: config.dbQueryTimeoutMs,
     connectTimeoutMs: config.dbConnectTimeoutMs,
   },
-  (error) => logger.warn(`database connection error: ${error.message}`),
+  (error) => {
+    if (draining) logger.debug(`database connection closed while stopping: ${error.message}`);
+    else logger.warn(`database connection error: ${error.message}`);
+  },
 );
 
 await retryUntil('redis', () => redis.connect().then(() => undefined));
@@ -119,7 +125,6 @@ if (config.labFillDelayMs > 0) {
   );
 }
 
-let draining = false;
 /** Longest wait, on shutdown, for Redis and the database to answer what is still queued. */
 const CLOSE_TIMEOUT_MS = 2000;
 const app = createApp({
@@ -133,7 +138,18 @@ const app = createApp({
 });
 const server = app.listen(config.port, config.host);
 server.on('connect', refuseConnect(`${instance.name}/${instance.id}`));
-await once(server, 'listening');
+try {
+  await once(server, 'listening');
+} catch (error) {
+  // One line naming the setting, not a stack trace: usually another process holds the port.
+  const code = (error as NodeJS.ErrnoException).code;
+  logger.fatal(
+    code === 'EADDRINUSE'
+      ? `port ${config.port} (PORT) on ${config.host} is already in use (EADDRINUSE): stop what listens there, or set PORT to a free port`
+      : `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
+  );
+  process.exit(1);
+}
 logger.info(
   `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
     `(redis ${redactUrl(config.redisUrl)}, database ${redactUrl(config.databaseUrl)}, ` +
@@ -186,10 +202,19 @@ async function retryUntil(what: string, attempt: () => Promise<void>): Promise<v
         logger.fatal(`could not reach ${what}: ${(error as Error).message}`);
         process.exit(1);
       }
-      if (tries === 1) logger.info(`waiting for ${what} (${(error as Error).message})`);
+      if (tries === 1) logger.info(`waiting for ${what} (${waitReason(error)})`);
       await delay(Math.min(100 * tries, 1000));
     }
   }
+}
+
+/** Why a first attempt failed, worded as the wait it usually is: a service still starting. */
+function waitReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const address = (error as { address?: string; port?: number }).address;
+  const port = (error as { port?: number }).port;
+  if (code === 'ECONNREFUSED' && address) return `${address}:${port} not accepting connections yet`;
+  return (error as Error).message;
 }
 
 function withDeadline(work: Promise<void>, ms: number, what: string): Promise<void> {

@@ -24,6 +24,8 @@ export interface KeyBuilder {
   data(key: string, version: number): string;
   /** The Pub/Sub channel that carries invalidations and heartbeats, e.g. `cl:invalidations`. */
   channel(): string;
+  /** A `SCAN … MATCH` pattern of every key of this namespace, e.g. `cl:{*` (`npm run reset`). */
+  pattern(): string;
 }
 
 /** What a namespace must be, as a sentence without its name. */
@@ -44,6 +46,8 @@ export function createKeys(namespace: string): KeyBuilder {
     dataPrefix: (key) => `${tag(key)}:v:`,
     data: (key, version) => `${tag(key)}:v:${version}`,
     channel: () => `${namespace}:invalidations`,
+    // No glob character can occur in a namespace, so only this namespace's keys match.
+    pattern: () => `${namespace}:{*`,
   };
 }
 

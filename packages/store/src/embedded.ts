@@ -1,10 +1,17 @@
+import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 
 /** Options of {@link startEmbeddedDatabase}. */
 export interface EmbeddedDatabaseOptions {
-  /** Directory that persists the data, or `memory://` for a throw-away database. */
+  /**
+   * Directory that persists the data, or `memory://` for a throw-away database. A directory is
+   * locked for as long as the database runs (see {@link lockDataDir}).
+   */
   dataDir: string;
   /** TCP port to serve the Postgres wire protocol on. */
   port: number;
@@ -17,36 +24,77 @@ export interface EmbeddedDatabaseOptions {
   maxConnections?: number;
 }
 
+/** Options of {@link EmbeddedDatabase.stop}. */
+export interface StopOptions {
+  /**
+   * Waits up to this long (ms) for the clients to close their connections first, serving them
+   * meanwhile, so that clients stopping at the same time see no connection cut under them.
+   * @default 0 (cut at once)
+   */
+  graceMs?: number;
+}
+
 /** A running embedded database. */
 export interface EmbeddedDatabase {
   /** A `postgres://` URL that `pg` clients connect to. */
   url: string;
-  /** Stops serving and closes the database. */
-  stop(): Promise<void>;
+  /** Client connections open now. */
+  connections(): number;
+  /** Stops serving, closes the database and releases its data directory. */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 /**
  * Starts PGlite and serves it over the Postgres wire protocol, so several instance processes can
  * share one database with the same `pg` client they would use against a real PostgreSQL.
+ * @throws DataDirLockedError when another live process serves the same data directory.
+ * @throws the listen error (`code: 'EADDRINUSE'` when the port is taken); nothing is left held.
  */
 export async function startEmbeddedDatabase(
   options: EmbeddedDatabaseOptions,
 ): Promise<EmbeddedDatabase> {
   const host = options.host ?? '127.0.0.1';
-  if (!options.dataDir.startsWith('memory://')) await mkdir(options.dataDir, { recursive: true });
-  const db = await PGlite.create(options.dataDir);
-  const server = new PGLiteSocketServer({
-    db,
-    host,
-    port: options.port,
-    maxConnections: options.maxConnections ?? 100,
-  });
-  await server.start();
-  return {
-    url: `postgres://postgres@${host}:${options.port}/postgres`,
-    async stop() {
-      await server.stop();
-      await db.close();
-    },
-  };
+  let lock: DataDirLock | undefined;
+  if (!options.dataDir.startsWith('memory://')) {
+    await mkdir(options.dataDir, { recursive: true });
+    // Before PGlite opens anything: two processes writing one directory lose each other's writes.
+    lock = lockDataDir(options.dataDir);
+  }
+  let db: PGlite | undefined;
+  try {
+    // Fails in milliseconds on a taken port, rather than after PGlite's start (seconds).
+    await checkPortFree(host, options.port);
+    db = await PGlite.create(options.dataDir);
+    const server = new PGLiteSocketServer({
+      db,
+      host,
+      port: options.port,
+      maxConnections: options.maxConnections ?? 100,
+    });
+    await server.start();
+    const opened = db;
+    return {
+      url: `postgres://postgres@${host}:${options.port}/postgres`,
+      connections: () => server.getStats().activeConnections,
+      async stop({ graceMs = 0 } = {}) {
+        const deadline = Date.now() + graceMs;
+        while (server.getStats().activeConnections > 0 && Date.now() < deadline) await delay(20);
+        await server.stop();
+        await opened.close();
+        lock?.release();
+      },
+    };
+  } catch (error) {
+    await db?.close().catch(() => {});
+    lock?.release();
+    throw error;
+  }
+}
+
+/** Rejects with the listen error (e.g. `EADDRINUSE`) when `host:port` cannot be bound now. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  probe.listen(port, host);
+  await once(probe, 'listening');
+  await new Promise((resolve) => probe.close(resolve));
 }

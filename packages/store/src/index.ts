@@ -1,4 +1,6 @@
-export type { EmbeddedDatabase, EmbeddedDatabaseOptions } from './embedded.ts';
+export type { DataDirLock } from './data-dir-lock.ts';
+export { DataDirLockedError, LOCK_FILE, lockDataDir, lockHolder } from './data-dir-lock.ts';
+export type { EmbeddedDatabase, EmbeddedDatabaseOptions, StopOptions } from './embedded.ts';
 export { startEmbeddedDatabase } from './embedded.ts';
 export type { StoreErrorCode } from './errors.ts';
 export { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';

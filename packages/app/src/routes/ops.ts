@@ -38,6 +38,8 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
     const { degradedReads, redisErrors, loadsShed } = cache;
     res.status(ready ? 200 : 503).json({
       status,
+      // Only under npm start: lets it tell its own instances from another cluster's.
+      ...(deps.instance.runId === undefined ? {} : { run: deps.instance.runId }),
       checks: { redis, database },
       l1,
       counts: { degradedReads, redisErrors, loadsShed },

@@ -1,0 +1,87 @@
+/**
+ * What `npm start` and `npm run reset` check before they touch anything: that the ports are free,
+ * that no other process serves the data directory, and where Redis comes from.
+ */
+import { accessSync, constants } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { lockHolder } from '@cachelab/store/data-dir-lock';
+import type { ClusterConfig, ClusterPort } from './config.ts';
+import { displayPath } from './config.ts';
+
+/** Whether nothing listens on 127.0.0.1:`port`: it can be bound, and nothing accepts there. */
+export async function isFree(port: number): Promise<boolean> {
+  const [bindable, answers] = await Promise.all([canBind(port), accepts(port)]);
+  return bindable && !answers;
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (within a second). */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, timeout: 1000 });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** One line per port in `ports` that is taken, naming who needed it and the setting that moves it. */
+export async function takenPorts(ports: ClusterPort[]): Promise<string[]> {
+  const free = await Promise.all(ports.map(({ port }) => isFree(port)));
+  return ports
+    .filter((_, i) => !free[i])
+    .map(
+      ({ port, user, setting }) =>
+        `port ${port} (${user}) is already in use: stop what listens there, or set ${setting} to move it (e.g. ${setting}=${suggestion(setting, port)})`,
+    );
+}
+
+function suggestion(setting: ClusterPort['setting'], port: number): number {
+  if (setting === 'BASE_PORT') return port < 4000 ? 4001 : port + 100;
+  return port < 65_000 ? port + 1 : port - 1;
+}
+
+/**
+ * The process id of the live process that serves the embedded database's data directory, or
+ * `undefined` when none does (or the cluster uses `DATABASE_URL`).
+ */
+export function dataDirHolder(config: ClusterConfig): number | undefined {
+  return config.databaseUrl ? undefined : lockHolder(config.dbDataDir);
+}
+
+/** A line saying which process holds the data directory, for `npm start` and `npm run reset`. */
+export function dataDirInUse(config: ClusterConfig, pid: number): string {
+  return `DB_DATA_DIR ${displayPath(config.dbDataDir)} is in use by process ${pid} (the database of a running npm start)`;
+}
+
+/** Whether an executable called `name` is on PATH. */
+export function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What to do when `npm start` should run its own Redis and `redis-server` is not on PATH. */
+export const INSTALL_REDIS = [
+  'redis-server (Redis 7 or later) is not on PATH, and npm start runs its own Redis with it.',
+  '  Install it: sudo apt-get install redis-server (Debian, Ubuntu), brew install redis (macOS),',
+  '  or see https://redis.io/docs/latest/operate/oss_and_stack/install/ ;',
+  '  or set REDIS_URL to a Redis you run yourself (npm start then uses it and starts none).',
+].join('\n');

@@ -1,0 +1,352 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { checkReadiness } from '../scripts/cluster/readiness.ts';
+import {
+  type ClusterProcess,
+  freePortRange,
+  isListening,
+  startCluster,
+} from './support/cluster.ts';
+import { freePort } from './support/net.ts';
+import { runNodeScript } from './support/process.ts';
+import { startRedisServer } from './support/redis-server.ts';
+import { waitFor } from './support/wait.ts';
+
+// Issue 12 (1-4): npm start never reports another process's cluster as its own, never shares a
+// data directory, runs its own Redis unless told otherwise, and npm run reset starts clean.
+
+const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
+const started: ClusterProcess[] = [];
+const tempDirs: string[] = [];
+
+/** The environment of a small cluster on ports of its own, over a fresh data directory. */
+async function clusterEnv(instances = 2): Promise<Record<string, string>> {
+  const base = await freePortRange(instances + 2);
+  const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-guards-'));
+  tempDirs.push(dataDir);
+  return {
+    INSTANCES: String(instances),
+    BASE_PORT: String(base),
+    DB_PORT: String(base + instances),
+    REDIS_PORT: String(base + instances + 1),
+    DB_DATA_DIR: dataDir,
+    DB_LATENCY_MS: '0',
+    SEED_USERS: '50',
+    REDIS_URL: '',
+  };
+}
+
+function launch(env: Record<string, string>): ClusterProcess {
+  const cluster = startCluster(env);
+  started.push(cluster);
+  return cluster;
+}
+
+/** Stops `cluster` as Ctrl-C does and waits until its processes and ports are gone. */
+async function stop(cluster: ClusterProcess, env: Record<string, string>): Promise<void> {
+  process.kill(-cluster.pid, 'SIGINT');
+  expect(await cluster.exited, cluster.output()).toEqual({ code: 0, signal: null });
+  await waitFor(() => !cluster.groupAlive(), { timeoutMs: 10_000, what: 'the cluster to exit' });
+  for (const port of [env.BASE_PORT, env.DB_PORT, env.REDIS_PORT].map(Number)) {
+    expect(await isListening(port), `port ${port} after stop`).toBe(false);
+  }
+}
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((socket) => socket.destroy());
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+async function send(url: string, method = 'GET', body?: unknown) {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(5_000),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+afterAll(async () => {
+  for (const cluster of started) cluster.killGroup('SIGKILL');
+  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm start, before it starts anything', () => {
+  let blocker: Server | undefined;
+  afterEach(() => {
+    blocker?.close();
+    blocker = undefined;
+  });
+
+  it.each([
+    ['an instance port', 'BASE_PORT', (env: Record<string, string>) => Number(env.BASE_PORT) + 1],
+    ['the database port', 'DB_PORT', (env: Record<string, string>) => Number(env.DB_PORT)],
+    ['its Redis port', 'REDIS_PORT', (env: Record<string, string>) => Number(env.REDIS_PORT)],
+  ])(
+    'refuses %s that is taken with one line naming the port and %s, and no stack trace',
+    async (_, setting, portOf) => {
+      const env = await clusterEnv();
+      const port = portOf(env);
+      blocker = await listen(port);
+      const cluster = launch(env);
+      const exit = await cluster.exited;
+      const output = cluster.output();
+      expect(exit.code, output).toBe(1);
+      expect(output).toMatch(
+        new RegExp(`^cluster: port ${port} \\(.+\\) is already in use: .*set ${setting}`, 'm'),
+      );
+      expect(output).not.toMatch(STACK_LINE);
+      // Nothing was started: no other port of the cluster listens, no data directory was made.
+      for (const other of [env.BASE_PORT, env.DB_PORT, env.REDIS_PORT].map(Number)) {
+        if (other !== port) expect(await isListening(other), `port ${other}`).toBe(false);
+      }
+      expect(existsSync(join(env.DB_DATA_DIR as string, 'PG_VERSION'))).toBe(false);
+    },
+    30_000,
+  );
+
+  it('says exactly what to install when redis-server is not on PATH and REDIS_URL is unset', async () => {
+    const env = await clusterEnv();
+    const emptyBin = await mkdtemp(join(tmpdir(), 'cachelab-nobin-'));
+    tempDirs.push(emptyBin);
+    const cluster = launch({ ...env, PATH: emptyBin });
+    expect((await cluster.exited).code).toBe(1);
+    const output = cluster.output();
+    expect(output).toContain('redis-server (Redis 7 or later) is not on PATH');
+    expect(output).toContain('sudo apt-get install redis-server');
+    expect(output).toContain('brew install redis');
+    expect(output).toContain('REDIS_URL');
+    expect(output).not.toMatch(STACK_LINE);
+  }, 30_000);
+});
+
+describe('a process of the cluster started on a taken port (a race the preflight cannot close)', () => {
+  it('the embedded database says which port and DB_PORT, in one line (issue 11)', async () => {
+    const port = await freePort();
+    const blocker = await listen(port);
+    const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-guards-'));
+    tempDirs.push(dataDir);
+    try {
+      const run = await runNodeScript('packages/store/src/server/main.ts', [], {
+        timeoutMs: 30_000,
+        env: { DB_PORT: String(port), DB_DATA_DIR: dataDir },
+      });
+      expect(run.code, run.output).toBe(1);
+      expect(run.output.trim()).toBe(
+        `database: port ${port} (DB_PORT) on 127.0.0.1 is already in use: stop what listens there, or set DB_PORT to a free port`,
+      );
+      // The lock was released: the directory can be served at once.
+      expect(existsSync(join(dataDir, 'cachelab-db.lock'))).toBe(false);
+    } finally {
+      blocker.close();
+    }
+  }, 40_000);
+
+  it('an instance says which port and PORT, in one line', async () => {
+    const port = await freePort();
+    const blocker = await listen(port);
+    try {
+      const run = await runNodeScript('packages/app/src/main.ts', [], {
+        timeoutMs: 30_000,
+        env: {
+          PORT: String(port),
+          REDIS_URL: inject('redisUrl'),
+          DATABASE_URL: inject('databaseUrl'),
+          CACHE_NAMESPACE: `guards-${process.pid}`,
+          SEED_USERS: '0',
+        },
+      });
+      expect(run.code, run.output).toBe(1);
+      expect(run.output).toContain(`port ${port} (PORT) on 127.0.0.1 is already in use`);
+      expect(run.output).not.toMatch(STACK_LINE);
+    } finally {
+      blocker.close();
+    }
+  }, 40_000);
+});
+
+describe('readiness', () => {
+  it('tells an instance of this run from another cluster and from something else', async () => {
+    const answers: Record<string, string> = {
+      '/ours': '{"status":"ready","run":"run-a"}',
+      '/theirs': '{"status":"ready","run":"run-b"}',
+      '/old': '{"status":"ready"}',
+      '/html': '<html></html>',
+    };
+    const server = createHttpServer((req, res) => {
+      const path = (req.url ?? '').replace(/\/readyz$/, '');
+      res.writeHead(200).end(answers[path] ?? '');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+    try {
+      expect(await checkReadiness(url('/ours'), 'run-a')).toEqual({ state: 'ready' });
+      expect(await checkReadiness(url('/theirs'), 'run-a')).toMatchObject({
+        state: 'foreign',
+        detail: expect.stringContaining('run run-b'),
+      });
+      expect(await checkReadiness(url('/old'), 'run-a')).toMatchObject({ state: 'foreign' });
+      expect(await checkReadiness(url('/html'), 'run-a')).toMatchObject({ state: 'foreign' });
+      expect(await checkReadiness(`http://127.0.0.1:${await freePort()}`, 'run-a')).toEqual({
+        state: 'pending',
+      });
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('a cluster with its own Redis and data directory', () => {
+  let env: Record<string, string>;
+  let cluster: ClusterProcess;
+  let urls: string[] = [];
+  let written = 0;
+
+  beforeAll(async () => {
+    env = await clusterEnv();
+    cluster = launch(env);
+    urls = await cluster.ready(90_000);
+  }, 120_000);
+
+  it('runs redis-server from config/redis.conf on REDIS_PORT, says so, and reports its run on /readyz', async () => {
+    expect(cluster.output()).toContain(
+      `cluster: Redis: starting redis-server with config/redis.conf on 127.0.0.1:${env.REDIS_PORT}`,
+    );
+    const redis = createClient({ url: `redis://127.0.0.1:${env.REDIS_PORT}` });
+    await redis.connect();
+    try {
+      expect(await redis.configGet('maxmemory-policy')).toEqual({
+        'maxmemory-policy': 'allkeys-lru',
+      });
+      expect(await redis.configGet('maxmemory')).toEqual({ maxmemory: String(256 * 1024 ** 2) });
+      const read = await send(`${urls[0]}/users/7`);
+      expect(read.status).toBe(200);
+      expect(await redis.exists('cl:{user:7}:ver')).toBe(1);
+    } finally {
+      redis.destroy();
+    }
+    const ready = await send(`${urls[0]}/readyz`);
+    expect(ready.body.run).toMatch(/^[A-Za-z0-9_-]{8,}$/);
+    expect((await send(`${urls[1]}/readyz`)).body.run).toBe(ready.body.run);
+  });
+
+  it('refuses a second cluster on the same data directory, naming DB_DATA_DIR, and loses no acknowledged write', async () => {
+    const put = await send(`${urls[0]}/users/7`, 'PUT', {
+      name: 'First Cluster',
+      email: 'first@example.com',
+      age: 40,
+    });
+    expect(put.status).toBe(200);
+    written = Number(put.body.version);
+
+    // The recipe for moving ports, without moving the data directory.
+    const other = await clusterEnv();
+    const second = launch({ ...other, DB_DATA_DIR: env.DB_DATA_DIR as string });
+    expect((await second.exited).code, second.output()).toBe(1);
+    expect(second.output()).toMatch(
+      new RegExp(
+        `^cluster: DB_DATA_DIR ${env.DB_DATA_DIR} is in use by process \\d+.*set DB_DATA_DIR`,
+        'm',
+      ),
+    );
+    expect(second.output()).not.toMatch(STACK_LINE);
+    expect(await isListening(Number(other.BASE_PORT))).toBe(false);
+
+    // The embedded database alone is refused the same way.
+    const db = await runNodeScript('packages/store/src/server/main.ts', [], {
+      timeoutMs: 30_000,
+      env: { DB_PORT: String(await freePort()), DB_DATA_DIR: env.DB_DATA_DIR as string },
+    });
+    expect(db.code, db.output).toBe(1);
+    expect(db.output).toMatch(/^database: DB_DATA_DIR .* is in use by process \d+/m);
+
+    // And the same ports are refused before the data directory is even looked at.
+    const samePorts = launch({ ...env, DB_DATA_DIR: other.DB_DATA_DIR as string });
+    expect((await samePorts.exited).code).toBe(1);
+    expect(samePorts.output()).toMatch(
+      new RegExp(`^cluster: port ${env.BASE_PORT} \\(app-1\\)`, 'm'),
+    );
+  }, 60_000);
+
+  it('refuses npm run reset while it runs', async () => {
+    const reset = await runNodeScript('scripts/reset.ts', [], { timeoutMs: 30_000, env });
+    expect(reset.code, reset.output).toBe(1);
+    expect(reset.output).toMatch(
+      /^reset: DB_DATA_DIR .* is in use by process \d+.*stop the cluster first/m,
+    );
+  });
+
+  it('keeps the write across a restart, and npm run reset starts the next run from version 1', async () => {
+    await stop(cluster, env);
+    expect(cluster.output()).not.toContain('database connection error');
+    // Neither the first start nor Ctrl-C looks like a fault.
+    expect(cluster.output()).not.toMatch(/"level":"(warn|error|fatal)"/);
+    expect(cluster.output()).not.toContain('ECONNREFUSED');
+
+    const again = launch(env);
+    const [first] = await again.ready(90_000);
+    const kept = await send(`${first}/users/7`);
+    expect(kept.body).toMatchObject({ name: 'First Cluster', version: written });
+    await stop(again, env);
+
+    const reset = await runNodeScript('scripts/reset.ts', [], { timeoutMs: 30_000, env });
+    expect(reset.code, reset.output).toBe(0);
+    expect(reset.output).toContain('reset: Redis: nothing to delete');
+    expect(reset.output).toMatch(/^reset: database: deleted DB_DATA_DIR/m);
+    expect(existsSync(env.DB_DATA_DIR as string)).toBe(false);
+
+    const fresh = launch(env);
+    const [url] = await fresh.ready(90_000);
+    expect((await send(`${url}/users/7`)).body).toMatchObject({ name: 'User 7', version: 1 });
+    await stop(fresh, env);
+  }, 240_000);
+});
+
+describe('npm run reset with a Redis of its own (REDIS_URL)', () => {
+  it('deletes the namespace keys only, and no data directory but a database one', async () => {
+    const env = await clusterEnv();
+    const port = await freePort();
+    const server = await startRedisServer({ port });
+    const redis = createClient({ url: server.url });
+    await redis.connect();
+    try {
+      await redis.set('cl:{user:1}:ver', '3');
+      await redis.set('cl:{user:2}:v:1', 'x');
+      await redis.set('other:{user:1}:ver', '1');
+      await redis.set('unrelated', 'keep');
+      const notADatabase = await mkdtemp(join(tmpdir(), 'cachelab-notdb-'));
+      tempDirs.push(notADatabase);
+      await writeFile(join(notADatabase, 'notes.txt'), 'mine');
+
+      const guarded = await runNodeScript('scripts/reset.ts', [], {
+        timeoutMs: 30_000,
+        env: { ...env, REDIS_URL: server.url, DB_DATA_DIR: notADatabase },
+      });
+      expect(guarded.code).toBe(1);
+      expect(guarded.output).toContain('does not look like a database directory');
+      expect(existsSync(join(notADatabase, 'notes.txt'))).toBe(true);
+
+      const reset = await runNodeScript('scripts/reset.ts', [], {
+        timeoutMs: 30_000,
+        env: { ...env, REDIS_URL: server.url },
+      });
+      expect(reset.code, reset.output).toBe(0);
+      expect(reset.output).toContain('deleted 2 key(s) under "cl:"');
+      expect((await redis.keys('*')).sort()).toEqual(['other:{user:1}:ver', 'unrelated']);
+    } finally {
+      redis.destroy();
+      await server.stop();
+    }
+  }, 60_000);
+});
