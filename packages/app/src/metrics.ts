@@ -197,6 +197,11 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
       'Subscriber recoveries (trust regained after a loss).',
       () => stats().subscriberReconnects,
     ],
+    [
+      `${c}stalls_total`,
+      'Event-loop stalls that withheld L1 until an own heartbeat returned.',
+      () => stats().stalls,
+    ],
     [`${c}l1_flushes_total`, 'L1 flushes (one per recovery).', () => stats().l1Flushes],
     [`${c}l1_evictions_total`, 'L1 entries evicted by the size bound.', () => stats().l1Evictions],
     [

@@ -39,6 +39,7 @@ export function createCounters(): Counters {
     invalidationFailures: 0,
     trustLost: 0,
     subscriberReconnects: 0,
+    stalls: 0,
     l1Flushes: 0,
   };
 }

@@ -198,6 +198,12 @@ export interface CacheStats {
   /** Times trust in the bus was lost, and regained (= subscriber recoveries). */
   trustLost: number;
   subscriberReconnects: number;
+  /**
+   * Stalls of the event loop (a liveness tick late by more than half a heartbeat interval, and
+   * at least 200 ms: GC, SIGSTOP, a long synchronous task); each withheld L1 until an own
+   * heartbeat sent after it came back, without flushing it.
+   */
+  stalls: number;
   /** L1 flushes (each recovery flushes L1 and the high-water marks). */
   l1Flushes: number;
   /** Whether L1 is served now. */

@@ -64,6 +64,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     timeoutMs: config.redisTimeoutMs,
     onInvalidation,
     onTrustChange,
+    onStall: () => counters.stalls++,
     onRejected: (reason) => counters.messagesRejected[reason]++,
   });
   const started = bus.start();
