@@ -167,6 +167,11 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
       () => Object.entries(stats().fillsRejected).map(([reason, n]): Sample => [{ reason }, n]),
     ],
     [`${c}redis_errors_total`, 'Redis calls that failed or timed out.', () => stats().redisErrors],
+    [
+      `${c}redis_skipped_total`,
+      'Redis calls skipped (failed at once) because Redis had not answered since a timeout.',
+      () => stats().redisSkipped,
+    ],
     [`${c}corrupt_entries_total`, 'Undecodable Redis entries.', () => stats().corruptEntries],
     [`${c}writes_total`, 'Writes handled (invalidate calls).', () => stats().invalidations],
     [`${c}invalidations_sent_total`, 'Invalidations published.', () => stats().invalidationsSent],

@@ -176,7 +176,12 @@ export interface CacheStats {
   fillsRejected: RejectedFills;
   /** Redis calls that failed or timed out; the read went on without Redis. */
   redisErrors: number;
-  /** Reads that could not ask Redis (error or timeout) and went to the loader instead. */
+  /**
+   * Redis calls not made because a call had timed out and Redis had not answered since (each
+   * failed at once instead of waiting for `redisTimeoutMs`); not counted in `redisErrors`.
+   */
+  redisSkipped: number;
+  /** Reads that could not ask Redis (error, timeout or skipped) and went to the loader instead. */
   degradedReads: number;
   /** Entries Redis held that could not be decoded (treated as misses and overwritten). */
   corruptEntries: number;

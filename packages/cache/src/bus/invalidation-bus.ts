@@ -1,3 +1,4 @@
+import type { RedisCall } from '../redis/health-gate.ts';
 import { withTimeout } from '../timeout.ts';
 import type { RedisLike, SubscriberLike } from '../types.ts';
 import {
@@ -22,8 +23,10 @@ export interface BusOptions {
   heartbeatIntervalMs: number;
   /** Without an own heartbeat seen for this long, the subscription is presumed dead. */
   heartbeatTimeoutMs: number;
-  /** Bound on each PUBLISH of a heartbeat. */
+  /** Bound on the SUBSCRIBE and UNSUBSCRIBE of the subscriber connection. */
   timeoutMs: number;
+  /** Runs each PUBLISH of a heartbeat on the command connection (bounded, gated). */
+  redisCall: RedisCall;
   /** An invalidation from another instance. */
   onInvalidation(message: InvalidationMessage): void;
   /** Trust was lost (`false`) or regained after a flush (`true`). */
@@ -168,7 +171,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       await ensureSubscribed();
       if (closed) return;
       const payload = codec.encode(message satisfies HeartbeatMessage);
-      await withTimeout(publisher.publish(channel, payload), options.timeoutMs, 'heartbeat');
+      await options.redisCall('heartbeat', () => publisher.publish(channel, payload));
     } catch {
       // A failed SUBSCRIBE is retried next time; a lost heartbeat is what the check above catches.
     }
