@@ -64,7 +64,7 @@ describe('database pool connections that die silently (no FIN, no RST)', () => {
       { timeoutMs: 30_000, intervalMs: 10, what: 'misses to be answered again' },
     );
     const failed = replies.filter((r) => r.status !== 404);
-    const recoveredMs = replies.find((r, i) => i >= replies.length - 5)?.at ?? 0;
+    const recoveredMs = replies.at(-5)?.at ?? 0;
     console.log(
       `silent database connections: ${holed} cut; answered again after ${recoveredMs} ms; ` +
         `${failed.length} misses failed meanwhile (${[...new Set(failed.map((r) => r.status))].join(', ')}), ` +
