@@ -140,7 +140,14 @@ describe('an instance paused (SIGSTOP) while its subscription dies and a write h
       },
       { timeoutMs: 10_000, intervalMs: 20, what: 'instance 3 to serve L1 again' },
     );
-    console.log(`stall: L1 served again ${Date.now() - wokeAt} ms after SIGCONT`);
+    const { cache } = (await http.send('GET', `${three.url}/stats`)).body as {
+      cache: { stalls: number; trustLost: number; subscriberReconnects: number };
+    };
+    console.log(
+      `stall: L1 served again ${Date.now() - wokeAt} ms after SIGCONT; stalls ${cache.stalls}, ` +
+        `trust lost ${cache.trustLost}, resubscribed ${cache.subscriberReconnects}`,
+    );
+    expect(cache.stalls).toBeGreaterThanOrEqual(1);
     expect(seen.filter((version) => version !== 2)).toEqual([]);
   });
 });
