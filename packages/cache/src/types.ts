@@ -26,8 +26,10 @@ export type SubscriberEvent = 'ready' | 'error' | 'reconnecting' | 'end';
 
 /**
  * The slice of a dedicated subscriber connection that the invalidation bus calls (node-redis:
- * `client.duplicate()`, connected). Give it `pingInterval` and `socketTimeout` so that a dead
- * connection is torn down and re-established.
+ * `client.duplicate()`, connected). The bus notices a silently dead subscription by its heartbeat
+ * and withholds L1, but only the owner of the client can replace the connection: PING it with a
+ * deadline and destroy and reconnect it when unanswered (the app's `watchConnection` does), or at
+ * least give it `pingInterval` and `socketTimeout`.
  */
 export interface SubscriberLike {
   /** `SUBSCRIBE channel`, delivering each message to `listener`. */
