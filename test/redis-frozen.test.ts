@@ -61,8 +61,9 @@ describe('Redis frozen (SIGSTOP)', () => {
       `frozen redis: ${all.length} cold reads, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, ` +
         `max ${max.toFixed(1)} ms (REDIS_TIMEOUT_MS ${REDIS_TIMEOUT_MS}, database ${DB_LATENCY_MS} ms)`,
     );
-    // Two timeouts (the pointer read, then the fill) would be 500 ms and more: no read pays that.
-    expect(max).toBeLessThan(2 * REDIS_TIMEOUT_MS);
+    // Two timeouts (the pointer read, then the fill) and the database read are 520 ms at least:
+    // no read pays that.
+    expect(max).toBeLessThan(2 * REDIS_TIMEOUT_MS + DB_LATENCY_MS);
     // Most reads pay none: Redis is skipped until it answers again.
     expect(p50).toBeLessThan(REDIS_TIMEOUT_MS);
 

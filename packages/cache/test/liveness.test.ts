@@ -81,7 +81,8 @@ describe('versioned strategy: liveness of the event loop', () => {
     // A stall alone loses no message: trust resumes without flushing L1.
     await waitFor(() => cache.stats().trusted, { timeoutMs: 2000, what: 'trust to resume' });
     expect((await cache.getOrLoad('k', source.load)).tier).toBe('L1');
-    expect(cache.stats()).toMatchObject({ stalls: 1, trustLost: 0, l1Flushes: 1 });
+    expect(cache.stats()).toMatchObject({ trustLost: 0, l1Flushes: 1 });
+    expect(cache.stats().stalls).toBeGreaterThanOrEqual(1);
   });
 });
 
