@@ -90,8 +90,10 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   const stallMs = stallThresholdMs(options.heartbeatIntervalMs);
   let lastTickAt = Date.now();
   let resumeSeq = -1;
-  // The SUBSCRIBE in flight, if any: close() must undo it even if it completes afterwards.
+  // The SUBSCRIBE in flight, if any, and whether one was ever sent: close() must undo it even if
+  // it completes afterwards (or failed, yet left the client re-subscribing on reconnect).
   let subscribing: Promise<void> | undefined;
+  let subscribeSent = false;
 
   function setTrust(next: boolean): void {
     if (trusted === next) return;
@@ -151,6 +153,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // a time, and remembered, because a SUBSCRIBE that times out may still complete later.
   async function ensureSubscribed(): Promise<void> {
     if (subscribed) return;
+    subscribeSent = true;
     subscribing ??= subscriber.subscribe(channel, onMessage).then(
       () => {
         subscribed = true;
@@ -201,7 +204,6 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       void heartbeat();
       return false;
     },
-
     get epoch() {
       return epoch;
     },
@@ -213,11 +215,12 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       subscriber.off('end', onDown);
       subscriber.off('ready', onReady);
       setTrust(false);
-      if (!subscribing) return;
-      // A SUBSCRIBE still in flight is undone once it completes, however late that is.
+      if (!subscribeSent) return;
+      // A SUBSCRIBE still in flight is undone once it has settled, however late that is.
       const unsubscribe = () =>
         withTimeout(subscriber.unsubscribe(channel, onMessage), options.timeoutMs, 'UNSUBSCRIBE');
-      const undone = subscribing.then(unsubscribe).catch(() => {});
+      const settled = (subscribing ?? Promise.resolve()).catch(() => {});
+      const undone = settled.then(unsubscribe).catch(() => {});
       await withTimeout(undone, 2 * options.timeoutMs, 'UNSUBSCRIBE').catch(() => {});
     },
   };
