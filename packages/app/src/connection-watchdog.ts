@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { TimeoutError } from 'redis';
 
 /** The part of a node-redis client (command or subscriber connection) that the watchdog uses. */
 export interface WatchedConnection {
@@ -28,8 +29,9 @@ export interface WatchdogOptions {
  * would stay forever, every command on it timing out. So a PING goes out every `intervalMs`
  * while the client is ready; if one has no answer after `timeoutMs`, the connection is destroyed
  * and a new one opened (a subscriber re-subscribes by itself). Replaced within `intervalMs +
- * timeoutMs` of its death, plus the time to connect. A PING that fails (the connection closed)
- * counts as an answer: the client reconnects by itself then. Returns a function that stops it.
+ * timeoutMs` of its death, plus the time to connect. A PING that fails because the connection
+ * closed counts as an answer (the client reconnects by itself then), and so does an error reply;
+ * the client's own command timeout does not. Returns a function that stops it.
  */
 export function watchConnection(client: WatchedConnection, options: WatchdogOptions): () => void {
   const { intervalMs, timeoutMs } = options;
@@ -40,9 +42,10 @@ export function watchConnection(client: WatchedConnection, options: WatchdogOpti
     probing = true;
     const cancel = new AbortController();
     try {
+      // node-redis's own command timeout is no answer; an error reply or a closed connection is.
       const answered = client.ping().then(
         () => true,
-        () => true,
+        (error: unknown) => !(error instanceof TimeoutError),
       );
       const late = delay(timeoutMs, false, { ref: false, signal: cancel.signal }).catch(() => true);
       if ((await Promise.race([answered, late])) || stopped || !client.isReady) return;
