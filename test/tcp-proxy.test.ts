@@ -121,6 +121,29 @@ describe('a TCP proxy', () => {
     expect(proxy.connections()).toBe(2);
   });
 
+  it('black-holes only the selected open connection; the others and new ones are forwarded', async () => {
+    const holed = await proxiedClient();
+    const spared = await proxiedClient();
+    expect(await holed.client.ping()).toBe('PONG');
+    expect(await spared.client.ping()).toBe('PONG');
+    const direct = createClient({ url: redis.url, socket: { reconnectStrategy: false } });
+    direct.on('error', () => {});
+    await direct.connect();
+    const id = Number(await holed.client.sendCommand(['CLIENT', 'ID']));
+    const list = String(await direct.sendCommand(['CLIENT', 'LIST', 'ID', String(id)]));
+    direct.destroy();
+    const port = Number(/addr=[\d.]+:(\d+)/.exec(list)?.[1]);
+
+    expect(proxy.blackholeOpen((targetSide) => targetSide === port)).toBe(1);
+
+    const ping = holed.client.ping();
+    ping.catch(() => {});
+    expect(await stateAfter(ping, SILENCE_MS)).toBe('pending');
+    expect(await spared.client.ping()).toBe('PONG');
+    const later = await proxiedClient();
+    expect(await later.client.ping()).toBe('PONG');
+  });
+
   it('passes the target closing a connection on to the client', async () => {
     const { client } = await proxiedClient();
     expect(await client.ping()).toBe('PONG');

@@ -12,6 +12,13 @@ export interface TcpProxy {
    * any socket (a black hole). Bytes, ends and closes received meanwhile are dropped.
    */
   blackhole(): void;
+  /**
+   * Black-holes only the connections open now whose target-side port (the local port of the
+   * proxy's socket to the target: what the target reports as the client's port, e.g. in Redis's
+   * `CLIENT LIST`) `select` accepts, every one when `select` is omitted. Other and later
+   * connections are forwarded. Returns how many connections were black-holed.
+   */
+  blackholeOpen(select?: (targetSidePort: number) => boolean): number;
   /** Forward, delaying every chunk (and end/close) by `ms` in both directions, preserving order. */
   delay(ms: number): void;
   /** Destroy every current connection (RST-like) but keep listening. */
@@ -42,6 +49,8 @@ interface Pair {
   client: Socket;
   upstream: Socket;
   lanes: Lane[];
+  /** This connection alone is a black hole. */
+  holed: { value: boolean };
 }
 
 /** Starts a proxy listening on 127.0.0.1 (a free port) that forwards to `target`. */
@@ -62,8 +71,9 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       port: target.port,
       allowHalfOpen: true,
     });
-    const pair: Pair = { client, upstream, lanes: [] };
-    pair.lanes = [pipe(client, upstream, settings), pipe(upstream, client, settings)];
+    const holed = { value: false };
+    const pair: Pair = { client, upstream, lanes: [], holed };
+    pair.lanes = [pipe(client, upstream, settings, holed), pipe(upstream, client, settings, holed)];
     pairs.add(pair);
     const forget = () => {
       if (!client.closed || !upstream.closed) return;
@@ -86,6 +96,15 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     },
     blackhole() {
       settings.blackhole = true;
+    },
+    blackholeOpen(select = () => true) {
+      let count = 0;
+      for (const { upstream, holed } of pairs) {
+        if (upstream.localPort === undefined || !select(upstream.localPort)) continue;
+        holed.value = true;
+        count++;
+      }
+      return count;
     },
     delay(ms) {
       if (!Number.isFinite(ms) || ms < 0) throw new TypeError('`ms` must be a non-negative number');
@@ -120,8 +139,8 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
 }
 
 /** Relays what `from` receives to `to`, per chunk, as `settings` say at the time. */
-function pipe(from: Socket, to: Socket, settings: Settings): Lane {
-  const lane = createLane(to, from, settings);
+function pipe(from: Socket, to: Socket, settings: Settings, holed: { value: boolean }): Lane {
+  const lane = createLane(to, from, settings, holed);
   let ended = false;
   from.setNoDelay(true);
   // Errors are followed by 'close', which is where they are handled.
@@ -138,14 +157,14 @@ function pipe(from: Socket, to: Socket, settings: Settings): Lane {
   return lane;
 }
 
-function createLane(to: Socket, from: Socket, settings: Settings): Lane {
+function createLane(to: Socket, from: Socket, settings: Settings, holed: { value: boolean }): Lane {
   const queue: { item: Item; due: number }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   const deliver = (item: Item) => {
     // Checked on delivery too, so that what was queued before blackhole() is dropped as well.
-    if (settings.blackhole || to.destroyed) return;
+    if (settings.blackhole || holed.value || to.destroyed) return;
     if (item === 'destroy') to.destroy();
     else if (item === 'end') to.end();
     else if (!to.write(item) && !from.isPaused()) {
@@ -172,7 +191,7 @@ function createLane(to: Socket, from: Socket, settings: Settings): Lane {
 
   return {
     push(item) {
-      if (stopped || settings.blackhole) return;
+      if (stopped || settings.blackhole || holed.value) return;
       queue.push({ item, due: Date.now() + settings.delayMs });
       flush();
     },

@@ -16,6 +16,7 @@ import {
   readConfig,
   redactUrl,
 } from './config.ts';
+import { watchConnection } from './connection-watchdog.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { refuseConnect } from './refuse-connect.ts';
@@ -66,16 +67,14 @@ redis.on('ready', () => {
   redisDown = false;
 });
 
-// The invalidation bus gets a connection of its own (a subscriber can send nothing else). PINGs
-// on it and a socket timeout make a silently dead connection fail and reconnect.
+// The invalidation bus gets a connection of its own (a subscriber can send nothing else). Both
+// connections are watched for a silent death below, once connected.
 const subscriber =
   config.cacheStrategy === 'versioned'
     ? redis.duplicate({
-        pingInterval: config.heartbeatIntervalMs,
         socket: {
           ...tls,
           connectTimeout: 2000,
-          socketTimeout: config.heartbeatTimeoutMs * 2,
           reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
         },
       })
@@ -102,6 +101,25 @@ await retryUntil('redis', () => redis.connect().then(() => undefined));
 if (subscriber)
   await retryUntil('redis (subscriber)', () => subscriber.connect().then(() => undefined));
 await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config.seedUsers }));
+
+// A connection that dies without FIN or RST is replaced within HEARTBEAT_INTERVAL_MS +
+// HEARTBEAT_TIMEOUT_MS (2.5 s by default): node-redis alone would keep writing into it forever.
+const watchdogs = (
+  [
+    ['command', redis],
+    ['subscriber', subscriber],
+  ] as const
+).flatMap(([role, client]) =>
+  client
+    ? [
+        watchConnection(client, {
+          intervalMs: config.heartbeatIntervalMs,
+          timeoutMs: config.heartbeatTimeoutMs,
+          onReplace: (reason) => logger.warn(`redis ${role} connection replaced: ${reason}`),
+        }),
+      ]
+    : [],
+);
 
 const users = createUsersRepository({
   db: pool,
@@ -172,6 +190,7 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearInterval(sweep);
   clearTimeout(force);
+  for (const stop of watchdogs) stop();
   await cache.close();
   // close() waits for the answers to commands still queued, and a frozen Redis (or database)
   // never sends them: after CLOSE_TIMEOUT_MS the connections are cut instead.

@@ -167,6 +167,11 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
       () => Object.entries(stats().fillsRejected).map(([reason, n]): Sample => [{ reason }, n]),
     ],
     [`${c}redis_errors_total`, 'Redis calls that failed or timed out.', () => stats().redisErrors],
+    [
+      `${c}redis_skipped_total`,
+      'Redis calls skipped (failed at once) because Redis had not answered since a timeout.',
+      () => stats().redisSkipped,
+    ],
     [`${c}corrupt_entries_total`, 'Undecodable Redis entries.', () => stats().corruptEntries],
     [`${c}writes_total`, 'Writes handled (invalidate calls).', () => stats().invalidations],
     [`${c}invalidations_sent_total`, 'Invalidations published.', () => stats().invalidationsSent],
@@ -196,6 +201,11 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
       `${c}subscriber_reconnects_total`,
       'Subscriber recoveries (trust regained after a loss).',
       () => stats().subscriberReconnects,
+    ],
+    [
+      `${c}stalls_total`,
+      'Event-loop stalls that withheld L1 until an own heartbeat returned.',
+      () => stats().stalls,
     ],
     [`${c}l1_flushes_total`, 'L1 flushes (one per recovery).', () => stats().l1Flushes],
     [`${c}l1_evictions_total`, 'L1 entries evicted by the size bound.', () => stats().l1Evictions],

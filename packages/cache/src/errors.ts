@@ -16,6 +16,7 @@ export const errors = {
   versionUnavailable: 'E_VERSION_UNAVAILABLE',
   redisTimeout: 'E_REDIS_TIMEOUT',
   redisFailed: 'E_REDIS_FAILED',
+  redisSkipped: 'E_REDIS_SKIPPED',
   corruptEntry: 'E_CORRUPT_ENTRY',
   invalidationFailed: 'E_INVALIDATION_FAILED',
   overloaded: 'E_OVERLOADED',

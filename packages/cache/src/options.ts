@@ -24,7 +24,8 @@ export interface CacheOptions {
   redis: RedisLike;
   /**
    * A second, dedicated connection for the invalidation bus (required by `versioned`), e.g.
-   * `redis.duplicate({ pingInterval: 1000, socketTimeout: 5000 })`, connected.
+   * `redis.duplicate()`, connected. The caller owns both connections, and replaces one that dies
+   * silently (see `SubscriberLike`).
    */
   subscriber?: SubscriberLike;
   /**
@@ -69,7 +70,9 @@ export interface CacheOptions {
    */
   highWaterMarkMaxEntries?: number;
   /**
-   * How often each instance publishes a heartbeat to itself, in ms.
+   * How often each instance publishes a heartbeat to itself, in ms. Also the tick by which a
+   * stalled event loop is noticed (a tick late by more than half of it, at least 200 ms, withholds
+   * L1 until a heartbeat returns), and the interval between probes of a Redis that timed out.
    * @default 500
    */
   heartbeatIntervalMs?: number;
@@ -80,7 +83,8 @@ export interface CacheOptions {
    */
   heartbeatTimeoutMs?: number;
   /**
-   * Longest wait for one Redis call, in ms; after it the read goes on without Redis.
+   * Longest wait for one Redis call, in ms; after it the read goes on without Redis, and later
+   * calls skip Redis (failing at once) until a probe answers.
    * @default 250
    */
   redisTimeoutMs?: number;

@@ -28,6 +28,7 @@ export function createCounters(): Counters {
     l2Stale: 0,
     fillsRejected: { superseded: 0, epoch: 0, forgotten: 0 },
     redisErrors: 0,
+    redisSkipped: 0,
     degradedReads: 0,
     corruptEntries: 0,
     invalidations: 0,
@@ -39,6 +40,7 @@ export function createCounters(): Counters {
     invalidationFailures: 0,
     trustLost: 0,
     subscriberReconnects: 0,
+    stalls: 0,
     l1Flushes: 0,
   };
 }

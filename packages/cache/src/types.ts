@@ -26,8 +26,10 @@ export type SubscriberEvent = 'ready' | 'error' | 'reconnecting' | 'end';
 
 /**
  * The slice of a dedicated subscriber connection that the invalidation bus calls (node-redis:
- * `client.duplicate()`, connected). Give it `pingInterval` and `socketTimeout` so that a dead
- * connection is torn down and re-established.
+ * `client.duplicate()`, connected). The bus notices a silently dead subscription by its heartbeat
+ * and withholds L1, but only the owner of the client can replace the connection: PING it with a
+ * deadline and destroy and reconnect it when unanswered (the app's `watchConnection` does), or at
+ * least give it `pingInterval` and `socketTimeout`.
  */
 export interface SubscriberLike {
   /** `SUBSCRIBE channel`, delivering each message to `listener`. */
@@ -179,7 +181,12 @@ export interface CacheStats {
   fillsRejected: RejectedFills;
   /** Redis calls that failed or timed out; the read went on without Redis. */
   redisErrors: number;
-  /** Reads that could not ask Redis (error or timeout) and went to the loader instead. */
+  /**
+   * Redis calls not made because a call had timed out and Redis had not answered since (each
+   * failed at once instead of waiting for `redisTimeoutMs`); not counted in `redisErrors`.
+   */
+  redisSkipped: number;
+  /** Reads that could not ask Redis (error, timeout or skipped) and went to the loader instead. */
   degradedReads: number;
   /**
    * Entries (or, in `versioned`, version pointers) Redis held that this cache cannot have written,
@@ -204,6 +211,12 @@ export interface CacheStats {
   /** Times trust in the bus was lost, and regained (= subscriber recoveries). */
   trustLost: number;
   subscriberReconnects: number;
+  /**
+   * Stalls of the event loop (a liveness tick late by more than half a heartbeat interval, and
+   * at least 200 ms: GC, SIGSTOP, a long synchronous task); each withheld L1 until an own
+   * heartbeat sent after it came back, without flushing it.
+   */
+  stalls: number;
   /** L1 flushes (each recovery flushes L1 and the high-water marks). */
   l1Flushes: number;
   /** Whether L1 is served now. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/codec.ts';
 import { resolveOptions, validateCacheOptions } from '../src/options.ts';
+import { createHealthGate } from '../src/redis/health-gate.ts';
 import { createSingleFlight } from '../src/single-flight.ts';
 import { hangingRedis } from './hanging-redis.ts';
 
@@ -138,5 +139,40 @@ describe('cache options', () => {
 
   it('requires a Redis client', () => {
     expect(() => resolveOptions({} as never)).toThrow('`redis`');
+  });
+});
+
+describe('Redis health gate', () => {
+  const never = () => new Promise<never>(() => {});
+  const codeOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => 'ok',
+      (error: { code?: string }) => error.code,
+    );
+
+  it('skips Redis after a timeout until a probe answers, one probe per interval', async () => {
+    const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 60 });
+    expect(await call('a', async () => 'ok')).toBe('ok');
+    expect(await codeOf(call('frozen', never))).toBe('E_REDIS_TIMEOUT');
+    // Within the interval every call fails at once, without being run.
+    let ran = 0;
+    expect(await codeOf(call('skipped', async () => ran++))).toBe('E_REDIS_SKIPPED');
+    expect(ran).toBe(0);
+    // After it one call goes through as a probe; while it waits, the others are still skipped.
+    await new Promise((resolve) => setTimeout(resolve, 70));
+    const probe = codeOf(call('probe', never));
+    expect(await codeOf(call('meanwhile', async () => ran++))).toBe('E_REDIS_SKIPPED');
+    expect(await probe).toBe('E_REDIS_TIMEOUT');
+    await new Promise((resolve) => setTimeout(resolve, 70));
+    // A probe that answers opens the gate for everyone.
+    expect(await call('probe', async () => 'back')).toBe('back');
+    expect(await call('next', async () => 'ok')).toBe('ok');
+  });
+
+  it('leaves the gate open after a fast failure: only a timeout means Redis is not answering', async () => {
+    const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 1000 });
+    const refused = () => Promise.reject(new Error('ECONNREFUSED'));
+    expect(await codeOf(call('refused', refused))).toBe('E_REDIS_FAILED');
+    expect(await call('next', async () => 'ok')).toBe('ok');
   });
 });

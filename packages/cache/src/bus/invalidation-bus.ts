@@ -1,3 +1,4 @@
+import type { RedisCall } from '../redis/health-gate.ts';
 import { withTimeout } from '../timeout.ts';
 import type { RedisLike, SubscriberLike } from '../types.ts';
 import {
@@ -22,12 +23,16 @@ export interface BusOptions {
   heartbeatIntervalMs: number;
   /** Without an own heartbeat seen for this long, the subscription is presumed dead. */
   heartbeatTimeoutMs: number;
-  /** Bound on each PUBLISH of a heartbeat. */
+  /** Bound on the SUBSCRIBE and UNSUBSCRIBE of the subscriber connection. */
   timeoutMs: number;
+  /** Runs each PUBLISH of a heartbeat on the command connection (bounded, gated). */
+  redisCall: RedisCall;
   /** An invalidation from another instance. */
   onInvalidation(message: InvalidationMessage): void;
   /** Trust was lost (`false`) or regained after a flush (`true`). */
   onTrustChange(trusted: boolean): void;
+  /** The event loop stalled (its tick came late): trust is suspended until a heartbeat returns. */
+  onStall(): void;
   /** A message was dropped: malformed, or (with secrets) unsigned or forged. */
   onRejected(reason: RejectReason): void;
 }
@@ -41,10 +46,27 @@ export interface InvalidationBus {
   start(): Promise<void>;
   /** True while every message sent on the channel is known to reach this instance. */
   readonly trusted: boolean;
+  /**
+   * {@link trusted}, and the event loop has run its liveness tick within
+   * {@link stallThresholdMs} of `now` (ms, `Date.now()`). A tick that is overdue means the process
+   * stalled (SIGSTOP, GC, a long synchronous task): whatever reached the subscriber meanwhile
+   * (a close, an invalidation) may still wait unread in its socket, so trust is suspended until
+   * a heartbeat sent after the stall comes back. The read path calls this before every L1 hit.
+   */
+  trustedAt(now: number): boolean;
   /** Changes whenever trust is lost or regained: a fill that started in another epoch is void. */
   readonly epoch: number;
   /** Stops the heartbeat and unsubscribes. */
   close(): Promise<void>;
+}
+
+/**
+ * How late the bus's tick (due every `heartbeatIntervalMs`) may be before the event loop counts as
+ * stalled, in ms: half an interval, and at least 200 ms, so that the ordinary lateness of timers
+ * on a busy machine is no stall. 750 ms with the default interval of 500 ms.
+ */
+export function stallThresholdMs(heartbeatIntervalMs: number): number {
+  return heartbeatIntervalMs + Math.max(Math.ceil(heartbeatIntervalMs / 2), 200);
 }
 
 /**
@@ -63,6 +85,15 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   let subscribed = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  // Liveness of the event loop itself: the tick every interval, and, after a stall, the first
+  // heartbeat seq that proves the subscription delivered everything sent before it (-1: none).
+  const stallMs = stallThresholdMs(options.heartbeatIntervalMs);
+  let lastTickAt = Date.now();
+  let resumeSeq = -1;
+  // The SUBSCRIBE in flight, if any, and whether one was ever sent: close() must undo it even if
+  // it completes afterwards (or failed, yet left the client re-subscribing on reconnect).
+  let subscribing: Promise<void> | undefined;
+  let subscribeSent = false;
 
   function setTrust(next: boolean): void {
     if (trusted === next) return;
@@ -82,8 +113,29 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     }
     if (message.type !== 'hb') return;
     lastHeartbeatSeenAt = Date.now();
+    // A heartbeat sent before a stall may have waited in the socket: only a later one resumes.
+    if (resumeSeq >= 0 && message.seq >= resumeSeq) {
+      resumeSeq = -1;
+      lastTickAt = lastHeartbeatSeenAt;
+    }
     if (connected) setTrust(true);
   };
+
+  /** The loop did not tick for longer than `stallMs`: suspend trust until a new heartbeat returns. */
+  function suspend(now: number): void {
+    if (resumeSeq < 0) {
+      resumeSeq = heartbeatSeq;
+      options.onStall();
+    }
+    lastTickAt = now;
+  }
+
+  function tick(): void {
+    const now = Date.now();
+    if (now - lastTickAt > stallMs) suspend(now);
+    lastTickAt = now;
+    void heartbeat();
+  }
   const onDown = () => {
     connected = false;
     // Every drop starts a new epoch, even while already untrusted: a fill that began before it
@@ -97,11 +149,21 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   };
 
   // Once SUBSCRIBE succeeded the client re-subscribes by itself after reconnects; until then
-  // (Redis was down at start) every heartbeat tries again. Bounded, like every Redis call.
+  // (Redis was down at start) every heartbeat tries again. Bounded, like every Redis call; one at
+  // a time, and remembered, because a SUBSCRIBE that times out may still complete later.
   async function ensureSubscribed(): Promise<void> {
     if (subscribed) return;
-    await withTimeout(subscriber.subscribe(channel, onMessage), options.timeoutMs, 'SUBSCRIBE');
-    subscribed = true;
+    subscribeSent = true;
+    subscribing ??= subscriber.subscribe(channel, onMessage).then(
+      () => {
+        subscribed = true;
+      },
+      (error: unknown) => {
+        subscribing = undefined;
+        throw error;
+      },
+    );
+    await withTimeout(subscribing, options.timeoutMs, 'SUBSCRIBE');
   }
 
   async function heartbeat(): Promise<void> {
@@ -110,8 +172,9 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
       await ensureSubscribed();
+      if (closed) return;
       const payload = codec.encode(message satisfies HeartbeatMessage);
-      await withTimeout(publisher.publish(channel, payload), options.timeoutMs, 'heartbeat');
+      await options.redisCall('heartbeat', () => publisher.publish(channel, payload));
     } catch {
       // A failed SUBSCRIBE is retried next time; a lost heartbeat is what the check above catches.
     }
@@ -125,12 +188,21 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       subscriber.on('end', onDown);
       subscriber.on('ready', onReady);
       connected = subscriber.isReady;
-      timer = setInterval(() => void heartbeat(), options.heartbeatIntervalMs);
+      lastTickAt = Date.now();
+      timer = setInterval(tick, options.heartbeatIntervalMs);
       timer.unref();
       await heartbeat();
     },
     get trusted() {
-      return trusted;
+      return trusted && resumeSeq < 0;
+    },
+    trustedAt(now) {
+      if (!trusted || resumeSeq >= 0) return false;
+      if (now - lastTickAt <= stallMs) return true;
+      // Seen here first: after a wake, I/O (this read) can run before the timers phase.
+      suspend(now);
+      void heartbeat();
+      return false;
     },
     get epoch() {
       return epoch;
@@ -143,13 +215,13 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       subscriber.off('end', onDown);
       subscriber.off('ready', onReady);
       setTrust(false);
-      if (subscribed) {
-        await withTimeout(
-          subscriber.unsubscribe(channel, onMessage),
-          options.timeoutMs,
-          'UNSUBSCRIBE',
-        ).catch(() => {});
-      }
+      if (!subscribeSent) return;
+      // A SUBSCRIBE still in flight is undone once it has settled, however late that is.
+      const unsubscribe = () =>
+        withTimeout(subscriber.unsubscribe(channel, onMessage), options.timeoutMs, 'UNSUBSCRIBE');
+      const settled = (subscribing ?? Promise.resolve()).catch(() => {});
+      const undone = settled.then(unsubscribe).catch(() => {});
+      await withTimeout(undone, 2 * options.timeoutMs, 'UNSUBSCRIBE').catch(() => {});
     },
   };
 }

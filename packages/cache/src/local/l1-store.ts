@@ -12,8 +12,8 @@ export interface L1Entry<V> {
 
 /** The in-process tier: a bounded map of parsed entries, each with a TTL. */
 export interface L1Store<V> {
-  /** The live entry of `key`, or `undefined` (absent or expired). */
-  get(key: string): L1Entry<V> | undefined;
+  /** The live entry of `key` at `now` (ms, `Date.now()`), or `undefined` (absent or expired). */
+  get(key: string, now: number): L1Entry<V> | undefined;
   /** Stores `entry` unless a newer version is already held; evicts when full. */
   set(key: string, entry: Loaded<V>): void;
   /** Drops the entry of `key` when its version is below `version`. */
@@ -53,10 +53,10 @@ export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> 
   }
 
   return {
-    get(key) {
+    get(key, now) {
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
-      if (entry.expiresAt <= Date.now()) {
+      if (entry.expiresAt <= now) {
         entries.delete(key);
         return undefined;
       }

@@ -1,7 +1,7 @@
 import { decodeEntry, encodeEntry } from '../codec.ts';
 import type { KeyBuilder } from '../keys.ts';
-import { redisCall } from '../timeout.ts';
 import type { Loaded, RedisLike } from '../types.ts';
+import type { RedisCall } from './health-gate.ts';
 
 /** A read of Redis: the entry, nothing (`undefined`), or an entry that could not be decoded. */
 export type L2Read<V> = Loaded<V> | undefined | typeof CORRUPT;
@@ -19,10 +19,8 @@ export interface L2Store {
   remove(key: string): Promise<void>;
 }
 
-/** Creates the Redis tier; every call is bounded by `timeoutMs` and fails as a `CacheError`. */
-export function createL2Store(redis: RedisLike, keys: KeyBuilder, timeoutMs: number): L2Store {
-  const call = <T>(what: string, run: () => Promise<T>) => redisCall(what, timeoutMs, run);
-
+/** Creates the Redis tier; every call goes through `call` (bounded, gated; fails as a `CacheError`). */
+export function createL2Store(redis: RedisLike, keys: KeyBuilder, call: RedisCall): L2Store {
   return {
     async read<V>(key: string) {
       const raw = await call('GET', () => redis.get(keys.value(key)));

@@ -1,6 +1,6 @@
 import type { KeyBuilder } from '../keys.ts';
-import { redisCall } from '../timeout.ts';
 import type { Loaded, RedisLike } from '../types.ts';
+import type { RedisCall } from './health-gate.ts';
 import { FILL, READ, type Script } from './scripts.ts';
 
 /** What one round trip to Redis found for a key. */
@@ -43,11 +43,11 @@ export interface VersionedStore {
 
 const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
 
-/** Creates the versioned Redis tier; every call is bounded by `timeoutMs`. */
+/** Creates the versioned Redis tier; every call goes through `redisCall` (bounded, gated). */
 export function createVersionedStore(
   redis: RedisLike,
   keys: KeyBuilder,
-  timeoutMs: number,
+  redisCall: RedisCall,
 ): VersionedStore {
   async function run(what: string, script: Script, keyArgs: string[], args: string[]) {
     const options = { keys: keyArgs, arguments: args };
@@ -60,7 +60,7 @@ export function createVersionedStore(
         return await redis.eval(script.text, options);
       }
     };
-    return redisCall(what, timeoutMs, call);
+    return redisCall(what, call);
   }
 
   return {
@@ -75,9 +75,7 @@ export function createVersionedStore(
       return { pointer, entry: { value: value.v, version: pointer }, corrupt: false };
     },
     async pointer(key) {
-      return parseVersion(
-        await redisCall('GET pointer', timeoutMs, () => redis.get(keys.pointer(key))),
-      );
+      return parseVersion(await redisCall('GET pointer', () => redis.get(keys.pointer(key))));
     },
     async fill(key, entry, ttl, announcement) {
       const keyArgs = [keys.pointer(key), keys.data(key, entry.version)];

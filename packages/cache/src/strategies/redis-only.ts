@@ -53,7 +53,7 @@ function createRedisOnlyCache<V>(
   onWrite: OnWrite,
 ): Cache<V> {
   const { config, counters } = context;
-  const l2 = createL2Store(config.redis, context.keys, config.redisTimeoutMs);
+  const l2 = createL2Store(config.redis, context.keys, context.redisCall);
   const flights = createSingleFlight<Loaded<V>>({
     maxInFlight: config.maxConcurrentLoads,
     onShed: () => counters.loadsShed++,

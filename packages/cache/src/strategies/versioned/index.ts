@@ -62,8 +62,10 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     timeoutMs: config.redisTimeoutMs,
+    redisCall: context.redisCall,
     onInvalidation,
     onTrustChange,
+    onStall: () => counters.stalls++,
     onRejected: (reason) => counters.messagesRejected[reason]++,
   });
   const started = bus.start();
@@ -77,7 +79,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     l1,
     marks,
     bus,
-    store: createVersionedStore(config.redis, context.keys, config.redisTimeoutMs),
+    store: createVersionedStore(config.redis, context.keys, context.redisCall),
     origin,
     announcement(key, version, when) {
       const message = {

@@ -104,7 +104,9 @@ export function createReadPath<V>(state: VersionedState<V>) {
     const minVersion = minVersionOf(options);
     counters.reads++;
     const floor = Math.max(minVersion, marks.get(key));
-    const local = bus.trusted ? l1.get(key) : undefined;
+    // One clock read serves both the bus's liveness check and the entry's expiry.
+    const now = Date.now();
+    const local = bus.trustedAt(now) ? l1.get(key, now) : undefined;
     if (local !== undefined && local.version >= floor) {
       const strict = options.consistency === 'strict';
       const answer = strict ? await confirmed(key, local.version, floor) : true;

@@ -35,6 +35,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
   // forward. Bounded; the newest write per key wins.
   const pending = new Map<string, Loaded<V>>();
   let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   function keepPending(key: string, written: Loaded<V>): void {
     const queued = pending.get(key);
@@ -50,12 +51,19 @@ export function createWritePath<V>(state: VersionedState<V>) {
       return;
     }
     pending.set(key, written);
+    scheduleRetry();
+  }
+
+  function scheduleRetry(): void {
+    // After close() nothing re-arms, not even a retry that was already in flight.
+    if (closed || pending.size === 0) return;
     retryTimer ??= setTimeout(retryPending, config.heartbeatIntervalMs).unref();
   }
 
   async function retryPending(): Promise<void> {
     retryTimer = undefined;
     for (const [key, written] of [...pending]) {
+      if (closed) return;
       const announcement = state.announcement(key, written.version, 'always');
       try {
         await store.fill(key, written, state.ttlOf(written), announcement);
@@ -67,8 +75,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
       counters.invalidationsRetried++;
       if (pending.get(key) === written) pending.delete(key);
     }
-    if (pending.size > 0)
-      retryTimer ??= setTimeout(retryPending, config.heartbeatIntervalMs).unref();
+    scheduleRetry();
   }
 
   // #region tutorial:write-path
@@ -98,6 +105,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
     pending: () => pending.size,
     /** Stops retrying (what is still pending is left to the TTLs). */
     close() {
+      closed = true;
       clearTimeout(retryTimer);
       retryTimer = undefined;
     },

@@ -1,0 +1,51 @@
+import { CacheError, errors } from '../errors.ts';
+import { redisCall } from '../timeout.ts';
+
+/** Runs one Redis call; see {@link createHealthGate}. */
+export type RedisCall = <T>(what: string, run: () => Promise<T>) => Promise<T>;
+
+/** Options of {@link createHealthGate}. */
+export interface HealthGateOptions {
+  /** Bound on each call, in ms. */
+  timeoutMs: number;
+  /** While Redis is skipped, one call per this many ms is let through to see if it answers. */
+  probeIntervalMs: number;
+}
+
+/**
+ * Bounds every Redis call by `timeoutMs` and, once one has timed out, skips Redis (calls fail at
+ * once with `E_REDIS_SKIPPED`) until it answers again: one call per `probeIntervalMs` is let
+ * through as a probe, and the first call that succeeds opens the gate. A frozen Redis therefore
+ * costs a read at most one timeout (the pointer read, or the probe), never one per round trip.
+ * Errors other than a timeout leave the gate as it is: they are fast already.
+ */
+export function createHealthGate(options: HealthGateOptions): RedisCall {
+  const { timeoutMs, probeIntervalMs } = options;
+  let skipping = false;
+  let nextProbeAt = 0;
+  let probing = false;
+
+  return async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    let probe = false;
+    if (skipping) {
+      if (probing || Date.now() < nextProbeAt) {
+        throw new CacheError(
+          errors.redisSkipped,
+          `${what} skipped: Redis has not answered since a call timed out`,
+        );
+      }
+      probe = probing = true;
+    }
+    try {
+      const result = await redisCall(what, timeoutMs, run);
+      skipping = false;
+      return result;
+    } catch (error) {
+      if ((error as CacheError).code === errors.redisTimeout) skipping = true;
+      if (skipping) nextProbeAt = Date.now() + probeIntervalMs;
+      throw error;
+    } finally {
+      if (probe) probing = false;
+    }
+  };
+}
