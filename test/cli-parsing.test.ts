@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../scripts/cli/duration.ts';
+import { outDir } from '../scripts/demos/args.ts';
+import { hotSetCheck, type PolicyResult } from '../scripts/demos/eviction-report.ts';
 import { faultNeeds, parseFaultSpec } from '../scripts/lab/faults.ts';
 
 describe('durations on the command line', () => {
@@ -83,5 +85,37 @@ describe('fault specs (--fault KIND[:app-N]@T[+D])', () => {
       /needs a cluster the lab started/,
     );
     expect(faultNeeds(freeze, { ownCluster: true })).toBeUndefined();
+  });
+});
+
+describe('where the demos write', () => {
+  it('sends a --quick run elsewhere than a full run, unless --out says where', () => {
+    expect(outDir({})).toBe('lab-results/demos');
+    expect(outDir({ quick: true })).toBe('lab-results/demos/quick');
+    expect(outDir({ quick: true, out: 'x' })).toBe('x');
+  });
+});
+
+describe("the eviction demo's hot-set check", () => {
+  const result = (policy: string, hotResident: number) => ({ policy, hotResident }) as PolicyResult;
+
+  it('holds when every use-based policy kept more of the hot set than every other', () => {
+    const check = hotSetCheck([
+      result('allkeys-lru', 0.87),
+      result('allkeys-lfu', 0.89),
+      result('allkeys-random', 0.4),
+      result('volatile-ttl', 0.19),
+    ]);
+    expect(check).toEqual({
+      holds: true,
+      line: 'hot set in Redis: allkeys-lru 87%, allkeys-lfu 89% > allkeys-random 40%, volatile-ttl 19%',
+    });
+  });
+
+  it('fails when one use-based policy kept less than one other, and cannot judge one kind alone', () => {
+    expect(hotSetCheck([result('allkeys-lfu', 0.21), result('allkeys-random', 0.28)]).holds).toBe(
+      false,
+    );
+    expect(hotSetCheck([result('allkeys-lru', 0.9)]).holds).toBeUndefined();
   });
 });
