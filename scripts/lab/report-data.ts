@@ -108,7 +108,7 @@ function sessionLine(check: CheckResult['monotonic']): string {
 
 /** What a staleness window is measured from, said wherever the longest one is printed. */
 export const WINDOW_NOTE =
-  "a window runs from the completion of the first write a read missed to the read's start, and final-sweep reads count: a key stale from early on has a window as long as the run plus the quiet period, longer than --duration";
+  "a window runs from the completion of the first write a read missed to the read's start; final-sweep reads count, and the sweep starts only after the last write (stale-set races may write past --duration) and the quiet period, so a key that stays stale can show a window longer than --duration";
 
 /** Where the longest staleness window comes from, with {@link WINDOW_NOTE}; none without one. */
 function longestWindow(result: CheckResult): [string, string][] {
