@@ -4,7 +4,7 @@ import type { FaultMark, History, Operation } from '../scripts/lab/history.ts';
 import { resultRows } from '../scripts/lab/report-data.ts';
 import { renderHtml } from '../scripts/lab/report-html.ts';
 import { comparisonMarkdown, formatComparison, formatReport } from '../scripts/lab/report-text.ts';
-import { TIMELINE_MAX_KEYS, timelineRows } from '../scripts/lab/report-timeline.ts';
+import { TIMELINE_MAX_KEYS, timelineRows } from '../scripts/lab/timeline-rows.ts';
 
 /** An ok read taking 2 ms, served from L1 by `app-1` to session 0 unless told otherwise. */
 function read(fields: Partial<Operation> & { key: string; invokeMs: number }): Operation {

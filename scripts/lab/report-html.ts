@@ -15,13 +15,13 @@ import {
   resultRows,
   settingsRows,
 } from './report-data.ts';
+import { renderTimeline } from './report-timeline.ts';
 import {
-  renderTimeline,
   TIMELINE_KEYS_PER_FAULT,
   TIMELINE_RACE_KEYS,
   TIMELINE_STUCK_KEYS,
   timelineRows,
-} from './report-timeline.ts';
+} from './timeline-rows.ts';
 
 const CSS = `
 :root{color-scheme:light;--ink:#1b1f24;--muted:#5b636d;--line:#dde1e6;--bad:#d7263d;--good:#2e9d49}
