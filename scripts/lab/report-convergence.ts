@@ -38,8 +38,8 @@ export function formatConvergence(results: InstanceConvergence[], totalWrites: n
   return [
     'Convergence: from a write returning until an instance serves it (start of the first read that',
     'returned it). First read stale: the first read right after the write returned the old value.',
-    `${totalWrites} writes in total, round robin over ${results.length} instances; every instance`,
-    'read back every write, so each row counts all of them.',
+    `${totalWrites} writes in total, round robin over the ${results.length} instances; every instance read each`,
+    `of them back, so every row counts all ${totalWrites}.`,
     '',
     line(header),
     ...rows.map(line),
