@@ -69,6 +69,7 @@ describe('fault specs (--fault KIND[:app-N]@T[+D])', () => {
     ['pause-writes@2s', 'pause-writes needs a duration: pause-writes@T+D'],
     ['pause-writes@2s+2500x', 'D "2500x" is not a duration; accepted: 500ms, 2.5s, 1m'],
     ['kill-pubsub@soon', 'T "soon" is not a duration'],
+    ['pause-writes@2s:2500ms', '"@2s:2500ms": a duration follows a +, e.g. pause-writes@2s+2500ms'],
     ['kill-pubsub@1s+1s', 'kill-pubsub takes no duration (+1s)'],
     ['freeze@1s+1s', 'freeze needs an instance: freeze:app-N@T'],
     ['slow-db:app-1@1s+1s', 'slow-db takes no instance (:app-1)'],

@@ -83,6 +83,9 @@ export function parseFaultSpec(spec: string): FaultSpec {
   const match = SPEC.exec(spec.trim());
   if (!match) throw new RangeError('accepted: KIND[:app-N]@T[+D], e.g. kill-pubsub@3s');
   const [, kind = '', target, at = '', duration] = match;
+  if (at.includes(':')) {
+    throw new RangeError(`"@${at}": a duration follows a +, e.g. ${kind}@2s+2500ms`);
+  }
   const shape = KINDS[kind];
   if (!shape)
     throw new RangeError(`unknown fault "${kind}"; accepted: ${Object.keys(KINDS).join(', ')}`);
