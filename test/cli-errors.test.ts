@@ -30,6 +30,7 @@ const CASES: [script: string, args: string[], says: string][] = [
     'needs a cluster the lab started (--start or --compare)',
   ],
   ['scripts/consistency.ts', ['history', '--durration', '3s'], "unknown option '--durration'"],
+  ['scripts/consistency.ts', [], 'consistency: a command is needed; accepted: write-then-read'],
   [
     'scripts/consistency.ts',
     ['histroy'],
@@ -65,6 +66,11 @@ const CASES: [script: string, args: string[], says: string][] = [
     'scripts/stats.ts',
     ['--interval', '2000'],
     '2000s (a bare number means seconds) is out of range',
+  ],
+  [
+    'scripts/demos/consistency.ts',
+    ['--fault', 'kill-pubsub@6'],
+    "argument 'kill-pubsub@6' starts after the run ends (--duration 5s)",
   ],
   [
     'scripts/bench/index.ts',

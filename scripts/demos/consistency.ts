@@ -11,7 +11,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { formatDuration } from '../cli/duration.ts';
-import { duration, integer, listOf, redisUrl, sentence, urlList } from '../cli/program.ts';
+import {
+  duration,
+  integer,
+  listOf,
+  redisUrl,
+  sentence,
+  urlList,
+  usageError,
+} from '../cli/program.ts';
 import { type CheckResult, summarize } from '../lab/checker.ts';
 import { parseFaultSpec } from '../lab/faults.ts';
 import { formatMs, formatPercent } from '../lab/report-data.ts';
@@ -91,6 +99,12 @@ const settings = {
   keys: quick ? 20 : 50,
   quietMs: quick ? 1000 : 2000,
 };
+if (settings.fault && parseFaultSpec(settings.fault).atMs >= settings.durationMs) {
+  usageError(
+    program,
+    `option '--fault <spec>' argument '${settings.fault}' starts after the run ends (--duration ${formatDuration(settings.durationMs)}); a bare number means seconds, write 500ms for milliseconds`,
+  );
+}
 
 /** The lab's command line for these settings; `strategy` labels a `--urls` run. */
 function labArgs(out: string, strategy?: string): string[] {
