@@ -17,44 +17,44 @@ import {
 } from '../cli/program.ts';
 import { FAULT_HELP, type FaultSpec, parseFaultSpec } from './faults.ts';
 
+/** The strategies a lab cluster can run (`CACHE_STRATEGY`). */
+const STRATEGIES = ['ttl-only', 'delete', 'versioned', 'none'] as const;
+
+/** Options both commands take: where the instances are, or how to start a cluster of its own. */
+const clusterOptions = {
+  urls: () =>
+    new Option(
+      '--urls <url,...>',
+      'instances to test (default http://127.0.0.1:3001-3003, as npm start runs)',
+    ).argParser(urlList),
+  start: () =>
+    new Option(
+      '--start',
+      "start a cluster of the lab's own instead (own redis-server, embedded DB)",
+    ),
+  strategy: () =>
+    new Option('--strategy <name>', 'strategy of a --start cluster')
+      .choices(STRATEGIES)
+      .default('versioned' as const),
+  instances: () =>
+    new Option('--instances <n>', 'instances of a lab cluster')
+      .argParser(integer(1, 16))
+      .default(3),
+  dbLatency: () =>
+    new Option('--db-latency <duration>', 'simulated database latency of a lab cluster')
+      .argParser(duration({ maxMs: 10_000 }))
+      .default(5, '5ms'),
+  keys: (what: string) =>
+    new Option('--keys <n>', `${what}: users 1…N`).argParser(integer(1, 1_000)).default(50),
+  seed: () => new Option('--seed <n>', 'seed of the workload').argParser(integer(0)).default(42),
+  out: () => new Option('--out <dir>', 'where the JSON and HTML reports go').default('lab-results'),
+};
+
 /**
  * The lab's program and its two commands, `write-then-read` and `history`, without their actions.
  * Run with no command or an unknown one, the program stops with one line (exit 2).
  */
 export function createLabProgram() {
-  const STRATEGIES = ['ttl-only', 'delete', 'versioned', 'none'] as const;
-
-  /** Options both commands take: where the instances are, or how to start a cluster of its own. */
-  const clusterOptions = {
-    urls: () =>
-      new Option(
-        '--urls <url,...>',
-        'instances to test (default http://127.0.0.1:3001-3003, as npm start runs)',
-      ).argParser(urlList),
-    start: () =>
-      new Option(
-        '--start',
-        "start a cluster of the lab's own instead (own redis-server, embedded DB)",
-      ),
-    strategy: () =>
-      new Option('--strategy <name>', 'strategy of a --start cluster')
-        .choices(STRATEGIES)
-        .default('versioned' as const),
-    instances: () =>
-      new Option('--instances <n>', 'instances of a lab cluster')
-        .argParser(integer(1, 16))
-        .default(3),
-    dbLatency: () =>
-      new Option('--db-latency <duration>', 'simulated database latency of a lab cluster')
-        .argParser(duration({ maxMs: 10_000 }))
-        .default(5, '5ms'),
-    keys: (what: string) =>
-      new Option('--keys <n>', `${what}: users 1…N`).argParser(integer(1, 1_000)).default(50),
-    seed: () => new Option('--seed <n>', 'seed of the workload').argParser(integer(0)).default(42),
-    out: () =>
-      new Option('--out <dir>', 'where the JSON and HTML reports go').default('lab-results'),
-  };
-
   const program = createProgram('consistency')
     .description(
       'The consistency lab (docs/lab.md): stale reads, staleness windows, convergence and stuck keys.',
