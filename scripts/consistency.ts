@@ -5,90 +5,83 @@
  *   history           a randomized concurrent workload, optionally with faults, checked afterwards
  *
  * Against `--urls` (default: the local cluster of `npm start`), or, with `--start` or
- * `--compare a,b,c`, against clusters the lab starts for itself (one per strategy).
+ * `--compare a,b,c`, against clusters the lab starts for itself (one per strategy). Command-line
+ * errors are one line and exit 2; a cluster that does not answer is one line and exits 1.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { formatDuration } from './cli/duration.ts';
+import { usageError } from './cli/program.ts';
 import { checkHistory, summarize } from './lab/checker.ts';
-import type { Target } from './lab/client.ts';
+import { findUnreachable, type Target } from './lab/client.ts';
 import { type LabCluster, startLabCluster } from './lab/cluster.ts';
-import { FAULT_HELP, parseFaults } from './lab/faults.ts';
+import { createLabProgram } from './lab/command-line.ts';
+import { faultNeeds, scheduleFaults } from './lab/faults.ts';
 import { formatConvergence } from './lab/report-convergence.ts';
 import { renderHtml } from './lab/report-html.ts';
 import { comparisonMarkdown, formatComparison, formatReport } from './lab/report-text.ts';
 import { runHistory } from './lab/workload.ts';
 import { writeThenRead } from './lab/write-then-read.ts';
 
-const USAGE = `usage: npm run consistency -- <write-then-read|history> [options]
+const DEFAULT_URLS = [3001, 3002, 3003].map((port) => `http://127.0.0.1:${port}`);
+const {
+  program,
+  writeThenRead: writeThenReadCommand,
+  history: historyCommand,
+} = createLabProgram();
 
-  --urls URL,URL,...     instances to test (default http://127.0.0.1:3001-3003, as npm start runs)
-  --start                start a cluster of the lab's own instead (own redis-server, embedded DB)
-  --compare S,S,...      history only: one own cluster per strategy (ttl-only, delete, versioned)
-  --strategy S           strategy of a --start cluster (default versioned)
-  --instances N          instances of a lab cluster (default 3)
-  --iterations N         write-then-read: writes (default 200)
-  --sessions N --keys N --write-ratio R --duration T --token-sessions N --quiet T --seed N
-                         history workload (defaults 8, 50, 0.2, 10s, 4, 2s, 42)
-  --stale-set            provoke the stale-set race: app-1 holds its cache fills (--fill-delay,
-                         default 400ms) while other instances write the keys it is loading
-                         (--races times, default 20, on cold keys 500, 501, …)
-  --fault SPEC           repeatable; see below
-  --redis-url URL        Redis to inject faults into when testing --urls
-  --out DIR              where JSON and HTML reports go (default lab-results)
-
-faults:
-  ${FAULT_HELP.join('\n  ')}`;
-
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    urls: { type: 'string' },
-    start: { type: 'boolean', default: false },
-    compare: { type: 'string' },
-    strategy: { type: 'string', default: 'versioned' },
-    instances: { type: 'string', default: '3' },
-    iterations: { type: 'string', default: '200' },
-    sessions: { type: 'string', default: '8' },
-    keys: { type: 'string', default: '50' },
-    'write-ratio': { type: 'string', default: '0.2' },
-    duration: { type: 'string', default: '10s' },
-    'token-sessions': { type: 'string', default: '4' },
-    quiet: { type: 'string', default: '2s' },
-    seed: { type: 'string', default: '42' },
-    'stale-set': { type: 'boolean', default: false },
-    'fill-delay': { type: 'string', default: '400' },
-    races: { type: 'string', default: '20' },
-    fault: { type: 'string', multiple: true, default: [] },
-    'redis-url': { type: 'string' },
-    out: { type: 'string', default: 'lab-results' },
-    'db-latency': { type: 'string', default: '5' },
-    help: { type: 'boolean', default: false },
-  },
+writeThenReadCommand.action(async (options, command) => {
+  const cluster = options.start
+    ? await startCluster(options.strategy, options)
+    : await checkReachable(options.urls, command);
+  const results = await writeThenRead(targetsOf(cluster, options.urls), {
+    iterations: options.iterations,
+    keys: options.keys,
+    seed: options.seed,
+    deadlineMs: 5000,
+  });
+  console.log(formatConvergence(results, options.iterations));
+  const files = await save(options.out, `${stamp}-write-then-read`, {
+    json: JSON.stringify(results, null, 2),
+  });
+  console.log(`\nwrote ${files.join(', ')}`);
 });
 
-const command = positionals[0];
-if (values.help || (command !== 'write-then-read' && command !== 'history')) {
-  console.log(USAGE);
-  process.exit(values.help ? 0 : 1);
-}
+historyCommand.action(async (options, command) => {
+  const ownCluster = options.start || options.compare !== undefined;
+  for (const fault of options.fault) {
+    const needs = faultNeeds(fault, { ownCluster, redisUrl: options.redisUrl });
+    if (needs) usageError(command, `option '--fault <spec>' argument '${fault.spec}' ${needs}`);
+  }
+  for (const fault of options.fault) {
+    if (fault.atMs >= options.duration) {
+      usageError(
+        command,
+        `option '--fault <spec>' argument '${fault.spec}' starts at ${formatDuration(fault.atMs)}, after the run ends (--duration ${formatDuration(options.duration)}); a bare number means seconds, write 500ms for milliseconds`,
+      );
+    }
+  }
+  if (options.compare) {
+    await compare(options.compare, options, command);
+    return;
+  }
+  const cluster = options.start
+    ? await startCluster(options.strategy, options)
+    : await checkReachable(options.urls, command);
+  const run = await history(options.strategy, cluster, options, command);
+  console.log(formatReport(run.history, run.checked));
+  const files = await save(options.out, `${stamp}-history`, {
+    json: JSON.stringify({ history: run.history, result: run.checked }, null, 2),
+    html: renderHtml(run.history, run.checked),
+  });
+  console.log(`wrote ${files.join(', ')}`);
+});
 
-/** A duration option: milliseconds, or seconds with an `s`. */
-function ms(name: string, text: string): number {
-  const value = text.endsWith('s') ? Number(text.slice(0, -1)) * 1000 : Number(text);
-  if (!Number.isFinite(value) || value < 0) fail(`--${name} must be a duration (ms, or 2s)`);
-  return Math.round(value);
-}
+type HistoryOptions = ReturnType<typeof historyCommand.opts>;
 
-function count(name: string, text: string, min = 0): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) fail(`--${name} must be an integer ≥ ${min}`);
-  return value;
-}
-
-function fail(message: string): never {
-  console.error(`consistency: ${message}`);
-  process.exit(1);
+/** What reports an error: a command (commander's `error` prints one line and exits). */
+interface ErrorSink {
+  error(message: string, options: { exitCode: number }): never;
 }
 
 const clusters: LabCluster[] = [];
@@ -101,25 +94,47 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
-async function startCluster(strategy: string): Promise<LabCluster> {
-  console.log(`starting a lab cluster: ${values.instances} instances, strategy ${strategy}…`);
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+
+async function startCluster(
+  strategy: string,
+  options: { instances: number; dbLatency: number; staleSet?: boolean; fillDelay?: number },
+): Promise<LabCluster> {
+  console.log(`starting a lab cluster: ${options.instances} instances, strategy ${strategy}…`);
   const cluster = await startLabCluster({
-    instances: count('instances', values.instances, 1),
+    instances: options.instances,
     strategy,
-    dbLatencyMs: ms('db-latency', values['db-latency']),
+    dbLatencyMs: options.dbLatency,
     seedUsers: 1000,
-    slowFill: values['stale-set']
-      ? { instances: [1], delayMs: ms('fill-delay', values['fill-delay']) }
-      : undefined,
+    slowFill:
+      options.staleSet && options.fillDelay !== undefined
+        ? { instances: [1], delayMs: options.fillDelay }
+        : undefined,
   });
   clusters.push(cluster);
   return cluster;
 }
 
-function targetsOf(cluster: LabCluster | undefined): Target[] {
+/**
+ * Stops with one line (exit 1) when an instance of `--urls` (or of npm start's defaults) does not
+ * answer: the usual cause is that no cluster runs.
+ */
+async function checkReachable(urls: string[] | undefined, command: ErrorSink): Promise<undefined> {
+  const targets = targetsOf(undefined, urls);
+  const unreachable = await findUnreachable(targets);
+  if (unreachable.length === 0) return undefined;
+  const down = unreachable.map(({ target, reason }) => `${target.url} (${reason})`).join(', ');
+  const hint = urls
+    ? 'is a cluster running there? (`npm start` runs one on 3001-3003)'
+    : "run `npm start` first, or pass --urls for instances elsewhere (or --start for a cluster of the lab's own)";
+  const what =
+    unreachable.length === targets.length ? 'no instance answered' : 'not every instance answered';
+  command.error(`${what} at ${down}: ${hint}`, { exitCode: 1 });
+}
+
+function targetsOf(cluster: LabCluster | undefined, urls: string[] | undefined): Target[] {
   if (cluster) return cluster.instances.map(({ name, url }) => ({ name, url }));
-  const urls = values.urls?.split(',') ?? [3001, 3002, 3003].map((p) => `http://127.0.0.1:${p}`);
-  return urls.map((url, i) => ({ name: `app-${i + 1}`, url: url.replace(/\/$/, '') }));
+  return (urls ?? DEFAULT_URLS).map((url, i) => ({ name: `app-${i + 1}`, url }));
 }
 
 async function dbQueries(targets: Target[]): Promise<number | undefined> {
@@ -136,28 +151,34 @@ async function dbQueries(targets: Target[]): Promise<number | undefined> {
   }
 }
 
-async function history(strategy: string, cluster: LabCluster | undefined) {
-  const targets = targetsOf(cluster);
+async function history(
+  strategy: string,
+  cluster: LabCluster | undefined,
+  options: HistoryOptions,
+  command: ErrorSink,
+) {
+  const targets = targetsOf(cluster, options.urls);
+  let faults: ReturnType<typeof scheduleFaults>;
+  try {
+    faults = scheduleFaults(options.fault, { cluster, redisUrl: options.redisUrl });
+  } catch (error) {
+    usageError(command, (error as Error).message);
+  }
   const queriesBefore = await dbQueries(targets);
-  const staleSet = values['stale-set']
-    ? {
-        slow: targets[0] as Target,
-        count: count('races', values.races, 1),
-        gapMs: 100,
-        firstKey: 500,
-      }
+  const staleSet = options.staleSet
+    ? { slow: targets[0] as Target, count: options.races, gapMs: 100, firstKey: 500 }
     : undefined;
   const result = await runHistory({
     targets,
     strategy: cluster ? strategy : `${strategy} (as configured at ${targets[0]?.url})`,
-    seed: count('seed', values.seed),
-    sessions: count('sessions', values.sessions, 1),
-    keys: count('keys', values.keys, 1),
-    writeRatio: Number(values['write-ratio']),
-    durationMs: ms('duration', values.duration),
-    tokenSessions: count('token-sessions', values['token-sessions']),
-    quietMs: ms('quiet', values.quiet),
-    faults: parseFaults(values.fault, { cluster, redisUrl: values['redis-url'] }),
+    seed: options.seed,
+    sessions: options.sessions,
+    keys: options.keys,
+    writeRatio: options.writeRatio,
+    durationMs: options.duration,
+    tokenSessions: options.tokenSessions,
+    quietMs: options.quiet,
+    faults,
     staleSet,
   });
   const queriesAfter = await dbQueries(targets);
@@ -169,60 +190,46 @@ async function history(strategy: string, cluster: LabCluster | undefined) {
   return { history: result, checked, queries };
 }
 
-async function save(name: string, files: Record<string, string>): Promise<string[]> {
-  await mkdir(values.out, { recursive: true });
+async function compare(
+  strategies: string[],
+  options: HistoryOptions,
+  command: ErrorSink,
+): Promise<void> {
+  const rows = [];
+  for (const strategy of strategies) {
+    const cluster = await startCluster(strategy, options);
+    const run = await history(strategy, cluster, options, command);
+    await cluster.stop();
+    clusters.splice(clusters.indexOf(cluster), 1);
+    console.log(formatReport(run.history, run.checked));
+    const files = await save(options.out, `${stamp}-${strategy}`, {
+      json: JSON.stringify({ history: run.history, result: run.checked }, null, 2),
+      html: renderHtml(run.history, run.checked),
+    });
+    console.log(`wrote ${files.join(', ')}\n`);
+    rows.push({ strategy, summary: summarize(run.checked), dbQueries: run.queries });
+  }
+  console.log(formatComparison(rows));
+  const files = await save(options.out, `${stamp}-compare`, {
+    md: comparisonMarkdown(rows),
+    json: JSON.stringify(rows, null, 2),
+  });
+  console.log(`wrote ${files.join(', ')}`);
+}
+
+async function save(out: string, name: string, files: Record<string, string>): Promise<string[]> {
+  await mkdir(out, { recursive: true });
   const written = [];
   for (const [ext, content] of Object.entries(files)) {
-    const path = join(values.out, `${name}.${ext}`);
+    const path = join(out, `${name}.${ext}`);
     await writeFile(path, content);
     written.push(path);
   }
   return written;
 }
 
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 try {
-  if (command === 'write-then-read') {
-    const cluster = values.start ? await startCluster(values.strategy) : undefined;
-    const results = await writeThenRead(targetsOf(cluster), {
-      iterations: count('iterations', values.iterations, 1),
-      keys: count('keys', values.keys, 1),
-      seed: count('seed', values.seed),
-      deadlineMs: 5000,
-    });
-    console.log(formatConvergence(results));
-    await save(`${stamp}-write-then-read`, { json: JSON.stringify(results, null, 2) });
-  } else if (values.compare) {
-    const rows = [];
-    for (const strategy of values.compare.split(',')) {
-      const cluster = await startCluster(strategy);
-      const run = await history(strategy, cluster);
-      await cluster.stop();
-      clusters.splice(clusters.indexOf(cluster), 1);
-      console.log(formatReport(run.history, run.checked));
-      const files = await save(`${stamp}-${strategy}`, {
-        json: JSON.stringify({ history: run.history, result: run.checked }, null, 2),
-        html: renderHtml(run.history, run.checked),
-      });
-      console.log(`wrote ${files.join(', ')}\n`);
-      rows.push({ strategy, summary: summarize(run.checked), dbQueries: run.queries });
-    }
-    console.log(formatComparison(rows));
-    const files = await save(`${stamp}-compare`, {
-      md: comparisonMarkdown(rows),
-      json: JSON.stringify(rows, null, 2),
-    });
-    console.log(`wrote ${files.join(', ')}`);
-  } else {
-    const cluster = values.start ? await startCluster(values.strategy) : undefined;
-    const run = await history(values.strategy, cluster);
-    console.log(formatReport(run.history, run.checked));
-    const files = await save(`${stamp}-history`, {
-      json: JSON.stringify({ history: run.history, result: run.checked }, null, 2),
-      html: renderHtml(run.history, run.checked),
-    });
-    console.log(`wrote ${files.join(', ')}`);
-  }
+  await program.parseAsync();
 } finally {
   for (const cluster of clusters.splice(0)) await cluster.stop();
 }

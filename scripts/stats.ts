@@ -5,62 +5,45 @@
  * lines, one table per round. An instance that does not answer shows as down.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { Option } from '@commander-js/extra-typings';
+import { createProgram, duration, integer, urlList } from './cli/program.ts';
 import { type InstanceSnapshot, readInstance } from './stats/snapshot.ts';
 import { formatTable } from './stats/table.ts';
 
-const USAGE = `usage: npm run stats -- [options]
-
-  --urls URL,URL,...   instances to watch (default http://127.0.0.1:3001-3003, as npm start runs)
-  --interval MS        time between refreshes (default 1000)
-  --once               print one table and exit (same as --count 1)
-  --count N            print N tables, then exit (default: until Ctrl-C)`;
-
 const DEFAULT_URLS = ['http://127.0.0.1:3001', 'http://127.0.0.1:3002', 'http://127.0.0.1:3003'];
 
-function fail(message: string): never {
-  console.error(`stats: ${message}\n\n${USAGE}`);
-  process.exit(1);
-}
+const program = createProgram('stats')
+  .description("A live view of the cluster: every instance's /stats, one line each.")
+  .addOption(
+    new Option(
+      '--urls <url,...>',
+      'instances to watch (default http://127.0.0.1:3001-3003, as npm start runs)',
+    ).argParser(urlList),
+  )
+  .addOption(
+    new Option('--interval <duration>', 'time between refreshes')
+      .argParser(duration({ minMs: 100, maxMs: 60_000 }))
+      .default(1000, '1s'),
+  )
+  .addOption(new Option('--once', 'print one table and exit (same as --count 1)'))
+  .addOption(
+    new Option('--count <n>', 'print N tables, then exit (default: until Ctrl-C)').argParser(
+      integer(1),
+    ),
+  )
+  .addHelpText(
+    'after',
+    '\nDurations: 500ms, 2.5s, 1m, or a bare number of seconds. Command-line errors exit 2.',
+  )
+  .parse();
 
 function parseOptions() {
-  let parsed: ReturnType<typeof parse>;
-  const parse = () =>
-    parseArgs({
-      options: {
-        urls: { type: 'string' },
-        interval: { type: 'string', default: '1000' },
-        once: { type: 'boolean', default: false },
-        count: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  try {
-    parsed = parse();
-  } catch (error) {
-    fail((error as Error).message);
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const urls = values.urls
-    ? values.urls.split(',').map((url) => url.trim().replace(/\/+$/, ''))
-    : DEFAULT_URLS;
-  for (const url of urls) {
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-      fail(`--urls: ${JSON.stringify(url)} is not an http:// URL`);
-    }
-  }
-  const interval = Number(values.interval);
-  if (!Number.isInteger(interval) || interval < 100)
-    fail('--interval must be an integer ≥ 100 (ms)');
-  const count = values.once ? 1 : values.count === undefined ? Infinity : Number(values.count);
-  if (count !== Infinity && (!Number.isInteger(count) || count < 1)) {
-    fail('--count must be a positive integer');
-  }
-  return { urls, interval, count };
+  const options = program.opts();
+  return {
+    urls: options.urls ?? DEFAULT_URLS,
+    interval: options.interval,
+    count: options.once ? 1 : (options.count ?? Number.POSITIVE_INFINITY),
+  };
 }
 
 const { urls, interval, count } = parseOptions();

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkHistory, distribution, summarize } from '../scripts/lab/checker.ts';
 import type { FaultMark, History, Operation } from '../scripts/lab/history.ts';
+import { resultRows } from '../scripts/lab/report-data.ts';
 import { renderHtml } from '../scripts/lab/report-html.ts';
 import { comparisonMarkdown, formatComparison, formatReport } from '../scripts/lab/report-text.ts';
+import { TIMELINE_MAX_KEYS, timelineRows } from '../scripts/lab/timeline-rows.ts';
 
 /** An ok read taking 2 ms, served from L1 by `app-1` to session 0 unless told otherwise. */
 function read(fields: Partial<Operation> & { key: string; invokeMs: number }): Operation {
@@ -423,3 +425,87 @@ function generatedHistory(size: number): History {
   }
   return historyOf(operations);
 }
+
+/**
+ * A clean versioned run of 60 keys where keys `k0`…`k49` have many writes and one stale read
+ * each, the race sessions (10 and 11: right after the workload's) touch `500`…`505` without any
+ * stale read, and a subscriber kill at 5 s lands while only `quiet-key` is read.
+ */
+function busyCleanRun(): History {
+  const operations: Operation[] = [];
+  for (let k = 0; k < 50; k++) {
+    for (let w = 0; w < 5; w++) {
+      operations.push(write({ key: `k${k}`, invokeMs: 100 + w * 20 + k, version: 2 + w }));
+    }
+    operations.push(read({ session: 1, key: `k${k}`, invokeMs: 400 + k, version: 5 }));
+  }
+  for (let r = 0; r < 6; r++) {
+    const key = String(500 + r);
+    operations.push(read({ session: 10, key, invokeMs: 1000 + r * 10, version: 1, value: 'seed' }));
+    operations.push(write({ session: 11, key, invokeMs: 1005 + r * 10, version: 2 }));
+  }
+  operations.push(
+    read({ session: 2, key: 'quiet-key', invokeMs: 5100, version: 1, value: 'seed' }),
+  );
+  const history = historyOf(operations, [{ kind: 'kill-pubsub', atMs: 5000 }]);
+  history.settings.staleSetRaces = 6;
+  return history;
+}
+
+describe('the HTML timeline', () => {
+  it('shows the stale-set race keys and the keys of each fault even when others have more stale reads', () => {
+    const history = busyCleanRun();
+    const result = checkHistory(history);
+    expect(result.stale.staleReads).toBeGreaterThanOrEqual(50);
+    const rows = timelineRows(history, result);
+    expect(rows).toHaveLength(TIMELINE_MAX_KEYS);
+    const reasons = Object.fromEntries(rows.map((row) => [row.key, row.reason]));
+    for (let r = 0; r < 6; r++) expect(reasons[String(500 + r)]).toBe('race');
+    expect(reasons['quiet-key']).toBe('fault');
+    expect(rows.filter((row) => row.reason === 'stale').length).toBeGreaterThan(0);
+    const html = renderHtml(history, result);
+    expect(html).toContain('>race</text>');
+    expect(html).toContain('>fault</text>');
+  });
+
+  it('says in its caption and legend that instant faults are dashed lines and lasting ones bands', () => {
+    const html = renderHtml(busyCleanRun(), checkHistory(busyCleanRun()));
+    expect(html).toContain('an instant fault (kill-pubsub, restart-redis, kill) is a dashed line');
+    expect(html).toContain('A fault that lasts (pause-writes, freeze, slow-db) is a band');
+    expect(html).toContain('instant fault</text>');
+    expect(html).not.toContain('Fault bands are the fault itself');
+  });
+});
+
+describe('the longest staleness window', () => {
+  it('is printed with the read that had it and what a window is measured from', () => {
+    // `d` is written at 390-400 ms and read stale in the final sweep at 12 s: a 11.6 s window in
+    // a run whose workload lasted 10 s.
+    const history = historyOf([
+      write({ key: 'd', invokeMs: 390, version: 2 }),
+      read({ session: 1, key: 'd', invokeMs: 450, version: 2, value: 'd2' }),
+      read({
+        session: 99,
+        key: 'd',
+        invokeMs: 12_000,
+        version: 1,
+        value: 'seed',
+        final: true,
+        instance: 'app-2',
+      }),
+    ]);
+    const rows = Object.fromEntries(resultRows(checkHistory(history)));
+    expect(rows['longest window']).toContain(
+      '11.60 s: key d on app-2, read in the final sweep at 12.00 s after the start, version 1 while version 2 had been written; the first write it missed completed at 400 ms',
+    );
+    expect(rows['longest window']).toContain('final-sweep reads count');
+    expect(formatReport(history, checkHistory(history))).toContain('longest window');
+    const comparison = formatComparison([
+      { strategy: 'delete', summary: summarize(checkHistory(history)) },
+    ]);
+    // Wrapped at 100 columns under the table.
+    expect(comparison.replace(/\s+/g, ' ')).toContain(
+      "max staleness window: a window runs from the completion of the first write a read missed to the read's start",
+    );
+  });
+});

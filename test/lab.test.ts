@@ -14,7 +14,7 @@ const SHORT = [
   '--quiet',
   '1s',
   '--db-latency',
-  '2',
+  '2ms',
 ];
 
 describe('the consistency lab', () => {
@@ -46,9 +46,9 @@ describe('the consistency lab', () => {
       'history',
       '--start',
       '--fault',
-      'kill-pubsub@500',
+      'kill-pubsub@500ms',
       '--fault',
-      'restart-redis@1200',
+      'restart-redis@1200ms',
       ...SHORT,
     ]);
     expect(run.code, run.output).toBe(0);
@@ -70,7 +70,7 @@ describe('the consistency lab', () => {
       '--iterations',
       '30',
       '--db-latency',
-      '2',
+      '2ms',
     ]);
     expect(run.code, run.output).toBe(0);
     const results = JSON.parse(fileEnding(run, '-write-then-read.json')) as {

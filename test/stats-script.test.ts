@@ -64,7 +64,7 @@ describe('npm run stats', () => {
       '--count',
       '3',
       '--interval',
-      '100',
+      '100ms',
       '--urls',
       instance.url,
     ]);
@@ -80,16 +80,19 @@ describe('npm run stats', () => {
     expect(rates[2]).toMatch(/^\d+\.\d$/);
   });
 
-  it('rejects bad options with the usage', async () => {
-    for (const args of [
-      ['--interval', 'soon'],
-      ['--count', '0'],
-      ['--urls', 'ftp://x'],
-      ['--bogus'],
-    ]) {
-      const { code, output } = await runStats(args);
-      expect(code, args.join(' ')).toBe(1);
-      expect(output).toContain('usage: npm run stats');
+  it('rejects a bad option with one line naming it, and exit status 2', async () => {
+    for (const [args, named] of [
+      [['--interval', 'soon'], "'--interval <duration>' argument 'soon'"],
+      [['--interval', '2000'], 'a bare number means seconds'],
+      [['--count', '0'], "'--count <n>' argument '0'"],
+      [['--urls', 'ftp://x'], "'--urls <url,...>' argument 'ftp://x'"],
+      [['--bogus'], "unknown option '--bogus'"],
+    ] as const) {
+      const { code, output } = await runStats([...args]);
+      expect(code, args.join(' ')).toBe(2);
+      expect(output.trim().split('\n'), output).toHaveLength(1);
+      expect(output).toMatch(/^stats: /);
+      expect(output).toContain(named);
     }
   });
 });

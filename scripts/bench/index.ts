@@ -11,7 +11,8 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Option } from '@commander-js/extra-typings';
+import { createProgram, listOf } from '../cli/program.ts';
 import { killChildren, ROOT } from './child.ts';
 import { stopLoad } from './load.ts';
 import { describeMachine } from './machine.ts';
@@ -28,24 +29,27 @@ import { FULL, QUICK } from './settings.ts';
 const SECTIONS = ['l1', 'http', 'profile', 'propagation', 'storms', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    only: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log(`usage: npm run bench -- [--quick] [--out DIR] [--only ${SECTIONS.join(',')}]`);
-  process.exit(0);
-}
-const only = values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS];
-const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
-if (unknown.length > 0) {
-  console.error(`unknown section(s): ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
-  process.exit(1);
-}
+const program = createProgram('bench')
+  .description(
+    'Measures cachelab on this machine next to its baselines; writes bench/results/<date>.md and .json and latest.md.',
+  )
+  .addOption(
+    new Option(
+      '--quick',
+      'tiny durations and counts: only proves every section runs (CI); writes to a temporary directory unless --out is given',
+    ),
+  )
+  .addOption(new Option('--out <dir>', 'where the results go (default bench/results)'))
+  .addOption(
+    new Option(
+      '--only <section,...>',
+      'run only these sections; like --quick, writes to a temporary directory unless --out is given',
+    ).argParser(listOf(SECTIONS)),
+  )
+  .addHelpText('after', `\nSections: ${SECTIONS.join(', ')}. Command-line errors exit 2.`)
+  .parse();
+const values = program.opts();
+const only = values.only ?? [...SECTIONS];
 const selected = new Set(only as Section[]);
 const settings = values.quick ? QUICK : FULL;
 const partial = values.quick || values.only !== undefined;

@@ -1,67 +1,42 @@
 /**
- * Command-line handling shared by the demos: the options every demo takes, and parsers for
- * durations, counts and ratios that stop the demo with a message naming the option.
+ * Command-line handling shared by the demos: a commander program with the options every demo
+ * takes, and where a run writes. Errors are one line and exit 2 (see `scripts/cli/program.ts`).
  */
+import { Option } from '@commander-js/extra-typings';
+import { createProgram, integer } from '../cli/program.ts';
 
-/** Options every demo accepts (spread into its own `parseArgs` options). */
-export const COMMON_OPTIONS = {
-  out: { type: 'string', default: 'lab-results/demos' },
-  quick: { type: 'boolean', default: false },
-  urls: { type: 'string' },
-  'redis-url': { type: 'string' },
-  seed: { type: 'string', default: '42' },
-  help: { type: 'boolean', default: false },
-} as const;
+/** Where a full run writes its chart and numbers unless `--out` says otherwise. */
+export const DEFAULT_OUT = 'lab-results/demos';
+/** Where a `--quick` run writes unless `--out` says otherwise: never over a full run's charts. */
+export const QUICK_OUT = 'lab-results/demos/quick';
 
-/** The usage lines of {@link COMMON_OPTIONS}. */
-export const COMMON_USAGE = `  --out DIR              where the chart (.svg) and the numbers (.json) go (default lab-results/demos)
-  --quick                a few seconds per phase, for tests and a first look
-  --seed N               seed of the workload (default 42)`;
-
-/** Prints `message` prefixed with the demo's name and exits with status 1. */
-export function fail(demo: string, message: string): never {
-  console.error(`${demo}: ${message}`);
-  process.exit(1);
+/**
+ * The program of demo `name` (`demo:warmup`) with `--out`, `--quick` and `--seed`; the demo adds
+ * its own options.
+ */
+export function createDemoProgram(name: string, description: string) {
+  return createProgram(name)
+    .description(description)
+    .addOption(
+      new Option(
+        '--out <dir>',
+        `where the chart (.svg) and the numbers (.json) go (default ${DEFAULT_OUT}; with --quick ${QUICK_OUT})`,
+      ),
+    )
+    .addOption(new Option('--quick', 'a few seconds per phase, for tests and a first look'))
+    .addOption(new Option('--seed <n>', 'seed of the workload').argParser(integer(0)).default(42))
+    .addHelpText(
+      'after',
+      '\nDurations: 500ms, 2.5s, 1m, or a bare number of seconds. Command-line errors exit 2.',
+    );
 }
 
-/** A duration option: milliseconds, or seconds with an `s` (`1500`, `2s`, `1.5s`). */
-export function parseDuration(demo: string, name: string, text: string): number {
-  const value = text.endsWith('s') ? Number(text.slice(0, -1)) * 1000 : Number(text);
-  if (!Number.isFinite(value) || value <= 0) {
-    fail(demo, `--${name} must be a duration (ms, or seconds like 2s)`);
-  }
-  return Math.round(value);
+/** The output directory of a run: `--out`, else {@link QUICK_OUT} or {@link DEFAULT_OUT}. */
+export function outDir(options: { out?: string; quick?: boolean }): string {
+  return options.out ?? (options.quick ? QUICK_OUT : DEFAULT_OUT);
 }
 
-/** An integer option of at least `min`. */
-export function parseCount(demo: string, name: string, text: string, min = 1): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) fail(demo, `--${name} must be an integer ≥ ${min}`);
-  return value;
-}
-
-/** A number option within [min, max]. */
-export function parseNumber(
-  demo: string,
-  name: string,
-  text: string,
-  min: number,
-  max: number,
-): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-    fail(demo, `--${name} must be a number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-/** `--urls a,b,c` as instance targets named app-1, app-2, … (trailing slashes dropped). */
-export function parseUrls(demo: string, text: string): { name: string; url: string }[] {
-  const urls = text.split(',').map((url) => url.trim().replace(/\/+$/, ''));
-  for (const url of urls) {
-    if (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol)) {
-      fail(demo, `--urls: "${url}" is not an http:// URL`);
-    }
-  }
+/** `--urls` as instance targets named app-1, app-2, …. */
+export function targetsOf(urls: string[]): { name: string; url: string }[] {
   return urls.map((url, i) => ({ name: `app-${i + 1}`, url }));
 }

@@ -9,72 +9,114 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { formatDuration } from '../cli/duration.ts';
+import {
+  duration,
+  integer,
+  listOf,
+  redisUrl,
+  sentence,
+  urlList,
+  usageError,
+} from '../cli/program.ts';
 import { type CheckResult, summarize } from '../lab/checker.ts';
+import { parseFaultSpec } from '../lab/faults.ts';
 import { formatMs, formatPercent } from '../lab/report-data.ts';
 import { type ComparisonRow, formatComparison } from '../lab/report-text.ts';
-import { COMMON_OPTIONS, COMMON_USAGE, parseCount, parseDuration, parseUrls } from './args.ts';
+import { createDemoProgram, outDir, targetsOf } from './args.ts';
 import { fetchStats } from './cluster.ts';
 import { saveDemo } from './output.ts';
 import { barChart } from './svg-chart.ts';
 
 const DEMO = 'demo:consistency';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const USAGE = `usage: npm run demo:consistency -- [options]
+const STRATEGIES = ['ttl-only', 'delete', 'versioned', 'none'];
 
-Runs the consistency lab's strategy comparison (docs/lab.md) with short settings: for each
-strategy a cluster of its own, the same seeded workload, the stale-set race provoked on app-1 and
-a subscriber kill; then one table and a chart.
+const program = createDemoProgram(
+  DEMO,
+  `Runs the consistency lab's strategy comparison (docs/lab.md) with short settings: for each strategy a cluster of its own, the same seeded workload, the stale-set race provoked on app-1 and a subscriber kill; then one table and a chart.`,
+)
+  .addOption(
+    new Option('--strategies <strategy,...>', 'strategies to compare')
+      .argParser(listOf(STRATEGIES))
+      .default(['ttl-only', 'delete', 'versioned'], 'ttl-only,delete,versioned'),
+  )
+  .addOption(
+    new Option(
+      '--duration <duration>',
+      'workload per strategy (default 5s; --quick 1.5s)',
+    ).argParser(duration({ minMs: 500, maxMs: 600_000 })),
+  )
+  .addOption(
+    new Option('--races <n>', 'stale-set races per strategy (default 10; --quick 4)').argParser(
+      integer(1, 500),
+    ),
+  )
+  .addOption(
+    new Option(
+      '--fault <spec>',
+      'a lab fault (default kill-pubsub@2s; --quick kill-pubsub@500ms; none: no fault)',
+    ).argParser(faultOrNone),
+  )
+  .addOption(
+    new Option(
+      '--urls <url,...>',
+      "run the lab's history against these instances instead (no comparison)",
+    ).argParser(urlList),
+  )
+  .addOption(
+    new Option('--redis-url <url>', 'with --urls: their Redis, for the fault').argParser(redisUrl),
+  )
+  .addOption(new Option('--lab-out <dir>', "where the lab's own reports go").default('lab-results'))
+  .parse();
 
-  --strategies S,S,...   strategies to compare (default ttl-only,delete,versioned)
-  --duration T           workload per strategy (default 5s; --quick 1500)
-  --races N              stale-set races per strategy (default 10; --quick 4)
-  --fault SPEC           a lab fault (default kill-pubsub@2s; --quick kill-pubsub@500; none: no fault)
-  --urls URL,URL,...     run the lab's history against these instances instead (no comparison)
-  --redis-url URL        with --urls: their Redis, for the fault
-  --lab-out DIR          where the lab's own reports go (default lab-results)
-${COMMON_USAGE}`;
-
-const { values } = parseArgs({
-  options: {
-    ...COMMON_OPTIONS,
-    strategies: { type: 'string', default: 'ttl-only,delete,versioned' },
-    duration: { type: 'string' },
-    races: { type: 'string' },
-    fault: { type: 'string' },
-    'lab-out': { type: 'string', default: 'lab-results' },
-  },
-});
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
+/** `--fault`: a lab fault spec (checked as the lab will), or `none`. */
+function faultOrNone(text: string): string | undefined {
+  if (text === 'none') return undefined;
+  try {
+    return parseFaultSpec(text).spec;
+  } catch (error) {
+    throw new InvalidArgumentError(sentence((error as Error).message));
+  }
 }
 
-const quick = values.quick;
-const fault = values.fault ?? (quick ? 'kill-pubsub@500' : 'kill-pubsub@2s');
+const options = program.opts();
+const quick = options.quick === true;
 const settings = {
-  strategies: values.urls ? [] : values.strategies.split(',').map((s) => s.trim()),
-  durationMs: parseDuration(DEMO, 'duration', values.duration ?? (quick ? '1500' : '5s')),
-  races: parseCount(DEMO, 'races', values.races ?? (quick ? '4' : '10')),
-  fault: fault === 'none' ? undefined : fault,
-  seed: parseCount(DEMO, 'seed', values.seed, 0),
+  strategies: options.urls ? [] : options.strategies,
+  durationMs: options.duration ?? (quick ? 1500 : 5000),
+  races: options.races ?? (quick ? 4 : 10),
+  fault:
+    program.getOptionValueSource('fault') === 'cli'
+      ? options.fault
+      : quick
+        ? 'kill-pubsub@500ms'
+        : 'kill-pubsub@2s',
+  seed: options.seed,
   // The lab's defaults (8 sessions, 50 keys, 2 s quiet period) unless --quick.
   sessions: quick ? 4 : 8,
   keys: quick ? 20 : 50,
   quietMs: quick ? 1000 : 2000,
 };
-if (values.urls) parseUrls(DEMO, values.urls);
+if (settings.fault && parseFaultSpec(settings.fault).atMs >= settings.durationMs) {
+  usageError(
+    program,
+    `option '--fault <spec>' argument '${settings.fault}' starts after the run ends (--duration ${formatDuration(settings.durationMs)}); a bare number means seconds, write 500ms for milliseconds`,
+  );
+}
 
 /** The lab's command line for these settings; `strategy` labels a `--urls` run. */
 function labArgs(out: string, strategy?: string): string[] {
-  const args = values.urls
-    ? ['history', '--urls', values.urls, '--strategy', strategy ?? 'versioned']
+  const args = options.urls
+    ? ['history', '--urls', options.urls.join(','), '--strategy', strategy ?? 'versioned']
     : ['history', '--compare', settings.strategies.join(','), '--stale-set'];
-  if (values.urls && values['redis-url']) args.push('--redis-url', values['redis-url']);
+  if (options.urls && options.redisUrl) args.push('--redis-url', options.redisUrl);
   args.push(
-    ...['--races', String(settings.races), '--duration', String(settings.durationMs)],
+    ...['--races', String(settings.races), '--duration', formatDuration(settings.durationMs)],
     ...['--sessions', String(settings.sessions), '--keys', String(settings.keys)],
-    ...['--quiet', String(settings.quietMs), '--seed', String(settings.seed), '--out', out],
+    ...['--quiet', formatDuration(settings.quietMs), '--seed', String(settings.seed)],
+    ...['--out', out],
   );
   if (settings.fault) args.push('--fault', settings.fault);
   return args;
@@ -148,17 +190,17 @@ function chart(rows: ComparisonRow[]): string {
 try {
   const startedAt = Date.now();
   const labOut = join(
-    values['lab-out'],
+    options.labOut,
     `demo-consistency-${new Date().toISOString().replace(/[:.]/g, '-')}`,
   );
   await mkdir(labOut, { recursive: true });
   // A running cluster says which strategy it runs, so that the report is labelled with it.
-  const running = values.urls ? parseUrls(DEMO, values.urls)[0] : undefined;
+  const running = options.urls ? targetsOf(options.urls)[0] : undefined;
   const strategy = running ? (await fetchStats(running)).cache.strategy : undefined;
   await runLab(labArgs(labOut, strategy), labOut);
   const rows = await readRows(labOut);
   console.log(`\n${formatComparison(rows)}`);
-  const files = await saveDemo(values.out, 'consistency', {
+  const files = await saveDemo(outDir(options), 'consistency', {
     svg: chart(rows),
     json: { demo: 'consistency', settings, measuredAt: new Date().toISOString(), rows },
   });

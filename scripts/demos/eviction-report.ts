@@ -134,3 +134,39 @@ export function evictionChart(
     ],
   });
 }
+
+/** Policies that evict by use (recency, frequency), and those that do not look at use. */
+const BY_USE = ['allkeys-lru', 'allkeys-lfu', 'volatile-lru', 'volatile-lfu'];
+const BLIND = ['allkeys-random', 'volatile-random', 'volatile-ttl'];
+
+/** The hot-set check of a run: whether every use-based policy kept more of the hot set. */
+export interface HotSetCheck {
+  /** `undefined` when the run has no policy of one of the two kinds. */
+  holds: boolean | undefined;
+  /** One line for the terminal, naming each policy's share of the hot set in Redis. */
+  line: string;
+}
+
+/**
+ * The pattern the demo asserts: each policy that evicts by use (LRU, LFU) ends with more of the
+ * hot set in Redis than each policy that does not (random, volatile-ttl). Hit ratios are not
+ * compared: they lie within a few points of each other and their order changes between runs.
+ */
+export function hotSetCheck(results: PolicyResult[]): HotSetCheck {
+  const byUse = results.filter((r) => BY_USE.includes(r.policy));
+  const blind = results.filter((r) => BLIND.includes(r.policy));
+  const shares = (rs: PolicyResult[]) =>
+    rs.map((r) => `${r.policy} ${(r.hotResident * 100).toFixed(0)}%`).join(', ');
+  if (byUse.length === 0 || blind.length === 0) {
+    return {
+      holds: undefined,
+      line: 'hot set in Redis: not compared (needs LRU or LFU and random or volatile-ttl)',
+    };
+  }
+  const holds =
+    Math.min(...byUse.map((r) => r.hotResident)) > Math.max(...blind.map((r) => r.hotResident));
+  return {
+    holds,
+    line: `hot set in Redis: ${shares(byUse)} ${holds ? '>' : 'NOT >'} ${shares(blind)}`,
+  };
+}

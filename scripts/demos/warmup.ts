@@ -7,20 +7,13 @@
  *
  * Per second: hit ratio and p50/p99 latency. Prints the tables, writes warmup.svg and warmup.json.
  */
-import { parseArgs } from 'node:util';
+import { Option } from '@commander-js/extra-typings';
+import { decimal, duration, integer, redisUrl, urlList, usageError } from '../cli/program.ts';
 import type { Target } from '../lab/client.ts';
 import { createClock } from '../lab/client.ts';
 import { formatTable } from '../lab/report-text.ts';
 import { createZipf } from '../lab/zipf.ts';
-import {
-  COMMON_OPTIONS,
-  COMMON_USAGE,
-  fail,
-  parseCount,
-  parseDuration,
-  parseNumber,
-  parseUrls,
-} from './args.ts';
+import { createDemoProgram, outDir, targetsOf } from './args.ts';
 import {
   clusterTotals,
   type DemoCluster,
@@ -34,51 +27,69 @@ import { millis, percent, saveDemo } from './output.ts';
 import { lineChart } from './svg-chart.ts';
 
 const DEMO = 'demo:warmup';
-const USAGE = `usage: npm run demo:warmup -- [options]
+const program = createDemoProgram(
+  DEMO,
+  `Starts a cluster of its own (redis-server on a free port, embedded database, 3 instances) unless --urls is given, runs a fixed Zipf read workload against cold caches, flushes every tier and runs it again, then runs it with caching disabled; prints hit ratio and p50/p99 latency per second.`,
+)
+  .addOption(
+    new Option('--phase <duration>', 'length of each phase (default 15s; --quick 3s)').argParser(
+      duration({ minMs: 1000, maxMs: 600_000 }),
+    ),
+  )
+  .addOption(
+    new Option(
+      '--users <n>',
+      'users 1…N the workload reads, Zipf-distributed (default 10000; --quick 2000)',
+    ).argParser(integer(1, 1_000_000)),
+  )
+  .addOption(
+    new Option('--skew <s>', 'Zipf exponent: rank r is read with weight 1/r^S')
+      .argParser(decimal(0, 5))
+      .default(1),
+  )
+  .addOption(
+    new Option(
+      '--concurrency <n>',
+      'clients, one request at a time each (default 16; --quick 8)',
+    ).argParser(integer(1, 1000)),
+  )
+  .addOption(
+    new Option('--db-latency <duration>', 'simulated database latency of an own cluster')
+      .argParser(duration({ maxMs: 10_000 }))
+      .default(50, '50ms, as npm start'),
+  )
+  .addOption(
+    new Option(
+      '--urls <url,...>',
+      'use running instances instead (e.g. npm start: http://127.0.0.1:3001,…)',
+    ).argParser(urlList),
+  )
+  .addOption(
+    new Option(
+      '--redis-url <url>',
+      'with --urls: their Redis, which the demo flushes (FLUSHDB, and CLIENT KILL TYPE pubsub so that every instance empties its L1)',
+    ).argParser(redisUrl),
+  )
+  .addOption(
+    new Option(
+      '--uncached-urls <url,...>',
+      'with --urls: instances started with CACHE_STRATEGY=none, for phase 3 (skipped without it)',
+    ).argParser(urlList),
+  )
+  .parse();
 
-Starts a cluster of its own (redis-server on a free port, embedded database, 3 instances) unless
---urls is given, runs a fixed Zipf read workload against cold caches, flushes every tier and runs
-it again, then runs it with caching disabled; prints hit ratio and p50/p99 latency per second.
-
-  --phase T              length of each phase (default 15s; --quick 3s)
-  --users N              users 1…N the workload reads, Zipf-distributed (default 10000; --quick 2000)
-  --skew S               Zipf exponent: rank r is read with weight 1/r^S (default 1)
-  --concurrency N        clients, one request at a time each (default 16; --quick 8)
-  --db-latency MS        simulated database latency of an own cluster (default 50, as npm start)
-  --urls URL,URL,...     use running instances instead (e.g. npm start: http://127.0.0.1:3001,…)
-  --redis-url URL        with --urls: their Redis, which the demo flushes (FLUSHDB, and
-                         CLIENT KILL TYPE pubsub so that every instance empties its L1)
-  --uncached-urls URLS   with --urls: instances started with CACHE_STRATEGY=none, for phase 3
-                         (skipped without it)
-${COMMON_USAGE}`;
-
-const { values } = parseArgs({
-  options: {
-    ...COMMON_OPTIONS,
-    phase: { type: 'string' },
-    users: { type: 'string' },
-    skew: { type: 'string', default: '1' },
-    concurrency: { type: 'string' },
-    'db-latency': { type: 'string', default: '50' },
-    'uncached-urls': { type: 'string' },
-  },
-});
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-
-const quick = values.quick;
+const options = program.opts();
+const quick = options.quick === true;
 const settings = {
-  phaseMs: parseDuration(DEMO, 'phase', values.phase ?? (quick ? '3s' : '15s')),
-  users: parseCount(DEMO, 'users', values.users ?? (quick ? '2000' : '10000')),
-  skew: parseNumber(DEMO, 'skew', values.skew, 0, 5),
-  concurrency: parseCount(DEMO, 'concurrency', values.concurrency ?? (quick ? '8' : '16')),
-  dbLatencyMs: parseCount(DEMO, 'db-latency', values['db-latency'], 0),
-  seed: parseCount(DEMO, 'seed', values.seed, 0),
+  phaseMs: options.phase ?? (quick ? 3000 : 15_000),
+  users: options.users ?? (quick ? 2000 : 10_000),
+  skew: options.skew,
+  concurrency: options.concurrency ?? (quick ? 8 : 16),
+  dbLatencyMs: options.dbLatency,
+  seed: options.seed,
 };
-if (values.urls && !values['redis-url']) {
-  fail(DEMO, '--urls needs --redis-url: the demo flushes that Redis between phases');
+if (options.urls && !options.redisUrl) {
+  usageError(program, '--urls needs --redis-url: the demo flushes that Redis between phases');
 }
 
 /** One phase of the demo, measured. */
@@ -130,13 +141,12 @@ async function uncachedTargets(cluster: DemoCluster): Promise<Target[] | undefin
     await Promise.all(cluster.own.instances.map((i) => i.restart({ CACHE_STRATEGY: 'none' })));
     return cluster.targets;
   }
-  if (!values['uncached-urls']) return undefined;
-  return parseUrls(DEMO, values['uncached-urls']);
+  return options.uncachedUrls && targetsOf(options.uncachedUrls);
 }
 
 async function main(): Promise<PhaseResult[]> {
-  const cluster = values.urls
-    ? existingCluster(parseUrls(DEMO, values.urls), values['redis-url'])
+  const cluster = options.urls
+    ? existingCluster(targetsOf(options.urls), options.redisUrl)
     : await startOwn();
   try {
     const phases: PhaseResult[] = [];
@@ -257,7 +267,7 @@ try {
   const startedAt = Date.now();
   const phases = await main();
   console.log(`\n${tables(phases)}\n`);
-  const files = await saveDemo(values.out, 'warmup', {
+  const files = await saveDemo(outDir(options), 'warmup', {
     svg: chart(phases),
     json: { demo: 'warmup', settings, measuredAt: new Date().toISOString(), phases },
   });

@@ -73,3 +73,34 @@ export async function writeUser(
     return { ...op, completeMs: now(), ok: false, error: (error as Error).message };
   }
 }
+
+/** An instance that did not answer `GET /healthz`, and why (`ECONNREFUSED`, `HTTP 503`, …). */
+export interface Unreachable {
+  target: Target;
+  reason: string;
+}
+
+/** Asks every target's `/healthz` (within `timeoutMs`); returns those that did not answer 200. */
+export async function findUnreachable(targets: Target[], timeoutMs = 2000): Promise<Unreachable[]> {
+  const answers = await Promise.all(
+    targets.map(async (target): Promise<Unreachable | undefined> => {
+      try {
+        const response = await fetch(`${target.url}/healthz`, {
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        await response.body?.cancel();
+        return response.ok ? undefined : { target, reason: `HTTP ${response.status}` };
+      } catch (error) {
+        return { target, reason: failureReason(error) };
+      }
+    }),
+  );
+  return answers.filter((answer) => answer !== undefined);
+}
+
+function failureReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if ((error as Error).name === 'TimeoutError') return 'no answer in time';
+  return (error as Error).message;
+}

@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+import { DURATION_FORMS, parseDuration } from '../cli/duration.ts';
 import type { LabCluster } from './cluster.ts';
 
 /** A fault ready to run at its time. */
@@ -29,25 +30,100 @@ export const FAULT_HELP = [
   'freeze:app-N@T+D            SIGSTOP instance N, SIGCONT after D (lab-started cluster)',
   'kill:app-N@T                SIGKILL instance N and start it again (lab-started cluster)',
   'slow-db@T+D                 freeze the embedded database for D: queries wait or time out',
-  'T and D: milliseconds, or with s (2s, 1.5s).',
+  `T (from the start of the run) and D: ${DURATION_FORMS} (kill-pubsub@3s, pause-writes@2s+2500ms).`,
 ];
 
-const SPEC = /^([a-z-]+)(?::([A-Za-z0-9_-]+))?@(\d+(?:\.\d+)?s?)(?:\+(\d+(?:\.\d+)?s?))?$/;
+/**
+ * Each fault: whether it takes an instance (`:app-N`) and a duration (`+D`), and what it acts on:
+ * a Redis (the lab's own or `--redis-url`) or processes of a cluster the lab started.
+ */
+const KINDS: Record<string, { target: boolean; duration: boolean; needs: 'redis' | 'cluster' }> = {
+  'kill-pubsub': { target: false, duration: false, needs: 'redis' },
+  'pause-writes': { target: false, duration: true, needs: 'redis' },
+  'restart-redis': { target: false, duration: false, needs: 'cluster' },
+  freeze: { target: true, duration: true, needs: 'cluster' },
+  kill: { target: true, duration: false, needs: 'cluster' },
+  'slow-db': { target: false, duration: true, needs: 'cluster' },
+};
 
-/** Parses `--fault` specs into runnable faults; throws naming the spec that is wrong. */
-export function parseFaults(specs: string[], targets: FaultTargets): ScheduledFault[] {
-  return specs.map((spec) => {
-    const match = SPEC.exec(spec);
-    if (!match) throw new Error(`--fault ${spec}: expected KIND[:TARGET]@TIME[+DURATION]`);
-    const [, kind = '', target, at = '0', duration] = match;
-    const timing = {
-      spec,
-      kind,
-      atMs: toMs(at),
-      durationMs: duration ? toMs(duration) : undefined,
-    };
-    return { ...timing, ...actions(kind, target, timing.durationMs, targets, spec) };
-  });
+/**
+ * What a fault lacks to run (e.g. `needs a cluster the lab started (--start or --compare)`), or
+ * `undefined` when it can: checked before anything starts.
+ */
+export function faultNeeds(
+  fault: FaultSpec,
+  has: { ownCluster: boolean; redisUrl?: string },
+): string | undefined {
+  if (has.ownCluster) return undefined;
+  if (KINDS[fault.kind]?.needs === 'redis') {
+    return has.redisUrl ? undefined : 'needs --redis-url (the Redis of --urls) or --start';
+  }
+  return 'needs a cluster the lab started (--start or --compare)';
+}
+
+/** A `--fault` spec as written, read but not yet bound to a cluster. */
+export interface FaultSpec {
+  kind: string;
+  /** As given on the command line, for the report. */
+  spec: string;
+  /** The instance of `freeze:` and `kill:` (`app-2`). */
+  target?: string;
+  atMs: number;
+  durationMs?: number;
+}
+
+const SPEC = /^([a-z-]+)(?::([A-Za-z0-9_-]+))?@([^+]+)(?:\+(.+))?$/;
+
+/**
+ * Reads one `--fault` spec, `KIND[:TARGET]@T[+D]`.
+ *
+ * @throws {RangeError} saying what is accepted (the caller names the option).
+ */
+export function parseFaultSpec(spec: string): FaultSpec {
+  const match = SPEC.exec(spec.trim());
+  if (!match) throw new RangeError('accepted: KIND[:app-N]@T[+D], e.g. kill-pubsub@3s');
+  const [, kind = '', target, at = '', duration] = match;
+  if (at.includes(':')) {
+    throw new RangeError(`"@${at}": a duration follows a +, e.g. ${kind}@2s+2500ms`);
+  }
+  const shape = KINDS[kind];
+  if (!shape)
+    throw new RangeError(`unknown fault "${kind}"; accepted: ${Object.keys(KINDS).join(', ')}`);
+  if (shape.target && !target) throw new RangeError(`${kind} needs an instance: ${kind}:app-N@T`);
+  if (!shape.target && target) throw new RangeError(`${kind} takes no instance (:${target})`);
+  if (shape.duration && duration === undefined) {
+    throw new RangeError(`${kind} needs a duration: ${kind}${target ? `:${target}` : ''}@T+D`);
+  }
+  if (!shape.duration && duration !== undefined)
+    throw new RangeError(`${kind} takes no duration (+${duration})`);
+  return {
+    spec,
+    kind,
+    target,
+    atMs: timeOf('T', at),
+    durationMs: duration === undefined ? undefined : timeOf('D', duration),
+  };
+}
+
+function timeOf(name: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new RangeError(`${name} "${text}" is ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Binds read specs to what they act on.
+ *
+ * @throws {Error} naming the spec when a fault needs what `targets` lacks (a lab-started cluster,
+ *   a Redis URL) or names an instance that does not exist.
+ */
+export function scheduleFaults(specs: FaultSpec[], targets: FaultTargets): ScheduledFault[] {
+  return specs.map((spec) => ({
+    ...spec,
+    ...actions(spec.kind, spec.target, spec.durationMs, targets, spec.spec),
+  }));
 }
 
 function actions(
@@ -120,8 +196,4 @@ async function redisCommand(targets: FaultTargets, command: string[]): Promise<v
   } finally {
     if (client.isOpen) client.destroy();
   }
-}
-
-function toMs(text: string): number {
-  return text.endsWith('s') ? Math.round(Number(text.slice(0, -1)) * 1000) : Number(text);
 }

@@ -8,11 +8,14 @@ function percentile(values: number[], q: number): number | undefined {
 
 const fmt = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(2));
 
-/** The write-then-read table: per instance, stale first reads and convergence time. */
-export function formatConvergence(results: InstanceConvergence[]): string {
+/**
+ * The write-then-read table: per instance, stale first reads and convergence time. Every instance
+ * reads back every write, so each row covers all `totalWrites` writes (not writes made there).
+ */
+export function formatConvergence(results: InstanceConvergence[], totalWrites: number): string {
   const header = [
     'instance',
-    'writes',
+    'writes read',
     'first read stale',
     'conv. p50 ms',
     'p99 ms',
@@ -35,6 +38,8 @@ export function formatConvergence(results: InstanceConvergence[]): string {
   return [
     'Convergence: from a write returning until an instance serves it (start of the first read that',
     'returned it). First read stale: the first read right after the write returned the old value.',
+    `${totalWrites} writes in total, round robin over the ${results.length} instances; every instance read each`,
+    `of them back, so every row counts all ${totalWrites}.`,
     '',
     line(header),
     ...rows.map(line),

@@ -2,7 +2,7 @@
  * What the lab's reports show, as strings: number formats, settings, the headline results, the
  * breakdown tables and the strategy comparison. The text and HTML reports only lay these out.
  */
-import type { CheckResult, StaleGroup, Summary } from './checker-types.ts';
+import type { CheckResult, StaleGroup, StaleRead, Summary } from './checker-types.ts';
 import type { History, RunSettings } from './history.ts';
 
 /** One row of a strategy comparison. */
@@ -106,6 +106,27 @@ function sessionLine(check: CheckResult['monotonic']): string {
   return `${check.withTokens + check.withoutTokens}  (with tokens ${check.withTokens} of ${check.readsWithTokens} reads, without tokens ${check.withoutTokens} of ${check.readsWithoutTokens} reads)`;
 }
 
+/** What a staleness window is measured from, said wherever the longest one is printed. */
+export const WINDOW_NOTE =
+  "a window runs from the completion of the first write a read missed to the read's start; final-sweep reads count, and the sweep starts only after the last write (stale-set races may write past --duration) and the quiet period, so a key that stays stale can show a window longer than --duration";
+
+/** Where the longest staleness window comes from, with {@link WINDOW_NOTE}; none without one. */
+function longestWindow(result: CheckResult): [string, string][] {
+  const longest = result.stale.list.reduce<StaleRead | undefined>(
+    (max, s) => (max === undefined || s.windowMs > max.windowMs ? s : max),
+    undefined,
+  );
+  if (!longest) return [];
+  const when = longest.final ? 'in the final sweep' : 'during the workload';
+  const missedAt = longest.invokeMs - longest.windowMs;
+  return [
+    [
+      'longest window',
+      `${formatMs(longest.windowMs)}: key ${printable(longest.key)} on ${longest.instance}, read ${when} at ${formatMs(longest.invokeMs)} after the start, version ${formatVersion(longest.version)} while version ${longest.latestVersion} had been written; the first write it missed completed at ${formatMs(missedAt)} (${WINDOW_NOTE})`,
+    ],
+  ];
+}
+
 /** The headline numbers as name/value pairs. */
 export function resultRows(result: CheckResult): [string, string][] {
   const { stale, errors, tiers } = result;
@@ -115,6 +136,7 @@ export function resultRows(result: CheckResult): [string, string][] {
     ['writes (ok / all)', `${result.writes.ok} / ${result.writes.total}`],
     ['stale reads', `${stale.staleReads}  (${formatPercent(stale.staleReadRate)} of ok reads)`],
     ['staleness window', `p50 ${formatMs(w.p50)}, p99 ${formatMs(w.p99)}, max ${formatMs(w.max)}`],
+    ...longestWindow(result),
     ['stuck keys', String(result.stuckKeys.length)],
     ['value/version mismatches', String(result.mismatches.length)],
     ['monotonic-read violations', sessionLine(result.monotonic)],

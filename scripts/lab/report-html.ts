@@ -15,7 +15,13 @@ import {
   resultRows,
   settingsRows,
 } from './report-data.ts';
-import { renderTimeline, TIMELINE_MAX_KEYS } from './report-timeline.ts';
+import { renderTimeline } from './report-timeline.ts';
+import {
+  TIMELINE_KEYS_PER_FAULT,
+  TIMELINE_RACE_KEYS,
+  TIMELINE_STUCK_KEYS,
+  timelineRows,
+} from './timeline-rows.ts';
 
 const CSS = `
 :root{color-scheme:light;--ink:#1b1f24;--muted:#5b636d;--line:#dde1e6;--bad:#d7263d;--good:#2e9d49}
@@ -101,11 +107,14 @@ function cards(result: CheckResult): string {
 /** The timeline figure with its caption. */
 function timelineFigure(history: History, result: CheckResult): string {
   const keys = new Set(history.operations.map((op) => op.key)).size;
-  const shown = Math.min(keys, TIMELINE_MAX_KEYS);
+  const shown = timelineRows(history, result).length;
   const caption =
-    `${shown} of ${keys} keys: the most stale reads first, then the most writes. ` +
+    `${shown} of ${keys} keys. Rows, each tagged with why it is shown: stuck keys (up to ${TIMELINE_STUCK_KEYS}), ` +
+    `stale-set race keys (up to ${TIMELINE_RACE_KEYS}), keys read or written during each fault (up to ${TIMELINE_KEYS_PER_FAULT} per fault, the most stale reads first), ` +
+    'then the keys with the most stale reads, then the most writes. ' +
     'Reads sit at their start time; a red span runs from the completion of the write that made a read stale to the read. ' +
-    `Fault bands are the fault itself; stale reads are attributed to it until ${formatMs(result.options.faultWindowAfterMs)} after.`;
+    'A fault that lasts (pause-writes, freeze, slow-db) is a band from its start to its end; an instant fault (kill-pubsub, restart-redis, kill) is a dashed line. ' +
+    `Stale reads are attributed to a fault from its start until ${formatMs(result.options.faultWindowAfterMs)} after its end.`;
   return `<figure>${renderTimeline(history, result)}<figcaption>${escapeHtml(caption)}</figcaption></figure>`;
 }
 

@@ -14,6 +14,7 @@ import {
   type ReportTable,
   resultRows,
   settingsRows,
+  WINDOW_NOTE,
 } from './report-data.ts';
 
 export type { ComparisonRow } from './report-data.ts';
@@ -86,7 +87,7 @@ export function formatReport(history: History, result: CheckResult): string {
 /** One aligned table comparing strategies. */
 export function formatComparison(rows: ComparisonRow[]): string {
   const table = comparisonTable(rows);
-  return `${formatTable(table.headers, table.rows)}\n`;
+  return `${formatTable(table.headers, table.rows)}\n${wrap(`max staleness window: ${WINDOW_NOTE}.`, 100, '  ')}\n`;
 }
 
 /** The comparison as a Markdown table, for docs. */

@@ -1,17 +1,16 @@
 /**
  * The timeline picture of a lab run as inline SVG: one row per key, writes as ticks, reads as
- * marks shaped by cache tier and coloured fresh/stale, staleness windows as red spans, faults,
- * the quiet period and the final sweep as labelled bands, an axis in seconds and a legend.
+ * marks shaped by cache tier and coloured fresh/stale, staleness windows as red spans, faults that
+ * last, the quiet period and the final sweep as labelled bands, instant faults as dashed lines, an
+ * axis in seconds and a legend.
  */
 import type { CheckResult, StaleRead } from './checker-types.ts';
 import type { History, Operation } from './history.ts';
 import { escapeHtml } from './report-data.ts';
-
-/** How many keys the timeline shows at most. */
-export const TIMELINE_MAX_KEYS = 30;
+import { timelineRows } from './timeline-rows.ts';
 
 const WIDTH = 1200;
-const LEFT = 120;
+const LEFT = 160;
 const RIGHT = 16;
 const ROW = 20;
 const LANE = 15;
@@ -24,25 +23,6 @@ interface Band {
   toMs?: number;
   label: string;
   kind: 'fault' | 'quiet' | 'sweep';
-}
-
-/** Keys with the most stale reads first, then the most writes, at most `TIMELINE_MAX_KEYS`. */
-export function timelineKeys(history: History, result: CheckResult): string[] {
-  const score = new Map<string, { stale: number; writes: number }>();
-  const entry = (key: string) => {
-    const found = score.get(key) ?? { stale: 0, writes: 0 };
-    score.set(key, found);
-    return found;
-  };
-  for (const op of history.operations) {
-    const counts = entry(op.key);
-    if (op.kind === 'write') counts.writes++;
-  }
-  for (const s of result.stale.list) entry(s.key).stale++;
-  return [...score]
-    .sort(([ka, a], [kb, b]) => b.stale - a.stale || b.writes - a.writes || ka.localeCompare(kb))
-    .slice(0, TIMELINE_MAX_KEYS)
-    .map(([key]) => key);
 }
 
 /** The faults, the quiet period and the final sweep as bands. */
@@ -212,7 +192,11 @@ function legendItems(): [string, string][] {
     [dot({ ok: false }, COLORS.failed), 'failed read'],
     [
       `<rect x="0" y="-6" width="12" height="12" fill="${BAND_STYLE.fault.fill}" fill-opacity="0.5"/>`,
-      'fault',
+      'fault that lasts',
+    ],
+    [
+      `<line x1="6" x2="6" y1="-7" y2="7" stroke="${BAND_STYLE.fault.fill}" stroke-width="2" stroke-dasharray="4,3"/>`,
+      'instant fault',
     ],
     [
       `<rect x="0" y="-6" width="12" height="12" fill="${BAND_STYLE.quiet.fill}" fill-opacity="0.35"/>`,
@@ -253,14 +237,14 @@ function endOf(history: History): number {
 
 /** Stripes, key labels and marks of every row. */
 function drawRows(history: History, result: CheckResult, top: number, x: (ms: number) => number) {
-  const keys = timelineKeys(history, result);
-  const rowOf = new Map(keys.map((key, row) => [key, row]));
-  const rows = keys.map((): number[] => []);
+  const timeline = timelineRows(history, result);
+  const rowOf = new Map(timeline.map(({ key }, row) => [key, row]));
+  const rows = timeline.map((): number[] => []);
   history.operations.forEach((op, i) => {
     rows[rowOf.get(op.key) ?? -1]?.push(i);
   });
   const stale = new Map(result.stale.list.map((s) => [s.index, s]));
-  const drawn = keys.map((key, r) => {
+  const drawn = timeline.map(({ key, reason }, r) => {
     const y = top + r * ROW;
     const shown = key.length > 16 ? `${key.slice(0, 15)}…` : key;
     const stripe =
@@ -268,15 +252,16 @@ function drawRows(history: History, result: CheckResult, top: number, x: (ms: nu
         ? `<rect x="${LEFT}" y="${y}" width="${WIDTH - LEFT - RIGHT}" height="${ROW}" fill="#f4f6f8"/>`
         : '';
     const label = `<text x="${LEFT - 8}" y="${y + ROW / 2 + 4}" text-anchor="end"><title>${escapeHtml(key)}</title>${escapeHtml(shown)}</text>`;
+    const tag = `<text x="4" y="${y + ROW / 2 + 4}" class="why">${reason}</text>`;
     return {
-      back: stripe + label,
+      back: stripe + tag + label,
       marks: rowMarks(history.operations, rows[r] ?? [], stale, y, x),
     };
   });
   const empty =
-    keys.length === 0 ? `<text x="${LEFT + 8}" y="${top + 14}">no operations</text>` : '';
+    timeline.length === 0 ? `<text x="${LEFT + 8}" y="${top + 14}">no operations</text>` : '';
   return {
-    count: Math.max(1, keys.length),
+    count: Math.max(1, timeline.length),
     back: drawn.map((d) => d.back).join('') + empty,
     marks: drawn.map((d) => d.marks).join(''),
   };
@@ -296,7 +281,7 @@ export function renderTimeline(history: History, result: CheckResult): string {
   const height = Math.ceil(bottom + 30 + legend.height);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="Timeline of operations per key">`,
-    `<style>text{font:11px system-ui,-apple-system,Segoe UI,sans-serif;fill:#222}.span{stroke:${COLORS.stale};stroke-opacity:.35;stroke-width:2}</style>`,
+    `<style>text{font:11px system-ui,-apple-system,Segoe UI,sans-serif;fill:#222}.span{stroke:${COLORS.stale};stroke-opacity:.35;stroke-width:2}.why{font-size:10px;fill:#6c757d}</style>`,
     rows.back,
     behind,
     drawAxis(endMs, x, top, bottom),

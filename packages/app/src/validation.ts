@@ -52,13 +52,16 @@ function invalid(message: string): HttpError {
 
 /**
  * Reads the per-request read options: `X-Min-Version` (a version the client wrote or saw; never
- * answer older) and `X-Consistency` (`eventual` or `strict`). Anything else is a 400.
+ * answer older) and `X-Consistency` (`eventual` or `strict`). Anything else is a 400, and so is a
+ * header sent twice: Node joins repeated headers with `, `, which no valid value contains.
  */
 export function parseReadOptions(
   minVersion: string | undefined,
   consistency: string | undefined,
 ): ReadOptions {
   const options: ReadOptions = {};
+  rejectRepeated('X-Min-Version', minVersion);
+  rejectRepeated('X-Consistency', consistency);
   if (minVersion !== undefined) {
     const value = Number(minVersion);
     if (!/^\d{1,16}$/.test(minVersion) || !Number.isSafeInteger(value)) {
@@ -81,4 +84,15 @@ export function parseReadOptions(
     options.consistency = consistency;
   }
   return options;
+}
+
+/** A header that arrived more than once (or as a comma-separated list) is a 400 that says so. */
+function rejectRepeated(name: string, value: string | undefined): void {
+  if (value?.includes(',')) {
+    throw new HttpError(
+      400,
+      errorCodes.invalidHeader,
+      `\`${name}\` is a repeated header (got "${value.slice(0, 100)}"): send it once, with one value`,
+    );
+  }
 }

@@ -184,4 +184,20 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
     for (const one of [value].flat()) headers.append(header, one);
     await expectError(await fetch(`${base}/users/1`, { headers }), 400, 'E_INVALID_HEADER');
   });
+
+  it('names a repeated X-Min-Version or X-Consistency header as repeated', async () => {
+    const { base } = await appFixture();
+    for (const [header, values] of [
+      ['x-min-version', ['1', '2']],
+      ['x-consistency', ['strict', 'eventual']],
+    ] as const) {
+      const headers = new Headers();
+      for (const value of values) headers.append(header, value);
+      const response = await fetch(`${base}/users/1`, { headers });
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(response.status).toBe(400);
+      expect(body.error.code).toBe('E_INVALID_HEADER');
+      expect(body.error.message).toMatch(/is a repeated header/);
+    }
+  });
 });

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { freePort } from './support/net.ts';
+import { runNodeScript } from './support/process.ts';
+
+// Every script users run, started as its npm script starts it: a command-line error is one line
+// naming the option, what was given and what is accepted, with exit status 2 and no stack trace.
+
+const run = (script: string, args: string[]) =>
+  runNodeScript(script, args, { timeoutMs: 30_000, signal: 'SIGKILL' });
+
+const CASES: [script: string, args: string[], says: string][] = [
+  [
+    'scripts/consistency.ts',
+    ['history', '--duration', '4x'],
+    "consistency: option '--duration <duration>' argument '4x' is invalid. Not a duration; accepted: 500ms, 2.5s, 1m, or a bare number of seconds.",
+  ],
+  [
+    'scripts/consistency.ts',
+    ['history', '--start', '--fault', 'pause-writes@2s+2500x'],
+    `argument 'pause-writes@2s+2500x' is invalid. D "2500x" is not a duration; accepted: 500ms`,
+  ],
+  [
+    'scripts/consistency.ts',
+    ['history', '--start', '--fault', 'kill-pubsub@500'],
+    "'kill-pubsub@500' starts at 500s, after the run ends (--duration 10s); a bare number means seconds",
+  ],
+  [
+    'scripts/consistency.ts',
+    ['history', '--fault', 'freeze:app-1@1s+1s'],
+    'needs a cluster the lab started (--start or --compare)',
+  ],
+  ['scripts/consistency.ts', ['history', '--durration', '3s'], "unknown option '--durration'"],
+  ['scripts/consistency.ts', [], 'consistency: a command is needed; accepted: write-then-read'],
+  [
+    'scripts/consistency.ts',
+    ['histroy'],
+    'consistency: unknown command "histroy"; accepted: write-then-read, history',
+  ],
+  [
+    'scripts/consistency.ts',
+    ['write-then-read', '--iterations', '0'],
+    "option '--iterations <n>' argument '0' is invalid. Accepted: an integer from 1",
+  ],
+  [
+    'scripts/demos/warmup.ts',
+    ['--phase', '2500x'],
+    "demo:warmup: option '--phase <duration>' argument '2500x' is invalid",
+  ],
+  [
+    'scripts/demos/warmup.ts',
+    ['--urls', 'http://127.0.0.1:1'],
+    'demo:warmup: --urls needs --redis-url',
+  ],
+  [
+    'scripts/demos/eviction.ts',
+    ['--policies', 'lru'],
+    "demo:eviction: option '--policies <policy,...>' argument 'lru' is invalid. Accepted: a comma-separated list of allkeys-lru",
+  ],
+  ['scripts/demos/eviction.ts', ['--urls', 'http://127.0.0.1:1'], 'only runs a cluster of its own'],
+  [
+    'scripts/demos/consistency.ts',
+    ['--fault', 'kill-pubsub@soon'],
+    `demo:consistency: option '--fault <spec>' argument 'kill-pubsub@soon' is invalid. T "soon" is not a duration`,
+  ],
+  [
+    'scripts/stats.ts',
+    ['--interval', '2000'],
+    '2000s (a bare number means seconds) is out of range',
+  ],
+  [
+    'scripts/demos/consistency.ts',
+    ['--fault', 'kill-pubsub@6'],
+    "argument 'kill-pubsub@6' starts after the run ends (--duration 5s)",
+  ],
+  [
+    'scripts/bench/index.ts',
+    ['--only', 'l2'],
+    "bench: option '--only <section,...>' argument 'l2' is invalid. Accepted: a comma-separated list of l1, http",
+  ],
+];
+
+describe('command-line errors of the scripts', () => {
+  it.each(CASES)('%s %j: one line, exit 2', async (script, args, says) => {
+    const { code, output } = await run(script, args);
+    expect(code, output).toBe(2);
+    expect(output.trim().split('\n'), output).toHaveLength(1);
+    expect(output).toContain(says);
+    expect(output).not.toMatch(/^\s+at /m);
+  });
+
+  it.each([
+    ['scripts/consistency.ts', ['--help'], 'write-then-read'],
+    ['scripts/consistency.ts', ['history', '--help'], '--fault <spec>'],
+    ['scripts/consistency.ts', ['write-then-read', '--help'], '--iterations <n>'],
+    ['scripts/demos/warmup.ts', ['--help'], '--phase <duration>'],
+    ['scripts/demos/eviction.ts', ['--help'], '--policies <policy,...>'],
+    ['scripts/demos/consistency.ts', ['--help'], '--strategies <strategy,...>'],
+    ['scripts/stats.ts', ['--help'], '--interval <duration>'],
+    ['scripts/bench/index.ts', ['--help'], '--only <section,...>'],
+  ])('%s %j prints the options and exits 0', async (script, args, lists) => {
+    const { code, output } = await run(script, args);
+    expect(code, output).toBe(0);
+    expect(output).toContain(lists);
+  });
+});
+
+describe('write-then-read with no cluster', () => {
+  it('says in one line that no instance answered, where it looked and what to do; exit 1', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const { code, output } = await run('scripts/consistency.ts', [
+      'write-then-read',
+      '--urls',
+      url,
+    ]);
+    expect(code, output).toBe(1);
+    expect(output.trim().split('\n'), output).toHaveLength(1);
+    expect(output).toContain(`consistency: no instance answered at ${url} (ECONNREFUSED)`);
+    expect(output).toContain('`npm start`');
+    expect(output).not.toMatch(/^\s+at |fetch failed/m);
+  });
+});
