@@ -14,6 +14,7 @@ import { checkHistory, summarize } from './lab/checker.ts';
 import type { Target } from './lab/client.ts';
 import { type LabCluster, startLabCluster } from './lab/cluster.ts';
 import { FAULT_HELP, parseFaults } from './lab/faults.ts';
+import { checkSameRedis } from './lab/redis-identity.ts';
 import { formatConvergence } from './lab/report-convergence.ts';
 import { renderHtml } from './lab/report-html.ts';
 import { comparisonMarkdown, formatComparison, formatReport } from './lab/report-text.ts';
@@ -138,6 +139,9 @@ async function dbQueries(targets: Target[]): Promise<number | undefined> {
 
 async function history(strategy: string, cluster: LabCluster | undefined) {
   const targets = targetsOf(cluster);
+  // Faults go to --redis-url: never to a Redis other than the one the instances use.
+  const redisUrl = values['redis-url'];
+  if (!cluster && redisUrl) await checkSameRedis(targets, redisUrl).catch((e) => fail(e.message));
   const queriesBefore = await dbQueries(targets);
   const staleSet = values['stale-set']
     ? {
