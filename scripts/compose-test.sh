@@ -222,3 +222,5 @@ stack_up=1
 export COMPOSE_TEST_LOGS=$work/stack.log
 node --import tsx scripts/compose/check-stack.ts "$measured"
 stack_up=
+# What stays cached in the engine for the next run.
+say "images kept: $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | paste -sd ',' | sed 's/,/, /g')"

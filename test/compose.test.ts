@@ -206,3 +206,37 @@ describe('the Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '.data', '.git']));
   });
 });
+
+describe('npm run test:compose (scripts/compose-test.sh)', () => {
+  it('runs in CI after npm test', () => {
+    const steps = read('.ci/run')
+      .split('\n')
+      .filter((line) => /^npm (test|run test:compose)$/.test(line));
+    expect(steps).toEqual(['npm test', 'npm run test:compose']);
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['test:compose']).toBe('bash scripts/compose-test.sh');
+    expect(pkg.scripts.test).not.toMatch(/compose|docker/);
+  });
+
+  it('builds stand-ins under exactly the base image names the Dockerfile and the compose file use', () => {
+    const used = new Set([
+      ...[...read('Dockerfile').matchAll(/^FROM (\S+)/gm)].map((match) => match[1]),
+      ...Object.values(services).flatMap((service) => service.image ?? []),
+    ]);
+    used.delete('cachelab-app');
+    const built = [...read('docker/stand-ins/build.sh').matchAll(/^build \w+ (\S+)/gm)].map(
+      (match) => match[1],
+    );
+    expect(built.sort()).toEqual([...used].sort());
+  });
+
+  it('ships a Docker CLI plugin that answers the metadata request and forwards to docker-compose', async () => {
+    const plugin = join(ROOT, 'docker/cli-plugins/docker-compose');
+    accessSync(plugin, constants.X_OK);
+    const { stdout } = await promisify(execFile)(plugin, ['docker-cli-plugin-metadata']);
+    expect(JSON.parse(stdout)).toMatchObject({ SchemaVersion: '0.1.0' });
+    expect(read('docker/cli-plugins/docker-compose')).toMatch(
+      /^shift\nexec docker-compose "\$@"$/m,
+    );
+  });
+});

