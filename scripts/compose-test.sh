@@ -91,10 +91,27 @@ stop_dockerd() {
 }
 
 stack_up=
+step_pid=
+# Runs a long step in a process group of its own and waits for it: bash runs a trap only once the
+# foreground command has ended, while `wait` returns at once on a signal, so a TERM (a CI timeout)
+# reaches finish() at once, and finish() ends the step's whole group.
+step() {
+  setsid "$@" &
+  step_pid=$!
+  local code=0
+  wait "$step_pid" || code=$?
+  step_pid=
+  return "$code"
+}
+
 finish() {
   local code=$?
   trap - EXIT INT TERM
   set +e
+  if [ -n "$step_pid" ]; then
+    kill -TERM -- "-$step_pid" 2>/dev/null
+    wait "$step_pid" 2>/dev/null
+  fi
   if [ -n "$stack_up" ]; then
     docker compose down -v --remove-orphans --timeout 5 >>"$work/down.log" 2>&1
   fi
@@ -187,7 +204,7 @@ case $mode in
     ;;
   stand-ins)
     command -v debootstrap >/dev/null || apt_install debootstrap
-    docker/stand-ins/build.sh
+    step docker/stand-ins/build.sh
     ;;
   *) fail "COMPOSE_TEST_BASE_IMAGES must be auto, registry or stand-ins, not $mode" ;;
 esac
@@ -215,12 +232,12 @@ export REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3_
 
 build_start=$(date +%s)
 say "building the app image from ./Dockerfile"
-docker compose build app-1 >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; fail "the app image did not build"; }
+step docker compose build app-1 >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; fail "the app image did not build"; }
 measure "app image built in $(($(date +%s) - build_start)) s"
 
 stack_up=1
 export COMPOSE_TEST_LOGS=$work/stack.log
-node --import tsx scripts/compose/check-stack.ts "$measured"
+step node --import tsx scripts/compose/check-stack.ts "$measured"
 stack_up=
 # What stays cached in the engine for the next run.
 say "images kept: $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | paste -sd ',' | sed 's/,/, /g')"
