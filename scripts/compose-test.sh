@@ -236,7 +236,6 @@ step docker compose build app-1 >"$work/build.log" 2>&1 || { tail -40 "$work/bui
 measure "app image built in $(($(date +%s) - build_start)) s"
 
 stack_up=1
-export COMPOSE_TEST_LOGS=$work/stack.log
 step node --import tsx scripts/compose/check-stack.ts "$measured"
 stack_up=
 # What stays cached in the engine for the next run.
