@@ -68,7 +68,7 @@ describe('the lab against instances it did not start (--urls)', () => {
     expect((await connectionsReceived(other.url)) - before).toBe(2);
   }, 60_000);
 
-  it('runs the faults against the Redis the instances report', async () => {
+  it('runs the faults against the Redis the instances use', async () => {
     const run = await runLab([
       'history',
       '--urls',

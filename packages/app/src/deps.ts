@@ -21,13 +21,6 @@ export interface AppDeps {
   cache: Cache<UserBody>;
   instance: InstanceIdentity;
   checks: { redis: Check; database: Check };
-  /**
-   * The `run_id` of the Redis server the instance is connected to (`INFO server`; a server draws a
-   * new one at each start), reported in `/stats` so that tools which act on Redis directly, such
-   * as the lab's fault injection, can check they were given the same server.
-   * @default not reported (`null` in `/stats`)
-   */
-  redisRunId?: () => string | undefined;
   /** True once shutdown has begun: `/readyz` answers 503 so load balancers stop sending traffic. */
   isDraining?: () => boolean;
   /**

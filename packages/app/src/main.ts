@@ -52,18 +52,9 @@ redis.on('error', (error: Error) => {
   redisDown = true;
   lastRedisError = error.message;
 });
-// The identity of the server behind the connection, read again at each (re)connection: a Redis
-// restarted (or another one behind the same address) has a new run_id. Reported in /stats.
-let redisRunId: string | undefined;
 redis.on('ready', () => {
   if (redisDown) logger.info('redis connection restored');
   redisDown = false;
-  redis.info('server').then(
-    (info) => {
-      redisRunId = /^run_id:(\w+)/m.exec(info)?.[1];
-    },
-    () => {},
-  );
 });
 
 // The invalidation bus gets a connection of its own (a subscriber can send nothing else). PINGs
@@ -140,7 +131,6 @@ const app = createApp({
   cache,
   instance,
   checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
-  redisRunId: () => redisRunId,
   isDraining: () => draining,
   metrics,
   logger,

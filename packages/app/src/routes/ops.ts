@@ -49,7 +49,6 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
     const hits = cache.l1Hits + cache.l2Hits;
     res.json({
       instance: deps.instance,
-      redis: { runId: deps.redisRunId?.() ?? null },
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       http: { requests: metrics.apiRequests() },
       cache: { ...cache, hitRatio: cache.reads === 0 ? null : hits / cache.reads },
