@@ -19,7 +19,7 @@ export interface FlushReport {
  * By protocol, an instance that loses its subscriber connection stops trusting its L1 and flushes
  * it (and its high-water marks) on resubscribing; this waits until every versioned instance has
  * done so and checks, through `/stats`, that its L1 is empty. Run it while no requests are sent.
- * Rejects, before touching Redis, when `redisUrl` is not the Redis the instances report.
+ * Rejects, before anything is flushed, when `redisUrl` is not the Redis the instances use.
  */
 export async function flushCaches(redisUrl: string, targets: Target[]): Promise<FlushReport> {
   // Never FLUSHDB a Redis the instances do not use (another one on the same machine, say).
