@@ -12,11 +12,14 @@ COPY package.json package-lock.json ./
 COPY packages/cache/package.json packages/cache/
 COPY packages/store/package.json packages/store/
 COPY packages/app/package.json packages/app/
-RUN npm ci --no-audit --no-fund
+# `npm ls` fails on a missing or invalid dependency: npm 10 can end a failed install with
+# "Exit handler never called!" and exit 0, and the build must stop there.
+RUN npm ci --no-audit --no-fund && npm ls >/dev/null
 COPY tsconfig.base.json ./
 COPY packages packages
 COPY test/support test/support
-RUN npx tsc -b packages/app
+# The TypeScript of the lock file, never a package that npx would fetch if it were missing.
+RUN node_modules/.bin/tsc -b packages/app
 
 # --- runtime: production dependencies and the sources, nothing else. ---
 FROM node:20-bookworm-slim AS runtime
@@ -26,14 +29,15 @@ COPY package.json package-lock.json ./
 COPY packages/cache/package.json packages/cache/
 COPY packages/store/package.json packages/store/
 COPY packages/app/package.json packages/app/
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund && npm ls --omit=dev >/dev/null && npm cache clean --force
 COPY --from=build /app/packages/cache/src packages/cache/src
 COPY --from=build /app/packages/store/src packages/store/src
 COPY --from=build /app/packages/app/src packages/app/src
 USER node
 # Listen on every interface of the container; docker-compose.yml publishes the port on loopback.
-ENV HOST=0.0.0.0 PORT=3000
-EXPOSE 3000
+# The ports of npm start's instances: docker-compose.yml sets PORT to 3001, 3002 and 3003.
+ENV HOST=0.0.0.0 PORT=3001
+EXPOSE 3001 3002 3003
 # Healthy = ready to serve (the database answers; without Redis it serves degraded). curl is not
 # in the slim image, so Node itself asks.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=5 \

@@ -17,6 +17,7 @@ import { findUnreachable, type Target } from './lab/client.ts';
 import { type LabCluster, startLabCluster } from './lab/cluster.ts';
 import { createLabProgram } from './lab/command-line.ts';
 import { faultNeeds, scheduleFaults } from './lab/faults.ts';
+import { checkSameRedis } from './lab/redis-identity.ts';
 import { formatConvergence } from './lab/report-convergence.ts';
 import { renderHtml } from './lab/report-html.ts';
 import { comparisonMarkdown, formatComparison, formatReport } from './lab/report-text.ts';
@@ -158,6 +159,12 @@ async function history(
   command: ErrorSink,
 ) {
   const targets = targetsOf(cluster, options.urls);
+  // Faults go to --redis-url: never to a Redis other than the one the instances use.
+  if (!cluster && options.redisUrl) {
+    await checkSameRedis(targets, options.redisUrl).catch((error: Error) =>
+      command.error(error.message, { exitCode: 1 }),
+    );
+  }
   let faults: ReturnType<typeof scheduleFaults>;
   try {
     faults = scheduleFaults(options.fault, { cluster, redisUrl: options.redisUrl });

@@ -30,10 +30,13 @@ const compose = parse(read('docker-compose.yml'), { merge: true }) as {
 };
 const services = compose.services;
 
-/** An environment value as Compose resolves it with nothing set: `${NAME:-default}` → default. */
+/** A value as Compose resolves it with nothing set: `${NAME:-default}` → default. */
 function resolved(value: string | undefined): string | undefined {
-  return value?.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+  return value?.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
 }
+
+/** A published port: `127.0.0.1:${VARIABLE:-default}:container`. */
+const PUBLISHED = /^127\.0\.0\.1:\$\{([A-Z0-9_]+_HOST_PORT):-(\d+)\}:(\d+)$/;
 
 function onPath(name: string): string | undefined {
   return (process.env.PATH ?? '')
@@ -78,7 +81,7 @@ describe('docker-compose.yml', () => {
       // The instance's own config reader accepts the environment and reads what npm start sets.
       const config = readConfig(env);
       expect(config).toMatchObject({ port, instanceName: name, cacheStrategy: 'versioned' });
-      expect(services[name]?.ports).toEqual([`127.0.0.1:${port}:${port}`]);
+      expect(services[name]?.ports?.map(resolved)).toEqual([`127.0.0.1:${port}:${port}`]);
       expect(services[name]?.build).toBe('.');
     }
   });
@@ -120,22 +123,44 @@ describe('docker-compose.yml', () => {
     expect(directives).toMatchObject({ maxmemory: '256mb', 'maxmemory-policy': 'allkeys-lru' });
   });
 
-  it('publishes every port on the loopback interface only', () => {
+  it('publishes every port on the loopback interface only, each on a host port the environment sets', () => {
     const ports = Object.values(services).flatMap((service) => service.ports ?? []);
     expect(ports.length).toBeGreaterThan(apps.length);
-    for (const port of ports) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    for (const port of ports) expect(port).toMatch(PUBLISHED);
+    const variables = ports.map((port) => PUBLISHED.exec(port)?.[1]);
+    expect(new Set(variables).size).toBe(ports.length);
   });
 
-  it.skipIf(!onPath('docker-compose'))('is valid for docker-compose config', async () => {
-    const { stdout } = await promisify(execFile)(
-      'docker-compose',
-      ['-f', 'docker-compose.yml', 'config'],
-      { cwd: ROOT, timeout: 20_000, env: { ...process.env, CACHE_STRATEGY: '' } },
-    );
-    const normalized = parse(stdout) as { services: Record<string, Service> };
-    expect(Object.keys(normalized.services).sort()).toEqual(Object.keys(services).sort());
-    expect(normalized.services['app-2']?.environment?.INSTANCE_NAME).toBe('app-2');
+  it('publishes Redis and PostgreSQL by default where a host Redis, PostgreSQL or npm start are not', () => {
+    const published = (service: string) => PUBLISHED.exec(services[service]?.ports?.[0] ?? '');
+    const taken = [6379, 5432, CLUSTER_DEFAULTS.dbPort, ...apps.map((app) => app.port)];
+    expect(published('redis')?.slice(1)).toEqual(['REDIS_HOST_PORT', '16379', '6379']);
+    expect(published('postgres')?.slice(1)).toEqual(['POSTGRES_HOST_PORT', '15432', '5432']);
+    for (const service of ['redis', 'postgres']) {
+      expect(taken).not.toContain(Number(published(service)?.[2]));
+    }
   });
+
+  it.skipIf(!onPath('docker-compose'))(
+    'is valid for docker-compose config, which moves the host ports',
+    async () => {
+      const { stdout } = await promisify(execFile)(
+        'docker-compose',
+        ['-f', 'docker-compose.yml', 'config'],
+        {
+          cwd: ROOT,
+          timeout: 20_000,
+          env: { ...process.env, CACHE_STRATEGY: '', REDIS_HOST_PORT: '46379' },
+        },
+      );
+      const normalized = parse(stdout) as {
+        services: Record<string, { environment?: Record<string, string>; ports?: unknown[] }>;
+      };
+      expect(Object.keys(normalized.services).sort()).toEqual(Object.keys(services).sort());
+      expect(normalized.services['app-2']?.environment?.INSTANCE_NAME).toBe('app-2');
+      expect(JSON.stringify(normalized.services.redis?.ports)).toContain('46379');
+    },
+  );
 });
 
 describe('the Dockerfile', () => {
@@ -164,8 +189,54 @@ describe('the Dockerfile', () => {
     expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*CMD \["node", "-e", ".*\/readyz/m);
   });
 
+  it('exposes the ports docker-compose.yml runs the instances on, and listens on one by default', () => {
+    const exposed = /^EXPOSE (.+)$/m.exec(runtime)?.[1]?.split(/\s+/) ?? [];
+    expect(exposed).toEqual(apps.map((app) => String(app.port)));
+    expect(exposed).toContain(/^ENV .*\bPORT=(\d+)/m.exec(runtime)?.[1]);
+  });
+
+  it('type-checks with the TypeScript of the lock file, after an install checked complete', () => {
+    expect(stages[0]).toMatch(/^RUN npm ci [^\n]*&& npm ls\b/m);
+    expect(dockerfile).not.toMatch(/^RUN .*\bnpx\b/m);
+    expect(stages[0]).toMatch(/^RUN node_modules\/\.bin\/tsc -b packages\/app$/m);
+  });
+
   it('keeps node_modules and local data out of the build context', () => {
     const ignored = read('.dockerignore').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '.data', '.git']));
+  });
+});
+
+describe('npm run test:compose (scripts/compose-test.sh)', () => {
+  it('runs in CI after npm test', () => {
+    const steps = read('.ci/run')
+      .split('\n')
+      .filter((line) => /^npm (test|run test:compose)$/.test(line));
+    expect(steps).toEqual(['npm test', 'npm run test:compose']);
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['test:compose']).toBe('bash scripts/compose-test.sh');
+    expect(pkg.scripts.test).not.toMatch(/compose|docker/);
+  });
+
+  it('builds stand-ins under exactly the base image names the Dockerfile and the compose file use', () => {
+    const used = new Set([
+      ...[...read('Dockerfile').matchAll(/^FROM (\S+)/gm)].map((match) => match[1]),
+      ...Object.values(services).flatMap((service) => service.image ?? []),
+    ]);
+    used.delete('cachelab-app');
+    const built = [...read('docker/stand-ins/build.sh').matchAll(/^build \w+ (\S+)/gm)].map(
+      (match) => match[1],
+    );
+    expect(built.sort()).toEqual([...used].sort());
+  });
+
+  it('ships a Docker CLI plugin that answers the metadata request and forwards to docker-compose', async () => {
+    const plugin = join(ROOT, 'docker/cli-plugins/docker-compose');
+    accessSync(plugin, constants.X_OK);
+    const { stdout } = await promisify(execFile)(plugin, ['docker-cli-plugin-metadata']);
+    expect(JSON.parse(stdout)).toMatchObject({ SchemaVersion: '0.1.0' });
+    expect(read('docker/cli-plugins/docker-compose')).toMatch(
+      /^shift\nexec docker-compose "\$@"$/m,
+    );
   });
 });

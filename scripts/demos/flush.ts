@@ -1,6 +1,7 @@
 import { createClient } from 'redis';
 import { waitFor } from '../../test/support/wait.ts';
 import type { Target } from '../lab/client.ts';
+import { checkSameRedis } from '../lab/redis-identity.ts';
 import { fetchStats } from './cluster.ts';
 
 /** What a flush did, and what it found afterwards. */
@@ -18,8 +19,11 @@ export interface FlushReport {
  * By protocol, an instance that loses its subscriber connection stops trusting its L1 and flushes
  * it (and its high-water marks) on resubscribing; this waits until every versioned instance has
  * done so and checks, through `/stats`, that its L1 is empty. Run it while no requests are sent.
+ * Rejects, before anything is flushed, when `redisUrl` is not the Redis the instances use.
  */
 export async function flushCaches(redisUrl: string, targets: Target[]): Promise<FlushReport> {
+  // Never FLUSHDB a Redis the instances do not use (another one on the same machine, say).
+  await checkSameRedis(targets, redisUrl);
   const before = await Promise.all(targets.map(fetchStats));
   const redis = createClient({ url: redisUrl });
   redis.on('error', () => {});
