@@ -54,7 +54,7 @@ describe('the lab against instances it did not start (--urls)', () => {
       '--redis-url',
       other.url,
       '--fault',
-      'kill-pubsub@200',
+      'kill-pubsub@200ms',
       ...SHORT,
     ]);
     expect(run.code, run.output).toBe(1);
@@ -76,7 +76,7 @@ describe('the lab against instances it did not start (--urls)', () => {
       '--redis-url',
       inject('redisUrl'),
       '--fault',
-      'kill-pubsub@200',
+      'kill-pubsub@200ms',
       ...SHORT,
     ]);
     expect(run.code, run.output).toBe(0);
