@@ -5,7 +5,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LabCluster, startLabCluster, waitReady } from '../scripts/lab/cluster.ts';
+import {
+  databaseListening,
+  type LabCluster,
+  startLabCluster,
+  waitReady,
+} from '../scripts/lab/cluster.ts';
 import { waitFor } from './support/index.ts';
 import { signalProcess } from './support/process.ts';
 
@@ -136,6 +141,35 @@ describe('the lab cluster', () => {
     } finally {
       await signalProcess(starting, 'SIGKILL');
       server.close();
+    }
+  });
+
+  it('is not ready until its own database listens on its port, and stops if that database cannot', async () => {
+    // Stands for the lab's database finding its port taken (by another test's database, which
+    // the lab's instances would otherwise seed and write): it says so and exits.
+    const refused = spawn(
+      process.execPath,
+      [
+        '-e',
+        'console.error("database: port 5 (DB_PORT) on 127.0.0.1 is already in use"); process.exit(1)',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    await expect(databaseListening(refused)).rejects.toThrow(
+      "the lab's database exited (1) before it listened: database: port 5 (DB_PORT) on 127.0.0.1 is already in use",
+    );
+    const listening = spawn(
+      process.execPath,
+      [
+        '-e',
+        'console.log("embedded database (PGlite, x) listening on postgres://postgres@127.0.0.1:5/postgres"); setInterval(() => {}, 1000)',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      await expect(databaseListening(listening)).resolves.toBeUndefined();
+    } finally {
+      await signalProcess(listening, 'SIGKILL');
     }
   });
 });

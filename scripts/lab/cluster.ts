@@ -87,8 +87,16 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       'packages/store/src/server/main.ts',
       { DB_PORT: String(dbPort), DB_DATA_DIR: dataDir },
       options.verbose,
+      true,
     );
-    await startInstances(`postgres://postgres@127.0.0.1:${dbPort}/postgres`);
+    // Another process (another test's or lab's database) may take dbPort before this database
+    // listens there (PGlite takes seconds to open), and the instances would connect to it. So
+    // the cluster is ready only once this database says it listens: if it cannot, the lab stops
+    // before its workload writes anything. Both waits run at once, and fail at the first failure.
+    await Promise.all([
+      databaseListening(database),
+      startInstances(`postgres://postgres@127.0.0.1:${dbPort}/postgres`),
+    ]);
   } catch (error) {
     // An instance that never became ready (or anything else): stop what started, then say why.
     liveClusters.delete(killNow);
@@ -164,14 +172,68 @@ function labInstance(
   };
 }
 
-function launch(entry: string, env: Record<string, string>, verbose?: boolean): ChildProcess {
+/** Spawns `entry` under tsx; `piped`: its stdout and stderr are readable (and echoed if verbose). */
+function launch(
+  entry: string,
+  env: Record<string, string>,
+  verbose?: boolean,
+  piped = false,
+): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: verbose ? 'inherit' : 'ignore',
+    stdio: piped ? ['ignore', 'pipe', 'pipe'] : verbose ? 'inherit' : 'ignore',
   });
   child.once('error', () => {});
+  if (piped && verbose) {
+    child.stdout?.pipe(process.stdout);
+    child.stderr?.pipe(process.stderr);
+  }
   return child;
+}
+
+/** What the embedded database prints once it listens (packages/store/src/server/main.ts). */
+const DATABASE_LISTENING = /listening on postgres:\/\//;
+
+/**
+ * Waits until the database process `child` says that it listens (so that its port is its own);
+ * fails with what it printed if it exits first (e.g. its port was taken), or after `timeoutMs`.
+ * Its output is read to the end either way, so that its pipes never fill.
+ */
+export async function databaseListening(child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  let output = '';
+  let resolve = () => {};
+  let reject = (_error: Error) => {};
+  const promise = new Promise<void>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (DATABASE_LISTENING.test(output)) resolve();
+  };
+  const onExit = () => {
+    const how = child.exitCode ?? child.signalCode;
+    reject(new Error(`the lab's database exited (${how}) before it listened: ${output.trim()}`));
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  if (child.exitCode !== null || child.signalCode !== null) onExit();
+  else child.once('exit', onExit);
+  const timer = setTimeout(
+    () => reject(new Error(`the lab's database did not listen within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  try {
+    await promise;
+  } finally {
+    clearTimeout(timer);
+    child.off('exit', onExit);
+    child.stdout?.off('data', onData);
+    child.stderr?.off('data', onData);
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
 }
 
 /**
