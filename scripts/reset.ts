@@ -45,6 +45,14 @@ for (const port of config.appPorts) {
     );
   }
 }
+// npm start's own redis-server lives and dies with its cluster and keeps nothing on disk: one that
+// answers belongs to a cluster still running (perhaps on other ports and another data directory,
+// sharing only REDIS_PORT), whose keys are not this reset's to delete.
+if (config.redis.kind === 'own' && (await accepts(config.redis.port))) {
+  fail(
+    `something listens on port ${config.redis.port} (REDIS_PORT), the port of npm start's own redis-server: a cluster still runs there; stop it first (Ctrl-C where npm start runs)`,
+  );
+}
 
 // 2. Check the data directory before deleting anything anywhere.
 const dataDir = databaseToDelete(config);
@@ -58,16 +66,13 @@ await resetRedis(config);
 if (dataDir) deleteDatabase(dataDir, config.seedUsers);
 
 async function resetRedis({ redis, namespace }: ClusterConfig): Promise<void> {
-  if (redis.kind === 'own' && !(await accepts(redis.port))) {
+  if (redis.kind === 'own') {
     console.log(
       `reset: Redis: nothing to delete (npm start's own redis-server keeps nothing on disk and stopped with the cluster)`,
     );
     return;
   }
-  const where =
-    redis.kind === 'own'
-      ? `the redis-server still answering on 127.0.0.1:${redis.port} (REDIS_PORT)`
-      : `the Redis of REDIS_URL (${redactUrl(redis.url)})`;
+  const where = `the Redis of REDIS_URL (${redactUrl(redis.url)})`;
   try {
     const deleted = await deleteNamespaceKeys(redis.url, namespace);
     console.log(

@@ -313,6 +313,29 @@ describe('a cluster with its own Redis and data directory', () => {
   }, 240_000);
 });
 
+describe('npm run reset beside a cluster on other ports', () => {
+  it("refuses while a redis-server answers on REDIS_PORT, and deletes none of that cluster's keys", async () => {
+    // Another cluster runs with its own BASE_PORT and DB_DATA_DIR but this REDIS_PORT: its
+    // instances and database are not where reset looks, its Redis is.
+    const env = await clusterEnv();
+    const server = await startRedisServer({ port: Number(env.REDIS_PORT) });
+    const redis = createClient({ url: server.url });
+    await redis.connect();
+    try {
+      await redis.set('cl:{user:1}:ver', '3');
+      const reset = await runNodeScript('scripts/reset.ts', [], { timeoutMs: 30_000, env });
+      expect(reset.code, reset.output).toBe(1);
+      expect(reset.output.trim()).toBe(
+        `reset: something listens on port ${env.REDIS_PORT} (REDIS_PORT), the port of npm start's own redis-server: a cluster still runs there; stop it first (Ctrl-C where npm start runs)`,
+      );
+      expect(await redis.get('cl:{user:1}:ver')).toBe('3');
+    } finally {
+      redis.destroy();
+      await server.stop();
+    }
+  }, 60_000);
+});
+
 describe('npm run reset with a Redis of its own (REDIS_URL)', () => {
   it('deletes the namespace keys only, and no data directory but a database one', async () => {
     const env = await clusterEnv();

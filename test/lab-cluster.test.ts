@@ -1,9 +1,16 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LabCluster, startLabCluster } from '../scripts/lab/cluster.ts';
+import {
+  databaseListening,
+  type LabCluster,
+  startLabCluster,
+  waitReady,
+} from '../scripts/lab/cluster.ts';
 import { waitFor } from './support/index.ts';
 import { signalProcess } from './support/process.ts';
 
@@ -114,4 +121,55 @@ describe('the lab cluster', () => {
     },
     90_000,
   );
+
+  it("never takes another process on its instance's port for its instance", async () => {
+    // The lab picks a free port, then its instance needs seconds to listen there. Meanwhile any
+    // process may take the port — a test's app on port 0 answers /readyz 200 without a run token,
+    // over the tests' shared database — and the lab must not run its workload (lab@example.com
+    // writes to users 1…N) through it.
+    const server = createServer((_req, res) => res.writeHead(200).end('{"status":"ready"}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Stands for the lab's own instance, still starting.
+    const starting = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      stdio: 'ignore',
+    });
+    try {
+      await expect(waitReady(url, starting, 'run-of-this-lab')).rejects.toThrow(
+        `${url} is answered by a process the lab did not start (an instance of another cluster answers there (no run token))`,
+      );
+    } finally {
+      await signalProcess(starting, 'SIGKILL');
+      server.close();
+    }
+  });
+
+  it('is not ready until its own database listens on its port, and stops if that database cannot', async () => {
+    // Stands for the lab's database finding its port taken (by another test's database, which
+    // the lab's instances would otherwise seed and write): it says so and exits.
+    const refused = spawn(
+      process.execPath,
+      [
+        '-e',
+        'console.error("database: port 5 (DB_PORT) on 127.0.0.1 is already in use"); process.exit(1)',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    await expect(databaseListening(refused)).rejects.toThrow(
+      "the lab's database exited (1) before it listened: database: port 5 (DB_PORT) on 127.0.0.1 is already in use",
+    );
+    const listening = spawn(
+      process.execPath,
+      [
+        '-e',
+        'console.log("embedded database (PGlite, x) listening on postgres://postgres@127.0.0.1:5/postgres"); setInterval(() => {}, 1000)',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      await expect(databaseListening(listening)).resolves.toBeUndefined();
+    } finally {
+      await signalProcess(listening, 'SIGKILL');
+    }
+  });
 });

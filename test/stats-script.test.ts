@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, type InstanceProcess, startInstance } from './support/index.ts';
+import { type InstanceProcess, NOTHING_LISTENS_URL, startInstance } from './support/index.ts';
 import { runNodeScript, type ScriptRun } from './support/process.ts';
 
 /** Runs `npm run stats -- args` (as node would) and returns its exit code and output. */
@@ -45,7 +45,7 @@ describe('npm run stats', () => {
     const stats = (await (await fetch(`${instance.url}/stats`)).json()) as {
       cache: { reads: number; l1Hits: number; l2Hits: number };
     };
-    const down = `http://127.0.0.1:${await freePort()}`;
+    const down = NOTHING_LISTENS_URL;
 
     const { code, output } = await runStats(['--once', '--urls', `${instance.url},${down}`]);
     expect(code, output).toBe(0);

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { freePort } from '../../test/support/net.ts';
 import { signalProcess } from '../../test/support/process.ts';
 import { startRedisServer, type TestRedisServer } from '../../test/support/redis-server.ts';
 import { waitFor } from '../../test/support/wait.ts';
+import { checkReadiness } from '../cluster/readiness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -63,6 +65,10 @@ process.on('exit', () => {
 export async function startLabCluster(options: LabClusterOptions): Promise<LabCluster> {
   const redis = await startRedisServer();
   const instances: LabInstance[] = [];
+  // Each instance reports this token on /readyz: an answer without it comes from a process that
+  // took the port between freePort() and the instance's listen (a test's app on port 0, another
+  // lab), and the lab must never run its workload — and its writes — against that process.
+  const runId = randomBytes(9).toString('base64url');
   let database: ChildProcess | undefined;
   let dataDir: string | undefined;
   // Registered before anything else can fail or be interrupted: from here on, whatever ends this
@@ -81,8 +87,16 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       'packages/store/src/server/main.ts',
       { DB_PORT: String(dbPort), DB_DATA_DIR: dataDir },
       options.verbose,
+      true,
     );
-    await startInstances(`postgres://postgres@127.0.0.1:${dbPort}/postgres`);
+    // Another process (another test's or lab's database) may take dbPort before this database
+    // listens there (PGlite takes seconds to open), and the instances would connect to it. So
+    // the cluster is ready only once this database says it listens: if it cannot, the lab stops
+    // before its workload writes anything. Both waits run at once, and fail at the first failure.
+    await Promise.all([
+      databaseListening(database),
+      startInstances(`postgres://postgres@127.0.0.1:${dbPort}/postgres`),
+    ]);
   } catch (error) {
     // An instance that never became ready (or anything else): stop what started, then say why.
     liveClusters.delete(killNow);
@@ -106,10 +120,13 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
         SEED_USERS: String(options.seedUsers),
         CACHE_STRATEGY: options.strategy,
         LAB_FILL_DELAY_MS: String(slow),
+        CLUSTER_RUN_ID: runId,
       };
       instances.push(labInstance(`app-${i}`, port, env, options.verbose));
     }
-    await Promise.all(instances.map((instance) => waitReady(instance.url, instance.process())));
+    await Promise.all(
+      instances.map((instance) => waitReady(instance.url, instance.process(), runId)),
+    );
   }
 
   return {
@@ -150,23 +167,81 @@ function labInstance(
       await signalProcess(child, 'SIGKILL');
       Object.assign(env, extra);
       child = launch('packages/app/src/main.ts', env, verbose);
-      await waitReady(url, child);
+      await waitReady(url, child, env.CLUSTER_RUN_ID as string);
     },
   };
 }
 
-function launch(entry: string, env: Record<string, string>, verbose?: boolean): ChildProcess {
+/** Spawns `entry` under tsx; `piped`: its stdout and stderr are readable (and echoed if verbose). */
+function launch(
+  entry: string,
+  env: Record<string, string>,
+  verbose?: boolean,
+  piped = false,
+): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: verbose ? 'inherit' : 'ignore',
+    stdio: piped ? ['ignore', 'pipe', 'pipe'] : verbose ? 'inherit' : 'ignore',
   });
   child.once('error', () => {});
+  if (piped && verbose) {
+    child.stdout?.pipe(process.stdout);
+    child.stderr?.pipe(process.stderr);
+  }
   return child;
 }
 
-/** Waits until `url` answers `/readyz`; fails at once if `child` (its process) exits meanwhile. */
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
+/** What the embedded database prints once it listens (packages/store/src/server/main.ts). */
+const DATABASE_LISTENING = /listening on postgres:\/\//;
+
+/**
+ * Waits until the database process `child` says that it listens (so that its port is its own);
+ * fails with what it printed if it exits first (e.g. its port was taken), or after `timeoutMs`.
+ * Its output is read to the end either way, so that its pipes never fill.
+ */
+export async function databaseListening(child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  let output = '';
+  let resolve = () => {};
+  let reject = (_error: Error) => {};
+  const promise = new Promise<void>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (DATABASE_LISTENING.test(output)) resolve();
+  };
+  const onExit = () => {
+    const how = child.exitCode ?? child.signalCode;
+    reject(new Error(`the lab's database exited (${how}) before it listened: ${output.trim()}`));
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  if (child.exitCode !== null || child.signalCode !== null) onExit();
+  else child.once('exit', onExit);
+  const timer = setTimeout(
+    () => reject(new Error(`the lab's database did not listen within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  try {
+    await promise;
+  } finally {
+    clearTimeout(timer);
+    child.off('exit', onExit);
+    child.stdout?.off('data', onData);
+    child.stderr?.off('data', onData);
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+}
+
+/**
+ * Waits until `url` answers `/readyz` as the instance `child` of this cluster (reporting `runId`).
+ * Fails at once if `child` exits meanwhile, or if another process answers there (it took the port
+ * first): the lab's requests, writes included, must only ever reach its own instances.
+ */
+export async function waitReady(url: string, child: ChildProcess, runId: string): Promise<void> {
   let exitedFirst = false;
   let onExit = () => {};
   const exited = new Promise<never>((_, reject) => {
@@ -178,15 +253,23 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
   });
   if (child.exitCode !== null || child.signalCode !== null) onExit();
   else child.once('exit', onExit);
+  let foreign: string | undefined;
   const ready = waitFor(
     // Once the process is gone, stop polling (the race below has already failed).
-    async () =>
-      exitedFirst || (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })).ok,
+    async () => {
+      if (exitedFirst) return true;
+      const answer = await checkReadiness(url, runId);
+      if (answer.state === 'foreign') foreign = answer.detail;
+      return answer.state !== 'pending';
+    },
     { timeoutMs: 60_000, intervalMs: 100, what: `${url} to be ready` },
   );
   try {
     await Promise.race([ready, exited]);
   } finally {
     child.off('exit', onExit);
+  }
+  if (foreign !== undefined) {
+    throw new Error(`${url} is answered by a process the lab did not start (${foreign})`);
   }
 }

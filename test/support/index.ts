@@ -3,7 +3,7 @@ import './context.ts';
 export { startDatabaseServer, type TestDatabaseServer } from './database-server.ts';
 export { createHttpClient, type HttpClient, runLoops, type Timed } from './http.ts';
 export { type InstanceProcess, startInstance } from './instance.ts';
-export { freePort } from './net.ts';
+export { freePort, NOTHING_LISTENS_URL } from './net.ts';
 export {
   type PromFamily,
   type PromSample,

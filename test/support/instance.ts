@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './net.ts';
@@ -28,18 +29,21 @@ export interface StartInstanceOptions {
 
 /**
  * Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200 (at most
- * `timeoutMs`). If it does not, the process is killed and the error carries what it printed. Pass
- * `PORT` in `env` to start it where an earlier instance was (a restart); else a free port is used.
+ * `timeoutMs`) with the run token it was given (`CLUSTER_RUN_ID`, a fresh one unless `env` sets
+ * it), so that a process which took the port first (another test's app) is never taken for it.
+ * If it does not, the process is killed and the error carries what it printed. Pass `PORT` in
+ * `env` to start it where an earlier instance was (a restart); else a free port is used.
  */
 export async function startInstance(
   env: Record<string, string>,
   options: StartInstanceOptions = {},
 ): Promise<InstanceProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
+  const runId = env.CLUSTER_RUN_ID ?? randomBytes(9).toString('base64url');
   const args = [...(options.nodeArgs ?? []), '--import', 'tsx', 'packages/app/src/main.ts'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), ...env },
+    env: { ...process.env, PORT: String(port), CLUSTER_RUN_ID: runId, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   options.onSpawn?.(child);
@@ -48,7 +52,12 @@ export async function startInstance(
   child.stderr?.on('data', (chunk) => (output += chunk));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const url = `http://127.0.0.1:${port}`;
-  const ready = waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, {
+  const ours = async () => {
+    const response = await fetch(`${url}/readyz`);
+    const body = (await response.json()) as { run?: unknown };
+    return response.status === 200 && body.run === runId;
+  };
+  const ready = waitFor(ours, {
     timeoutMs: options.timeoutMs ?? 30_000,
     intervalMs: 100,
     what: `instance on ${port}`,

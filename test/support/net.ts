@@ -13,3 +13,11 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A URL where nothing listens, for tests of "no instance answered". Unlike a port that was free a
+ * moment ago, port 1023 cannot be taken meanwhile by another test's process: it lies below the
+ * ephemeral range that {@link freePort} and `listen(0)` draw from, and fetch does not refuse it
+ * (as it does port 1).
+ */
+export const NOTHING_LISTENS_URL = 'http://127.0.0.1:1023';

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/codec.ts';
 import { resolveOptions, validateCacheOptions } from '../src/options.ts';
 import { createHealthGate } from '../src/redis/health-gate.ts';
@@ -143,6 +143,13 @@ describe('cache options', () => {
 });
 
 describe('Redis health gate', () => {
+  // The gate's clock (Date.now) moves only when a test moves it, so that a busy machine cannot
+  // turn a call "within the interval" into a probe; the calls' own timeouts stay real.
+  const clock = () => vi.useFakeTimers({ toFake: ['Date'] });
+  const elapse = (ms: number) => vi.setSystemTime(Date.now() + ms);
+  afterEach(() => {
+    vi.useRealTimers();
+  });
   const never = () => new Promise<never>(() => {});
   const codeOf = (promise: Promise<unknown>) =>
     promise.then(
@@ -151,6 +158,7 @@ describe('Redis health gate', () => {
     );
 
   it('skips Redis after a timeout until a probe answers, one probe per interval', async () => {
+    clock();
     const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 60 });
     expect(await call('a', async () => 'ok')).toBe('ok');
     expect(await codeOf(call('frozen', never))).toBe('E_REDIS_TIMEOUT');
@@ -159,11 +167,12 @@ describe('Redis health gate', () => {
     expect(await codeOf(call('skipped', async () => ran++))).toBe('E_REDIS_SKIPPED');
     expect(ran).toBe(0);
     // After it one call goes through as a probe; while it waits, the others are still skipped.
-    await new Promise((resolve) => setTimeout(resolve, 70));
+    elapse(70);
     const probe = codeOf(call('probe', never));
     expect(await codeOf(call('meanwhile', async () => ran++))).toBe('E_REDIS_SKIPPED');
+    expect(ran).toBe(0);
     expect(await probe).toBe('E_REDIS_TIMEOUT');
-    await new Promise((resolve) => setTimeout(resolve, 70));
+    elapse(70);
     // A probe that answers opens the gate for everyone.
     expect(await call('probe', async () => 'back')).toBe('back');
     expect(await call('next', async () => 'ok')).toBe('ok');

@@ -190,7 +190,10 @@ describe('versioned strategy: races', () => {
 
 describe('versioned strategy: what readers see after writes', () => {
   it('gives the writer its own writes: 1,000 write-then-read pairs, zero older reads', async () => {
-    const [a, b] = await cluster(2);
+    // Every read of the writer must be an L1 hit, so no stall of a busy machine's event loop may
+    // withhold L1 (threshold: interval + max(interval / 2, 200 ms)): a heartbeat interval that
+    // no run outlasts. The fixture's 50 ms would let a 250 ms pause send a read to Redis.
+    const [a, b] = await cluster(2, { heartbeatIntervalMs: 10_000, heartbeatTimeoutMs: 30_000 });
     if (!a || !b) throw new Error('no instances');
     const source = mapLoader<User>({ k: v(1) });
     let older = 0;
