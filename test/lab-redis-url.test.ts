@@ -1,16 +1,20 @@
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InstanceProcess,
+  startDatabaseServer,
   startInstance,
   startRedisServer,
+  type TestDatabaseServer,
   type TestRedisServer,
 } from './support/index.ts';
 import { fileEnding, runLab } from './support/lab.ts';
 
 // The lab injects Redis faults (CLIENT KILL, CLIENT PAUSE) into --redis-url. On a machine with a
 // Redis of its own on 6379 that is easily the wrong server: the lab must check first.
+// The instance has a Redis and a database of its own: the lab's fault kills every subscriber of
+// its Redis and its workload rewrites users 1…10, which would disturb the other test files.
 
 /** The number of connections the server has accepted since it started (`INFO stats`). */
 async function connectionsReceived(url: string): Promise<number> {
@@ -25,14 +29,20 @@ async function connectionsReceived(url: string): Promise<number> {
 
 describe('the lab against instances it did not start (--urls)', () => {
   let instance: InstanceProcess;
+  let own: TestRedisServer;
+  let database: TestDatabaseServer;
   let other: TestRedisServer;
-  const SHORT = ['--duration', '1s', '--sessions', '2', '--keys', '10', '--quiet', '500'];
+  const SHORT = ['--duration', '1s', '--sessions', '2', '--keys', '10', '--quiet', '500ms'];
 
   beforeAll(async () => {
-    other = await startRedisServer();
+    [own, other, database] = await Promise.all([
+      startRedisServer(),
+      startRedisServer(),
+      startDatabaseServer(),
+    ]);
     instance = await startInstance({
-      REDIS_URL: inject('redisUrl'),
-      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: own.url,
+      DATABASE_URL: database.url,
       DB_LATENCY_MS: '0',
       SEED_USERS: '20',
       INSTANCE_NAME: 'lab-1',
@@ -42,7 +52,7 @@ describe('the lab against instances it did not start (--urls)', () => {
   afterAll(async () => {
     instance?.child.kill('SIGTERM');
     await instance?.exited;
-    await other?.stop();
+    await Promise.all([own?.stop(), other?.stop(), database?.stop()]);
   });
 
   it('refuses, in one line, a --redis-url that is not the Redis the instances use', async () => {
@@ -74,7 +84,7 @@ describe('the lab against instances it did not start (--urls)', () => {
       '--urls',
       instance.url,
       '--redis-url',
-      inject('redisUrl'),
+      own.url,
       '--fault',
       'kill-pubsub@200ms',
       ...SHORT,

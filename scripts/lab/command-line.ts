@@ -129,7 +129,7 @@ export function createLabProgram() {
     )
     .addOption(
       new Option('--quiet <duration>', 'wait after the last write before the final sweep')
-        .argParser(duration({ maxMs: 600_000 }))
+        .argParser(duration({ maxMs: 60_000 }))
         .default(2000, '2s'),
     )
     .addOption(clusterOptions.seed())
