@@ -117,7 +117,8 @@ async function resolveRedis(): Promise<{ url: string; startOwn: boolean }> {
 
 /**
  * Builds the concurrently commands. Each starts with `exec` so that the child replaces its
- * shell: signals and tree-kill then reach the real process, and no shell outlives it.
+ * shell: signals and tree-kill then reach the real process, and no shell outlives it. The database
+ * and the instances run the compiled JavaScript in `dist/` (`npm start` builds it first).
  */
 function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string) {
   const commands: ConcurrentlyCommandInput[] = [];
@@ -125,7 +126,7 @@ function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string)
     commands.push({
       name: 'db',
       prefixColor: 'blue',
-      command: 'exec node --import tsx packages/store/src/server/main.ts',
+      command: 'exec node packages/store/dist/server/main.js',
       env: { DB_PORT: String(config.dbPort), DB_DATA_DIR: config.dbDataDir },
     });
   }
@@ -140,7 +141,7 @@ function buildCommands(redis: { url: string; startOwn: boolean }, dbUrl: string)
     commands.push({
       name: instanceName(i),
       prefixColor: APP_COLORS[i % APP_COLORS.length],
-      command: 'exec node --import tsx packages/app/src/main.ts',
+      command: 'exec node packages/app/dist/main.js',
       env: {
         PORT: String(port),
         INSTANCE_NAME: instanceName(i),

@@ -22,21 +22,31 @@ export interface StartInstanceOptions {
   timeoutMs?: number;
   /** Node flags before the script, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /**
+   * Run the compiled `packages/app/dist/main.js` with plain Node, as `npm start` and the Docker
+   * image do, instead of the sources under tsx (build first: `npm run build`).
+   * @default false
+   */
+  compiled?: boolean;
   /** Told about the process as soon as it is spawned (before it is ready), e.g. to kill it. */
   onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
- * Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200 (at most
- * `timeoutMs`). If it does not, the process is killed and the error carries what it printed. Pass
- * `PORT` in `env` to start it where an earlier instance was (a restart); else a free port is used.
+ * Spawns `packages/app/src/main.ts` (or `dist/main.js`: `compiled`) with `env` and waits until
+ * `/readyz` answers 200 (at most `timeoutMs`). If it does not, the process is killed and the error
+ * carries what it printed. Pass `PORT` in `env` to start it where an earlier instance was (a
+ * restart); else a free port is used.
  */
 export async function startInstance(
   env: Record<string, string>,
   options: StartInstanceOptions = {},
 ): Promise<InstanceProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', 'packages/app/src/main.ts'];
+  const entry = options.compiled
+    ? ['packages/app/dist/main.js']
+    : ['--import', 'tsx', 'packages/app/src/main.ts'];
+  const args = [...(options.nodeArgs ?? []), ...entry];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), ...env },

@@ -1,5 +1,5 @@
-export type { EmbeddedDatabase, EmbeddedDatabaseOptions } from './embedded.ts';
-export { startEmbeddedDatabase } from './embedded.ts';
+// The embedded PGlite server is not exported here: it is `@cachelab/store/embedded`, so that an
+// instance talking to a database over the network never loads PGlite (about 50 MiB of RSS).
 export type { StoreErrorCode } from './errors.ts';
 export { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
 export type { PoolOptions } from './pool.ts';
