@@ -252,7 +252,7 @@ ${table(
 )}
 
 An instance process against a database in another process (compiled JavaScript,
-\`node packages/app/dist/main.js\`, as \`npm start\` and the Docker image run it) had an RSS of ${n(r.instance.rssEmptyMiB)} MiB once ready, ${n(r.instance.rssWarmMiB)} MiB after
+\`node packages/app/dist/main.js\`, as \`npm start\` runs it) had an RSS of ${n(r.instance.rssEmptyMiB)} MiB once ready, ${n(r.instance.rssWarmMiB)} MiB after
 ${r.instance.l1Entries.toLocaleString('en')} reads of one key (what the traffic alone grows), and ${n(r.instance.rssFullMiB)} MiB after ${r.instance.l1Entries.toLocaleString('en')} reads of distinct
 users had filled its L1: ${n(r.instance.rssFullMiB - r.instance.rssWarmMiB)} MiB for the entries and what loading them left behind.
 The same instance run from its sources under tsx (development, and the tests) had ${n(r.instance.rssEmptyTsxMiB)} MiB once ready.`;

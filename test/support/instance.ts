@@ -23,8 +23,8 @@ export interface StartInstanceOptions {
   /** Node flags before the script, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
   /**
-   * Run the compiled `packages/app/dist/main.js` with plain Node, as `npm start` and the Docker
-   * image do, instead of the sources under tsx (build first: `npm run build`).
+   * Run the compiled `packages/app/dist/main.js` with plain Node, as `npm start` does, instead of
+   * the sources under tsx (build first: `npm run build`).
    * @default false
    */
   compiled?: boolean;

@@ -13,10 +13,10 @@ export interface MemoryResults {
   /** Heap per L1 entry, user object included. */
   bytesPerL1Entry: number;
   /**
-   * The compiled instance (`node packages/app/dist/main.js`, as `npm start` and the Docker image
-   * run it) against a database in another process, in MiB: RSS once ready, after N reads of one
-   * key, after N reads of N users; and the RSS once ready of the same instance run from its
-   * sources under tsx (development, and every test).
+   * The compiled instance (`node packages/app/dist/main.js`, as `npm start` runs it) against a
+   * database in another process, in MiB: RSS once ready, after N reads of one key, after N reads
+   * of N users; and the RSS once ready of the same instance run from its sources under tsx
+   * (development, and every test).
    */
   instance: {
     l1Entries: number;
