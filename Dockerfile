@@ -1,11 +1,11 @@
 # One cachelab app instance (packages/app), as docker-compose.yml runs three of them.
 #
-# The app runs its TypeScript sources directly through tsx, as `npm start` does, so tsx is a
-# runtime dependency of @cachelab/app and nothing is compiled: the image runs the very files the
-# tests run. The build stage type-checks those sources with the dev dependencies; the runtime stage
-# installs production dependencies only and runs as the unprivileged `node` user.
+# The build stage compiles the app and the packages it uses to JavaScript (`tsc -b`, into each
+# package's dist/), as `npm start` does; the runtime stage installs production dependencies only,
+# copies the compiled dist/ directories and runs them with plain node (no tsx) as the unprivileged
+# `node` user.
 
-# --- build: every dependency, and a type check of the app and the packages it uses. ---
+# --- build: every dependency, and the app and its packages compiled to dist/. ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -17,11 +17,10 @@ COPY packages/app/package.json packages/app/
 RUN npm ci --no-audit --no-fund && npm ls >/dev/null
 COPY tsconfig.base.json ./
 COPY packages packages
-COPY test/support test/support
 # The TypeScript of the lock file, never a package that npx would fetch if it were missing.
 RUN node_modules/.bin/tsc -b packages/app
 
-# --- runtime: production dependencies and the sources, nothing else. ---
+# --- runtime: production dependencies and the compiled JavaScript, nothing else. ---
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
@@ -30,9 +29,9 @@ COPY packages/cache/package.json packages/cache/
 COPY packages/store/package.json packages/store/
 COPY packages/app/package.json packages/app/
 RUN npm ci --omit=dev --no-audit --no-fund && npm ls --omit=dev >/dev/null && npm cache clean --force
-COPY --from=build /app/packages/cache/src packages/cache/src
-COPY --from=build /app/packages/store/src packages/store/src
-COPY --from=build /app/packages/app/src packages/app/src
+COPY --from=build /app/packages/cache/dist packages/cache/dist
+COPY --from=build /app/packages/store/dist packages/store/dist
+COPY --from=build /app/packages/app/dist packages/app/dist
 USER node
 # Listen on every interface of the container; docker-compose.yml publishes the port on loopback.
 # The ports of npm start's instances: docker-compose.yml sets PORT to 3001, 3002 and 3003.
@@ -42,4 +41,4 @@ EXPOSE 3001 3002 3003
 # in the slim image, so Node itself asks.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=5 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--import", "tsx", "packages/app/src/main.ts"]
+CMD ["node", "packages/app/dist/main.js"]

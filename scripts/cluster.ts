@@ -76,7 +76,8 @@ if (!config.databaseUrl) {
 
 /**
  * Builds the concurrently commands. Each starts with `exec` so that the child replaces its
- * shell: signals and tree-kill then reach the real process, and no shell outlives it.
+ * shell: signals and tree-kill then reach the real process, and no shell outlives it. The database
+ * and the instances run the compiled JavaScript in `dist/` (`npm start` builds it first).
  */
 function buildCommands(): ConcurrentlyCommandInput[] {
   const commands: ConcurrentlyCommandInput[] = [];
@@ -84,7 +85,7 @@ function buildCommands(): ConcurrentlyCommandInput[] {
     commands.push({
       name: 'db',
       prefixColor: 'blue',
-      command: 'exec node --import tsx packages/store/src/server/main.ts',
+      command: 'exec node packages/store/dist/server/main.js',
       env: { DB_PORT: String(config.dbPort), DB_DATA_DIR: config.dbDataDir },
     });
   }
@@ -99,7 +100,7 @@ function buildCommands(): ConcurrentlyCommandInput[] {
     commands.push({
       name: instanceName(i),
       prefixColor: APP_COLORS[i % APP_COLORS.length],
-      command: 'exec node --import tsx packages/app/src/main.ts',
+      command: 'exec node packages/app/dist/main.js',
       env: {
         PORT: String(port),
         INSTANCE_NAME: instanceName(i),

@@ -72,6 +72,8 @@ describe('npm run bench -- --quick', () => {
 
     expect(memory?.bytesPerL1Entry).toBeGreaterThan(0);
     expect(memory?.instance.l1Entries).toBe(report.settings.memory.instanceEntries);
+    expect(memory?.instance.rssEmptyMiB).toBeGreaterThan(0);
+    expect(memory?.instance.rssEmptyTsxMiB).toBeGreaterThan(0);
 
     const markdown = run.files['latest.md'] as string;
     for (const heading of ['## Targets', '## 1.', '## 2.', '## Where', '## 3.', '## 4.', '## 5.']) {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -121,6 +121,26 @@ describe('npm start (scripts/cluster.ts)', () => {
       /^cluster: Redis: using \S+ from REDIS_URL, not started by npm start/m,
     );
     expect(cluster?.output()).not.toContain('[redis]');
+  });
+
+  it('runs the database and the instances as compiled JavaScript, without tsx', async () => {
+    // Every process of the cluster's group (it leads one) but the cluster script itself.
+    const commands: string[] = [];
+    for (const pid of await readdir('/proc')) {
+      if (!/^\d+$/.test(pid) || Number(pid) === cluster?.pid) continue;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const group = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2];
+      if (Number(group) !== cluster?.pid) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      commands.push(cmdline.split('\0').join(' ').trim());
+    }
+    const node = commands.filter((command) => /^(\S*\/)?node /.test(command));
+    expect(node.map((command) => command.replace(/^\S+ /, '')).sort(), commands.join('\n')).toEqual(
+      [
+        ...Array.from({ length: INSTANCES }, () => 'packages/app/dist/main.js'),
+        'packages/store/dist/server/main.js',
+      ],
+    );
   });
 
   it('serves a miss from one instance, then an L2 hit from another', async () => {

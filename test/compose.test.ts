@@ -174,13 +174,19 @@ describe('the Dockerfile', () => {
     expect(stages[0]).toMatch(/RUN npm ci\b/);
   });
 
-  it('installs production dependencies only in the image it runs, and tsx is one of them', () => {
+  it('installs production dependencies only in the image it runs, and runs the compiled app without tsx', () => {
     expect(runtime).toMatch(/RUN npm ci --omit=dev/);
     const app = JSON.parse(read('packages/app/package.json')) as {
       dependencies: Record<string, string>;
     };
-    expect(app.dependencies.tsx).toBeDefined();
-    expect(runtime).toMatch(/CMD \["node", "--import", "tsx", "packages\/app\/src\/main\.ts"\]/);
+    expect(app.dependencies.tsx).toBeUndefined();
+    for (const name of ['cache', 'store', 'app']) {
+      expect(runtime).toContain(
+        `COPY --from=build /app/packages/${name}/dist packages/${name}/dist`,
+      );
+    }
+    expect(runtime).not.toMatch(/\/src\b/);
+    expect(runtime).toMatch(/CMD \["node", "packages\/app\/dist\/main\.js"\]/);
   });
 
   it('runs as the unprivileged node user, with a healthcheck that needs no curl', () => {

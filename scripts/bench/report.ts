@@ -68,7 +68,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (results.profile) parts.push(profileSection(results.profile));
   if (results.propagation) parts.push(propagationSection(results.propagation, settings, checks));
   if (results.storms) parts.push(stormsSection(results.storms, settings, checks));
-  if (results.memory) parts.push(memorySection(results.memory));
+  if (results.memory) parts.push(memorySection(results.memory, checks));
   for (const [section, error] of Object.entries(report.errors))
     parts.push(`## ${section}: failed\n\n\`\`\`\n${error}\n\`\`\``);
   parts.splice(

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { createPool, prepareDatabase, startEmbeddedDatabase } from '@cachelab/store';
+import { createPool, prepareDatabase } from '@cachelab/store';
+import { startEmbeddedDatabase } from '@cachelab/store/embedded';
 import { type InstanceProcess, startInstance } from '../../test/support/instance.ts';
 import { freePort } from '../../test/support/net.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
@@ -66,18 +67,22 @@ export interface BenchInstance extends InstanceProcess {
   stop(): Promise<void>;
 }
 
-/** Starts instances with `env` each (on top of the services' URLs), all at once. */
+/**
+ * Starts instances with `env` each (on top of the services' URLs), all at once: from the sources
+ * under tsx, or the compiled `dist/main.js` with `compiled` (built by `npm run build`).
+ */
 export async function startInstances(
   services: BenchServices,
   envs: Record<string, string>[],
   nodeArgs: string[] = [],
+  { compiled = false }: { compiled?: boolean } = {},
 ): Promise<BenchInstance[]> {
   const started = await Promise.allSettled(
     envs.map((env) =>
       retryOnPortClash(() =>
         startInstance(
           { REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, ...env },
-          { nodeArgs, onSpawn: track },
+          { nodeArgs, compiled, onSpawn: track },
         ),
       ),
     ),

@@ -234,11 +234,19 @@ function resolveTarget(
   return { path, region };
 }
 
-/** Every markdown file the snippet check covers: README.md and everything under docs/. */
+/**
+ * Every markdown file the snippet check covers: README.md, each package's README.md
+ * (`packages/NAME/README.md`) and everything under docs/.
+ */
 export function markdownFiles(root: string): string[] {
   const files: string[] = [];
   const readme = join(root, 'README.md');
   if (isFile(readme)) files.push('README.md');
+  const packages = isDirectory(join(root, 'packages')) ? readdirSync(join(root, 'packages')) : [];
+  for (const name of packages.sort()) {
+    const path = join('packages', name, 'README.md');
+    if (isFile(join(root, path))) files.push(path);
+  }
   const walk = (dir: string) => {
     let names: string[];
     try {
@@ -292,6 +300,14 @@ export function syncSnippets(root: string, files: string[] = markdownFiles(root)
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
   } catch {
     return false;
   }

@@ -23,16 +23,23 @@ export interface StartInstanceOptions {
   timeoutMs?: number;
   /** Node flags before the script, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /**
+   * Run the compiled `packages/app/dist/main.js` with plain Node, as `npm start` does, instead of
+   * the sources under tsx (build first: `npm run build`).
+   * @default false
+   */
+  compiled?: boolean;
   /** Told about the process as soon as it is spawned (before it is ready), e.g. to kill it. */
   onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
- * Spawns `packages/app/src/main.ts` with `env` and waits until `/readyz` answers 200 (at most
- * `timeoutMs`) with the run token it was given (`CLUSTER_RUN_ID`, a fresh one unless `env` sets
- * it), so that a process which took the port first (another test's app) is never taken for it.
- * If it does not, the process is killed and the error carries what it printed. Pass `PORT` in
- * `env` to start it where an earlier instance was (a restart); else a free port is used.
+ * Spawns `packages/app/src/main.ts` (or `dist/main.js`: `compiled`) with `env` and waits until
+ * `/readyz` answers 200 (at most `timeoutMs`) with the run token it was given (`CLUSTER_RUN_ID`, a
+ * fresh one unless `env` sets it), so that a process which took the port first (another test's
+ * app) is never taken for it. If it does not, the process is killed and the error carries what it
+ * printed. Pass `PORT` in `env` to start it where an earlier instance was (a restart); else a free
+ * port is used.
  */
 export async function startInstance(
   env: Record<string, string>,
@@ -40,7 +47,10 @@ export async function startInstance(
 ): Promise<InstanceProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const runId = env.CLUSTER_RUN_ID ?? randomBytes(9).toString('base64url');
-  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', 'packages/app/src/main.ts'];
+  const entry = options.compiled
+    ? ['packages/app/dist/main.js']
+    : ['--import', 'tsx', 'packages/app/src/main.ts'];
+  const args = [...(options.nodeArgs ?? []), ...entry];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), CLUSTER_RUN_ID: runId, ...env },

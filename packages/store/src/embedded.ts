@@ -1,3 +1,9 @@
+/**
+ * `@cachelab/store/embedded`: PGlite served over the Postgres wire protocol. An entry point of its
+ * own because loading PGlite costs about 50 MiB of RSS and 0.3 s: only the processes that serve the
+ * embedded database import it (the database process of `npm start`, the test setup, the bench),
+ * never an instance, which reaches any database through `pg`.
+ */
 import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';

@@ -1,7 +1,7 @@
 export type { DataDirLock } from './data-dir-lock.ts';
 export { DataDirLockedError, LOCK_FILE, lockDataDir, lockHolder } from './data-dir-lock.ts';
-export type { EmbeddedDatabase, EmbeddedDatabaseOptions, StopOptions } from './embedded.ts';
-export { startEmbeddedDatabase } from './embedded.ts';
+// The embedded PGlite server is not exported here: it is `@cachelab/store/embedded`, so that an
+// instance talking to a database over the network never loads PGlite (about 50 MiB of RSS).
 export type { StoreErrorCode } from './errors.ts';
 export { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
 export type { PoolOptions } from './pool.ts';

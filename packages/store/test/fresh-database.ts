@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid';
 import pg from 'pg';
 import { freePort } from '../../../test/support/index.ts';
-import { startEmbeddedDatabase } from '../src/index.ts';
+import { startEmbeddedDatabase } from '../src/embedded.ts';
 
 /** An empty database of one kind, dropped by `cleanup`. */
 export interface FreshDatabase {

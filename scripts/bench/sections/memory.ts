@@ -12,14 +12,27 @@ export interface MemoryResults {
   bytesPerUserObject: number;
   /** Heap per L1 entry, user object included. */
   bytesPerL1Entry: number;
-  instance: { l1Entries: number; rssEmptyMiB: number; rssWarmMiB: number; rssFullMiB: number };
+  /**
+   * The compiled instance (`node packages/app/dist/main.js`, as `npm start` runs it) against a
+   * database in another process, in MiB: RSS once ready, after N reads of one key, after N reads
+   * of N users; and the RSS once ready of the same instance run from its sources under tsx
+   * (development, and every test).
+   */
+  instance: {
+    l1Entries: number;
+    rssEmptyMiB: number;
+    rssWarmMiB: number;
+    rssFullMiB: number;
+    rssEmptyTsxMiB: number;
+  };
 }
 
 const MiB = 2 ** 20;
 
 /**
  * Bytes per L1 entry (heap delta over N entries, `--expose-gc`), and the RSS of an instance
- * process: ready, after N reads of one key, and after N reads of N distinct users (a full L1).
+ * process: ready (compiled, and under tsx), after N reads of one key, and after N reads of N
+ * distinct users (a full L1).
  */
 export async function runMemory(
   settings: BenchSettings,
@@ -31,15 +44,18 @@ export async function runMemory(
     { nodeArgs: ['--expose-gc'], timeoutMs: 300_000 },
   );
   const entries = settings.memory.instanceEntries;
-  const [instance] = await startInstances(services, [
-    {
-      INSTANCE_NAME: 'bench-memory',
-      CACHE_NAMESPACE: 'bench-memory',
-      DB_LATENCY_MS: '0',
-      L1_MAX_ENTRIES: String(entries),
-      SEED_USERS: String(settings.seedUsers),
-    },
-  ]);
+  const env = {
+    INSTANCE_NAME: 'bench-memory',
+    CACHE_NAMESPACE: 'bench-memory',
+    DB_LATENCY_MS: '0',
+    L1_MAX_ENTRIES: String(entries),
+    SEED_USERS: String(settings.seedUsers),
+  };
+  // One at a time, so that neither start competes with the other for the CPU.
+  const [tsx] = await startInstances(services, [env]);
+  if (!tsx) throw new Error('no instance');
+  const rssEmptyTsx = await tsx.rss().finally(() => tsx.stop());
+  const [instance] = await startInstances(services, [env], [], { compiled: true });
   if (!instance) throw new Error('no instance');
   try {
     const rssEmpty = await instance.rss();
@@ -69,6 +85,7 @@ export async function runMemory(
         rssEmptyMiB: rssEmpty / MiB,
         rssWarmMiB: rssWarm / MiB,
         rssFullMiB: (await instance.rss()) / MiB,
+        rssEmptyTsxMiB: rssEmptyTsx / MiB,
       },
     };
   } finally {

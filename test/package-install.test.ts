@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type TestRedisServer } from './support/redis-server.ts';
+
+// The library as a user gets it: `npm pack`ed, installed from the tarball into an empty ESM
+// project outside this repository (no workspace, no tsx, no TypeScript), next to `redis` from the
+// registry, and run with plain `node`. The global setup has built `dist/` already.
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+const manifest = JSON.parse(await readFile(join(ROOT, 'packages/cache/package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  devDependencies: { redis: string };
+};
+
+/**
+ * The environment for npm and node in the consumer project: ours without what ties a child to
+ * this repository when the tests run under `npm test` (npm's own prefix and script variables) and
+ * without NODE_OPTIONS, so that nothing but the installed files decides what runs.
+ */
+function consumerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) =>
+        !/^npm_(package|lifecycle)_/i.test(name) &&
+        !['npm_config_local_prefix', 'INIT_CWD', 'NODE_OPTIONS'].includes(name),
+    ),
+  );
+  return { ...env, ...extra };
+}
+
+describe('the packed @cachelab/cache, installed into a plain Node ESM project', () => {
+  let project: string;
+  let redis: TestRedisServer;
+  let files: string[];
+
+  beforeAll(async () => {
+    project = await realpath(await mkdtemp(join(tmpdir(), 'cachelab-consumer-')));
+    redis = await startRedisServer();
+    const packed = await run(
+      'npm',
+      ['pack', '--workspace', manifest.name, '--pack-destination', project, '--json'],
+      { cwd: ROOT, env: consumerEnv() },
+    );
+    const [tarball] = JSON.parse(packed.stdout) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
+    if (!tarball) throw new Error(`npm pack printed no tarball:\n${packed.stdout}`);
+    files = tarball.files.map((file) => file.path);
+    await writeFile(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+    );
+    await copyFile(
+      join(ROOT, 'packages/cache/examples/two-instances.js'),
+      join(project, 'two-instances.js'),
+    );
+    const install = ['install', `./${tarball.filename}`, `redis@${manifest.devDependencies.redis}`];
+    await run('npm', [...install, '--no-audit', '--no-fund'], {
+      cwd: project,
+      env: consumerEnv(),
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await redis?.stop();
+    if (project) await rm(project, { recursive: true, force: true });
+  });
+
+  it('ships the compiled entry point, its declarations, the docs and the example, no tests', () => {
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'LICENSE',
+        'CHANGELOG.md',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'examples/two-instances.js',
+      ]),
+    );
+    expect(files.filter((file) => /^test\/|tsbuildinfo/.test(file))).toEqual([]);
+  });
+
+  it('runs the README example with plain node: A writes through, B reads the new version', async () => {
+    const { stdout } = await run(process.execPath, ['two-instances.js'], {
+      cwd: project,
+      env: consumerEnv({ REDIS_URL: redis.url }),
+      timeout: 30_000,
+    });
+    const reads = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(reads).toEqual([
+      { tier: 'MISS', version: 1, value: { name: 'Ada' } },
+      { tier: 'L2', version: 2, value: { name: 'Grace' } },
+    ]);
+  });
+
+  it('resolves to the JavaScript in dist/, not to the TypeScript sources', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--input-type=module', '-e', `console.log(import.meta.resolve('${manifest.name}'))`],
+      { cwd: project, env: consumerEnv() },
+    );
+    expect(stdout.trim()).toBe(
+      `file://${join(project, 'node_modules', manifest.name, 'dist/index.js')}`,
+    );
+  });
+});
