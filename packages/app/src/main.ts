@@ -71,7 +71,11 @@ redis.on(cluster ? 'node-error' : 'error', (error: Error) => {
   lastRedisError = error.message;
 });
 // A cluster reports its own trouble (slot discovery) as 'error', its nodes' as 'node-error'.
-if (cluster) redis.on('error', (error: Error) => void (lastRedisError = error.message));
+if (cluster) {
+  redis.on('error', (error: Error) => {
+    lastRedisError = error.message;
+  });
+}
 redis.on(cluster ? 'node-ready' : 'ready', () => {
   if (redisDown) logger.info('redis connection restored');
   redisDown = false;
