@@ -205,3 +205,119 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
     expect(first.cache.stats()).toMatchObject({ redisErrors: 0, publishFailures: 0 });
   });
 });
+
+/**
+ * Writes and reads on every shard from two instances until `fault` has run and the cluster is
+ * healthy again; returns the stale reads (a read that started after a write of a newer version
+ * had completed) and, once writes stopped and announcements drained, the stuck keys.
+ */
+async function underLoad(fault: () => Promise<void>) {
+  const [writer, reader] = await instances(2);
+  if (!writer || !reader) throw new Error('no instances');
+  const source = mapLoader<User>();
+  const keys = keysOnEveryShard();
+  const completed = new Map<string, number>();
+  for (const key of keys) {
+    source.entries[key] = v(1);
+    completed.set(key, 1);
+    await reader.cache.getOrLoad(key, source.load);
+  }
+  let stop = false;
+  let staleReads = 0;
+  let reads = 0;
+  let writes = 0;
+  const writing = (async () => {
+    for (let n = 0; !stop; n++) {
+      const key = keys[n % keys.length] as string;
+      const version = (completed.get(key) ?? 0) + 1;
+      source.entries[key] = v(version);
+      // The database write is done: the cache is told, whatever Redis says.
+      await writer.cache.invalidate(key, v(version)).catch(() => {});
+      completed.set(key, version);
+      writes++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  const reading = (async () => {
+    for (let n = 0; !stop; n++) {
+      const key = keys[(n * 7) % keys.length] as string;
+      const floor = completed.get(key) ?? 0;
+      const read = await reader.cache.getOrLoad(key, source.load).catch(() => undefined);
+      reads++;
+      if (read && read.version < floor) staleReads++;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  })();
+  await fault();
+  await cluster.waitHealthy();
+  // Load goes on for a while on the new topology, then stops.
+  await waitFor(() => reads > 200 && writes > 100, { timeoutMs: 20_000, what: 'load' });
+  stop = true;
+  await Promise.all([writing, reading]);
+  await waitFor(() => writer.cache.stats().pendingInvalidations === 0, {
+    timeoutMs: 10_000,
+    what: 'pending announcements to drain',
+  });
+  await waitFor(() => reader.cache.stats().trusted, { timeoutMs: 10_000, what: 'trust' });
+  const stuck: string[] = [];
+  for (const key of keys) {
+    await waitFor(async () => (await reader.cache.getOrLoad(key, source.load)).version, {
+      timeoutMs: 2000,
+    });
+    const read = await reader.cache.getOrLoad(key, source.load);
+    if (read.version !== completed.get(key)) stuck.push(`${key}: ${read.version}`);
+  }
+  return { staleReads, reads, writes, stuck, reader: reader.cache.stats() };
+}
+
+describe('a Redis Cluster failing over (after the tests above: it changes the topology)', () => {
+  it('manual failover (CLUSTER FAILOVER on a replica) under reads and writes: no stuck key', async () => {
+    const result = await underLoad(async () => {
+      const master = await cluster.masterOf(0);
+      const replicas = await cluster.cli(
+        master,
+        'CLUSTER',
+        'REPLICAS',
+        await cluster.cli(master, 'CLUSTER', 'MYID'),
+      );
+      const port = Number(/:(\d+)@/.exec(replicas)?.[1]);
+      await cluster.cli(port, 'CLUSTER', 'FAILOVER');
+      await waitFor(async () => (await cluster.masterOf(0)) === port, {
+        timeoutMs: 15_000,
+        what: 'the replica to take over slot 0',
+      });
+    });
+    console.log('manual failover', JSON.stringify(summary(result)));
+    expect(result.stuck).toEqual([]);
+  }, 60_000);
+
+  it('a killed master (SIGKILL; its replica promoted) under reads and writes: no stuck key', async () => {
+    const result = await underLoad(async () => {
+      const master = await cluster.masterOf(16_383);
+      const node = cluster.nodes.find(({ port }) => port === master);
+      node?.process().kill('SIGKILL');
+      await waitFor(async () => (await cluster.masterOf(16_383)) !== master, {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: 'a replica to take over slot 16383',
+      });
+    });
+    console.log('killed master', JSON.stringify(summary(result)));
+    expect(result.stuck).toEqual([]);
+  }, 60_000);
+});
+
+function summary(result: Awaited<ReturnType<typeof underLoad>>) {
+  const { staleReads, reads, writes, stuck, reader } = result;
+  const { trustLost, subscriberReconnects, redisErrors, degradedReads } = reader;
+  return {
+    staleReads,
+    reads,
+    writes,
+    stuck,
+    trustLost,
+    subscriberReconnects,
+    redisErrors,
+    degradedReads,
+  };
+}
