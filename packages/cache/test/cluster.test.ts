@@ -300,8 +300,9 @@ describe('a Redis Cluster failing over (after the tests above: it changes the to
     });
     console.log('slot migrated', JSON.stringify(summary(result)));
     expect(result.stuck).toEqual([]);
-    // The channel's subscription moved with its slot: messages may have been lost meanwhile.
-    expect(result.reader.trustLost).toBeGreaterThanOrEqual(1);
+    // Trust is withdrawn only if one of its own heartbeats fell between the old master dropping
+    // the channel and node-redis subscribing on the new one (a skipped seq): not asserted, see the
+    // README's known gap.
   }, 60_000);
 
   it('a killed master (SIGKILL; its replica promoted) under reads and writes: no stuck key', async () => {
