@@ -7,6 +7,9 @@
  * process it started.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { redactUrl } from '@cachelab/app';
 import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
 import {
@@ -90,11 +93,14 @@ function buildCommands(): ConcurrentlyCommandInput[] {
     });
   }
   if (config.redis.kind === 'own') {
-    commands.push({
-      name: 'redis',
-      prefixColor: 'red',
-      command: `${REDIS_COMMAND} --port ${config.redis.port}`,
-    });
+    if (redisNodePorts) commands.push(...redisClusterCommands(redisNodePorts));
+    else {
+      commands.push({
+        name: 'redis',
+        prefixColor: 'red',
+        command: `${REDIS_COMMAND} --port ${config.redis.port}`,
+      });
+    }
   }
   config.appPorts.forEach((port, i) => {
     commands.push({
@@ -106,6 +112,9 @@ function buildCommands(): ConcurrentlyCommandInput[] {
         INSTANCE_NAME: instanceName(i),
         CLUSTER_RUN_ID: runId,
         REDIS_URL: config.redis.url,
+        ...(redisNodePorts
+          ? { REDIS_CLUSTER_NODES: redisNodePorts.map((port) => `127.0.0.1:${port}`).join(',') }
+          : {}),
         DATABASE_URL: dbUrl,
         DB_LATENCY_MS: String(config.dbLatencyMs),
         SEED_USERS: String(config.seedUsers),
@@ -113,6 +122,28 @@ function buildCommands(): ConcurrentlyCommandInput[] {
     });
   });
   return commands;
+}
+
+/**
+ * `REDIS_CLUSTER=1`: six cluster-mode nodes (their nodes-<port>.conf in a directory of this run,
+ * deleted on exit) and the one-shot command that joins them once they answer.
+ */
+function redisClusterCommands(ports: number[]): ConcurrentlyCommandInput[] {
+  const dir = mkdtempSync(join(tmpdir(), 'cachelab-redis-cluster-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const nodes = ports.map((port) => ({
+    name: `redis-${port}`,
+    prefixColor: 'red',
+    command:
+      `${REDIS_COMMAND} --port ${port} --cluster-enabled yes --cluster-config-file nodes-${port}.conf` +
+      ` --cluster-node-timeout 2000 --dir ${dir}`,
+  }));
+  const create = {
+    name: 'redis-cluster',
+    prefixColor: 'red',
+    command: `exec node --import tsx scripts/cluster/create-redis-cluster.ts ${ports.join(' ')}`,
+  };
+  return [...nodes, create];
 }
 
 /** Prints the ready banner, with paste-able examples and the line tests wait for. */
@@ -139,6 +170,7 @@ function printReady(urls: string[]): void {
 
 // --- Main. ---
 
+const redisNodePorts = config.redis.kind === 'own' ? config.redis.clusterPorts : undefined;
 const running = concurrently(buildCommands(), {
   prefix: 'name',
   padPrefix: true,

@@ -12,8 +12,12 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Where the cluster's Redis comes from. */
 export type RedisSource =
-  /** `npm start` runs `redis-server config/redis.conf --port <port>` itself. */
-  | { kind: 'own'; port: number; url: string }
+  /**
+   * `npm start` runs `redis-server config/redis.conf --port <port>` itself; with `REDIS_CLUSTER=1`,
+   * six of them in cluster mode on `port` … `port + 5` (three masters, three replicas), and the
+   * instances get `REDIS_CLUSTER_NODES`.
+   */
+  | { kind: 'own'; port: number; url: string; clusterPorts?: number[] }
   /** `REDIS_URL`: a Redis the cluster did not start and must not stop. */
   | { kind: 'external'; url: string };
 
@@ -89,7 +93,8 @@ export function readClusterConfig(env: Env): ClusterConfig {
   const instances = int('INSTANCES', CLUSTER_DEFAULTS.instances, 1, 32);
   const basePort = int('BASE_PORT', CLUSTER_DEFAULTS.basePort, 1, 65_536 - instances);
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
-  const redisPort = int('REDIS_PORT', CLUSTER_DEFAULTS.redisPort, 1, 65_535);
+  const redisPort = int('REDIS_PORT', CLUSTER_DEFAULTS.redisPort, 1, 65_530);
+  const redisCluster = int('REDIS_CLUSTER', 0, 0, 1) === 1;
   const dataDir = env.DB_DATA_DIR?.trim() || CLUSTER_DEFAULTS.dbDataDir;
   const namespace = env.CACHE_NAMESPACE?.trim() || readConfig({}).cacheNamespace;
   if (!/^[A-Za-z0-9_.-]{1,32}$/.test(namespace)) {
@@ -101,7 +106,14 @@ export function readClusterConfig(env: Env): ClusterConfig {
     appPorts: Array.from({ length: instances }, (_, i) => basePort + i),
     redis: redisUrl
       ? { kind: 'external', url: redisUrl }
-      : { kind: 'own', port: redisPort, url: `redis://127.0.0.1:${redisPort}` },
+      : {
+          kind: 'own',
+          port: redisPort,
+          url: `redis://127.0.0.1:${redisPort}`,
+          ...(redisCluster
+            ? { clusterPorts: Array.from({ length: 6 }, (_, i) => redisPort + i) }
+            : {}),
+        },
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dbPort: int('DB_PORT', CLUSTER_DEFAULTS.dbPort, 1, 65_535),
     dbDataDir: resolve(ROOT, dataDir),
@@ -124,7 +136,9 @@ export function clusterPorts(config: ClusterConfig): ClusterPort[] {
     ports.push({ port: config.dbPort, user: 'the embedded database', setting: 'DB_PORT' });
   }
   if (config.redis.kind === 'own') {
-    ports.push({ port: config.redis.port, user: 'redis-server', setting: 'REDIS_PORT' });
+    for (const port of config.redis.clusterPorts ?? [config.redis.port]) {
+      ports.push({ port, user: 'redis-server', setting: 'REDIS_PORT' });
+    }
   }
   return ports;
 }

@@ -38,6 +38,15 @@ export interface AppConfig {
    */
   redisTlsCa: string | undefined;
   /**
+   * `REDIS_CLUSTER_NODES`: seed nodes of a Redis Cluster, `host:port,host:port,…` (one is enough;
+   * the client discovers the rest). When set, the instance uses node-redis's cluster client and
+   * sharded Pub/Sub (`SPUBLISH`/`SSUBSCRIBE`, Redis ≥ 7); credentials and TLS still come from
+   * `REDIS_URL` (`rediss://user:password@…`; its host and port are not used) and
+   * `REDIS_TLS_CA_FILE`. Refused at start when a node is not in cluster mode or runs Redis < 7.
+   * @default none (one Redis, `REDIS_URL`)
+   */
+  redisClusterNodes: ClusterNode[] | undefined;
+  /**
    * `INVALIDATION_SECRET`: signs every message on the invalidation channel (HMAC-SHA256); messages
    * not signed with it are dropped and counted (`/stats` → `cache.messagesRejected`). Every
    * instance must have the same one. Several, comma-separated, rotate it: the first signs, each one
@@ -97,6 +106,32 @@ export interface AppConfig {
 
 type Env = Record<string, string | undefined>;
 
+/** A seed node of `REDIS_CLUSTER_NODES`. */
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+const CLUSTER_NODE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+
+/** `host:port,…` as nodes; a problem naming the setting and the entry when one is malformed. */
+function clusterNodes(raw: string | undefined, problems: string[]): ClusterNode[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const nodes: ClusterNode[] = [];
+  for (const entry of raw.split(',').map((part) => part.trim())) {
+    const match = CLUSTER_NODE.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65535) {
+      problems.push(
+        `REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got ${JSON.stringify(entry)} in ${JSON.stringify(raw)}`,
+      );
+      return undefined;
+    }
+    nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+  }
+  return nodes;
+}
+
 /** Characters of the random id drawn at start; `<INSTANCE_NAME>/<id>` is the cache's origin. */
 export const INSTANCE_ID_LENGTH = 8;
 /** Longest `INSTANCE_NAME`: its origin `<name>/<id>` must fit the cache's bound on origins. */
@@ -140,6 +175,7 @@ export function cacheOptionsOf(
     redisTimeoutMs: config.redisTimeoutMs,
     maxConcurrentLoads: config.maxConcurrentLoads,
     signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
+    pubsub: config.redisClusterNodes ? 'sharded' : 'global',
   };
 }
 // #endregion tutorial:cache-options
@@ -191,6 +227,7 @@ export function readConfig(env: Env): AppConfig {
     runId: env.CLUSTER_RUN_ID || undefined,
     redisUrl,
     redisTlsCa: caFile === undefined ? undefined : readPem('REDIS_TLS_CA_FILE', caFile, problems),
+    redisClusterNodes: clusterNodes(env.REDIS_CLUSTER_NODES, problems),
     invalidationSecrets: secrets(env.INVALIDATION_SECRET),
     databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:55432/postgres', [
       'postgres:',

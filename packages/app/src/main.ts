@@ -19,6 +19,7 @@ import {
 import { watchConnection } from './connection-watchdog.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { checkClusterNode, createClusterClients } from './redis-cluster.ts';
 import { refuseConnect } from './refuse-connect.ts';
 import type { UserBody } from './user-view.ts';
 
@@ -41,7 +42,11 @@ const metrics = createMetrics();
 // Credentials and TLS come from the URL; a private CA is added to the socket options, which the
 // subscriber below must repeat because `duplicate` replaces the socket options it is given.
 const tls = config.redisTlsCa ? { tls: true as const, ca: config.redisTlsCa } : {};
-const redis = createClient({
+// REDIS_CLUSTER_NODES: node-redis's cluster client, and one more for the sharded subscriptions.
+const cluster = config.redisClusterNodes
+  ? createClusterClients(config, config.cacheStrategy === 'versioned')
+  : undefined;
+const single = createClient({
   url: config.redisUrl,
   // Fail commands at once while disconnected instead of queueing them: reads fall back to the
   // database rather than waiting for a Redis that may not come back soon.
@@ -56,22 +61,32 @@ let redisDown = false;
 // The last Redis error, for the message when startup gives up: node-redis's connect() keeps
 // retrying by itself (e.g. on WRONGPASS or a certificate error) instead of rejecting.
 let lastRedisError = '';
-redis.on('error', (error: Error) => {
+// Typed as one client: the cache takes either (RedisLike), and what this file calls on it
+// (connect, ping, close, destroy, events) both have.
+const redis = (cluster?.redis ?? single) as typeof single;
+redis.on(cluster ? 'node-error' : 'error', (error: Error) => {
   // While draining, Redis stopping too (Ctrl-C reaches it as well) is expected, not a fault.
   if (!redisDown && !draining) logger.warn(`redis error: ${error.message}`);
   redisDown = true;
   lastRedisError = error.message;
 });
-redis.on('ready', () => {
+// A cluster reports its own trouble (slot discovery) as 'error', its nodes' as 'node-error'.
+if (cluster) {
+  redis.on('error', (error: Error) => {
+    lastRedisError = error.message;
+  });
+}
+redis.on(cluster ? 'node-ready' : 'ready', () => {
   if (redisDown) logger.info('redis connection restored');
   redisDown = false;
 });
 
 // The invalidation bus gets a connection of its own (a subscriber can send nothing else). Both
 // connections are watched for a silent death below, once connected.
-const subscriber =
-  config.cacheStrategy === 'versioned'
-    ? redis.duplicate({
+const subscriber = cluster
+  ? (cluster.subscriber as typeof single | undefined)
+  : config.cacheStrategy === 'versioned'
+    ? single.duplicate({
         socket: {
           ...tls,
           connectTimeout: 2000,
@@ -97,6 +112,7 @@ const pool = createPool(
   },
 );
 
+if (config.redisClusterNodes) await retryUntil('redis', checkCluster);
 await retryUntil('redis', () => redis.connect().then(() => undefined));
 if (subscriber)
   await retryUntil('redis (subscriber)', () => subscriber.connect().then(() => undefined));
@@ -104,22 +120,27 @@ await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config
 
 // A connection that dies without FIN or RST is replaced within HEARTBEAT_INTERVAL_MS +
 // HEARTBEAT_TIMEOUT_MS (2.5 s by default): node-redis alone would keep writing into it forever.
+// Not built for a cluster's node connections yet: the bus's heartbeats still withhold L1.
 const watchdogs = (
-  [
-    ['command', redis],
-    ['subscriber', subscriber],
-  ] as const
-).flatMap(([role, client]) =>
-  client
-    ? [
-        watchConnection(client, {
-          intervalMs: config.heartbeatIntervalMs,
-          timeoutMs: config.heartbeatTimeoutMs,
-          onReplace: (reason) => logger.warn(`redis ${role} connection replaced: ${reason}`),
-        }),
-      ]
-    : [],
-);
+  cluster
+    ? []
+    : (
+        [
+          ['command', redis],
+          ['subscriber', subscriber],
+        ] as const
+      ).flatMap(([role, client]) =>
+        client
+          ? [
+              watchConnection(client, {
+                intervalMs: config.heartbeatIntervalMs,
+                timeoutMs: config.heartbeatTimeoutMs,
+                onReplace: (reason) => logger.warn(`redis ${role} connection replaced: ${reason}`),
+              }),
+            ]
+          : [],
+      )
+) as (() => void)[];
 
 const users = createUsersRepository({
   db: pool,
@@ -206,6 +227,26 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+/**
+ * REDIS_CLUSTER_NODES: the first seed that answers must be a cluster node of Redis ≥ 7; a node
+ * that is not is a fatal one-line error at once (retrying would not change it).
+ */
+async function checkCluster(): Promise<void> {
+  let lastError: unknown;
+  for (const node of config.redisClusterNodes ?? []) {
+    try {
+      return await checkClusterNode(config, node);
+    } catch (error) {
+      if ((error as { refused?: boolean }).refused) {
+        logger.fatal((error as Error).message);
+        process.exit(1);
+      }
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
 
 /** Retries `attempt` until it succeeds or STARTUP_TIMEOUT_MS passes; then exits with an error. */
 async function retryUntil(what: string, attempt: () => Promise<void>): Promise<void> {

@@ -5,7 +5,7 @@ export {
   errors,
   VersionUnavailableError,
 } from './errors.ts';
-export { createKeys, type KeyBuilder } from './keys.ts';
+export { CHANNEL_SHARDS, createKeys, type KeyBuilder, shardOfSlot } from './keys.ts';
 export {
   type CacheHooks,
   type CacheOptions,
@@ -28,6 +28,8 @@ export {
   type RedisLike,
   type RejectedFills,
   type RejectedMessages,
+  type ShardedRedisLike,
+  type ShardedSubscriberLike,
   type Strategy,
   type SubscriberEvent,
   type SubscriberLike,

@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { CacheError, errors } from './errors.ts';
 
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -7,6 +8,14 @@ const NAMESPACE = /^[A-Za-z0-9_.-]{1,32}$/;
 const FORBIDDEN_IN_KEY = /[{}\s\p{Cc}\p{Cs}]/u;
 /** Longest cache key, in UTF-16 code units. */
 export const MAX_KEY_LENGTH = 512;
+/** Slots of a Redis Cluster. */
+const SLOTS = 16_384;
+/**
+ * Sharded Pub/Sub channels per namespace: channel `i` carries the invalidations of the keys whose
+ * slot lies in the `i`-th sixteenth of the slot space (1,024 slots), and its own slot lies in that
+ * range too, so that it lives on the master that owns (most of) those keys.
+ */
+export const CHANNEL_SHARDS = 16;
 
 /**
  * Builds every Redis key and channel name the cache uses. No other module writes a Redis key.
@@ -24,6 +33,13 @@ export interface KeyBuilder {
   data(key: string, version: number): string;
   /** The Pub/Sub channel that carries invalidations and heartbeats, e.g. `cl:invalidations`. */
   channel(): string;
+  /**
+   * Sharded Pub/Sub: the {@link CHANNEL_SHARDS} channels, e.g. `cl:inv:{s3-117}`, each hash-tagged
+   * into the slot range of the keys it announces.
+   */
+  shardChannels(): readonly string[];
+  /** Sharded Pub/Sub: the channel of {@link shardChannels} that announces `key`. */
+  shardChannel(key: string): string;
   /** A `SCAN … MATCH` pattern of every key of this namespace, e.g. `cl:{*` (`npm run reset`). */
   pattern(): string;
 }
@@ -40,15 +56,34 @@ export function isValidNamespace(namespace: unknown): namespace is string {
 export function createKeys(namespace: string): KeyBuilder {
   if (!isValidNamespace(namespace)) throw new TypeError(`\`namespace\` ${NAMESPACE_RULE}`);
   const tag = (key: string) => `${namespace}:{${checkKey(key)}}`;
+  const shards = shardChannels(namespace);
   return {
     value: (key) => `${tag(key)}:val`,
     pointer: (key) => `${tag(key)}:ver`,
     dataPrefix: (key) => `${tag(key)}:v:`,
     data: (key, version) => `${tag(key)}:v:${version}`,
     channel: () => `${namespace}:invalidations`,
+    shardChannels: () => shards,
+    shardChannel: (key) => shards[shardOfSlot(calculateSlot(checkKey(key)))] as string,
     // No glob character can occur in a namespace, so only this namespace's keys match.
     pattern: () => `${namespace}:{*`,
   };
+}
+
+/** The shard (0 … {@link CHANNEL_SHARDS} − 1) whose channel announces the keys of `slot`. */
+export function shardOfSlot(slot: number): number {
+  return Math.floor((slot * CHANNEL_SHARDS) / SLOTS);
+}
+
+// The channel of shard i is the first `${namespace}:inv:{s<i>-<n>}` whose slot falls in shard i's
+// range: the hash tag decides the slot, so it is found by trying n = 0, 1, … (a few dozen tries).
+function shardChannels(namespace: string): string[] {
+  return Array.from({ length: CHANNEL_SHARDS }, (_, shard) => {
+    for (let n = 0; ; n++) {
+      const tag = `s${shard}-${n}`;
+      if (shardOfSlot(calculateSlot(tag)) === shard) return `${namespace}:inv:{${tag}}`;
+    }
+  });
 }
 
 /** True when `key` can be used as a cache key. */

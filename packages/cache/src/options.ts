@@ -4,6 +4,7 @@ import {
   type CacheEvents,
   type Loaded,
   type RedisLike,
+  type ShardedSubscriberLike,
   type Strategy,
   type SubscriberLike,
   strategies,
@@ -18,6 +19,9 @@ export interface CacheHooks {
   beforeFill?(key: string, loaded: Loaded<unknown>): Promise<void> | void;
 }
 
+/** How invalidations travel: `PUBLISH` (one Redis) or `SPUBLISH` (Redis Cluster). */
+export type PubSubMode = 'global' | 'sharded';
+
 /** Options of `createCache`. */
 export interface CacheOptions {
   /** A connected Redis client; the cache never connects or closes it. */
@@ -27,7 +31,16 @@ export interface CacheOptions {
    * `redis.duplicate()`, connected. The caller owns both connections, and replaces one that dies
    * silently (see `SubscriberLike`).
    */
-  subscriber?: SubscriberLike;
+  subscriber?: SubscriberLike | ShardedSubscriberLike;
+  /**
+   * How invalidations travel. `'global'`: `PUBLISH` on one channel (one Redis). `'sharded'`
+   * (Redis Cluster, Redis ≥ 7): `SPUBLISH` on 16 channels (`CHANNEL_SHARDS`) hash-tagged into
+   * the slot ranges of the keys they announce, so each invalidation stays on (about) the shard
+   * that owns its key; `redis` must have `sPublish` and `subscriber` `sSubscribe`
+   * (node-redis: a `createCluster` client and its `duplicate()`).
+   * @default 'global'
+   */
+  pubsub?: PubSubMode;
   /**
    * How writes reach readers; see {@link Strategy}.
    * @default 'versioned'
@@ -123,6 +136,7 @@ export interface CacheOptions {
 /** Defaults of the optional {@link CacheOptions}. */
 export const DEFAULT_CACHE_OPTIONS = {
   strategy: 'versioned',
+  pubsub: 'global',
   namespace: 'cl',
   ttlMs: 60_000,
   negativeTtlMs: 5_000,
@@ -146,7 +160,7 @@ export const DEFAULT_CACHE_OPTIONS = {
 export type ResolvedCacheOptions = Required<
   Omit<CacheOptions, 'subscriber' | 'origin' | 'signingSecret'>
 > & {
-  subscriber: SubscriberLike | undefined;
+  subscriber: SubscriberLike | ShardedSubscriberLike | undefined;
   origin: string | undefined;
   /** `signingSecret` as a list; empty when messages are not signed. */
   signingSecrets: readonly string[];
@@ -212,6 +226,9 @@ export function validateCacheOptions(
     problem('strategy', `must be one of ${names.join(', ')}`);
   }
   if (!isValidNamespace(resolved.namespace)) problem('namespace', NAMESPACE_RULE);
+  if (resolved.pubsub !== 'global' && resolved.pubsub !== 'sharded') {
+    problem('pubsub', "must be 'global' or 'sharded'");
+  }
   if (resolved.origin !== undefined && !ORIGIN.test(String(resolved.origin))) {
     problem('origin', `must be 1-${MAX_ORIGIN_LENGTH} characters of [A-Za-z0-9_.:/-]`);
   }
@@ -240,8 +257,18 @@ export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
     ...DEFAULT_CACHE_OPTIONS,
     ...stripUndefined(options),
   } as ResolvedCacheOptions & CacheOptions;
-  if (rest.strategy === 'versioned' && typeof rest.subscriber?.subscribe !== 'function') {
+  const subscribe = rest.pubsub === 'sharded' ? 'sSubscribe' : 'subscribe';
+  if (
+    rest.strategy === 'versioned' &&
+    typeof rest.subscriber?.[subscribe as never] !== 'function'
+  ) {
     throw new TypeError('`subscriber` (a dedicated Redis connection) is required by `versioned`');
+  }
+  if (
+    rest.pubsub === 'sharded' &&
+    typeof (options.redis as { sPublish?: unknown }).sPublish !== 'function'
+  ) {
+    throw new TypeError("`redis` must have `sPublish` with `pubsub: 'sharded'` (a cluster client)");
   }
   return {
     ...rest,

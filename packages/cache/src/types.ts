@@ -21,8 +21,28 @@ export interface RedisLike {
   publish(channel: string, message: string): Promise<number>;
 }
 
-/** Connection events of a subscriber client that the invalidation bus watches. */
-export type SubscriberEvent = 'ready' | 'error' | 'reconnecting' | 'end';
+/**
+ * With `pubsub: 'sharded'` (Redis Cluster): the command client also publishes with `SPUBLISH`.
+ * node-redis's cluster client (`createCluster`) satisfies it (a type test keeps it that way).
+ */
+export interface ShardedRedisLike extends RedisLike {
+  /** `SPUBLISH shardchannel message`, sent to the master that owns the channel's slot. */
+  sPublish(channel: string, message: string): Promise<number>;
+}
+
+/**
+ * Connection events of a subscriber client that the invalidation bus watches; the `node-*` ones
+ * are a cluster client's, about one of its node connections.
+ */
+export type SubscriberEvent =
+  | 'ready'
+  | 'error'
+  | 'reconnecting'
+  | 'end'
+  | 'node-error'
+  | 'node-reconnecting'
+  | 'node-disconnect'
+  | 'node-ready';
 
 /**
  * The slice of a dedicated subscriber connection that the invalidation bus calls (node-redis:
@@ -48,6 +68,28 @@ export interface SubscriberLike {
   off(event: SubscriberEvent, listener: (...args: unknown[]) => void): unknown;
   /** True while the connection is up and usable. */
   readonly isReady: boolean;
+}
+
+/**
+ * With `pubsub: 'sharded'` (Redis Cluster): the subscriber, a cluster client of its own
+ * (node-redis: `cluster.duplicate()`, connected), which keeps one sharded subscriber connection
+ * per master, resubscribes after a reconnect and follows a channel whose slot moves.
+ */
+export interface ShardedSubscriberLike {
+  /** `SSUBSCRIBE shardchannel` on the master that owns it, delivering each message to `listener`. */
+  sSubscribe(
+    channel: string,
+    listener: (message: string, channel: string) => unknown,
+  ): Promise<void>;
+  /** `SUNSUBSCRIBE shardchannel` for `listener`. */
+  sUnsubscribe(
+    channel: string,
+    listener: (message: string, channel: string) => unknown,
+  ): Promise<void>;
+  /** Adds a listener for a connection event. */
+  on(event: SubscriberEvent, listener: (...args: unknown[]) => void): unknown;
+  /** Removes a listener added with `on`. */
+  off(event: SubscriberEvent, listener: (...args: unknown[]) => void): unknown;
 }
 
 /**

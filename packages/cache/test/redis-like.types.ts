@@ -2,8 +2,13 @@
  * Type test, checked by `tsc -b`: the real node-redis client must satisfy the slices of Redis
  * that the cache declares it needs, as a command client and as a subscriber.
  */
-import type { createClient } from 'redis';
-import type { RedisLike, SubscriberLike } from '../src/index.ts';
+import type { createClient, createCluster } from 'redis';
+import type {
+  RedisLike,
+  ShardedRedisLike,
+  ShardedSubscriberLike,
+  SubscriberLike,
+} from '../src/index.ts';
 
 export function nodeRedisIsRedisLike(client: ReturnType<typeof createClient>): RedisLike {
   return client;
@@ -11,4 +16,16 @@ export function nodeRedisIsRedisLike(client: ReturnType<typeof createClient>): R
 
 export function nodeRedisIsSubscriberLike(client: ReturnType<typeof createClient>): SubscriberLike {
   return client.duplicate();
+}
+
+export function nodeRedisClusterIsShardedRedisLike(
+  cluster: ReturnType<typeof createCluster>,
+): ShardedRedisLike {
+  return cluster;
+}
+
+export function nodeRedisClusterIsShardedSubscriberLike(
+  cluster: ReturnType<typeof createCluster>,
+): ShardedSubscriberLike {
+  return cluster.duplicate();
 }

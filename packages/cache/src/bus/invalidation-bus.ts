@@ -1,6 +1,13 @@
+import type { PubSubMode } from '../options.ts';
 import type { RedisCall } from '../redis/health-gate.ts';
 import { withTimeout } from '../timeout.ts';
-import type { RedisLike, SubscriberLike } from '../types.ts';
+import type {
+  RedisLike,
+  ShardedRedisLike,
+  ShardedSubscriberLike,
+  SubscriberEvent,
+  SubscriberLike,
+} from '../types.ts';
 import {
   type HeartbeatMessage,
   type InvalidationMessage,
@@ -11,11 +18,16 @@ import type { RejectReason } from './signing.ts';
 
 /** Options of {@link createInvalidationBus}. */
 export interface BusOptions {
-  /** Publishes heartbeats. */
+  /** Publishes heartbeats (with `pubsub: 'sharded'`, a `ShardedRedisLike`). */
   publisher: RedisLike;
-  /** A dedicated connection in subscriber mode. */
-  subscriber: SubscriberLike;
-  channel: string;
+  /** A dedicated connection in subscriber mode (`sharded`: a `ShardedSubscriberLike`). */
+  subscriber: SubscriberLike | ShardedSubscriberLike;
+  /**
+   * `global`: `channels` is one channel, `SUBSCRIBE`d and `PUBLISH`ed to. `sharded`: every
+   * channel is `SSUBSCRIBE`d, and each carries its own heartbeat.
+   */
+  pubsub: PubSubMode;
+  channels: readonly string[];
   /** Encodes heartbeats and decodes (and, with secrets, verifies) everything received. */
   codec: MessageCodec;
   /** This instance's id; messages from it are its own. */
@@ -23,7 +35,7 @@ export interface BusOptions {
   heartbeatIntervalMs: number;
   /** Without an own heartbeat seen for this long, the subscription is presumed dead. */
   heartbeatTimeoutMs: number;
-  /** Bound on the SUBSCRIBE and UNSUBSCRIBE of the subscriber connection. */
+  /** Bound on each SUBSCRIBE and UNSUBSCRIBE of the subscriber connection. */
   timeoutMs: number;
   /** Runs each PUBLISH of a heartbeat on the command connection (bounded, gated). */
   redisCall: RedisCall;
@@ -69,20 +81,60 @@ export function stallThresholdMs(heartbeatIntervalMs: number): number {
   return heartbeatIntervalMs + Math.max(Math.ceil(heartbeatIntervalMs / 2), 200);
 }
 
+/** Subscribing, unsubscribing and publishing on one channel, by Pub/Sub flavour. */
+interface Transport {
+  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<void>;
+  unsubscribe(channel: string, listener: (message: string, channel: string) => void): Promise<void>;
+  publish(channel: string, payload: string): Promise<unknown>;
+  /** The subscriber's events that mean a subscription may have lost messages. */
+  downEvents: SubscriberEvent[];
+}
+
+function transportOf(options: BusOptions): Transport {
+  if (options.pubsub === 'sharded') {
+    const subscriber = options.subscriber as ShardedSubscriberLike;
+    const publisher = options.publisher as ShardedRedisLike;
+    return {
+      subscribe: (channel, listener) => subscriber.sSubscribe(channel, listener),
+      unsubscribe: (channel, listener) => subscriber.sUnsubscribe(channel, listener),
+      publish: (channel, payload) => publisher.sPublish(channel, payload),
+      // A cluster client reports each node connection's trouble as `node-*`.
+      downEvents: ['error', 'node-error', 'node-reconnecting', 'node-disconnect'],
+    };
+  }
+  const subscriber = options.subscriber as SubscriberLike;
+  return {
+    subscribe: (channel, listener) => subscriber.subscribe(channel, listener),
+    unsubscribe: (channel, listener) => subscriber.unsubscribe(channel, listener),
+    publish: (channel, payload) => options.publisher.publish(channel, payload),
+    downEvents: ['error', 'reconnecting', 'end'],
+  };
+}
+
 /**
  * Creates the bus. Trust is lost at once when the subscriber connection errors, reconnects or
  * ends, and when no own heartbeat came back within `heartbeatTimeoutMs` (a silently dead
- * connection). It is regained only when an own heartbeat is seen again on a working connection;
- * the caller then flushes everything it learnt to trust while the channel was deaf.
+ * connection). It is regained only when an own heartbeat sent after the last such event is seen
+ * again on every channel, over a working connection; the caller then flushes everything it learnt
+ * to trust while the channel was deaf. With `sharded` Pub/Sub, trust is withdrawn for every key
+ * when any channel's subscription breaks, and when a channel's own heartbeats skip a number
+ * (its slot moved to another master, or a heartbeat was lost): messages may have been lost.
  */
 export function createInvalidationBus(options: BusOptions): InvalidationBus {
-  const { subscriber, publisher, channel, codec, origin } = options;
+  const { subscriber, channels, codec, origin } = options;
+  const transport = transportOf(options);
+  const sharded = options.pubsub === 'sharded';
   let trusted = false;
   let epoch = 0;
-  let connected = false;
+  // A cluster client has no single connection state: its node events (above) stand for it.
+  let connected = sharded;
   let lastHeartbeatSeenAt = 0;
   let heartbeatSeq = 0;
-  let subscribed = false;
+  // Trust needs an own heartbeat of at least this seq on every channel (one sent after the last
+  // drop: with several connections, a channel that never dropped may still deliver older ones).
+  let neededSeq = 0;
+  const seen = new Map(channels.map((channel) => [channel, { seq: -1, at: 0 }]));
+  const subscribed = new Set<string>();
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   // Liveness of the event loop itself: the tick every interval, and, after a stall, the first
@@ -102,7 +154,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     options.onTrustChange(next);
   }
 
-  const onMessage = (raw: string) => {
+  const onMessage = (raw: string, channel: string) => {
     if (closed) return;
     const message = codec.decode(raw);
     // Verified before the origin is looked at: an unsigned heartbeat cannot restore trust.
@@ -112,13 +164,24 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       return;
     }
     if (message.type !== 'hb') return;
-    lastHeartbeatSeenAt = Date.now();
-    // A heartbeat sent before a stall may have waited in the socket: only a later one resumes.
-    if (resumeSeq >= 0 && message.seq >= resumeSeq) {
-      resumeSeq = -1;
-      lastTickAt = lastHeartbeatSeenAt;
+    const record = seen.get(channel);
+    if (!record) return;
+    // Heartbeats of one channel arrive in order: a skipped seq means lost messages.
+    if (sharded && record.seq >= 0 && message.seq > record.seq + 1) onDown();
+    record.seq = Math.max(record.seq, message.seq);
+    record.at = Date.now();
+    let floor = Number.POSITIVE_INFINITY;
+    lastHeartbeatSeenAt = record.at;
+    for (const other of seen.values()) {
+      floor = Math.min(floor, other.seq);
+      lastHeartbeatSeenAt = Math.min(lastHeartbeatSeenAt, other.at);
     }
-    if (connected) setTrust(true);
+    // A heartbeat sent before a stall may have waited in the socket: only a later one resumes.
+    if (resumeSeq >= 0 && floor >= resumeSeq) {
+      resumeSeq = -1;
+      lastTickAt = record.at;
+    }
+    if (connected && floor >= neededSeq) setTrust(true);
   };
 
   /** The loop did not tick for longer than `stallMs`: suspend trust until a new heartbeat returns. */
@@ -137,7 +200,8 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     void heartbeat();
   }
   const onDown = () => {
-    connected = false;
+    connected = sharded;
+    neededSeq = heartbeatSeq;
     // Every drop starts a new epoch, even while already untrusted: a fill that began before it
     // may carry a value whose invalidation was lost.
     if (trusted) setTrust(false);
@@ -152,11 +216,18 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // (Redis was down at start) every heartbeat tries again. Bounded, like every Redis call; one at
   // a time, and remembered, because a SUBSCRIBE that times out may still complete later.
   async function ensureSubscribed(): Promise<void> {
-    if (subscribed) return;
+    if (subscribed.size === channels.length) return;
     subscribeSent = true;
-    subscribing ??= subscriber.subscribe(channel, onMessage).then(
+    const missing = channels.filter((channel) => !subscribed.has(channel));
+    subscribing ??= Promise.all(
+      missing.map((channel) =>
+        transport.subscribe(channel, onMessage).then(() => {
+          subscribed.add(channel);
+        }),
+      ),
+    ).then(
       () => {
-        subscribed = true;
+        subscribing = undefined;
       },
       (error: unknown) => {
         subscribing = undefined;
@@ -174,7 +245,11 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       await ensureSubscribed();
       if (closed) return;
       const payload = codec.encode(message satisfies HeartbeatMessage);
-      await options.redisCall('heartbeat', () => publisher.publish(channel, payload));
+      await Promise.all(
+        channels.map((channel) =>
+          options.redisCall('heartbeat', () => transport.publish(channel, payload)),
+        ),
+      );
     } catch {
       // A failed SUBSCRIBE is retried next time; a lost heartbeat is what the check above catches.
     }
@@ -183,11 +258,9 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   return {
     async start() {
       // Listeners first, so that no state change between SUBSCRIBE and them goes unseen.
-      subscriber.on('error', onDown);
-      subscriber.on('reconnecting', onDown);
-      subscriber.on('end', onDown);
-      subscriber.on('ready', onReady);
-      connected = subscriber.isReady;
+      for (const event of transport.downEvents) subscriber.on(event, onDown);
+      subscriber.on(sharded ? 'node-ready' : 'ready', onReady);
+      connected = sharded || (subscriber as SubscriberLike).isReady;
       lastTickAt = Date.now();
       timer = setInterval(tick, options.heartbeatIntervalMs);
       timer.unref();
@@ -210,15 +283,17 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     async close() {
       closed = true;
       clearInterval(timer);
-      subscriber.off('error', onDown);
-      subscriber.off('reconnecting', onDown);
-      subscriber.off('end', onDown);
-      subscriber.off('ready', onReady);
+      for (const event of transport.downEvents) subscriber.off(event, onDown);
+      subscriber.off(sharded ? 'node-ready' : 'ready', onReady);
       setTrust(false);
       if (!subscribeSent) return;
       // A SUBSCRIBE still in flight is undone once it has settled, however late that is.
       const unsubscribe = () =>
-        withTimeout(subscriber.unsubscribe(channel, onMessage), options.timeoutMs, 'UNSUBSCRIBE');
+        withTimeout(
+          Promise.all(channels.map((channel) => transport.unsubscribe(channel, onMessage))),
+          options.timeoutMs,
+          'UNSUBSCRIBE',
+        );
       const settled = (subscribing ?? Promise.resolve()).catch(() => {});
       const undone = settled.then(unsubscribe).catch(() => {});
       await withTimeout(undone, 2 * options.timeoutMs, 'UNSUBSCRIBE').catch(() => {});

@@ -36,10 +36,11 @@ return {version, payload}
  * outlives the data (`ARGV[4]`, longer than the data TTL `ARGV[3]`), so that a fill from a reader
  * that read the database long ago still finds the newer version once its data has expired.
  * KEYS[1] pointer, KEYS[2] data entry of this version; ARGV[1] data key prefix, ARGV[2] version,
- * ARGV[3] data TTL (ms), ARGV[4] pointer TTL (ms), ARGV[5] payload, ARGV[6] channel, ARGV[7]
+ * ARGV[3] data TTL (ms), ARGV[4] pointer TTL (ms), ARGV[5] payload, ARGV[6] channel ('': the
+ * caller publishes), ARGV[7]
  * message, ARGV[8] 'always' (a write) or 'advanced' (a read: only when it moved an existing pointer
  * forward, which means the write that made this version was never announced).
- * Returns {outcome, published}: outcome 1 moved, 0 already current (entry refreshed), -1 stale.
+ * Returns {outcome, published}: published 1 when the announcement is (to be) sent; outcome 1 moved, 0 already current (entry refreshed), -1 stale.
  */
 // #region tutorial:fill
 export const FILL = script(`${GREATER}
@@ -61,7 +62,8 @@ elseif current == ARGV[2] then
 end
 local published = 0
 if ARGV[8] == 'always' or (ARGV[8] == 'advanced' and outcome == 1 and current) then
-  redis.call('PUBLISH', ARGV[6], ARGV[7])
+  -- No channel: the caller publishes (sharded Pub/Sub: the channel is in another slot).
+  if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
   published = 1
 end
 return {outcome, published}

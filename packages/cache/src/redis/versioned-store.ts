@@ -1,5 +1,5 @@
 import type { KeyBuilder } from '../keys.ts';
-import type { Loaded, RedisLike } from '../types.ts';
+import type { Loaded, RedisLike, ShardedRedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
 import { FILL, READ, type Script } from './scripts.ts';
 
@@ -21,6 +21,11 @@ export interface Announcement {
   channel: string;
   payload: string;
   when: 'always' | 'advanced';
+  /**
+   * `SPUBLISH` it after the script rather than `PUBLISH` it inside: a script may only publish on
+   * a shard channel of its keys' slot, and the channel's slot is another one of the same range.
+   */
+  sharded?: boolean;
 }
 
 /** The Redis tier of the versioned strategy: a version pointer plus data entries per version. */
@@ -85,13 +90,20 @@ export function createVersionedStore(
         String(ttl.ttlMs),
         String(ttl.pointerTtlMs),
         JSON.stringify(entry.value),
-        announcement.channel,
+        announcement.sharded ? '' : announcement.channel,
         announcement.payload,
         announcement.when,
       ];
       const reply = await run(`fill (${announcement.when})`, FILL, keyArgs, args);
       if (!Array.isArray(reply)) return { outcome: 'stale', published: false };
-      return { outcome: OUTCOMES[String(reply[0])] ?? 'stale', published: reply[1] === 1 };
+      const outcome = OUTCOMES[String(reply[0])] ?? 'stale';
+      const published = reply[1] === 1;
+      if (published && announcement.sharded) {
+        // Rejects like the fill itself: a write retries both (the fill is idempotent).
+        const { channel, payload } = announcement;
+        await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
+      }
+      return { outcome, published };
     },
   };
 }

@@ -51,12 +51,15 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     counters.l1Flushes++;
   }
 
+  // Signatures cover the namespace's channel name, whichever channel a message travels on.
   const channel = context.keys.channel();
   const codec = createMessageCodec(channel, config.signingSecrets);
+  const sharded = config.pubsub === 'sharded';
   const bus = createInvalidationBus({
     publisher: config.redis,
     subscriber: config.subscriber as SubscriberLike,
-    channel,
+    pubsub: config.pubsub,
+    channels: sharded ? context.keys.shardChannels() : [channel],
     codec,
     origin,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -90,8 +93,11 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
         seq: seq++,
         ts: wallClockMs(),
       } satisfies InvalidationMessage;
-      // Signed here when a secret is set: the FILL script publishes this payload as it is.
-      return { channel, when, payload: codec.encode(message) };
+      // Signed here when a secret is set: the FILL script publishes this payload as it is (or,
+      // sharded, the store SPUBLISHes it after the script on the key's channel).
+      const payload = codec.encode(message);
+      if (sharded) return { channel: context.keys.shardChannel(key), when, payload, sharded };
+      return { channel, when, payload };
     },
     ttlOf: (entry) => ({
       ttlMs: entry.value === null ? config.negativeTtlMs : config.ttlMs,

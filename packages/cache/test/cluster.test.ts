@@ -1,0 +1,374 @@
+import calculateSlot from 'cluster-key-slot';
+import { createCluster } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/index.ts';
+import { startRedisCluster, type TestRedisCluster } from '../../../test/support/redis-cluster.ts';
+import {
+  type Cache,
+  type CacheOptions,
+  CHANNEL_SHARDS,
+  createCache,
+  createKeys,
+  type Strategy,
+  shardOfSlot,
+} from '../src/index.ts';
+import { mapLoader, onCleanup, uniqueNamespace } from './fixture.ts';
+
+type User = { name: string };
+const v = (version: number) => ({ value: { name: `v${version}` }, version });
+
+describe('sharded channels (pure)', () => {
+  it('puts each of the 16 channels in the slot range of the keys it announces', () => {
+    const keys = createKeys('cl');
+    const channels = keys.shardChannels();
+    expect(channels).toHaveLength(CHANNEL_SHARDS);
+    expect(new Set(channels).size).toBe(CHANNEL_SHARDS);
+    channels.forEach((channel, shard) => {
+      expect(channel).toMatch(/^cl:inv:\{s\d+-\d+\}$/);
+      expect(shardOfSlot(calculateSlot(channel))).toBe(shard);
+    });
+    for (const key of ['user:1', 'user:42', 'x', 'a:b:c']) {
+      const slot = calculateSlot(keys.pointer(key));
+      expect(calculateSlot(keys.shardChannel(key))).toSatisfy(
+        (channelSlot: number) => shardOfSlot(channelSlot) === shardOfSlot(slot),
+      );
+    }
+  });
+});
+
+// Six redis-server processes: three masters, one replica each.
+let cluster: TestRedisCluster;
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const HEARTBEAT = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 600 };
+
+/** A connected cluster client, destroyed after the test. */
+async function clusterClient() {
+  const client = createCluster({
+    rootNodes: cluster.seeds.split(',').map((address) => ({ url: `redis://${address}` })),
+    defaults: { socket: { connectTimeout: 1000, reconnectStrategy: () => 50 } },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  onCleanup(async () => client.destroy());
+  return client;
+}
+
+/** An instance: a cache over its own cluster client and sharded subscriber. */
+async function instance(namespace: string, origin: string, options: Partial<CacheOptions> = {}) {
+  const redis = await clusterClient();
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  await subscriber.connect();
+  onCleanup(async () => subscriber.destroy());
+  const cache: Cache<User> = createCache<User>({
+    redis,
+    subscriber,
+    pubsub: 'sharded',
+    namespace,
+    origin,
+    redisTimeoutMs: 1000,
+    ...HEARTBEAT,
+    ...options,
+  });
+  onCleanup(() => cache.close());
+  return { cache, redis, subscriber };
+}
+
+async function instances(count: number, options: Partial<CacheOptions> = {}) {
+  const namespace = options.namespace ?? uniqueNamespace();
+  const list = [];
+  for (let i = 0; i < count; i++) list.push(await instance(namespace, `c${i}`, options));
+  for (const { cache } of list) {
+    if (cache.stats().strategy !== 'versioned') continue;
+    await waitFor(() => cache.stats().trusted, { timeoutMs: 5000, what: 'trust in the bus' });
+  }
+  return list;
+}
+
+/** One key per channel shard, so that every master and every channel is exercised. */
+function keysOnEveryShard(): string[] {
+  const found = new Map<number, string>();
+  for (let i = 0; found.size < CHANNEL_SHARDS; i++) {
+    const key = `user:${i}`;
+    const shard = shardOfSlot(calculateSlot(key));
+    if (!found.has(shard)) found.set(shard, key);
+  }
+  return [...found.values()];
+}
+
+describe('a Redis Cluster with sharded Pub/Sub', () => {
+  it.each(['ttl-only', 'delete', 'versioned', 'none'] satisfies Strategy[])(
+    'runs the %s strategy against a cluster client',
+    async (strategy) => {
+      const [first] = await instances(1, { strategy });
+      if (!first) throw new Error('no instance');
+      const source = mapLoader<User>();
+      for (const key of keysOnEveryShard()) {
+        source.entries[key] = v(1);
+        expect(await first.cache.getOrLoad(key, source.load)).toMatchObject({ version: 1 });
+        source.entries[key] = v(2);
+        await first.cache.invalidate(key, v(2));
+        const expected = strategy === 'ttl-only' ? 1 : 2;
+        expect(await first.cache.getOrLoad(key, source.load)).toMatchObject({ version: expected });
+      }
+      expect(first.cache.stats().redisErrors).toBe(0);
+    },
+  );
+
+  it('write-then-read across three instances: every read after a write sees it, on every shard', async () => {
+    const list = await instances(3);
+    const source = mapLoader<User>();
+    const keys = keysOnEveryShard();
+    for (const key of keys) source.entries[key] = v(1);
+    // Every instance holds version 1 of every key in L1.
+    for (const { cache } of list) {
+      for (const key of keys) await cache.getOrLoad(key, source.load);
+      for (const key of keys) expect((await cache.getOrLoad(key, source.load)).tier).toBe('L1');
+    }
+    let mismatches = 0;
+    for (const [round, key] of keys.entries()) {
+      const writer = list[round % list.length];
+      source.entries[key] = v(2);
+      await writer?.cache.invalidate(key, v(2));
+      for (const { cache } of list) {
+        // Eventual reads: the announcement must arrive; strict reads: at once.
+        const strict = await cache.getOrLoad(key, source.load, { consistency: 'strict' });
+        if (strict.version !== 2) mismatches++;
+        await waitFor(async () => (await cache.getOrLoad(key, source.load)).version === 2, {
+          timeoutMs: 2000,
+          intervalMs: 5,
+          what: `${key} v2 everywhere`,
+        });
+      }
+    }
+    expect(mismatches).toBe(0);
+    for (const { cache } of list) {
+      expect(cache.stats()).toMatchObject({ trustLost: 0, redisErrors: 0 });
+      expect(cache.stats().invalidationsReceived).toBeGreaterThanOrEqual(
+        (2 * keys.length) / list.length - 1,
+      );
+    }
+  });
+
+  it("one shard's subscriber connection killed: trust withdrawn, regained after a flush, no stuck key", async () => {
+    const [writer, reader] = await instances(2);
+    if (!writer || !reader) throw new Error('no instances');
+    const source = mapLoader<User>();
+    const keys = keysOnEveryShard();
+    for (const key of keys) {
+      source.entries[key] = v(1);
+      await reader.cache.getOrLoad(key, source.load);
+    }
+    const lostBefore = reader.cache.stats().trustLost;
+    // Kill the sharded subscriber connections on one master only.
+    const master = await cluster.masterOf(0);
+    await cluster.cli(master, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await waitFor(() => reader.cache.stats().trustLost > lostBefore, {
+      what: 'the reader to withdraw trust',
+    });
+    // Writes while it resubscribes: none may leave an L1 entry stale.
+    for (const key of keys) {
+      source.entries[key] = v(2);
+      await writer.cache.invalidate(key, v(2));
+    }
+    await waitFor(() => reader.cache.stats().trusted, { timeoutMs: 5000, what: 'trust again' });
+    expect(reader.cache.stats().subscriberReconnects).toBeGreaterThanOrEqual(1);
+    const stuck = [];
+    for (const key of keys) {
+      const read = await reader.cache.getOrLoad(key, source.load);
+      if (read.version !== 2) stuck.push(key);
+    }
+    expect(stuck).toEqual([]);
+  });
+
+  it('reloads its scripts on whichever node answers NOSCRIPT (SCRIPT FLUSH on every node)', async () => {
+    const [first] = await instances(1);
+    if (!first) throw new Error('no instance');
+    const source = mapLoader<User>();
+    const keys = keysOnEveryShard();
+    for (const key of keys) source.entries[key] = v(1);
+    for (const key of keys) await first.cache.getOrLoad(key, source.load);
+    for (const node of cluster.nodes) await cluster.cli(node.port, 'SCRIPT', 'FLUSH');
+    for (const key of keys) {
+      source.entries[key] = v(2);
+      await first.cache.invalidate(key, v(2));
+      expect(
+        await first.cache.getOrLoad(key, source.load, { consistency: 'strict' }),
+      ).toMatchObject({ version: 2 });
+    }
+    expect(first.cache.stats()).toMatchObject({ redisErrors: 0, publishFailures: 0 });
+  });
+});
+
+/**
+ * Writes and reads on every shard from two instances until `fault` has run and the cluster is
+ * healthy again; returns the stale reads (a read that started after a write of a newer version
+ * had completed) and, once writes stopped and announcements drained, the stuck keys.
+ */
+async function underLoad(fault: (namespace: string) => Promise<void>) {
+  const namespace = uniqueNamespace();
+  const [writer, reader] = await instances(2, { namespace });
+  if (!writer || !reader) throw new Error('no instances');
+  const source = mapLoader<User>();
+  const keys = keysOnEveryShard();
+  const completed = new Map<string, number>();
+  for (const key of keys) {
+    source.entries[key] = v(1);
+    completed.set(key, 1);
+    await reader.cache.getOrLoad(key, source.load);
+  }
+  let stop = false;
+  let staleReads = 0;
+  let reads = 0;
+  let writes = 0;
+  const writing = (async () => {
+    for (let n = 0; !stop; n++) {
+      const key = keys[n % keys.length] as string;
+      const version = (completed.get(key) ?? 0) + 1;
+      source.entries[key] = v(version);
+      // The database write is done: the cache is told, whatever Redis says.
+      await writer.cache.invalidate(key, v(version)).catch(() => {});
+      completed.set(key, version);
+      writes++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  const reading = (async () => {
+    for (let n = 0; !stop; n++) {
+      const key = keys[(n * 7) % keys.length] as string;
+      const floor = completed.get(key) ?? 0;
+      const read = await reader.cache.getOrLoad(key, source.load).catch(() => undefined);
+      reads++;
+      if (read && read.version < floor) staleReads++;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  })();
+  await fault(namespace);
+  await cluster.waitHealthy();
+  // Load goes on for a while on the new topology, then stops.
+  await waitFor(() => reads > 200 && writes > 100, { timeoutMs: 20_000, what: 'load' });
+  stop = true;
+  await Promise.all([writing, reading]);
+  await waitFor(() => writer.cache.stats().pendingInvalidations === 0, {
+    timeoutMs: 10_000,
+    what: 'pending announcements to drain',
+  });
+  await waitFor(() => reader.cache.stats().trusted, { timeoutMs: 10_000, what: 'trust' });
+  const stuck: string[] = [];
+  for (const key of keys) {
+    await waitFor(async () => (await reader.cache.getOrLoad(key, source.load)).version, {
+      timeoutMs: 2000,
+    });
+    const read = await reader.cache.getOrLoad(key, source.load);
+    if (read.version !== completed.get(key)) stuck.push(`${key}: ${read.version}`);
+  }
+  return { staleReads, reads, writes, stuck, reader: reader.cache.stats() };
+}
+
+describe('a Redis Cluster failing over (after the tests above: it changes the topology)', () => {
+  it('manual failover (CLUSTER FAILOVER on a replica) under reads and writes: no stuck key', async () => {
+    const result = await underLoad(async () => {
+      const master = await cluster.masterOf(0);
+      const replicas = await cluster.cli(
+        master,
+        'CLUSTER',
+        'REPLICAS',
+        await cluster.cli(master, 'CLUSTER', 'MYID'),
+      );
+      const port = Number(/:(\d+)@/.exec(replicas)?.[1]);
+      await cluster.cli(port, 'CLUSTER', 'FAILOVER');
+      await waitFor(async () => (await cluster.masterOf(0)) === port, {
+        timeoutMs: 15_000,
+        what: 'the replica to take over slot 0',
+      });
+    });
+    console.log('manual failover', JSON.stringify(summary(result)));
+    expect(result.stuck).toEqual([]);
+  }, 60_000);
+
+  it("a slot of hot keys and a channel's slot migrated to another master under reads and writes: no stuck key", async () => {
+    const hot = keysOnEveryShard()[0] as string;
+    const result = await underLoad(async (namespace) => {
+      const channelSlot = calculateSlot(createKeys(namespace).shardChannels()[3] as string);
+      for (const slot of [calculateSlot(hot), channelSlot]) await migrateSlot(slot);
+    });
+    console.log('slot migrated', JSON.stringify(summary(result)));
+    expect(result.stuck).toEqual([]);
+    // Trust is withdrawn only if one of its own heartbeats fell between the old master dropping
+    // the channel and node-redis subscribing on the new one (a skipped seq): not asserted, see the
+    // README's known gap.
+  }, 60_000);
+
+  it('a killed master (SIGKILL; its replica promoted) under reads and writes: no stuck key', async () => {
+    const result = await underLoad(async () => {
+      const master = await cluster.masterOf(16_383);
+      const node = cluster.nodes.find(({ port }) => port === master);
+      node?.process().kill('SIGKILL');
+      await waitFor(async () => (await cluster.masterOf(16_383)) !== master, {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: 'a replica to take over slot 16383',
+      });
+    });
+    console.log('killed master', JSON.stringify(summary(result)));
+    expect(result.stuck).toEqual([]);
+  }, 60_000);
+});
+
+function summary(result: Awaited<ReturnType<typeof underLoad>>) {
+  const { staleReads, reads, writes, stuck, reader } = result;
+  const { trustLost, subscriberReconnects, redisErrors, degradedReads } = reader;
+  return {
+    staleReads,
+    reads,
+    writes,
+    stuck,
+    trustLost,
+    subscriberReconnects,
+    redisErrors,
+    degradedReads,
+  };
+}
+
+/** Moves `slot` and its keys to another master: SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE. */
+async function migrateSlot(slot: number): Promise<void> {
+  const source = await cluster.masterOf(slot);
+  const masters = new Set<number>();
+  for (const range of [0, 8191, 16_383]) masters.add(await cluster.masterOf(range));
+  const target = [...masters].find((port) => port !== source);
+  if (target === undefined) throw new Error('no other master');
+  const id = (port: number) => cluster.cli(port, 'CLUSTER', 'MYID');
+  const [sourceId, targetId] = [await id(source), await id(target)];
+  await cluster.cli(target, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
+  await cluster.cli(source, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
+  for (;;) {
+    const keys = (await cluster.cli(source, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100'))
+      .split('\n')
+      .filter(Boolean);
+    if (keys.length === 0) break;
+    await cluster.cli(
+      source,
+      'MIGRATE',
+      '127.0.0.1',
+      String(target),
+      '',
+      '0',
+      '5000',
+      'KEYS',
+      ...keys,
+    );
+  }
+  for (const port of [target, source, ...masters]) {
+    await cluster.cli(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+  }
+  await waitFor(async () => (await cluster.masterOf(slot)) === target, {
+    timeoutMs: 10_000,
+    what: `slot ${slot} on ${target}`,
+  });
+}

@@ -1,0 +1,136 @@
+import { nanoid } from 'nanoid';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  createHttpClient,
+  freePort,
+  type InstanceProcess,
+  startInstance,
+  startRedisServer,
+  waitFor,
+} from './support/index.ts';
+import { runNodeScript } from './support/process.ts';
+import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster.ts';
+
+const started: InstanceProcess[] = [];
+afterEach(() => {
+  for (const instance of started.splice(0)) {
+    if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
+  }
+});
+
+let cluster: TestRedisCluster;
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+type User = { id: string; version: number; name: string };
+
+function baseEnv(namespace: string): Record<string, string> {
+  return {
+    DATABASE_URL: inject('databaseUrl'),
+    DB_LATENCY_MS: '0',
+    SEED_USERS: '100',
+    CACHE_NAMESPACE: namespace,
+    HEARTBEAT_INTERVAL_MS: '100',
+    HEARTBEAT_TIMEOUT_MS: '1000',
+    STARTUP_TIMEOUT_MS: '5000',
+  };
+}
+
+/** Runs one instance to its exit (it should refuse to start) and returns its code and output. */
+async function runRefused(env: Record<string, string>) {
+  return runNodeScript('packages/app/src/main.ts', [], {
+    timeoutMs: 20_000,
+    env: { ...baseEnv('refused'), PORT: String(await freePort()), ...env },
+  });
+}
+
+describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
+  it('write-then-read across three instances: every instance serves each write at once after it', async () => {
+    const namespace = `rc-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const env = { ...baseEnv(namespace), REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '' };
+    const list = await Promise.all(
+      ['rc-a', 'rc-b', 'rc-c'].map((name) => startInstance({ ...env, INSTANCE_NAME: name })),
+    );
+    started.push(...list);
+    const http = createHttpClient({ maxSockets: 8, timeoutMs: 5000 });
+    const ids = Array.from({ length: 16 }, (_, i) => `${namespace}-${i}`);
+    for (const id of ids) {
+      const created = await http.send('PUT', `${list[0]?.url}/users/${id}`, {
+        name: 'v1',
+        email: 'c@example.com',
+        age: 30,
+      });
+      expect(created.status).toBe(201);
+    }
+    // Every instance holds every user in L1 (once its bus is trusted).
+    for (const { url } of list) {
+      for (const id of ids) {
+        await waitFor(
+          async () => (await http.send('GET', `${url}/users/${id}`)).headers['x-cache'] === 'L1',
+          { timeoutMs: 5000, what: `${id} in the L1 of ${url}` },
+        );
+      }
+    }
+    let mismatches = 0;
+    for (const [round, id] of ids.entries()) {
+      const writer = list[round % list.length];
+      const written = await http.send('PUT', `${writer?.url}/users/${id}`, {
+        name: 'v2',
+        email: 'c@example.com',
+        age: 31,
+      });
+      const version = (written.body as User).version;
+      for (const { url } of list) {
+        // Strict: at once; eventual: once the announcement has arrived (about a millisecond).
+        const strict = await http.send('GET', `${url}/users/${id}`, undefined, {
+          'x-consistency': 'strict',
+        });
+        if ((strict.body as User).version !== version) mismatches++;
+        await waitFor(async () => (await http.send('GET', `${url}/users/${id}`)).body, {
+          timeoutMs: 2000,
+          intervalMs: 5,
+          what: `${id} v${version} on ${url}`,
+        }).then((body) => expect((body as User).version).toBeGreaterThanOrEqual(version));
+      }
+    }
+    expect(mismatches).toBe(0);
+    const stuck: string[] = [];
+    for (const { url } of list) {
+      for (const id of ids) {
+        const read = await http.send('GET', `${url}/users/${id}`);
+        if ((read.body as User).name !== 'v2') stuck.push(`${id}@${url}`);
+      }
+    }
+    expect(stuck).toEqual([]);
+  });
+
+  it('refuses a malformed REDIS_CLUSTER_NODES in one line naming it', async () => {
+    const run = await runRefused({ REDIS_CLUSTER_NODES: '127.0.0.1:7000,localhost' });
+    expect(run.code).toBe(1);
+    expect(run.output).toContain(
+      'REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got "localhost"',
+    );
+    expect(run.output).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a node that is not in cluster mode, at once, saying what it found', async () => {
+    const single = await startRedisServer();
+    try {
+      const began = Date.now();
+      const run = await runRefused({ REDIS_CLUSTER_NODES: `127.0.0.1:${single.port}` });
+      expect(run.code).toBe(1);
+      expect(run.output).toContain(
+        `REDIS_CLUSTER_NODES: 127.0.0.1:${single.port} is not in cluster mode (cluster_enabled:0`,
+      );
+      expect(run.output).not.toMatch(/\n\s+at /);
+      // Not after STARTUP_TIMEOUT_MS (5 s here): refused, not retried.
+      expect(Date.now() - began).toBeLessThan(15_000);
+    } finally {
+      await single.stop();
+    }
+  });
+});
