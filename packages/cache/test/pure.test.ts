@@ -178,6 +178,33 @@ describe('Redis health gate', () => {
     expect(await call('next', async () => 'ok')).toBe('ok');
   });
 
+  it('lets only a timeout or the probe itself push back the next probe, not a call failing fast while skipped', async () => {
+    clock();
+    const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 60 });
+    let refuse = () => {};
+    const frozen = codeOf(call('frozen', never));
+    // A call already in flight when Redis froze fails fast (its connection destroyed) 40 ms after
+    // the timeout; chained on it, so that it fails before its own timer fires.
+    const inFlight = codeOf(
+      call(
+        'in flight',
+        () =>
+          new Promise<never>((_, reject) => {
+            refuse = () => reject(new Error('connection destroyed'));
+          }),
+      ),
+    );
+    void frozen.then(() => {
+      elapse(40);
+      refuse();
+    });
+    expect(await frozen).toBe('E_REDIS_TIMEOUT');
+    expect(await inFlight).toBe('E_REDIS_FAILED');
+    // The probe is due 60 ms after the timeout, not 60 ms after that fast failure.
+    elapse(30);
+    expect(await call('probe', async () => 'back')).toBe('back');
+  });
+
   it('leaves the gate open after a fast failure: only a timeout means Redis is not answering', async () => {
     const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 1000 });
     const refused = () => Promise.reject(new Error('ECONNREFUSED'));

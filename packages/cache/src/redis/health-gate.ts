@@ -41,8 +41,11 @@ export function createHealthGate(options: HealthGateOptions): RedisCall {
       skipping = false;
       return result;
     } catch (error) {
-      if ((error as CacheError).code === errors.redisTimeout) skipping = true;
-      if (skipping) nextProbeAt = Date.now() + probeIntervalMs;
+      // Only a timeout, or the probe itself failing, sets the next probe: a call that was in
+      // flight when Redis froze and now fails fast (its connection destroyed) must not defer it.
+      const timedOut = (error as CacheError).code === errors.redisTimeout;
+      if (timedOut) skipping = true;
+      if (timedOut || (probe && skipping)) nextProbeAt = Date.now() + probeIntervalMs;
       throw error;
     } finally {
       if (probe) probing = false;
