@@ -143,10 +143,10 @@ describe('cache options', () => {
 });
 
 describe('Redis health gate', () => {
-  // The gate's clock (Date.now) moves only when a test moves it, so that a busy machine cannot
-  // turn a call "within the interval" into a probe; the calls' own timeouts stay real.
-  const clock = () => vi.useFakeTimers({ toFake: ['Date'] });
-  const elapse = (ms: number) => vi.setSystemTime(Date.now() + ms);
+  // The gate's clock (performance.now) moves only when a test moves it, so that a busy machine
+  // cannot turn a call "within the interval" into a probe; the calls' own timeouts stay real.
+  const clock = () => vi.useFakeTimers({ toFake: ['performance', 'Date'] });
+  const elapse = (ms: number) => vi.advanceTimersByTime(ms);
   afterEach(() => {
     vi.useRealTimers();
   });
@@ -202,6 +202,17 @@ describe('Redis health gate', () => {
     expect(await inFlight).toBe('E_REDIS_FAILED');
     // The probe is due 60 ms after the timeout, not 60 ms after that fast failure.
     elapse(30);
+    expect(await call('probe', async () => 'back')).toBe('back');
+  });
+
+  it('measures the probe interval on the monotonic clock: a step of the wall clock does not move it', async () => {
+    clock();
+    const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 60 });
+    expect(await codeOf(call('frozen', never))).toBe('E_REDIS_TIMEOUT');
+    vi.setSystemTime(Date.now() + 3_600_000);
+    expect(await codeOf(call('skipped', async () => 'ok'))).toBe('E_REDIS_SKIPPED');
+    elapse(70);
+    vi.setSystemTime(Date.now() - 7_200_000);
     expect(await call('probe', async () => 'back')).toBe('back');
   });
 

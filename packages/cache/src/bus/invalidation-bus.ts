@@ -48,7 +48,8 @@ export interface InvalidationBus {
   readonly trusted: boolean;
   /**
    * {@link trusted}, and the event loop has run its liveness tick within
-   * {@link stallThresholdMs} of `now` (ms, `Date.now()`). A tick that is overdue means the process
+   * {@link stallThresholdMs} of `now` (ms, `performance.now()`: monotonic, so that a step of
+   * the wall clock neither hides a stall nor invents one). A tick that is overdue means the process
    * stalled (SIGSTOP, GC, a long synchronous task): whatever reached the subscriber meanwhile
    * (a close, an invalidation) may still wait unread in its socket, so trust is suspended until
    * a heartbeat sent after the stall comes back. The read path calls this before every L1 hit.
@@ -88,7 +89,8 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // Liveness of the event loop itself: the tick every interval, and, after a stall, the first
   // heartbeat seq that proves the subscription delivered everything sent before it (-1: none).
   const stallMs = stallThresholdMs(options.heartbeatIntervalMs);
-  let lastTickAt = Date.now();
+  // Every interval here is on the monotonic clock (performance.now()), never the wall clock.
+  let lastTickAt = performance.now();
   let resumeSeq = -1;
   // The SUBSCRIBE in flight, if any, and whether one was ever sent: close() must undo it even if
   // it completes afterwards (or failed, yet left the client re-subscribing on reconnect).
@@ -112,7 +114,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       return;
     }
     if (message.type !== 'hb') return;
-    lastHeartbeatSeenAt = Date.now();
+    lastHeartbeatSeenAt = performance.now();
     // A heartbeat sent before a stall may have waited in the socket: only a later one resumes.
     if (resumeSeq >= 0 && message.seq >= resumeSeq) {
       resumeSeq = -1;
@@ -131,7 +133,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   }
 
   function tick(): void {
-    const now = Date.now();
+    const now = performance.now();
     if (now - lastTickAt > stallMs) suspend(now);
     lastTickAt = now;
     void heartbeat();
@@ -168,7 +170,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
 
   async function heartbeat(): Promise<void> {
     if (closed) return;
-    if (trusted && Date.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
+    if (trusted && performance.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
       await ensureSubscribed();
@@ -188,7 +190,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       subscriber.on('end', onDown);
       subscriber.on('ready', onReady);
       connected = subscriber.isReady;
-      lastTickAt = Date.now();
+      lastTickAt = performance.now();
       timer = setInterval(tick, options.heartbeatIntervalMs);
       timer.unref();
       await heartbeat();
