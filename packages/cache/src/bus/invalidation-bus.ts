@@ -170,7 +170,8 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
 
   async function heartbeat(): Promise<void> {
     if (closed) return;
-    if (trusted && performance.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
+    if (trusted && performance.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs)
+      setTrust(false);
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
       await ensureSubscribed();
