@@ -24,7 +24,8 @@ export interface TestDatabaseServer {
 
 /**
  * Starts `packages/store/src/server/main.ts` on a free port over a fresh temporary data directory
- * (so that its data survives a kill and restart) and waits until it answers `SELECT 1`.
+ * (so that its data survives a kill and restart), waits until it says that it listens on that
+ * port (so that the port is its own), then until it answers `SELECT 1`.
  */
 export async function startDatabaseServer(): Promise<TestDatabaseServer> {
   const port = await freePort();
@@ -38,9 +39,12 @@ export async function startDatabaseServer(): Promise<TestDatabaseServer> {
       {
         cwd: ROOT,
         env: { ...process.env, DB_PORT: String(port), DB_DATA_DIR: dataDir },
-        stdio: 'ignore',
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    // Its own "listening" line first: on a port taken meanwhile by another Postgres (the free
+    // port is only free when it was picked), a query would be answered by the wrong server.
+    await listening(child, port, 30_000);
     await waitFor(() => answers(url, child), { timeoutMs: 30_000, what: `database on ${port}` });
     return child;
   }
@@ -72,5 +76,40 @@ async function answers(url: string, child: ChildProcess): Promise<boolean> {
     return true;
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Waits until the database process `child` prints that it listens on `port` (main.ts prints
+ * `listening on postgres://…:port/…`); fails with its output if it exits first (e.g. the port was
+ * taken), or after `timeoutMs`. Its output is drained afterwards so that its pipes never fill.
+ */
+async function listening(child: ChildProcess, port: number, timeoutMs: number): Promise<void> {
+  const line = new RegExp(`listening on postgres://[^\\s]*:${port}/`);
+  let output = '';
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  try {
+    await waitFor(
+      () => {
+        if (line.test(output)) return true;
+        if (child.exitCode !== null || child.signalCode !== null) {
+          const how = child.exitCode ?? child.signalCode;
+          throw new Error(
+            `database exited (${how}) before it listened on ${port}: ${output.trim()}`,
+          );
+        }
+        return false;
+      },
+      { timeoutMs, what: `the database to listen on ${port}` },
+    );
+  } finally {
+    child.stdout?.off('data', onData);
+    child.stderr?.off('data', onData);
+    child.stdout?.resume();
+    child.stderr?.resume();
   }
 }

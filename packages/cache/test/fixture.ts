@@ -10,6 +10,12 @@ import {
   type Loaded,
 } from '../src/index.ts';
 
+/**
+ * The fixtures' heartbeat, in ms: 2 s ticks tolerate a 1 s pause before the stall detector
+ * withholds L1, and a 6 s timeout. Tests of liveness and faults pass short intervals themselves.
+ */
+export const FIXTURE_HEARTBEAT = { heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 6000 } as const;
+
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -64,8 +70,10 @@ export async function cacheFixture<V = { name: string }>(
     redis,
     subscriber,
     namespace,
-    heartbeatIntervalMs: 50,
-    heartbeatTimeoutMs: 300,
+    // Long enough that a loaded machine's pauses (a stall is a tick more than half an interval
+    // late) never withhold L1 by accident; liveness and fault tests set short ones themselves.
+    heartbeatIntervalMs: FIXTURE_HEARTBEAT.heartbeatIntervalMs,
+    heartbeatTimeoutMs: FIXTURE_HEARTBEAT.heartbeatTimeoutMs,
     ...cacheOptions,
   });
   onCleanup(() => cache.close());

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../../../test/support/index.ts';
 import { createCache, type RedisLike, type SubscriberLike } from '../src/index.ts';
 import {
@@ -18,8 +18,8 @@ const SILENCE_MS = 400;
 
 /** Blocks the event loop for `ms`, as a long synchronous task or a GC pause would. */
 function stallLoop(ms: number): void {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
     // Spinning on purpose: no timer, no I/O callback runs meanwhile.
   }
 }
@@ -82,6 +82,32 @@ describe('versioned strategy: liveness of the event loop', () => {
     await waitFor(() => cache.stats().trusted, { timeoutMs: 2000, what: 'trust to resume' });
     expect((await cache.getOrLoad('k', source.load)).tier).toBe('L1');
     expect(cache.stats()).toMatchObject({ trustLost: 0, l1Flushes: 1 });
+    expect(cache.stats().stalls).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('versioned strategy: liveness on the monotonic clock', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('still sees a stall while the wall clock stands still or steps back, and invents none when it jumps ahead', async () => {
+    // Stall threshold 750 ms: only a pause that long on a loaded machine would count as a stall.
+    const { cache } = await cacheFixture<User>({
+      heartbeatIntervalMs: 500,
+      heartbeatTimeoutMs: 3000,
+    });
+    await waitFor(() => cache.stats().trusted, { what: 'trust' });
+    const source = mapLoader<User>({ k: v(1) });
+    await cache.getOrLoad('k', source.load);
+    // The wall clock jumps an hour ahead (NTP, an operator): no stall, L1 still served.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3_600_000 });
+    expect((await cache.getOrLoad('k', source.load)).tier).toBe('L1');
+    expect(cache.stats().stalls).toBe(0);
+    // Now it steps back and stands still while the loop stalls for 1 s: still a stall.
+    vi.setSystemTime(Date.now() - 7_200_000);
+    stallLoop(1000);
+    expect((await cache.getOrLoad('k', source.load)).tier).toBe('L2');
     expect(cache.stats().stalls).toBeGreaterThanOrEqual(1);
   });
 });

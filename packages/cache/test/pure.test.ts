@@ -143,10 +143,10 @@ describe('cache options', () => {
 });
 
 describe('Redis health gate', () => {
-  // The gate's clock (Date.now) moves only when a test moves it, so that a busy machine cannot
-  // turn a call "within the interval" into a probe; the calls' own timeouts stay real.
-  const clock = () => vi.useFakeTimers({ toFake: ['Date'] });
-  const elapse = (ms: number) => vi.setSystemTime(Date.now() + ms);
+  // The gate's clock (performance.now) moves only when a test moves it, so that a busy machine
+  // cannot turn a call "within the interval" into a probe; the calls' own timeouts stay real.
+  const clock = () => vi.useFakeTimers({ toFake: ['performance', 'Date'] });
+  const elapse = (ms: number) => vi.advanceTimersByTime(ms);
   afterEach(() => {
     vi.useRealTimers();
   });
@@ -176,6 +176,44 @@ describe('Redis health gate', () => {
     // A probe that answers opens the gate for everyone.
     expect(await call('probe', async () => 'back')).toBe('back');
     expect(await call('next', async () => 'ok')).toBe('ok');
+  });
+
+  it('lets only a timeout or the probe itself push back the next probe, not a call failing fast while skipped', async () => {
+    clock();
+    const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 60 });
+    let refuse = () => {};
+    const frozen = codeOf(call('frozen', never));
+    // A call already in flight when Redis froze fails fast (its connection destroyed) 40 ms after
+    // the timeout; chained on it, so that it fails before its own timer fires.
+    const inFlight = codeOf(
+      call(
+        'in flight',
+        () =>
+          new Promise<never>((_, reject) => {
+            refuse = () => reject(new Error('connection destroyed'));
+          }),
+      ),
+    );
+    void frozen.then(() => {
+      elapse(40);
+      refuse();
+    });
+    expect(await frozen).toBe('E_REDIS_TIMEOUT');
+    expect(await inFlight).toBe('E_REDIS_FAILED');
+    // The probe is due 60 ms after the timeout, not 60 ms after that fast failure.
+    elapse(30);
+    expect(await call('probe', async () => 'back')).toBe('back');
+  });
+
+  it('measures the probe interval on the monotonic clock: a step of the wall clock does not move it', async () => {
+    clock();
+    const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 60 });
+    expect(await codeOf(call('frozen', never))).toBe('E_REDIS_TIMEOUT');
+    vi.setSystemTime(Date.now() + 3_600_000);
+    expect(await codeOf(call('skipped', async () => 'ok'))).toBe('E_REDIS_SKIPPED');
+    elapse(70);
+    vi.setSystemTime(Date.now() - 7_200_000);
+    expect(await call('probe', async () => 'back')).toBe('back');
   });
 
   it('leaves the gate open after a fast failure: only a timeout means Redis is not answering', async () => {

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Name of the lock file inside a data directory; it holds the owner's process id. */
@@ -19,37 +20,47 @@ export class DataDirLockedError extends Error {
   readonly dataDir: string;
   /** Process id of the holder. */
   readonly pid: number;
+  /** The lock file that names the holder. */
+  readonly lockPath: string;
 
-  constructor(dataDir: string, pid: number) {
-    super(`${dataDir} is in use by process ${pid} (another embedded database)`);
+  constructor(dataDir: string, pid: number, lockPath = join(dataDir, LOCK_FILE)) {
+    super(
+      `${dataDir} is in use by process ${pid} (another embedded database; lock file ${lockPath})`,
+    );
     this.name = 'DataDirLockedError';
     this.dataDir = dataDir;
     this.pid = pid;
+    this.lockPath = lockPath;
   }
 }
 
 /**
- * Takes the lock of `dataDir` (an existing directory) for this process: creates the lock file
- * exclusively, holding `process.pid`. A lock whose process is gone (killed, crashed) is stale and
- * taken over. Synchronous, so that a caller can release it from an `exit` handler.
+ * Takes the lock of `dataDir` (an existing directory) for this process: the lock file, holding
+ * `process.pid`, appears at once complete (written to a temporary file, then hard-linked into
+ * place, which fails if the lock exists). A lock whose process is gone (killed, crashed) is stale
+ * and taken over. Synchronous, so that a caller can release it from an `exit` handler.
  * @throws DataDirLockedError when a live process holds it.
  */
 export function lockDataDir(dataDir: string): DataDirLock {
   const path = join(dataDir, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      // 'wx': fails if the file exists, so two processes racing here cannot both win.
-      const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
-      const holder = lockHolder(dataDir);
-      if (holder !== undefined) throw new DataDirLockedError(dataDir, holder);
-      // Stale: its process is gone. Removed, then taken like a free lock (a racer may win).
-      rmSync(path, { force: true });
+  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  writeFileSync(temp, `${process.pid}\n`);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // link() fails if the lock exists: two processes racing here cannot both win, and no
+        // racer ever sees the lock without its pid.
+        linkSync(temp, path);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
+        const holder = lockHolder(dataDir);
+        if (holder !== undefined) throw new DataDirLockedError(dataDir, holder, path);
+        removeStale(dataDir, path);
+      }
     }
+  } finally {
+    rmSync(temp, { force: true });
   }
   let released = false;
   return {
@@ -60,6 +71,35 @@ export function lockDataDir(dataDir: string): DataDirLock {
       if (readPid(path) === process.pid) rmSync(path, { force: true });
     },
   };
+}
+
+/**
+ * Removes a lock found stale without deleting one a racer has meanwhile put in its place: the
+ * file is first renamed aside (atomic; only one racer gets it), then checked again. If it turns
+ * out live after all, it is put back and the holder reported.
+ */
+function removeStale(dataDir: string, path: string): void {
+  const aside = `${path}.${process.pid}.${randomUUID()}.stale`;
+  try {
+    renameSync(path, aside);
+  } catch (error) {
+    // Gone already: another racer moved or released it; try to take it again.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const pid = readPid(aside);
+  try {
+    if (pid !== undefined && pid !== process.pid && isAlive(pid)) {
+      try {
+        linkSync(aside, path);
+      } catch {
+        // Someone took the free lock meanwhile; it is theirs now.
+      }
+      throw new DataDirLockedError(dataDir, pid, path);
+    }
+  } finally {
+    rmSync(aside, { force: true });
+  }
 }
 
 /**

@@ -60,7 +60,8 @@ export interface InvalidationBus {
   readonly trusted: boolean;
   /**
    * {@link trusted}, and the event loop has run its liveness tick within
-   * {@link stallThresholdMs} of `now` (ms, `Date.now()`). A tick that is overdue means the process
+   * {@link stallThresholdMs} of `now` (ms, `performance.now()`: monotonic, so that a step of
+   * the wall clock neither hides a stall nor invents one). A tick that is overdue means the process
    * stalled (SIGSTOP, GC, a long synchronous task): whatever reached the subscriber meanwhile
    * (a close, an invalidation) may still wait unread in its socket, so trust is suspended until
    * a heartbeat sent after the stall comes back. The read path calls this before every L1 hit.
@@ -140,7 +141,8 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // Liveness of the event loop itself: the tick every interval, and, after a stall, the first
   // heartbeat seq that proves the subscription delivered everything sent before it (-1: none).
   const stallMs = stallThresholdMs(options.heartbeatIntervalMs);
-  let lastTickAt = Date.now();
+  // Every interval here is on the monotonic clock (performance.now()), never the wall clock.
+  let lastTickAt = performance.now();
   let resumeSeq = -1;
   // The SUBSCRIBE in flight, if any, and whether one was ever sent: close() must undo it even if
   // it completes afterwards (or failed, yet left the client re-subscribing on reconnect).
@@ -169,7 +171,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     // Heartbeats of one channel arrive in order: a skipped seq means lost messages.
     if (sharded && record.seq >= 0 && message.seq > record.seq + 1) onDown();
     record.seq = Math.max(record.seq, message.seq);
-    record.at = Date.now();
+    record.at = performance.now();
     let floor = Number.POSITIVE_INFINITY;
     lastHeartbeatSeenAt = record.at;
     for (const other of seen.values()) {
@@ -194,7 +196,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   }
 
   function tick(): void {
-    const now = Date.now();
+    const now = performance.now();
     if (now - lastTickAt > stallMs) suspend(now);
     lastTickAt = now;
     void heartbeat();
@@ -239,7 +241,8 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
 
   async function heartbeat(): Promise<void> {
     if (closed) return;
-    if (trusted && Date.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs) setTrust(false);
+    if (trusted && performance.now() - lastHeartbeatSeenAt > options.heartbeatTimeoutMs)
+      setTrust(false);
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
       await ensureSubscribed();
@@ -261,7 +264,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       for (const event of transport.downEvents) subscriber.on(event, onDown);
       subscriber.on(sharded ? 'node-ready' : 'ready', onReady);
       connected = sharded || (subscriber as SubscriberLike).isReady;
-      lastTickAt = Date.now();
+      lastTickAt = performance.now();
       timer = setInterval(tick, options.heartbeatIntervalMs);
       timer.unref();
       await heartbeat();

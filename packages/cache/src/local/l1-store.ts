@@ -12,7 +12,10 @@ export interface L1Entry<V> {
 
 /** The in-process tier: a bounded map of parsed entries, each with a TTL. */
 export interface L1Store<V> {
-  /** The live entry of `key` at `now` (ms, `Date.now()`), or `undefined` (absent or expired). */
+  /**
+   * The live entry of `key` at `now` (ms, `performance.now()`: expiry is on the monotonic clock,
+   * the one the bus's liveness check reads, so a hit reads the clock once), or `undefined`.
+   */
   get(key: string, now: number): L1Entry<V> | undefined;
   /** Stores `entry` unless a newer version is already held; evicts when full. */
   set(key: string, entry: Loaded<V>): void;
@@ -69,7 +72,7 @@ export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> 
       if (current && current.version > version) return;
       if (!current && entries.size >= maxEntries) evictOne();
       const read = Object.freeze({ value, version, tier: 'L1' as const });
-      entries.set(key, { version, read, expiresAt: Date.now() + ttlMs, used: false });
+      entries.set(key, { version, read, expiresAt: performance.now() + ttlMs, used: false });
     },
     dropOlderThan(key, version) {
       const entry = entries.get(key);

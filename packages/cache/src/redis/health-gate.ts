@@ -17,7 +17,8 @@ export interface HealthGateOptions {
  * once with `E_REDIS_SKIPPED`) until it answers again: one call per `probeIntervalMs` is let
  * through as a probe, and the first call that succeeds opens the gate. A frozen Redis therefore
  * costs a read at most one timeout (the pointer read, or the probe), never one per round trip.
- * Errors other than a timeout leave the gate as it is: they are fast already.
+ * Errors other than a timeout leave the gate as it is: they are fast already. The interval is
+ * measured on the monotonic clock (`performance.now()`), so a step of the wall clock cannot move it.
  */
 export function createHealthGate(options: HealthGateOptions): RedisCall {
   const { timeoutMs, probeIntervalMs } = options;
@@ -28,7 +29,7 @@ export function createHealthGate(options: HealthGateOptions): RedisCall {
   return async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
     let probe = false;
     if (skipping) {
-      if (probing || Date.now() < nextProbeAt) {
+      if (probing || performance.now() < nextProbeAt) {
         throw new CacheError(
           errors.redisSkipped,
           `${what} skipped: Redis has not answered since a call timed out`,
@@ -41,8 +42,11 @@ export function createHealthGate(options: HealthGateOptions): RedisCall {
       skipping = false;
       return result;
     } catch (error) {
-      if ((error as CacheError).code === errors.redisTimeout) skipping = true;
-      if (skipping) nextProbeAt = Date.now() + probeIntervalMs;
+      // Only a timeout, or the probe itself failing, sets the next probe: a call that was in
+      // flight when Redis froze and now fails fast (its connection destroyed) must not defer it.
+      const timedOut = (error as CacheError).code === errors.redisTimeout;
+      if (timedOut) skipping = true;
+      if (timedOut || (probe && skipping)) nextProbeAt = performance.now() + probeIntervalMs;
       throw error;
     } finally {
       if (probe) probing = false;

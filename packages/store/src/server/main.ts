@@ -65,7 +65,8 @@ function startError(error: unknown): string {
   if (error instanceof DataDirLockedError) {
     return (
       `database: DB_DATA_DIR ${error.dataDir} is in use by process ${error.pid} (another cachelab ` +
-      'database, e.g. another npm start): stop it, or set DB_DATA_DIR to another directory'
+      `database, e.g. another npm start; lock file ${error.lockPath}): stop it, or set DB_DATA_DIR ` +
+      'to another directory'
     );
   }
   const code = (error as NodeJS.ErrnoException).code;

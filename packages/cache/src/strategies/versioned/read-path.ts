@@ -104,8 +104,8 @@ export function createReadPath<V>(state: VersionedState<V>) {
     const minVersion = minVersionOf(options);
     counters.reads++;
     const floor = Math.max(minVersion, marks.get(key));
-    // One clock read serves both the bus's liveness check and the entry's expiry.
-    const now = Date.now();
+    // One read of the monotonic clock serves both the bus's liveness check and the entry's expiry.
+    const now = performance.now();
     const local = bus.trustedAt(now) ? l1.get(key, now) : undefined;
     if (local !== undefined && local.version >= floor) {
       const strict = options.consistency === 'strict';
