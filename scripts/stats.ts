@@ -11,6 +11,11 @@ import { findOwnCluster } from './cluster/run-file.ts';
 import { type InstanceSnapshot, readInstance } from './stats/snapshot.ts';
 import { formatTable } from './stats/table.ts';
 
+/** The per-fetch timeout's floor, whatever the interval: a busy machine answers slower than 100 ms. */
+const MIN_TIMEOUT_MS = 1000;
+/** The per-fetch timeout's ceiling, so that a slow instance does not stall a long interval. */
+const MAX_TIMEOUT_MS = 2000;
+
 const program = createProgram('stats')
   .description("A live view of the cluster: every instance's /stats, one line each.")
   .addOption(
@@ -58,7 +63,7 @@ async function parseOptions() {
 
 const { urls, interval, count } = await parseOptions();
 const live = process.stdout.isTTY === true && count > 1;
-const timeoutMs = Math.min(interval, 2000);
+const timeoutMs = Math.max(MIN_TIMEOUT_MS, Math.min(interval, MAX_TIMEOUT_MS));
 const previous = new Map<string, InstanceSnapshot>();
 
 for (let round = 1; round <= count; round++) {
