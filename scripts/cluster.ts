@@ -3,8 +3,9 @@
  * names another Redis) and the embedded database — with `concurrently`, waits until every
  * instance of this run is ready and prints how to talk to it. Before starting anything it checks
  * that every port is free and that no other process serves the data directory, and refuses with
- * one line per problem naming the setting that moves it. Ctrl-C (SIGINT) or SIGTERM stops every
- * process it started.
+ * one line per problem naming the setting that moves it. Once ready it records its run in
+ * `.data/run-<BASE_PORT>.json` (./cluster/run-file.ts), where the checkout's scripts find it.
+ * Ctrl-C (SIGINT) or SIGTERM stops every process it started.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +29,7 @@ import {
   takenPorts,
 } from './cluster/preflight.ts';
 import { waitUntilReady } from './cluster/readiness.ts';
+import { removeRunFile, writeRunFile } from './cluster/run-file.ts';
 import { instanceName } from './cluster-defaults.ts';
 
 const READY_DEADLINE_MS = 60_000;
@@ -223,5 +225,9 @@ if (!stopRequested && (outcome.foreign.length > 0 || outcome.pending.length > 0)
   for (const command of running.commands) command.kill();
   forceKillLater();
 } else if (!stopRequested) {
+  // Recorded before the ready line, so that a script started on that line finds it; removed
+  // on exit, whatever ends the run.
+  process.on('exit', () => removeRunFile(config, runId));
+  writeRunFile(config, { runId, urls, redisUrl: config.redis.url, pid: process.pid });
   printReady(urls);
 }

@@ -4,7 +4,8 @@
  *   write-then-read   write a marker through one instance, read it back on every instance
  *   history           a randomized concurrent workload, optionally with faults, checked afterwards
  *
- * Against `--urls` (default: the local cluster of `npm start`), or, with `--start` or
+ * Against `--urls` (default: this checkout's running `npm start` cluster, found through its run
+ * file, see cluster/run-file.ts), or, with `--start` or
  * `--compare a,b,c`, against clusters the lab starts for itself (one per strategy). Command-line
  * errors are one line and exit 2; a cluster that does not answer is one line and exits 1.
  */
@@ -12,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatDuration } from './cli/duration.ts';
 import { usageError } from './cli/program.ts';
+import { findOwnCluster } from './cluster/run-file.ts';
 import { checkHistory, summarize } from './lab/checker.ts';
 import { findUnreachable, type Target } from './lab/client.ts';
 import { type LabCluster, startLabCluster } from './lab/cluster.ts';
@@ -24,7 +26,6 @@ import { comparisonMarkdown, formatComparison, formatReport } from './lab/report
 import { runHistory } from './lab/workload.ts';
 import { writeThenRead } from './lab/write-then-read.ts';
 
-const DEFAULT_URLS = [3001, 3002, 3003].map((port) => `http://127.0.0.1:${port}`);
 const {
   program,
   writeThenRead: writeThenReadCommand,
@@ -32,9 +33,10 @@ const {
 } = createLabProgram();
 
 writeThenReadCommand.action(async (options, command) => {
+  if (!options.start) options.urls = await urlsOf(options.urls, command);
   const cluster = options.start
     ? await startCluster(options.strategy, options)
-    : await checkReachable(options.urls, command);
+    : await checkReachable(options.urls ?? [], command);
   const results = await writeThenRead(targetsOf(cluster, options.urls), {
     iterations: options.iterations,
     keys: options.keys,
@@ -66,9 +68,10 @@ historyCommand.action(async (options, command) => {
     await compare(options.compare, options, command);
     return;
   }
+  if (!options.start) options.urls = await urlsOf(options.urls, command);
   const cluster = options.start
     ? await startCluster(options.strategy, options)
-    : await checkReachable(options.urls, command);
+    : await checkReachable(options.urls ?? [], command);
   const run = await history(options.strategy, cluster, options, command);
   console.log(formatReport(run.history, run.checked));
   const files = await save(options.out, `${stamp}-history`, {
@@ -117,25 +120,36 @@ async function startCluster(
 }
 
 /**
- * Stops with one line (exit 1) when an instance of `--urls` (or of npm start's defaults) does not
- * answer: the usual cause is that no cluster runs.
+ * `--urls` when given (the user chose: no check), else the instances of this checkout's own
+ * `npm start` cluster (BASE_PORT, INSTANCES from the environment). Stops with one line (exit 1)
+ * when none runs there, e.g. when another checkout's cluster holds those ports.
  */
-async function checkReachable(urls: string[] | undefined, command: ErrorSink): Promise<undefined> {
+async function urlsOf(urls: string[] | undefined, command: ErrorSink): Promise<string[]> {
+  if (urls) return urls;
+  try {
+    return (await findOwnCluster(process.env)).urls;
+  } catch (error) {
+    command.error((error as Error).message, { exitCode: 1 });
+  }
+}
+
+/** Stops with one line (exit 1) when an instance of `urls` does not answer. */
+async function checkReachable(urls: string[], command: ErrorSink): Promise<undefined> {
   const targets = targetsOf(undefined, urls);
   const unreachable = await findUnreachable(targets);
   if (unreachable.length === 0) return undefined;
   const down = unreachable.map(({ target, reason }) => `${target.url} (${reason})`).join(', ');
-  const hint = urls
-    ? 'is a cluster running there? (`npm start` runs one on 3001-3003)'
-    : "run `npm start` first, or pass --urls for instances elsewhere (or --start for a cluster of the lab's own)";
   const what =
     unreachable.length === targets.length ? 'no instance answered' : 'not every instance answered';
-  command.error(`${what} at ${down}: ${hint}`, { exitCode: 1 });
+  command.error(
+    `${what} at ${down}: is a cluster running there? (\`npm start\` prints its URLs; --start runs a cluster of the lab's own)`,
+    { exitCode: 1 },
+  );
 }
 
 function targetsOf(cluster: LabCluster | undefined, urls: string[] | undefined): Target[] {
   if (cluster) return cluster.instances.map(({ name, url }) => ({ name, url }));
-  return (urls ?? DEFAULT_URLS).map((url, i) => ({ name: `app-${i + 1}`, url }));
+  return (urls ?? []).map((url, i) => ({ name: `app-${i + 1}`, url }));
 }
 
 async function dbQueries(targets: Target[]): Promise<number | undefined> {

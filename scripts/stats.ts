@@ -7,17 +7,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option } from '@commander-js/extra-typings';
 import { createProgram, duration, integer, urlList } from './cli/program.ts';
+import { findOwnCluster } from './cluster/run-file.ts';
 import { type InstanceSnapshot, readInstance } from './stats/snapshot.ts';
 import { formatTable } from './stats/table.ts';
 
-const DEFAULT_URLS = ['http://127.0.0.1:3001', 'http://127.0.0.1:3002', 'http://127.0.0.1:3003'];
+/** The per-fetch timeout's floor, whatever the interval: a busy machine answers slower than 100 ms. */
+const MIN_TIMEOUT_MS = 1000;
+/** The per-fetch timeout's ceiling, so that a slow instance does not stall a long interval. */
+const MAX_TIMEOUT_MS = 2000;
 
 const program = createProgram('stats')
   .description("A live view of the cluster: every instance's /stats, one line each.")
   .addOption(
     new Option(
       '--urls <url,...>',
-      'instances to watch (default http://127.0.0.1:3001-3003, as npm start runs)',
+      'instances to watch (default: the cluster npm start of this checkout runs on BASE_PORT, INSTANCES)',
     ).argParser(urlList),
   )
   .addOption(
@@ -37,18 +41,29 @@ const program = createProgram('stats')
   )
   .parse();
 
-function parseOptions() {
+/** This checkout's own `npm start` cluster; none running there: one line, exit 1. */
+async function ownClusterUrls(): Promise<string[]> {
+  try {
+    return (await findOwnCluster(process.env)).urls;
+  } catch (error) {
+    program.error((error as Error).message, { exitCode: 1 });
+    // `error` exits; this line only satisfies the type checker.
+    throw error;
+  }
+}
+
+async function parseOptions() {
   const options = program.opts();
   return {
-    urls: options.urls ?? DEFAULT_URLS,
+    urls: options.urls ?? (await ownClusterUrls()),
     interval: options.interval,
     count: options.once ? 1 : (options.count ?? Number.POSITIVE_INFINITY),
   };
 }
 
-const { urls, interval, count } = parseOptions();
+const { urls, interval, count } = await parseOptions();
 const live = process.stdout.isTTY === true && count > 1;
-const timeoutMs = Math.min(interval, 2000);
+const timeoutMs = Math.max(MIN_TIMEOUT_MS, Math.min(interval, MAX_TIMEOUT_MS));
 const previous = new Map<string, InstanceSnapshot>();
 
 for (let round = 1; round <= count; round++) {

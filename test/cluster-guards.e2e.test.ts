@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checkReadiness } from '../scripts/cluster/readiness.ts';
+import { runFilePath } from '../scripts/cluster/run-file.ts';
 import {
   type ClusterProcess,
   freePortRange,
@@ -279,6 +280,67 @@ describe('a cluster with its own Redis and data directory', () => {
     );
   }, 60_000);
 
+  it("records its run, so that the documented npm run consistency and npm run stats find this checkout's cluster from BASE_PORT and INSTANCES", async () => {
+    const run = JSON.parse(readFileSync(runFilePath(Number(env.BASE_PORT)), 'utf8'));
+    expect(run).toMatchObject({ urls, redisUrl: `redis://127.0.0.1:${env.REDIS_PORT}` });
+    expect((await send(`${urls[0]}/readyz`)).body.run).toBe(run.runId);
+    const scriptEnv = { BASE_PORT: env.BASE_PORT as string, INSTANCES: env.INSTANCES as string };
+    const out = await mkdtemp(join(tmpdir(), 'cachelab-lab-out-'));
+    tempDirs.push(out);
+
+    const lab = await runNodeScript(
+      'scripts/consistency.ts',
+      ['write-then-read', '--iterations', '3', '--out', out],
+      { timeoutMs: 60_000, env: scriptEnv },
+    );
+    expect(lab.code, lab.output).toBe(0);
+    const stats = await runNodeScript('scripts/stats.ts', ['--once'], {
+      timeoutMs: 30_000,
+      env: scriptEnv,
+    });
+    expect(stats.code, stats.output).toBe(0);
+    expect(stats.output).toMatch(/^app-1\/\S+\s+up\s/m);
+    expect(stats.output).toMatch(/^app-2\/\S+\s+up\s/m);
+  }, 90_000);
+
+  it('the scripts refuse, in one line and without a request, ports where no cluster of this checkout runs', async () => {
+    // app-2 of this cluster stands for another checkout's instance on BASE_PORT+1: first with no
+    // run file of this checkout there, then with one of an earlier run (another token).
+    const base = Number(env.BASE_PORT) + 1;
+    const scriptEnv = { BASE_PORT: String(base), INSTANCES: '1' };
+    const before = await send(`${urls[1]}/stats`);
+    const refused = `no cluster of this checkout runs on ${base} (`;
+    const hint = 'start one with `npm start` (BASE_PORT, INSTANCES as there) or pass --urls';
+    const file = runFilePath(base);
+    try {
+      for (const why of [
+        `no .data/run-${base}.json`,
+        `${urls[1]}: an instance of another cluster answers there (run `,
+      ]) {
+        for (const [script, args, name] of [
+          ['scripts/consistency.ts', ['write-then-read', '--iterations', '50'], 'consistency'],
+          ['scripts/consistency.ts', ['history', '--duration', '2s'], 'consistency'],
+          ['scripts/stats.ts', ['--once'], 'stats'],
+        ] as const) {
+          const out = await runNodeScript(script, [...args], { timeoutMs: 30_000, env: scriptEnv });
+          expect(out.code, out.output).toBe(1);
+          expect(out.output.trim().split('\n'), out.output).toHaveLength(1);
+          expect(out.output).toContain(`${name}: ${refused}${why}`);
+          expect(out.output).toContain(hint);
+        }
+        writeFileSync(
+          file,
+          JSON.stringify({ runId: 'an-earlier-run', urls: [urls[1]], redisUrl: '', pid: 1 }),
+        );
+      }
+    } finally {
+      rmSync(file, { force: true });
+    }
+    // Nothing was written through the other cluster's instance.
+    const after = await send(`${urls[1]}/stats`);
+    expect(after.body.http).toEqual(before.body.http);
+  }, 120_000);
+
   it('refuses npm run reset while it runs', async () => {
     const reset = await runNodeScript('scripts/reset.ts', [], { timeoutMs: 30_000, env });
     expect(reset.code, reset.output).toBe(1);
@@ -289,6 +351,7 @@ describe('a cluster with its own Redis and data directory', () => {
 
   it('keeps the write across a restart, and npm run reset starts the next run from version 1', async () => {
     await stop(cluster, env);
+    expect(existsSync(runFilePath(Number(env.BASE_PORT))), 'the run file after stop').toBe(false);
     expect(cluster.output()).not.toContain('database connection error');
     // Neither the first start nor Ctrl-C looks like a fault.
     expect(cluster.output()).not.toMatch(/"level":"(warn|error|fatal)"/);

@@ -61,7 +61,7 @@ const program = createDemoProgram(
   .addOption(
     new Option(
       '--urls <url,...>',
-      'use running instances instead (e.g. npm start: http://127.0.0.1:3001,…)',
+      'use running instances instead (e.g. the URLs your npm start printed)',
     ).argParser(urlList),
   )
   .addOption(

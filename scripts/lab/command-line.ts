@@ -25,7 +25,7 @@ const clusterOptions = {
   urls: () =>
     new Option(
       '--urls <url,...>',
-      'instances to test (default http://127.0.0.1:3001-3003, as npm start runs)',
+      'instances to test (default: the cluster npm start of this checkout runs on BASE_PORT, INSTANCES)',
     ).argParser(urlList),
   start: () =>
     new Option(
