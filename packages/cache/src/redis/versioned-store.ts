@@ -1,7 +1,7 @@
 import type { KeyBuilder } from '../keys.ts';
 import { redisCall } from '../timeout.ts';
 import type { Loaded, RedisLike } from '../types.ts';
-import { FILL, READ, type Script } from './scripts.ts';
+import { ANNOUNCE, FILL, READ, type Script } from './scripts.ts';
 
 /** What one round trip to Redis found for a key. */
 export interface VersionedRead<V> {
@@ -39,6 +39,16 @@ export interface VersionedStore {
     ttl: { ttlMs: number; pointerTtlMs: number },
     announcement: Announcement,
   ): Promise<{ outcome: FillOutcome; published: boolean }>;
+  /**
+   * Moves the pointer forward to `version` without writing data (the value is in the database
+   * only) and publishes the announcement unless the pointer is already past it.
+   */
+  announce(
+    key: string,
+    version: number,
+    pointerTtlMs: number,
+    announcement: Announcement,
+  ): Promise<FillOutcome>;
 }
 
 const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
@@ -94,6 +104,17 @@ export function createVersionedStore(
       const reply = await run(`fill (${announcement.when})`, FILL, keyArgs, args);
       if (!Array.isArray(reply)) return { outcome: 'stale', published: false };
       return { outcome: OUTCOMES[String(reply[0])] ?? 'stale', published: reply[1] === 1 };
+    },
+    async announce(key, version, pointerTtlMs, announcement) {
+      const args = [
+        keys.dataPrefix(key),
+        String(version),
+        String(pointerTtlMs),
+        announcement.channel,
+        announcement.payload,
+      ];
+      const reply = await run('announce', ANNOUNCE, [keys.pointer(key)], args);
+      return OUTCOMES[String(reply)] ?? 'stale';
     },
   };
 }
