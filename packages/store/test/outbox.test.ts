@@ -21,11 +21,14 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
   let database: FreshDatabase;
   let pool: pg.Pool;
   let users: UsersRepository;
+  let outboxAfterSeed: number;
 
   beforeAll(async () => {
     database = await fresh();
     pool = createPool({ connectionString: database.url, max: 4 });
     await prepareDatabase(pool, { seedUsers: 20 });
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM cache_outbox');
+    outboxAfterSeed = rows[0].n;
     users = createUsersRepository({ db: pool });
   });
 
@@ -45,6 +48,10 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
     );
     return rows;
   }
+
+  it('does not announce the seed of an empty table', () => {
+    expect(outboxAfterSeed).toBe(0);
+  });
 
   it('bumps the version of a plain UPDATE that does not mention it, and records it', async () => {
     const before = await users.get('3');
