@@ -46,6 +46,7 @@ BEGIN
     NEW.version := 1;
   ELSE
     NEW.version := OLD.version + 1;
+    NEW.updated_at := now();
   END IF;
   RETURN NEW;
 END $$;
