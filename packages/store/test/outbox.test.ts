@@ -175,6 +175,48 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
     }
   });
 
+  it('hands the batch of a relay that died mid-batch to another once its lease runs out', async () => {
+    await pool.query(`UPDATE users SET age = age + 1 WHERE id IN ('13', '14')`);
+    let claimed = () => {};
+    const claimedOnce = new Promise<void>((resolve) => {
+      claimed = resolve;
+    });
+    let release = () => {};
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The first relay claims the batch and never comes back (a process frozen or killed).
+    const dying = createOutboxRelay({
+      db: pool,
+      leaseMs: 500,
+      pollIntervalMs: 60_000,
+      announce: async () => {
+        claimed();
+        await stuck;
+        throw new Error('died');
+      },
+    });
+    const announced: OutboxEntry[] = [];
+    await claimedOnce;
+    const heir = createOutboxRelay({
+      db: pool,
+      pollIntervalMs: 50,
+      announce: async (entries) => void announced.push(...entries),
+    });
+    try {
+      const startedAt = Date.now();
+      await waitFor(() => announced.length === 2, {
+        timeoutMs: 5000,
+        what: 'the batch taken over',
+      });
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+      expect(await outbox()).toEqual([]);
+    } finally {
+      release();
+      await Promise.all([dying.close(), heir.close()]);
+    }
+  });
+
   it('lets two relays share the outbox without announcing a row twice', async () => {
     await pool.query('UPDATE users SET age = age + 1');
     const seen: string[] = [];
