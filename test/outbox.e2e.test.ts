@@ -48,8 +48,11 @@ beforeAll(async () => {
     CACHE_NAMESPACE: namespace,
     CACHE_TTL_MS: '600000',
     L1_TTL_MS: '600000',
-    HEARTBEAT_INTERVAL_MS: '100',
-    HEARTBEAT_TIMEOUT_MS: '400',
+    // Patient Redis calls and heartbeats: on a loaded machine a timed-out read would go to the
+    // database and heal the key by itself, and the test could no longer fail without the relay.
+    REDIS_TIMEOUT_MS: '2000',
+    HEARTBEAT_INTERVAL_MS: '250',
+    HEARTBEAT_TIMEOUT_MS: '4000',
     OUTBOX_POLL_MS: String(POLL_MS),
     OUTBOX_LEASE_MS: '1000',
   };

@@ -41,7 +41,7 @@ export async function startDatabaseServer(): Promise<TestDatabaseServer> {
         stdio: 'ignore',
       },
     );
-    await waitFor(() => answers(url, child), { timeoutMs: 30_000, what: `database on ${port}` });
+    await waitFor(() => answers(url, child), { timeoutMs: 90_000, what: `database on ${port}` });
     return child;
   }
 
