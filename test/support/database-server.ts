@@ -44,7 +44,8 @@ export async function startDatabaseServer(): Promise<TestDatabaseServer> {
     );
     // Its own "listening" line first: on a port taken meanwhile by another Postgres (the free
     // port is only free when it was picked), a query would be answered by the wrong server.
-    await listening(child, port, 30_000);
+    // Generous: PGlite took over 20 s to start on a loaded 2-core machine.
+    await listening(child, port, 90_000);
     await waitFor(() => answers(url, child), { timeoutMs: 30_000, what: `database on ${port}` });
     return child;
   }

@@ -93,6 +93,30 @@ export interface AppConfig {
    * widens the window of the stale-set race so that the lab can show it. 0 (off) unless set.
    */
   labFillDelayMs: number;
+  /**
+   * `OUTBOX_POLL_MS`: how often the relay checks the database's outbox without a notification;
+   * the delivery bound of a write that bypasses the instances on the embedded database. @default 250
+   */
+  outboxPollMs: number;
+  /** `OUTBOX_BATCH_SIZE`: outbox rows claimed and announced per batch (one pipelined round trip,
+   * which must fit in `REDIS_TIMEOUT_MS`). @default 100 */
+  outboxBatchSize: number;
+  /**
+   * `OUTBOX_LEASE_MS`: how long a claimed batch stays reserved for its relay; if the relaying
+   * instance dies, another one relays the batch after this long. @default 5000
+   */
+  outboxLeaseMs: number;
+  /**
+   * `OUTBOX_LISTEN`: `1` wakes the relay on the database's NOTIFY (PostgreSQL; skipped on the
+   * embedded PGlite, whose server does not deliver notifications to other connections), `0` polls
+   * only. @default 1
+   */
+  outboxListen: boolean;
+  /**
+   * `CRASH_AFTER_COMMIT`: lab and tests only. `1` makes the instance SIGKILL itself right after
+   * the database committed a write, before any Redis call. 0 (off) unless set.
+   */
+  crashAfterCommit: boolean;
   /** `STARTUP_TIMEOUT_MS`: how long to wait for Redis and the database at start. @default 30000 */
   startupTimeoutMs: number;
   /** `SHUTDOWN_TIMEOUT_MS`: how long in-flight requests may take to finish on SIGTERM. @default 10000 */
@@ -211,6 +235,13 @@ export function readConfig(env: Env): AppConfig {
     if (raw === undefined || raw === '') return fallback;
     return /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   };
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw !== '0' && raw !== '1')
+      problems.push(`${name} must be 0 or 1, got ${JSON.stringify(raw)}`);
+    return raw === '1';
+  };
   const url = (name: string, fallback: string, protocols: string[]): string => {
     const raw = env[name] || fallback;
     if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
@@ -256,6 +287,11 @@ export function readConfig(env: Env): AppConfig {
     negativeTtlMs: cacheInt('NEGATIVE_TTL_MS', DEFAULT_CACHE_OPTIONS.negativeTtlMs),
     redisTimeoutMs: cacheInt('REDIS_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.redisTimeoutMs),
     labFillDelayMs: int('LAB_FILL_DELAY_MS', 0, 0, 60_000),
+    outboxPollMs: int('OUTBOX_POLL_MS', 250, 1, 600_000),
+    outboxBatchSize: int('OUTBOX_BATCH_SIZE', 100, 1, 100_000),
+    outboxLeaseMs: int('OUTBOX_LEASE_MS', 5000, 1, 3_600_000),
+    outboxListen: flag('OUTBOX_LISTEN', true),
+    crashAfterCommit: flag('CRASH_AFTER_COMMIT', false),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     logLevel: (env.LOG_LEVEL || 'info') as LogLevel,

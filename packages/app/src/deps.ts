@@ -1,5 +1,5 @@
 import type { Cache } from '@cachelab/cache';
-import type { UsersRepository } from '@cachelab/store';
+import type { OutboxRelayStats, UsersRepository } from '@cachelab/store';
 import type { Logger } from 'pino';
 import type { AppMetrics } from './metrics.ts';
 import type { UserBody } from './user-view.ts';
@@ -23,6 +23,11 @@ export interface AppDeps {
   cache: Cache<UserBody>;
   instance: InstanceIdentity;
   checks: { redis: Check; database: Check };
+  /**
+   * The relay of the database's outbox, reported in `/stats` and `/metrics`.
+   * @default none (reported as `null`)
+   */
+  outbox?: { stats(): OutboxRelayStats };
   /** True once shutdown has begun: `/readyz` answers 503 so load balancers stop sending traffic. */
   isDraining?: () => boolean;
   /**

@@ -5,7 +5,13 @@
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createCache } from '@cachelab/cache';
-import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/store';
+import {
+  createOutboxRelay,
+  createPool,
+  createUsersRepository,
+  prepareDatabase,
+  type UsersRepository,
+} from '@cachelab/store';
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { createApp } from './app.ts';
@@ -21,7 +27,7 @@ import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { checkClusterNode, createClusterClients } from './redis-cluster.ts';
 import { refuseConnect } from './refuse-connect.ts';
-import type { UserBody } from './user-view.ts';
+import { isUserKey, type UserBody } from './user-view.ts';
 
 let config: AppConfig;
 try {
@@ -142,11 +148,15 @@ const watchdogs = (
       )
 ) as (() => void)[];
 
-const users = createUsersRepository({
+const repository = createUsersRepository({
   db: pool,
   latencyMs: config.dbLatencyMs,
   onQuery: metrics.onQuery,
 });
+const users = config.crashAfterCommit ? crashingAfterCommit(repository) : repository;
+if (config.crashAfterCommit) {
+  logger.warn('CRASH_AFTER_COMMIT=1: the first write kills this instance (lab setting)');
+}
 // #region tutorial:create-cache
 const cache = createCache<UserBody>({
   redis,
@@ -164,6 +174,35 @@ if (config.labFillDelayMs > 0) {
   );
 }
 
+// #region tutorial:outbox-relay
+// Every version the database commits, whoever wrote it, is announced by some instance: this one
+// relays the outbox too. Duplicates of its own announcements are harmless (max is idempotent).
+const listen = config.outboxListen && !(await isEmbedded());
+let relayFailing = false;
+const outbox = createOutboxRelay({
+  db: pool,
+  announce: async (entries) => {
+    await cache.announceMany(entries);
+    if (relayFailing) logger.info('outbox relay: announcing again');
+    relayFailing = false;
+  },
+  acceptsKey: isUserKey,
+  pollIntervalMs: config.outboxPollMs,
+  batchSize: config.outboxBatchSize,
+  leaseMs: config.outboxLeaseMs,
+  listenUrl: listen ? config.databaseUrl : undefined,
+  onSetAside: (row) =>
+    logger.error(`outbox row ${row.seq} (${row.key} v${row.version}) set aside: ${row.reason}`),
+  onError: (error) => {
+    // Once per outage: the rows wait in the database and the relay retries every poll.
+    if (!relayFailing && !draining) {
+      logger.warn(`outbox relay: ${(error as Error).message}; rows kept, retrying`);
+    }
+    relayFailing = true;
+  },
+});
+// #endregion tutorial:outbox-relay
+
 /** Longest wait, on shutdown, for Redis and the database to answer what is still queued. */
 const CLOSE_TIMEOUT_MS = 2000;
 const app = createApp({
@@ -171,6 +210,7 @@ const app = createApp({
   cache,
   instance,
   checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
+  outbox,
   isDraining: () => draining,
   metrics,
   logger,
@@ -211,6 +251,8 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearInterval(sweep);
   clearTimeout(force);
+  // The relay first: it announces through the cache. What it leaves waits in the database.
+  await outbox.close();
   for (const stop of watchdogs) stop();
   await cache.close();
   // close() waits for the answers to commands still queued, and a frozen Redis (or database)
@@ -246,6 +288,30 @@ async function checkCluster(): Promise<void> {
     }
   }
   throw lastError;
+}
+
+/** Whether the database is the embedded PGlite, whose server delivers no NOTIFY to listeners. */
+async function isEmbedded(): Promise<boolean> {
+  try {
+    const { rows } = await pool.query('SELECT version() AS v');
+    return String(rows[0]?.v).includes('PGlite');
+  } catch {
+    return false;
+  }
+}
+
+/** Lab only: the repository, but each write SIGKILLs the process once the database committed it. */
+function crashingAfterCommit(inner: UsersRepository): UsersRepository {
+  const crash = <T>(result: T): T => {
+    process.kill(process.pid, 'SIGKILL');
+    return result;
+  };
+  return {
+    ...inner,
+    put: async (id, input) => crash(await inner.put(id, input)),
+    create: async (input) => crash(await inner.create(input)),
+    delete: async (id) => crash(await inner.delete(id)),
+  };
 }
 
 /** Retries `attempt` until it succeeds or STARTUP_TIMEOUT_MS passes; then exits with an error. */

@@ -1,5 +1,5 @@
 import type { CacheEvents, CacheStats } from '@cachelab/cache';
-import type { QueryEvent, StoreStats } from '@cachelab/store';
+import type { OutboxRelayStats, QueryEvent, StoreStats } from '@cachelab/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { InstanceIdentity } from './deps.ts';
 import { createRequestHistogram } from './request-histogram.ts';
@@ -16,6 +16,8 @@ const DB_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2
 export interface MetricSources {
   cache: { stats(): CacheStats };
   users: { stats(): StoreStats };
+  /** The outbox relay, when the instance runs one. */
+  outbox?: { stats(): OutboxRelayStats };
   instance: InstanceIdentity;
 }
 
@@ -250,6 +252,28 @@ function registerCollectors(
     `${c}loads_in_flight`,
     'Distinct keys being loaded from the database now.',
     () => stats().loadsInFlight,
+  );
+  const outbox = (read: (stats: OutboxRelayStats) => number) => () => {
+    const relay = sources.outbox?.stats();
+    return relay ? read(relay) : 0;
+  };
+  scrapedCounter(
+    registry,
+    'cachelab_outbox_relayed_total',
+    'Outbox rows (versions committed in the database) announced to the caches by this instance.',
+    outbox((s) => s.relayed),
+  );
+  scrapedCounter(
+    registry,
+    'cachelab_outbox_set_aside_total',
+    'Outbox rows set aside as unannounceable (key outside the scheme, bad version).',
+    outbox((s) => s.setAside),
+  );
+  scrapedCounter(
+    registry,
+    'cachelab_outbox_failures_total',
+    'Outbox batches whose claim, announcement or deletion failed (retried).',
+    outbox((s) => s.failures),
   );
   scrapedCounter(
     registry,

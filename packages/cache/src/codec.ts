@@ -1,5 +1,6 @@
 import { CacheError, errors, VersionUnavailableError } from './errors.ts';
-import type { Loaded, ReadOptions } from './types.ts';
+import { checkKey } from './keys.ts';
+import type { Announced, Loaded, ReadOptions } from './types.ts';
 
 /** How an entry is stored in Redis: the version travels with the value. */
 interface StoredEntry {
@@ -67,4 +68,17 @@ export function atLeast<V>(key: string, loaded: Loaded<V>, minVersion: number): 
     throw new VersionUnavailableError(key, minVersion, loaded.version);
   }
   return loaded;
+}
+
+/** Checks an announced version: a positive safe integer, else `E_INVALID_ENTRY`. */
+export function checkAnnounced(entry: Announced): Announced {
+  const version = entry?.version;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw new CacheError(
+      errors.invalidEntry,
+      `announce needs a positive safe integer version, got ${String(version)}`,
+    );
+  }
+  checkKey(entry.key);
+  return entry;
 }

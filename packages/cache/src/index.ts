@@ -15,6 +15,7 @@ export {
   validateCacheOptions,
 } from './options.ts';
 export {
+  type Announced,
   type Cache,
   type CacheEvents,
   type CacheRead,

@@ -32,6 +32,7 @@ export function createCounters(): Counters {
     degradedReads: 0,
     corruptEntries: 0,
     invalidations: 0,
+    announcements: 0,
     invalidationsSent: 0,
     invalidationsReceived: 0,
     messagesRejected: { malformed: 0, unsigned: 0, forged: 0 },

@@ -101,6 +101,16 @@ export interface Loaded<V> {
   version: number;
 }
 
+/**
+ * A version committed to the source of truth by someone else (another service, psql, an instance
+ * that died before announcing it), known without its value: e.g. a row relayed from an outbox.
+ */
+export interface Announced {
+  key: string;
+  /** A positive safe integer: the version the source of truth gave the write. */
+  version: number;
+}
+
 /** Loads the authoritative entry for a key on a cache miss. */
 export type Loader<V> = (key: string) => Promise<Loaded<V>>;
 
@@ -237,6 +247,8 @@ export interface CacheStats {
   corruptEntries: number;
   /** Writes handled (`invalidate` calls). */
   invalidations: number;
+  /** Versions announced without a value (`announce`/`announceMany` entries), whatever came of them. */
+  announcements: number;
   /** Invalidation messages published / received from other instances. */
   invalidationsSent: number;
   invalidationsReceived: number;
@@ -285,6 +297,22 @@ export interface Cache<V> {
    * `E_INVALID_KEY` or `E_INVALID_ENTRY` (not `{ value, version }`) before touching Redis.
    */
   invalidate(key: string, written: Loaded<V>): Promise<void>;
+  /**
+   * Announces a version committed to the source of truth without going through `invalidate` (a
+   * write from another service, or relayed from an outbox), without its value. In `versioned`,
+   * the pointer moves forward (never back), the superseded Redis entry is dropped, every instance
+   * is told, and the next read loads the row; announcing a version twice, or out of order, is
+   * harmless. The other strategies only validate and count it (their lesson is what they miss).
+   * Rejects with `E_INVALID_KEY`/`E_INVALID_ENTRY` (version not a positive safe integer) before
+   * touching Redis, or with the Redis error (bounded by `redisTimeoutMs`): the caller retries.
+   */
+  announce(key: string, version: number): Promise<void>;
+  /**
+   * {@link Cache.announce} for many keys, sent together (one pipelined round trip with node-redis).
+   * Every entry is validated before any is sent; rejects with the first Redis error once all
+   * settled (the others were announced: announcing them again is harmless).
+   */
+  announceMany(entries: readonly Announced[]): Promise<void>;
   /** A snapshot of the counters. */
   stats(): CacheStats;
   /** Stops timers and unsubscribes; the Redis clients stay open (they are the caller's). */

@@ -4,10 +4,17 @@ export { DataDirLockedError, LOCK_FILE, lockDataDir, lockHolder } from './data-d
 // instance talking to a database over the network never loads PGlite (about 50 MiB of RSS).
 export type { StoreErrorCode } from './errors.ts';
 export { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
+export type {
+  OutboxEntry,
+  OutboxRelay,
+  OutboxRelayOptions,
+  OutboxRelayStats,
+} from './outbox-relay.ts';
+export { createOutboxRelay } from './outbox-relay.ts';
 export type { PoolOptions } from './pool.ts';
 export { createPool } from './pool.ts';
 export type { Queryable } from './queryable.ts';
-export { prepareDatabase } from './schema.ts';
+export { OUTBOX_CHANNEL, prepareDatabase, USER_KEY_PREFIX } from './schema.ts';
 export type {
   PutResult,
   QueryEvent,

@@ -11,12 +11,81 @@ CREATE TABLE IF NOT EXISTS users (
   updated_at timestamptz NOT NULL DEFAULT now()
 )`;
 
+/** Channel notified (once per transaction) when outbox rows were added. */
+export const OUTBOX_CHANNEL = 'cachelab_outbox';
+
+/** The cache key of a user id in the outbox: the application's key scheme for users. */
+export const USER_KEY_PREFIX = 'user:';
+
+// #region tutorial:outbox-trigger
+// Versions belong to the database: whatever a statement says, an insert starts at 1 and an update
+// (a soft delete included) is old + 1, so psql, a migration or a bulk UPDATE bumps it too and no
+// statement can move it back. A hard DELETE becomes a tombstone, so that a re-created id never
+// reuses a version. Every new version is recorded in the outbox in the same transaction: it
+// commits with the write or not at all. One advisory lock serialises instances migrating at once.
+const MIGRATE = `
+SELECT pg_advisory_xact_lock(4215001);
+CREATE TABLE IF NOT EXISTS cache_outbox (
+  seq           bigserial PRIMARY KEY,
+  key           text NOT NULL,
+  version       bigint NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+  claimed_until timestamptz
+);
+CREATE TABLE IF NOT EXISTS cache_outbox_dead (
+  seq         bigint PRIMARY KEY,
+  key         text NOT NULL,
+  version     bigint NOT NULL,
+  created_at  timestamptz NOT NULL,
+  reason      text NOT NULL,
+  set_aside_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE OR REPLACE FUNCTION users_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    NEW.version := 1;
+  ELSE
+    NEW.version := OLD.version + 1;
+    NEW.updated_at := now();
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION users_soft_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE users SET deleted = true, updated_at = now() WHERE id = OLD.id AND NOT deleted;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION users_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- The seed of an empty table, which no cache can hold yet, is not announced.
+  IF current_setting('cachelab.seeding', true) = 'on' THEN RETURN NULL; END IF;
+  INSERT INTO cache_outbox (key, version) VALUES ('${USER_KEY_PREFIX}' || NEW.id, NEW.version);
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION users_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER users_version BEFORE INSERT OR UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION users_version();
+CREATE OR REPLACE TRIGGER users_soft_delete BEFORE DELETE ON users
+  FOR EACH ROW EXECUTE FUNCTION users_soft_delete();
+CREATE OR REPLACE TRIGGER users_outbox AFTER INSERT OR UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION users_outbox();
+CREATE OR REPLACE TRIGGER users_outbox_notify AFTER INSERT OR UPDATE OR DELETE ON users
+  FOR EACH STATEMENT EXECUTE FUNCTION users_outbox_notify();
+`;
+// #endregion tutorial:outbox-trigger
+
 // One statement, so concurrent instances starting together either all see rows or insert the
-// same ids; ON CONFLICT makes the loser a no-op instead of an error.
-const SEED = `
+// same ids; ON CONFLICT makes the loser a no-op instead of an error. Sent with SET LOCAL as one
+// implicit transaction (no parameters: `count` is a checked integer), so the outbox skips it.
+const seed = (count: number) => `
+SET LOCAL cachelab.seeding = 'on';
 INSERT INTO users (id, name, email, age)
 SELECT g::text, 'User ' || g, 'user' || g || '@example.com', 18 + g % 60
-FROM generate_series(1, $1::int) AS g
+FROM generate_series(1, ${count}) AS g
 WHERE NOT EXISTS (SELECT 1 FROM users)
 ON CONFLICT (id) DO NOTHING`;
 
@@ -24,8 +93,9 @@ ON CONFLICT (id) DO NOTHING`;
 const CREATE_RACE = new Set(['23505', '42P07']);
 
 /**
- * Creates the `users` table when missing and seeds users `1`…`seedUsers` when it is empty.
- * Idempotent and safe to run from several instances at once.
+ * Creates the `users` table when missing, installs (or updates) the version and outbox triggers
+ * and their tables, and seeds users `1`…`seedUsers` when the table is empty. Idempotent, safe to
+ * run from several instances at once, and applies to a database created by an older version.
  */
 export async function prepareDatabase(
   db: Queryable,
@@ -41,5 +111,7 @@ export async function prepareDatabase(
     if (!code || !CREATE_RACE.has(code)) throw error;
     await db.query(CREATE_TABLE);
   }
-  if (options.seedUsers > 0) await db.query(SEED, [options.seedUsers]);
+  // Several statements without parameters: one implicit transaction, under the advisory lock.
+  await db.query(MIGRATE);
+  if (options.seedUsers > 0) await db.query(seed(options.seedUsers));
 }

@@ -40,19 +40,20 @@ const SELECT_ONE = `SELECT ${COLUMNS} FROM users WHERE id = $1`;
 
 // #region tutorial:versioned-writes
 // `prev` reads the row as it was before this statement, so `created` is true for a new id and for
-// a revived tombstone alike. The version bump happens in the same statement as the write.
+// a revived tombstone alike. The statements leave `version` alone: the database's trigger bumps
+// it (and records it in the outbox) in the same statement, and RETURNING gives the new one.
 const UPSERT = `
 WITH prev AS (SELECT deleted FROM users WHERE id = $1)
 INSERT INTO users AS u (id, name, email, age) VALUES ($1, $2, $3, $4)
 ON CONFLICT (id) DO UPDATE SET
   name = EXCLUDED.name, email = EXCLUDED.email, age = EXCLUDED.age,
-  deleted = false, version = u.version + 1, updated_at = now()
+  deleted = false, updated_at = now()
 RETURNING ${COLUMNS}, COALESCE((SELECT deleted FROM prev), true) AS created`;
 
 const INSERT = `INSERT INTO users (id, name, email, age) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`;
 
 const SOFT_DELETE = `
-UPDATE users SET deleted = true, version = version + 1, updated_at = now()
+UPDATE users SET deleted = true, updated_at = now()
 WHERE id = $1 AND NOT deleted
 RETURNING ${COLUMNS}`;
 // #endregion tutorial:versioned-writes

@@ -55,6 +55,7 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
       http: { requests: metrics.apiRequests() },
       cache: { ...cache, hitRatio: cache.reads === 0 ? null : hits / cache.reads },
       database: deps.users.stats(),
+      outbox: deps.outbox?.stats() ?? null,
       memory: memoryUsage(),
     });
   });

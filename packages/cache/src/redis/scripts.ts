@@ -69,3 +69,25 @@ end
 return {outcome, published}
 `);
 // #endregion tutorial:fill
+
+/**
+ * Announces a version committed elsewhere (an outbox row relayed from the database) without its
+ * value: moves the pointer forward if newer, drops the superseded data entry, and publishes the
+ * invalidation unless the pointer is already past this version (whose own announcement then
+ * covers it). The next read finds a pointer without data and loads the row from the database.
+ * KEYS[1] pointer; ARGV[1] data key prefix, ARGV[2] version, ARGV[3] pointer TTL (ms), ARGV[4]
+ * channel, ARGV[5] message. Returns 1 moved, 0 already current, -1 stale (nothing published).
+ */
+export const ANNOUNCE = script(`${GREATER}
+local current = redis.call('GET', KEYS[1])
+if current and not string.match(current, '^%d+$') then current = false end
+if current and not gt(ARGV[2], current) then
+  if current ~= ARGV[2] then return -1 end
+  if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if current then redis.call('DEL', ARGV[1] .. current) end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return 1
+`);

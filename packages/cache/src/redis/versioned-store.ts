@@ -1,7 +1,7 @@
 import type { KeyBuilder } from '../keys.ts';
 import type { Loaded, RedisLike, ShardedRedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
-import { FILL, READ, type Script } from './scripts.ts';
+import { ANNOUNCE, FILL, READ, type Script } from './scripts.ts';
 
 /** What one round trip to Redis found for a key. */
 export interface VersionedRead<V> {
@@ -44,6 +44,16 @@ export interface VersionedStore {
     ttl: { ttlMs: number; pointerTtlMs: number },
     announcement: Announcement,
   ): Promise<{ outcome: FillOutcome; published: boolean }>;
+  /**
+   * Moves the pointer forward to `version` without writing data (the value is in the database
+   * only) and publishes the announcement unless the pointer is already past it.
+   */
+  announce(
+    key: string,
+    version: number,
+    pointerTtlMs: number,
+    announcement: Announcement,
+  ): Promise<FillOutcome>;
 }
 
 const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
@@ -104,6 +114,23 @@ export function createVersionedStore(
         await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
       }
       return { outcome, published };
+    },
+    async announce(key, version, pointerTtlMs, announcement) {
+      const args = [
+        keys.dataPrefix(key),
+        String(version),
+        String(pointerTtlMs),
+        announcement.sharded ? '' : announcement.channel,
+        announcement.payload,
+      ];
+      const reply = await run('announce', ANNOUNCE, [keys.pointer(key)], args);
+      const outcome = OUTCOMES[String(reply)] ?? 'stale';
+      if (outcome !== 'stale' && announcement.sharded) {
+        // As for a fill: the script cannot SPUBLISH on the key's channel (another slot).
+        const { channel, payload } = announcement;
+        await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
+      }
+      return outcome;
     },
   };
 }

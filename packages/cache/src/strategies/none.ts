@@ -1,4 +1,4 @@
-import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
+import { atLeast, checkAnnounced, checkEntry, minVersionOf } from '../codec.ts';
 import { checkKey } from '../keys.ts';
 import { snapshotCounters } from '../stats.ts';
 import type { Cache, CacheRead } from '../types.ts';
@@ -33,6 +33,14 @@ export function createNoCache<V>(context: StrategyContext): Cache<V> {
       checkKey(key);
       checkEntry(written, 'invalidate');
       counters.invalidations++;
+    },
+    async announce(key, version) {
+      checkAnnounced({ key, version });
+      counters.announcements++;
+    },
+    async announceMany(entries) {
+      for (const entry of entries) checkAnnounced(entry);
+      counters.announcements += entries.length;
     },
     stats: () => ({
       ...snapshotCounters(counters),

@@ -1,4 +1,4 @@
-import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
+import { atLeast, checkAnnounced, checkEntry, minVersionOf } from '../codec.ts';
 import { CacheError, errors } from '../errors.ts';
 import { checkKey } from '../keys.ts';
 import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
@@ -114,6 +114,14 @@ function createRedisOnlyCache<V>(
       checkEntry(written, 'invalidate');
       counters.invalidations++;
       await onWrite(l2, key);
+    },
+    async announce(key, version) {
+      checkAnnounced({ key, version });
+      counters.announcements++;
+    },
+    async announceMany(entries) {
+      for (const entry of entries) checkAnnounced(entry);
+      counters.announcements += entries.length;
     },
     stats: () => ({
       ...snapshotCounters(counters),

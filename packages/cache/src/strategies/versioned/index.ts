@@ -7,6 +7,7 @@ import { createVersionedStore } from '../../redis/versioned-store.ts';
 import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
 import type { Cache, SubscriberLike } from '../../types.ts';
 import type { StrategyContext } from '../context.ts';
+import { createAnnouncePath } from './announce-path.ts';
 import { createReadPath } from './read-path.ts';
 import type { VersionedState } from './state.ts';
 import { createWritePath } from './write-path.ts';
@@ -107,9 +108,12 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
 
   const readPath = createReadPath(state);
   const writePath = createWritePath(state);
+  const announcePath = createAnnouncePath(state, pointerTtlMs);
   return {
     getOrLoad: readPath.getOrLoad,
     invalidate: writePath.invalidate,
+    announce: announcePath.announce,
+    announceMany: announcePath.announceMany,
     stats: () => ({
       ...snapshotCounters(counters),
       strategy: 'versioned',

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/index.ts';
+import type { CacheOptions } from '../src/index.ts';
+import { cacheFixture, mapLoader, uniqueNamespace } from './fixture.ts';
+
+type User = { name: string };
+const v = (version: number) => ({ value: { name: `v${version}` }, version });
+
+async function pair(options: Partial<CacheOptions> = {}) {
+  const namespace = uniqueNamespace();
+  const a = await cacheFixture<User>({ namespace, origin: 'a', ...options });
+  const b = await cacheFixture<User>({ namespace, origin: 'b', ...options });
+  await waitFor(() => a.cache.stats().trusted && b.cache.stats().trusted, {
+    what: 'both instances to trust their bus',
+  });
+  return [a, b] as const;
+}
+
+describe('announce: versions committed elsewhere, without a value', () => {
+  it('moves the pointer forward, drops the old entry, and every instance loads the new row', async () => {
+    const [a, b] = await pair();
+    const source = mapLoader<User>({ k: v(1) });
+    await a.cache.getOrLoad('k', source.load);
+    await b.cache.getOrLoad('k', source.load);
+    expect(await b.cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'L1' });
+
+    source.entries.k = v(2);
+    await a.cache.announce('k', 2);
+    expect(await a.redis.get(a.keys.pointer('k'))).toBe('2');
+    expect(await a.redis.get(a.keys.data('k', 1))).toBeNull();
+    // The announcing instance knows at once; the other once the message arrives.
+    expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'MISS' });
+    await waitFor(() => b.cache.stats().invalidationsReceived >= 1, { what: 'b told' });
+    expect(await b.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L2' });
+  });
+
+  it('never moves the pointer back: a late or duplicate announcement changes nothing', async () => {
+    const [a] = await pair();
+    await a.cache.invalidate('k', v(5));
+    await a.cache.announceMany([
+      { key: 'k', version: 3 },
+      { key: 'k', version: 5 },
+    ]);
+    expect(await a.redis.get(a.keys.pointer('k'))).toBe('5');
+    expect(await a.redis.get(a.keys.data('k', 5))).not.toBeNull();
+    expect(await a.cache.getOrLoad('k', mapLoader<User>().load)).toMatchObject({ version: 5 });
+  });
+
+  it('refuses a version that is not a positive safe integer, before touching Redis', async () => {
+    const [a] = await pair();
+    for (const version of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
+      await expect(a.cache.announce('k', version)).rejects.toMatchObject({
+        code: 'E_INVALID_ENTRY',
+      });
+    }
+    await expect(
+      a.cache.announceMany([
+        { key: 'ok', version: 1 },
+        { key: '', version: 1 },
+      ]),
+    ).rejects.toMatchObject({ code: 'E_INVALID_KEY' });
+    expect(await a.redis.get(a.keys.pointer('ok'))).toBeNull();
+  });
+
+  it('is a counted no-op in the strategies without versions', async () => {
+    const a = await cacheFixture<User>({ namespace: uniqueNamespace(), strategy: 'delete' });
+    await a.cache.announceMany([{ key: 'k', version: 2 }]);
+    expect(a.cache.stats().announcements).toBe(1);
+  });
+});

@@ -1,0 +1,259 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { waitFor } from '../../../test/support/index.ts';
+import {
+  createOutboxRelay,
+  createPool,
+  createUsersRepository,
+  type OutboxEntry,
+  prepareDatabase,
+  type UsersRepository,
+} from '../src/index.ts';
+import { type FreshDatabase, freshEmbedded, freshPostgres } from './fresh-database.ts';
+
+const backends: [string, () => Promise<FreshDatabase>][] = [['embedded PGlite', freshEmbedded]];
+const postgresUrl = inject('postgresUrl');
+if (postgresUrl) backends.push(['PostgreSQL', () => freshPostgres(postgresUrl)]);
+
+const ada = { name: 'Ada', email: 'ada@example.com', age: 36 };
+
+describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
+  let database: FreshDatabase;
+  let pool: pg.Pool;
+  let users: UsersRepository;
+  let outboxAfterSeed: number;
+
+  beforeAll(async () => {
+    database = await fresh();
+    pool = createPool({ connectionString: database.url, max: 4 });
+    await prepareDatabase(pool, { seedUsers: 20 });
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM cache_outbox');
+    outboxAfterSeed = rows[0].n;
+    users = createUsersRepository({ db: pool });
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await database?.cleanup();
+  });
+
+  beforeEach(async () => {
+    await pool.query('DELETE FROM cache_outbox');
+    await pool.query('DELETE FROM cache_outbox_dead');
+  });
+
+  async function outbox(): Promise<{ key: string; version: number }[]> {
+    const { rows } = await pool.query(
+      'SELECT key, version::int AS version FROM cache_outbox ORDER BY seq',
+    );
+    return rows;
+  }
+
+  it('does not announce the seed of an empty table', () => {
+    expect(outboxAfterSeed).toBe(0);
+  });
+
+  it('bumps the version of a plain UPDATE that does not mention it, and records it', async () => {
+    const before = await users.get('3');
+    await pool.query(`UPDATE users SET name = 'x' WHERE id = '3'`);
+    const after = await users.get('3');
+    expect(after).toMatchObject({ name: 'x', version: (before?.version ?? 0) + 1 });
+    expect(await outbox()).toEqual([{ key: 'user:3', version: after?.version }]);
+  });
+
+  it('never lets a statement move a version backwards or choose it', async () => {
+    await pool.query(`UPDATE users SET version = version + 1 WHERE id = '4'`);
+    await pool.query(`UPDATE users SET version = 0, name = 'old' WHERE id = '4'`);
+    expect(await users.get('4')).toMatchObject({ name: 'old', version: 3 });
+    await pool.query(
+      `INSERT INTO users (id, name, email, age, version) VALUES ('new-4', 'n', 'e', 1, 99)`,
+    );
+    expect(await users.get('new-4')).toMatchObject({ version: 1 });
+  });
+
+  it('records every row of a bulk UPDATE, in the same transaction', async () => {
+    await pool.query('UPDATE users SET age = age + 1 WHERE id ~ $1', ['^1\\d$']);
+    const rows = await outbox();
+    expect(rows.map((row) => row.key).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `user:1${i}`).sort(),
+    );
+    await pool.query('BEGIN');
+    await pool.query(`UPDATE users SET age = 1 WHERE id = '5'`);
+    await pool.query('ROLLBACK');
+    expect(await outbox()).toHaveLength(10);
+  });
+
+  it('turns a hard DELETE into a tombstone with a new version', async () => {
+    await users.put('gone', ada);
+    await pool.query(`DELETE FROM users WHERE id = 'gone'`);
+    expect(await users.get('gone')).toMatchObject({ deleted: true, version: 2 });
+    expect(await outbox()).toEqual([
+      { key: 'user:gone', version: 1 },
+      { key: 'user:gone', version: 2 },
+    ]);
+    const revived = await users.put('gone', ada);
+    expect(revived).toMatchObject({ created: true, user: { version: 3 } });
+  });
+
+  it('returns the version the trigger gave from every repository write', async () => {
+    const put = await users.put('repo', ada);
+    const replaced = await users.put('repo', { ...ada, age: 40 });
+    const deleted = await users.delete('repo');
+    const created = await users.create(ada);
+    expect([put.user.version, replaced.user.version, deleted?.version]).toEqual([1, 2, 3]);
+    expect(created.version).toBe(1);
+    expect(await outbox()).toEqual([
+      { key: 'user:repo', version: 1 },
+      { key: 'user:repo', version: 2 },
+      { key: 'user:repo', version: 3 },
+      { key: `user:${created.id}`, version: 1 },
+    ]);
+  });
+
+  it('applies to a database created before the outbox existed, keeping its versions', async () => {
+    await pool.query('DROP TRIGGER users_version ON users');
+    await pool.query('DROP TRIGGER users_outbox ON users');
+    await pool.query('DROP TABLE cache_outbox');
+    await pool.query(`UPDATE users SET version = 7 WHERE id = '6'`);
+    await Promise.all([1, 2, 3].map(() => prepareDatabase(pool, { seedUsers: 20 })));
+    await pool.query(`UPDATE users SET age = 2 WHERE id = '6'`);
+    expect(await users.get('6')).toMatchObject({ version: 8 });
+    expect(await outbox()).toEqual([{ key: 'user:6', version: 8 }]);
+  });
+
+  it('relays in batches, deletes only what was announced, and keeps the rest on failure', async () => {
+    await pool.query('UPDATE users SET age = age + 1 WHERE id IN ($1, $2, $3)', ['7', '8', '9']);
+    const announced: OutboxEntry[] = [];
+    let failing = true;
+    const relay = createOutboxRelay({
+      db: pool,
+      batchSize: 2,
+      pollIntervalMs: 20,
+      announce: async (entries) => {
+        if (failing) throw new Error('redis is down');
+        announced.push(...entries);
+      },
+    });
+    try {
+      await waitFor(() => relay.stats().failures >= 2, { what: 'failed attempts' });
+      expect(await outbox()).toHaveLength(3);
+      failing = false;
+      await waitFor(async () => (await outbox()).length === 0, { what: 'the outbox drained' });
+      expect(announced.map((entry) => entry.key).sort()).toEqual(['user:7', 'user:8', 'user:9']);
+      expect(relay.stats()).toMatchObject({ relayed: 3, batches: 2 });
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('sets aside a row it cannot announce, without blocking the rows behind it', async () => {
+    await pool.query(
+      `INSERT INTO cache_outbox (key, version) VALUES ('other:1', 1), ('user:1', 0)`,
+    );
+    await pool.query(`UPDATE users SET age = 3 WHERE id = '1'`);
+    const announced: OutboxEntry[] = [];
+    const setAside: string[] = [];
+    const relay = createOutboxRelay({
+      db: pool,
+      acceptsKey: (key) => key.startsWith('user:'),
+      announce: async (entries) => void announced.push(...entries),
+      onSetAside: (row) => setAside.push(`${row.key}@${row.version}: ${row.reason}`),
+    });
+    try {
+      await relay.drain();
+      expect(announced.map((entry) => entry.key)).toEqual(['user:1']);
+      expect(setAside).toEqual([
+        'other:1@1: key outside the key scheme',
+        'user:1@0: version is not a positive safe integer',
+      ]);
+      expect(relay.stats().setAside).toBe(2);
+      const { rows } = await pool.query('SELECT key FROM cache_outbox_dead ORDER BY seq');
+      expect(rows.map((row) => row.key)).toEqual(['other:1', 'user:1']);
+      expect(await outbox()).toEqual([]);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('hands the batch of a relay that died mid-batch to another once its lease runs out', async () => {
+    await pool.query(`UPDATE users SET age = age + 1 WHERE id IN ('13', '14')`);
+    let claimed = () => {};
+    const claimedOnce = new Promise<void>((resolve) => {
+      claimed = resolve;
+    });
+    let release = () => {};
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The first relay claims the batch and never comes back (a process frozen or killed).
+    const dying = createOutboxRelay({
+      db: pool,
+      leaseMs: 500,
+      pollIntervalMs: 60_000,
+      announce: async () => {
+        claimed();
+        await stuck;
+        throw new Error('died');
+      },
+    });
+    const announced: OutboxEntry[] = [];
+    await claimedOnce;
+    const heir = createOutboxRelay({
+      db: pool,
+      pollIntervalMs: 50,
+      announce: async (entries) => void announced.push(...entries),
+    });
+    try {
+      const startedAt = Date.now();
+      await waitFor(() => announced.length === 2, {
+        timeoutMs: 5000,
+        what: 'the batch taken over',
+      });
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+      expect(await outbox()).toEqual([]);
+    } finally {
+      release();
+      await Promise.all([dying.close(), heir.close()]);
+    }
+  });
+
+  it('lets two relays share the outbox without announcing a row twice', async () => {
+    await pool.query('UPDATE users SET age = age + 1');
+    const seen: string[] = [];
+    const options = {
+      db: pool,
+      batchSize: 3,
+      announce: async (entries: OutboxEntry[]) => void seen.push(...entries.map((e) => e.key)),
+    };
+    const relays = [createOutboxRelay(options), createOutboxRelay(options)];
+    try {
+      await Promise.all(relays.map((relay) => relay.drain()));
+      await waitFor(async () => (await outbox()).length === 0, { what: 'the outbox drained' });
+      expect(seen.length).toBe(new Set(seen).size);
+      expect(seen.length).toBeGreaterThanOrEqual(20);
+    } finally {
+      await Promise.all(relays.map((relay) => relay.close()));
+    }
+  });
+
+  it.runIf(name === 'PostgreSQL')('wakes on NOTIFY, well before the next poll', async () => {
+    const announced: OutboxEntry[] = [];
+    const relay = createOutboxRelay({
+      db: pool,
+      pollIntervalMs: 60_000,
+      listenUrl: database.url,
+      announce: async (entries) => void announced.push(...entries),
+    });
+    try {
+      await waitFor(async () => (await outbox()).length === 0, { what: 'first run' });
+      await pool.query(`UPDATE users SET age = 5 WHERE id = '2'`);
+      await waitFor(() => announced.some((entry) => entry.key === 'user:2'), {
+        timeoutMs: 5000,
+        what: 'the notified row relayed',
+      });
+      expect(relay.stats().notifications).toBeGreaterThan(0);
+    } finally {
+      await relay.close();
+    }
+  });
+});
