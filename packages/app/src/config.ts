@@ -75,6 +75,11 @@ export interface AppConfig {
   heartbeatTimeoutMs: number;
   /** `CACHE_TTL_MS` @default 60000 */
   cacheTtlMs: number;
+  /**
+   * `TTL_JITTER`: each Redis and L1 TTL is shortened by a random part of up to this fraction, so
+   * that entries filled together do not expire together. 0 to 0.9; 0 turns it off. @default 0.1
+   */
+  ttlJitter: number;
   /** `NEGATIVE_TTL_MS` @default 5000 */
   negativeTtlMs: number;
   /** `REDIS_TIMEOUT_MS`: longest wait for one Redis call. @default 250 */
@@ -111,6 +116,7 @@ const CACHE_VARIABLES = {
   strategy: 'CACHE_STRATEGY',
   namespace: 'CACHE_NAMESPACE',
   ttlMs: 'CACHE_TTL_MS',
+  ttlJitter: 'TTL_JITTER',
   negativeTtlMs: 'NEGATIVE_TTL_MS',
   l1MaxEntries: 'L1_MAX_ENTRIES',
   l1TtlMs: 'L1_TTL_MS',
@@ -131,6 +137,7 @@ export function cacheOptionsOf(
     strategy: config.cacheStrategy,
     namespace: config.cacheNamespace,
     ttlMs: config.cacheTtlMs,
+    ttlJitter: config.ttlJitter,
     negativeTtlMs: config.negativeTtlMs,
     l1MaxEntries: config.l1MaxEntries,
     l1TtlMs: config.l1TtlMs,
@@ -175,6 +182,12 @@ export function readConfig(env: Env): AppConfig {
     if (raw === undefined || raw === '') return fallback;
     return /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   };
+  // A cache setting that is a fraction: a decimal number, or its default; the library checks it.
+  const cacheFraction = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    return /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  };
   const url = (name: string, fallback: string, protocols: string[]): string => {
     const raw = env[name] || fallback;
     if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
@@ -216,6 +229,7 @@ export function readConfig(env: Env): AppConfig {
     ),
     heartbeatTimeoutMs: cacheInt('HEARTBEAT_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.heartbeatTimeoutMs),
     cacheTtlMs: cacheInt('CACHE_TTL_MS', DEFAULT_CACHE_OPTIONS.ttlMs),
+    ttlJitter: cacheFraction('TTL_JITTER', DEFAULT_CACHE_OPTIONS.ttlJitter),
     negativeTtlMs: cacheInt('NEGATIVE_TTL_MS', DEFAULT_CACHE_OPTIONS.negativeTtlMs),
     redisTimeoutMs: cacheInt('REDIS_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.redisTimeoutMs),
     labFillDelayMs: int('LAB_FILL_DELAY_MS', 0, 0, 60_000),

@@ -130,4 +130,15 @@ describe('configuration of the cache', () => {
       strategy: DEFAULT_CACHE_OPTIONS.strategy,
     });
   });
+
+  it('reads TTL_JITTER as a fraction from 0 to 0.9, 0.1 by default, and names a bad one', () => {
+    expect(readConfig({}).ttlJitter).toBe(0.1);
+    expect(cacheOptionsOf(readConfig({ TTL_JITTER: '0' })).ttlJitter).toBe(0);
+    expect(readConfig({ TTL_JITTER: '0.25' }).ttlJitter).toBe(0.25);
+    for (const bad of ['1', '-0.1', 'ten', '0.95']) {
+      expect(problems({ TTL_JITTER: bad })).toContain(
+        `TTL_JITTER must be a number from 0 to 0.9 (a fraction), got "${bad}"`,
+      );
+    }
+  });
 });

@@ -10,7 +10,9 @@ export {
   type CacheHooks,
   type CacheOptions,
   DEFAULT_CACHE_OPTIONS,
+  DEFAULT_TTL_JITTER,
   MAX_ORIGIN_LENGTH,
+  MAX_TTL_JITTER,
   type OptionProblem,
   validateCacheOptions,
 } from './options.ts';

@@ -49,6 +49,14 @@ export interface CacheOptions {
    */
   ttlMs?: number;
   /**
+   * Spread of the TTLs, a fraction: each Redis entry and each L1 entry lives its TTL shortened by
+   * a random part of up to this fraction of it (`ttlMs` 60 000 with 0.1: 54 000-60 000 ms), so
+   * that entries filled together do not expire together. The configured TTLs stay upper bounds.
+   * `0` turns it off. From 0 to 0.9.
+   * @default 0.1
+   */
+  ttlJitter?: number;
+  /**
    * Time to live of a cached "not found", in ms.
    * @default 5_000
    */
@@ -120,11 +128,17 @@ export interface CacheOptions {
   hooks?: CacheHooks;
 }
 
+/** Default of `ttlJitter`: TTLs spread over their last 10 %. */
+export const DEFAULT_TTL_JITTER = 0.1;
+/** Largest `ttlJitter`: a TTL keeps at least a tenth of its length. */
+export const MAX_TTL_JITTER = 0.9;
+
 /** Defaults of the optional {@link CacheOptions}. */
 export const DEFAULT_CACHE_OPTIONS = {
   strategy: 'versioned',
   namespace: 'cl',
   ttlMs: 60_000,
+  ttlJitter: DEFAULT_TTL_JITTER,
   negativeTtlMs: 5_000,
   l1MaxEntries: 10_000,
   l1TtlMs: 30_000,
@@ -173,6 +187,11 @@ const INTEGER_RANGES = {
   invalidateAttempts: { min: 1, max: 1000, unit: '' },
 } as const;
 
+/** The fraction options, with their largest value (the smallest is 0). */
+const FRACTION_RANGES = {
+  ttlJitter: MAX_TTL_JITTER,
+} as const;
+
 /**
  * An invalid option: its name, and the rule it breaks as a sentence without the name (other
  * options it mentions are named in backticks), e.g. `{ option: 'ttlMs', rule: 'must be an
@@ -202,6 +221,12 @@ export function validateCacheOptions(
         name as keyof CacheOptions,
         `must be an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}`,
       );
+    }
+  }
+  for (const [name, max] of Object.entries(FRACTION_RANGES)) {
+    const value = resolved[name as keyof typeof FRACTION_RANGES];
+    if (typeof value !== 'number' || !(value >= 0 && value <= max)) {
+      problem(name as keyof CacheOptions, `must be a number from 0 to ${max} (a fraction)`);
     }
   }
   if (!(resolved.heartbeatTimeoutMs > resolved.heartbeatIntervalMs)) {

@@ -1,3 +1,4 @@
+import { jitterTtl } from '../jitter.ts';
 import type { Loaded } from '../types.ts';
 
 /** An L1 entry: the parsed value, its version, and the read result handed out on a hit. */
@@ -27,12 +28,13 @@ export interface L1Store<V> {
 }
 
 /**
- * Creates an L1 of at most `maxEntries` entries that each live `ttlMs`. When full, the oldest
+ * Creates an L1 of at most `maxEntries` entries that each live `ttlMs`, shortened by a random
+ * part of up to `jitter` of it (see `jitterTtl`; 0: exactly `ttlMs`). When full, the oldest
  * entry not used since the last sweep goes (a CLOCK approximation of LRU that costs a hit only a
  * boolean write), so a hot set survives a flood of one-off keys. With `maxEntries` 0 it holds
  * nothing (L1 disabled).
  */
-export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> {
+export function createL1Store<V>(maxEntries: number, ttlMs: number, jitter = 0): L1Store<V> {
   const entries = new Map<string, L1Entry<V>>();
   let evictions = 0;
 
@@ -69,7 +71,12 @@ export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> 
       if (current && current.version > version) return;
       if (!current && entries.size >= maxEntries) evictOne();
       const read = Object.freeze({ value, version, tier: 'L1' as const });
-      entries.set(key, { version, read, expiresAt: Date.now() + ttlMs, used: false });
+      entries.set(key, {
+        version,
+        read,
+        expiresAt: Date.now() + jitterTtl(ttlMs, jitter),
+        used: false,
+      });
     },
     dropOlderThan(key, version) {
       const entry = entries.get(key);
