@@ -19,7 +19,8 @@ export interface BenchServices {
 export async function startServices(seedUsers: number): Promise<BenchServices> {
   const redis = await startRedisServer();
   const database = await startEmbeddedDatabase({ dataDir: 'memory://', port: await freePort() });
-  const pool = createPool({ connectionString: database.url, max: 1 });
+  // Seeding is setup, not measured: on a loaded machine it may take longer than a query may.
+  const pool = createPool({ connectionString: database.url, max: 1, queryTimeoutMs: 300_000 });
   await prepareDatabase(pool, { seedUsers });
   await pool.end();
   return {

@@ -7,6 +7,7 @@ import {
   parseEntityTags,
 } from '../src/conditional.ts';
 import { HttpError } from '../src/errors.ts';
+import { jsonBytesOf } from '../src/json-bytes.ts';
 
 describe('entity tags (pure)', () => {
   it('tags a version strongly, as "v<version>"', () => {
@@ -63,5 +64,16 @@ describe('entity tags (pure)', () => {
         { opaque: 'v99999999999999999', weak: false },
       ]),
     ).toEqual([7]);
+  });
+});
+
+describe('serialized bodies (pure)', () => {
+  it('serializes an object once and hands out the same bytes while it lives', () => {
+    const user = { id: '1', name: 'Ada', note: 'é' };
+    const bytes = jsonBytesOf(user);
+    expect(bytes.toString('utf8')).toBe(JSON.stringify(user));
+    expect(jsonBytesOf(user)).toBe(bytes);
+    // Another object (a new version in L1) gets its own bytes.
+    expect(jsonBytesOf({ ...user, name: 'Bea' }).toString()).toContain('Bea');
   });
 });

@@ -46,6 +46,25 @@ describe('users API', () => {
     expect(await elsewhere.json()).toEqual(body);
   });
 
+  it('answers an L1 hit with the same bytes and headers as a miss: JSON, UTF-8, exact length', async () => {
+    const { base } = await appFixture();
+    const id = uniqueId();
+    await send(`${base}/users/${id}`, 'PUT', { ...ada, name: 'Zoë' });
+    const miss = await fetch(`${base}/users/${id}`, { headers: { 'x-consistency': 'strict' } });
+    const hits = [await fetch(`${base}/users/${id}`), await fetch(`${base}/users/${id}`)];
+    const missBody = await miss.text();
+    for (const hit of hits) {
+      expect(hit.headers.get('x-cache')).toBe('L1');
+      expect(hit.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(hit.headers.get('content-length')).toBe(String(Buffer.byteLength(missBody)));
+      expect(await hit.text()).toBe(missBody);
+    }
+    expect(JSON.parse(missBody)).toMatchObject({ id, name: 'Zoë' });
+    const head = await fetch(`${base}/users/${id}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+  });
+
   it('creates with PUT (201), replaces with PUT (200) and reads its own write at once', async () => {
     const { base } = await appFixture();
     const id = uniqueId();

@@ -4,6 +4,7 @@ import type { IRouter, Request, RequestHandler, Response } from 'express';
 import { acceptedVersions, etagOf, noneMatchFails, parseEntityTags } from '../conditional.ts';
 import type { AppDeps } from '../deps.ts';
 import { errorCodes, HttpError } from '../errors.ts';
+import { sendJsonBytes } from '../json-bytes.ts';
 import { rejectQuery } from '../middleware/errors.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
 import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
@@ -44,7 +45,8 @@ export function addUserRoutes(
     res.setHeader('ETag', etagOf(version));
     // The client's copy is current: headers only, no body.
     if (ifNoneMatch && noneMatchFails(ifNoneMatch, version)) res.status(304).end();
-    else res.json(read.value);
+    // Bytes kept with the cached object: an L1 hit serializes nothing.
+    else sendJsonBytes(res, read.value);
   });
   // #endregion tutorial:get-user
 
