@@ -57,6 +57,12 @@ export interface AppConfig {
   dbConnectTimeoutMs: number;
   /** `MAX_CONCURRENT_LOADS`: database loads in flight at most; more misses get 503. @default 32 */
   maxConcurrentLoads: number;
+  /**
+   * `LOAD_LEASE_MS`: on a miss everywhere, one instance takes the key's load lease in Redis and
+   * loads; the others wait up to this long for its fill, then load themselves. 0 turns it off
+   * (one load per instance). 0 to 60000. @default 500
+   */
+  loadLeaseMs: number;
   /** `SEED_USERS`: users `1`…`N` created when the table is empty. @default 10000 */
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
@@ -125,6 +131,7 @@ const CACHE_VARIABLES = {
   heartbeatTimeoutMs: 'HEARTBEAT_TIMEOUT_MS',
   redisTimeoutMs: 'REDIS_TIMEOUT_MS',
   maxConcurrentLoads: 'MAX_CONCURRENT_LOADS',
+  loadLeaseMs: 'LOAD_LEASE_MS',
   signingSecret: 'INVALIDATION_SECRET',
 } as const satisfies Partial<Record<keyof CacheOptions, string>>;
 
@@ -146,6 +153,7 @@ export function cacheOptionsOf(
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     redisTimeoutMs: config.redisTimeoutMs,
     maxConcurrentLoads: config.maxConcurrentLoads,
+    loadLeaseMs: config.loadLeaseMs,
     signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
   };
 }
@@ -214,6 +222,7 @@ export function readConfig(env: Env): AppConfig {
     dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', 5000, 1, 600_000),
     dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 2000, 1, 600_000),
     maxConcurrentLoads: cacheInt('MAX_CONCURRENT_LOADS', DEFAULT_CACHE_OPTIONS.maxConcurrentLoads),
+    loadLeaseMs: cacheInt('LOAD_LEASE_MS', DEFAULT_CACHE_OPTIONS.loadLeaseMs),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || DEFAULT_CACHE_OPTIONS.namespace,
     cacheStrategy: (env.CACHE_STRATEGY || DEFAULT_CACHE_OPTIONS.strategy) as Strategy,

@@ -141,4 +141,12 @@ describe('configuration of the cache', () => {
       );
     }
   });
+
+  it('reads LOAD_LEASE_MS, 500 by default and 0 for off, and names one out of range', () => {
+    expect(cacheOptionsOf(readConfig({})).loadLeaseMs).toBe(500);
+    expect(cacheOptionsOf(readConfig({ LOAD_LEASE_MS: '0' })).loadLeaseMs).toBe(0);
+    expect(problems({ LOAD_LEASE_MS: '60001' })).toContain(
+      'LOAD_LEASE_MS must be an integer from 0 to 60000 (ms), got "60001"',
+    );
+  });
 });

@@ -10,6 +10,7 @@ export {
   type CacheHooks,
   type CacheOptions,
   DEFAULT_CACHE_OPTIONS,
+  DEFAULT_LOAD_LEASE_MS,
   DEFAULT_TTL_JITTER,
   MAX_ORIGIN_LENGTH,
   MAX_TTL_JITTER,

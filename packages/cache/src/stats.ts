@@ -23,6 +23,8 @@ export function createCounters(): Counters {
     negativeHits: 0,
     loads: 0,
     loadsShed: 0,
+    leaseWaits: 0,
+    leaseTimeouts: 0,
     strictConfirmed: 0,
     strictRefuted: 0,
     l2Stale: 0,

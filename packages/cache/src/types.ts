@@ -170,6 +170,13 @@ export interface CacheStats {
   loads: number;
   /** Misses refused with `E_OVERLOADED` because `maxConcurrentLoads` loads were in flight. */
   loadsShed: number;
+  /**
+   * Misses answered by another instance's load: this instance found the key's load lease taken and
+   * waited for the holder's fill in Redis instead of calling the loader (`loadLeaseMs`).
+   */
+  leaseWaits: number;
+  /** Waits for another instance's fill that ended without one (lease expired or released): loaded here. */
+  leaseTimeouts: number;
   /** Loader calls in flight now (at most `maxConcurrentLoads`). */
   loadsInFlight: number;
   /** Strict reads whose L1 version Redis confirmed / did not confirm. */

@@ -1,7 +1,7 @@
 import type { KeyBuilder } from '../keys.ts';
 import type { Loaded, RedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
-import { FILL, READ, type Script } from './scripts.ts';
+import { FILL, READ, RELEASE_LEASE, type Script, TAKE_LEASE } from './scripts.ts';
 
 /** What one round trip to Redis found for a key. */
 export interface VersionedRead<V> {
@@ -39,6 +39,12 @@ export interface VersionedStore {
     ttl: { ttlMs: number; pointerTtlMs: number },
     announcement: Announcement,
   ): Promise<{ outcome: FillOutcome; published: boolean }>;
+  /** Takes the load lease of `key` for `ms` as `holder` (`SET NX PX`); false when another has it. */
+  takeLease(key: string, holder: string, ms: number): Promise<boolean>;
+  /** Gives the lease of `key` back if `holder` still has it. */
+  releaseLease(key: string, holder: string): Promise<void>;
+  /** True while anyone holds the load lease of `key`. */
+  leaseHeld(key: string): Promise<boolean>;
 }
 
 const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
@@ -92,6 +98,15 @@ export function createVersionedStore(
       const reply = await run(`fill (${announcement.when})`, FILL, keyArgs, args);
       if (!Array.isArray(reply)) return { outcome: 'stale', published: false };
       return { outcome: OUTCOMES[String(reply[0])] ?? 'stale', published: reply[1] === 1 };
+    },
+    async takeLease(key, holder, ms) {
+      return (await run('take lease', TAKE_LEASE, [keys.lease(key)], [holder, String(ms)])) === 1;
+    },
+    async releaseLease(key, holder) {
+      await run('release lease', RELEASE_LEASE, [keys.lease(key)], [holder]);
+    },
+    async leaseHeld(key) {
+      return (await redisCall('GET lease', () => redis.get(keys.lease(key)))) !== null;
     },
   };
 }
