@@ -63,6 +63,12 @@ export interface AppConfig {
    * (one load per instance). 0 to 60000. @default 500
    */
   loadLeaseMs: number;
+  /**
+   * `STALE_IF_ERROR_MS`: when the database fails, a read may be answered with the instance's L1
+   * copy if it expired at most this long ago (`X-Cache: STALE`, `Age`), never below an announced
+   * version or `X-Min-Version`, never for strict reads. 0 turns it off. @default 0
+   */
+  staleIfErrorMs: number;
   /** `SEED_USERS`: users `1`…`N` created when the table is empty. @default 10000 */
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
@@ -132,6 +138,7 @@ const CACHE_VARIABLES = {
   redisTimeoutMs: 'REDIS_TIMEOUT_MS',
   maxConcurrentLoads: 'MAX_CONCURRENT_LOADS',
   loadLeaseMs: 'LOAD_LEASE_MS',
+  staleIfErrorMs: 'STALE_IF_ERROR_MS',
   signingSecret: 'INVALIDATION_SECRET',
 } as const satisfies Partial<Record<keyof CacheOptions, string>>;
 
@@ -154,6 +161,7 @@ export function cacheOptionsOf(
     redisTimeoutMs: config.redisTimeoutMs,
     maxConcurrentLoads: config.maxConcurrentLoads,
     loadLeaseMs: config.loadLeaseMs,
+    staleIfErrorMs: config.staleIfErrorMs,
     signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
   };
 }
@@ -223,6 +231,7 @@ export function readConfig(env: Env): AppConfig {
     dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 2000, 1, 600_000),
     maxConcurrentLoads: cacheInt('MAX_CONCURRENT_LOADS', DEFAULT_CACHE_OPTIONS.maxConcurrentLoads),
     loadLeaseMs: cacheInt('LOAD_LEASE_MS', DEFAULT_CACHE_OPTIONS.loadLeaseMs),
+    staleIfErrorMs: cacheInt('STALE_IF_ERROR_MS', DEFAULT_CACHE_OPTIONS.staleIfErrorMs),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || DEFAULT_CACHE_OPTIONS.namespace,
     cacheStrategy: (env.CACHE_STRATEGY || DEFAULT_CACHE_OPTIONS.strategy) as Strategy,

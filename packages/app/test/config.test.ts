@@ -149,4 +149,10 @@ describe('configuration of the cache', () => {
       'LOAD_LEASE_MS must be an integer from 0 to 60000 (ms), got "60001"',
     );
   });
+
+  it('reads STALE_IF_ERROR_MS, 0 (off) by default, and names a bad one', () => {
+    expect(cacheOptionsOf(readConfig({})).staleIfErrorMs).toBe(0);
+    expect(cacheOptionsOf(readConfig({ STALE_IF_ERROR_MS: '30000' })).staleIfErrorMs).toBe(30_000);
+    expect(problems({ STALE_IF_ERROR_MS: 'soon' })).toContain('STALE_IF_ERROR_MS must be');
+  });
 });

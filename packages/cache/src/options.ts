@@ -113,6 +113,15 @@ export interface CacheOptions {
    */
   loadLeaseMs?: number;
   /**
+   * Stale-if-error, in ms (`versioned` only): when the loader fails, a read may be answered with
+   * this instance's L1 copy of the key if it expired at most this long ago, with tier `STALE` —
+   * never below the read's floor (an announced version, `minVersion`), never for `strict` reads,
+   * never while the bus is not trusted. Expired copies stay in L1 (within its size bound) this
+   * much longer. `0` turns it off. From 0 to 86 400 000 (a day).
+   * @default 0
+   */
+  staleIfErrorMs?: number;
+  /**
    * Attempts of an invalidation (DEL, or pointer move + PUBLISH) before it is counted as failed.
    * @default 3
    */
@@ -145,6 +154,9 @@ export const MAX_TTL_JITTER = 0.9;
 /** Default of `loadLeaseMs`: a waiting instance loads by itself after half a second. */
 export const DEFAULT_LOAD_LEASE_MS = 500;
 
+/** Default of `staleIfErrorMs`: off, a failed load fails the read. */
+export const DEFAULT_STALE_IF_ERROR_MS = 0;
+
 /** Defaults of the optional {@link CacheOptions}. */
 export const DEFAULT_CACHE_OPTIONS = {
   strategy: 'versioned',
@@ -161,6 +173,7 @@ export const DEFAULT_CACHE_OPTIONS = {
   maxConcurrentLoads: 32,
   invalidateAttempts: 3,
   loadLeaseMs: DEFAULT_LOAD_LEASE_MS,
+  staleIfErrorMs: DEFAULT_STALE_IF_ERROR_MS,
   onError: () => {},
   events: {},
   hooks: {},
@@ -199,6 +212,7 @@ const INTEGER_RANGES = {
   maxConcurrentLoads: { min: 1, max: Number.MAX_SAFE_INTEGER, unit: '' },
   invalidateAttempts: { min: 1, max: 1000, unit: '' },
   loadLeaseMs: { min: 0, max: 60_000, unit: 'ms' },
+  staleIfErrorMs: { min: 0, max: 86_400_000, unit: 'ms' },
 } as const;
 
 /** The fraction options, with their largest value (the smallest is 0). */

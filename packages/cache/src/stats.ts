@@ -25,6 +25,7 @@ export function createCounters(): Counters {
     loadsShed: 0,
     leaseWaits: 0,
     leaseTimeouts: 0,
+    staleServed: 0,
     strictConfirmed: 0,
     strictRefuted: 0,
     l2Stale: 0,

@@ -39,6 +39,8 @@ export function addUserRoutes(
     const ifNoneMatch = parseEntityTags('If-None-Match', req.get('if-none-match'));
     const read = await cache.getOrLoad(userKey(id), loadUser, options);
     res.setHeader('X-Cache', read.tier);
+    // An expired copy served because the database failed (STALE_IF_ERROR_MS): say how old.
+    if (read.ageMs !== undefined) res.setHeader('Age', String(Math.floor(read.ageMs / 1000)));
     if (!read.value) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
     const { version } = read.value;
     res.setHeader('X-Version', String(version));

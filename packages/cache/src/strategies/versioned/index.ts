@@ -19,7 +19,12 @@ import { createWritePath } from './write-path.ts';
 export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   const { config, counters } = context;
   const origin = config.origin ?? randomBytes(6).toString('base64url');
-  const l1 = createL1Store<V>(config.l1MaxEntries, config.l1TtlMs, config.ttlJitter);
+  const l1 = createL1Store<V>(
+    config.l1MaxEntries,
+    config.l1TtlMs,
+    config.ttlJitter,
+    config.staleIfErrorMs,
+  );
   const marks = createHighWaterMarks(config.highWaterMarkMaxEntries);
   const propagation = createPropagationRecorder();
   let seq = 0;

@@ -152,6 +152,25 @@ export function createReadPath<V>(state: VersionedState<V>) {
     return fromRedis(key, found, floor, token);
   }
 
+  // #region tutorial:stale-if-error
+  /**
+   * After the loader failed: this instance's expired L1 copy, if `staleIfErrorMs` allows it and it
+   * is no older than anything the read may not go below (announced versions, `minVersion`).
+   * Never for strict reads, never for the cache's own errors, never while the bus is untrusted.
+   */
+  function staleCopy(key: string, error: unknown, options: ReadOptions, minVersion: number) {
+    if (config.staleIfErrorMs === 0 || error instanceof CacheError) return undefined;
+    if (options.consistency === 'strict') return undefined;
+    const now = Date.now();
+    if (!bus.trustedAt(now)) return undefined;
+    const copy = l1.getStale(key, now);
+    // Marks are read again: announcements may have arrived while the load was failing.
+    if (!copy || copy.version < Math.max(minVersion, marks.get(key))) return undefined;
+    counters.staleServed++;
+    return { ...copy.read, tier: 'STALE', ageMs: now - copy.storedAt } satisfies CacheRead<V>;
+  }
+  // #endregion tutorial:stale-if-error
+
   // #region tutorial:read-path
   const getOrLoad = async function getOrLoad(
     key: string,
@@ -182,10 +201,17 @@ export function createReadPath<V>(state: VersionedState<V>) {
     counters.misses++;
     const joined = flights.has(key);
     const run = () => loadForCluster(key, loader, floor);
-    let loaded = await flights.run(key, run);
-    // A shared load joined may have read the database before the version this read must see; a
-    // load this read started itself read it after the read began, so reloading would not help.
-    if (joined && loaded.version < floor) loaded = await flights.run(key, run);
+    let loaded: CacheRead<V>;
+    try {
+      loaded = await flights.run(key, run);
+      // A shared load joined may have read the database before the version this read must see; a
+      // load this read started itself read it after the read began, so reloading would not help.
+      if (joined && loaded.version < floor) loaded = await flights.run(key, run);
+    } catch (error) {
+      const stale = staleCopy(key, error, options, minVersion);
+      if (stale) return stale;
+      throw error;
+    }
     // Below an announced mark the database's answer is still the truth and is served; below the
     // caller's token it is not: never answer below it.
     return { ...atLeast(key, loaded, minVersion), tier: loaded.tier };
