@@ -78,7 +78,8 @@ export async function startInstances(
       retryOnPortClash(() =>
         startInstance(
           { REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, ...env },
-          { nodeArgs, onSpawn: track },
+          // Generous: on a loaded machine compiling and starting an instance can take a while.
+          { nodeArgs, onSpawn: track, timeoutMs: 120_000 },
         ),
       ),
     ),

@@ -69,6 +69,11 @@ export interface AppConfig {
    * version or `X-Min-Version`, never for strict reads. 0 turns it off. @default 0
    */
   staleIfErrorMs: number;
+  /**
+   * `EARLY_REFRESH`: an L1 hit in the last fraction of its entry's life starts one background
+   * reload, so a hot key does not miss on expiry. 0 to 0.9; 0 turns it off. @default 0
+   */
+  earlyRefresh: number;
   /** `SEED_USERS`: users `1`…`N` created when the table is empty. @default 10000 */
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
@@ -139,6 +144,7 @@ const CACHE_VARIABLES = {
   maxConcurrentLoads: 'MAX_CONCURRENT_LOADS',
   loadLeaseMs: 'LOAD_LEASE_MS',
   staleIfErrorMs: 'STALE_IF_ERROR_MS',
+  earlyRefresh: 'EARLY_REFRESH',
   signingSecret: 'INVALIDATION_SECRET',
 } as const satisfies Partial<Record<keyof CacheOptions, string>>;
 
@@ -162,6 +168,7 @@ export function cacheOptionsOf(
     maxConcurrentLoads: config.maxConcurrentLoads,
     loadLeaseMs: config.loadLeaseMs,
     staleIfErrorMs: config.staleIfErrorMs,
+    earlyRefresh: config.earlyRefresh,
     signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
   };
 }
@@ -232,6 +239,7 @@ export function readConfig(env: Env): AppConfig {
     maxConcurrentLoads: cacheInt('MAX_CONCURRENT_LOADS', DEFAULT_CACHE_OPTIONS.maxConcurrentLoads),
     loadLeaseMs: cacheInt('LOAD_LEASE_MS', DEFAULT_CACHE_OPTIONS.loadLeaseMs),
     staleIfErrorMs: cacheInt('STALE_IF_ERROR_MS', DEFAULT_CACHE_OPTIONS.staleIfErrorMs),
+    earlyRefresh: cacheFraction('EARLY_REFRESH', DEFAULT_CACHE_OPTIONS.earlyRefresh),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || DEFAULT_CACHE_OPTIONS.namespace,
     cacheStrategy: (env.CACHE_STRATEGY || DEFAULT_CACHE_OPTIONS.strategy) as Strategy,

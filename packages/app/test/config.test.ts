@@ -155,4 +155,12 @@ describe('configuration of the cache', () => {
     expect(cacheOptionsOf(readConfig({ STALE_IF_ERROR_MS: '30000' })).staleIfErrorMs).toBe(30_000);
     expect(problems({ STALE_IF_ERROR_MS: 'soon' })).toContain('STALE_IF_ERROR_MS must be');
   });
+
+  it('reads EARLY_REFRESH as a fraction, 0 (off) by default, and names a bad one', () => {
+    expect(cacheOptionsOf(readConfig({})).earlyRefresh).toBe(0);
+    expect(cacheOptionsOf(readConfig({ EARLY_REFRESH: '0.1' })).earlyRefresh).toBe(0.1);
+    expect(problems({ EARLY_REFRESH: '2' })).toContain(
+      'EARLY_REFRESH must be a number from 0 to 0.9 (a fraction), got "2"',
+    );
+  });
 });

@@ -26,6 +26,8 @@ export function createCounters(): Counters {
     leaseWaits: 0,
     leaseTimeouts: 0,
     staleServed: 0,
+    earlyRefreshes: 0,
+    earlyRefreshFailures: 0,
     strictConfirmed: 0,
     strictRefuted: 0,
     l2Stale: 0,

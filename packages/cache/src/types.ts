@@ -187,6 +187,10 @@ export interface CacheStats {
    * in `misses` too, not in the hits.
    */
   staleServed: number;
+  /** Background reloads started by an L1 hit near its entry's expiry (`earlyRefresh`). */
+  earlyRefreshes: number;
+  /** Of those, reloads that failed (the entry then simply expires). */
+  earlyRefreshFailures: number;
   /** Loader calls in flight now (at most `maxConcurrentLoads`). */
   loadsInFlight: number;
   /** Strict reads whose L1 version Redis confirmed / did not confirm. */

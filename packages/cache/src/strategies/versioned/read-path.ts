@@ -171,6 +171,20 @@ export function createReadPath<V>(state: VersionedState<V>) {
   }
   // #endregion tutorial:stale-if-error
 
+  // An L1 hit with less than this left (ms) starts a background reload; 0: never.
+  const refreshWindowMs = config.earlyRefresh * config.l1TtlMs;
+
+  /** One background reload of `key` (none if one is in flight here already). */
+  function refreshEarly(key: string, loader: Loader<V>): void {
+    if (flights.has(key)) return;
+    counters.earlyRefreshes++;
+    flights
+      .run(key, () => loadForCluster(key, loader, marks.get(key)))
+      .catch(() => {
+        counters.earlyRefreshFailures++;
+      });
+  }
+
   // #region tutorial:read-path
   const getOrLoad = async function getOrLoad(
     key: string,
@@ -188,6 +202,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
       const strict = options.consistency === 'strict';
       const answer = strict ? await confirmed(key, local.version, floor) : true;
       if (answer === true) {
+        if (local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
         counters.l1Hits++;
         if (local.read.value === null) counters.negativeHits++;
         return local.read;
