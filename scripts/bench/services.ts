@@ -20,7 +20,8 @@ export interface BenchServices {
 export async function startServices(seedUsers: number): Promise<BenchServices> {
   const redis = await startRedisServer();
   const database = await startEmbeddedDatabase({ dataDir: 'memory://', port: await freePort() });
-  const pool = createPool({ connectionString: database.url, max: 1 });
+  // Seeding is setup, not measured: on a loaded machine it may take longer than a query may.
+  const pool = createPool({ connectionString: database.url, max: 1, queryTimeoutMs: 300_000 });
   await prepareDatabase(pool, { seedUsers });
   await pool.end();
   return {
@@ -82,7 +83,8 @@ export async function startInstances(
       retryOnPortClash(() =>
         startInstance(
           { REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, ...env },
-          { nodeArgs, compiled, onSpawn: track },
+          // Generous: on a loaded machine compiling and starting an instance can take a while.
+          { nodeArgs, compiled, onSpawn: track, timeoutMs: 120_000 },
         ),
       ),
     ),

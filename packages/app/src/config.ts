@@ -66,6 +66,23 @@ export interface AppConfig {
   dbConnectTimeoutMs: number;
   /** `MAX_CONCURRENT_LOADS`: database loads in flight at most; more misses get 503. @default 32 */
   maxConcurrentLoads: number;
+  /**
+   * `LOAD_LEASE_MS`: on a miss everywhere, one instance takes the key's load lease in Redis and
+   * loads; the others wait up to this long for its fill, then load themselves. 0 turns it off
+   * (one load per instance). 0 to 60000. @default 500
+   */
+  loadLeaseMs: number;
+  /**
+   * `STALE_IF_ERROR_MS`: when the database fails, a read may be answered with the instance's L1
+   * copy if it expired at most this long ago (`X-Cache: STALE`, `Age`), never below an announced
+   * version or `X-Min-Version`, never for strict reads. 0 turns it off. @default 0
+   */
+  staleIfErrorMs: number;
+  /**
+   * `EARLY_REFRESH`: an L1 hit in the last fraction of its entry's life starts one background
+   * reload, so a hot key does not miss on expiry. 0 to 0.9; 0 turns it off. @default 0
+   */
+  earlyRefresh: number;
   /** `SEED_USERS`: users `1`…`N` created when the table is empty. @default 10000 */
   seedUsers: number;
   /** `CACHE_NAMESPACE`: prefix of every Redis key. @default 'cl' */
@@ -84,6 +101,11 @@ export interface AppConfig {
   heartbeatTimeoutMs: number;
   /** `CACHE_TTL_MS` @default 60000 */
   cacheTtlMs: number;
+  /**
+   * `TTL_JITTER`: each Redis and L1 TTL is shortened by a random part of up to this fraction, so
+   * that entries filled together do not expire together. 0 to 0.9; 0 turns it off. @default 0.1
+   */
+  ttlJitter: number;
   /** `NEGATIVE_TTL_MS` @default 5000 */
   negativeTtlMs: number;
   /** `REDIS_TIMEOUT_MS`: longest wait for one Redis call. @default 250 */
@@ -170,6 +192,7 @@ const CACHE_VARIABLES = {
   strategy: 'CACHE_STRATEGY',
   namespace: 'CACHE_NAMESPACE',
   ttlMs: 'CACHE_TTL_MS',
+  ttlJitter: 'TTL_JITTER',
   negativeTtlMs: 'NEGATIVE_TTL_MS',
   l1MaxEntries: 'L1_MAX_ENTRIES',
   l1TtlMs: 'L1_TTL_MS',
@@ -178,6 +201,9 @@ const CACHE_VARIABLES = {
   heartbeatTimeoutMs: 'HEARTBEAT_TIMEOUT_MS',
   redisTimeoutMs: 'REDIS_TIMEOUT_MS',
   maxConcurrentLoads: 'MAX_CONCURRENT_LOADS',
+  loadLeaseMs: 'LOAD_LEASE_MS',
+  staleIfErrorMs: 'STALE_IF_ERROR_MS',
+  earlyRefresh: 'EARLY_REFRESH',
   signingSecret: 'INVALIDATION_SECRET',
 } as const satisfies Partial<Record<keyof CacheOptions, string>>;
 
@@ -190,6 +216,7 @@ export function cacheOptionsOf(
     strategy: config.cacheStrategy,
     namespace: config.cacheNamespace,
     ttlMs: config.cacheTtlMs,
+    ttlJitter: config.ttlJitter,
     negativeTtlMs: config.negativeTtlMs,
     l1MaxEntries: config.l1MaxEntries,
     l1TtlMs: config.l1TtlMs,
@@ -198,6 +225,9 @@ export function cacheOptionsOf(
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     redisTimeoutMs: config.redisTimeoutMs,
     maxConcurrentLoads: config.maxConcurrentLoads,
+    loadLeaseMs: config.loadLeaseMs,
+    staleIfErrorMs: config.staleIfErrorMs,
+    earlyRefresh: config.earlyRefresh,
     signingSecret: config.invalidationSecrets.length > 0 ? config.invalidationSecrets : undefined,
     pubsub: config.redisClusterNodes ? 'sharded' : 'global',
   };
@@ -242,6 +272,12 @@ export function readConfig(env: Env): AppConfig {
       problems.push(`${name} must be 0 or 1, got ${JSON.stringify(raw)}`);
     return raw === '1';
   };
+  // A cache setting that is a fraction: a decimal number, or its default; the library checks it.
+  const cacheFraction = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    return /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  };
   const url = (name: string, fallback: string, protocols: string[]): string => {
     const raw = env[name] || fallback;
     if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
@@ -269,6 +305,9 @@ export function readConfig(env: Env): AppConfig {
     dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', 5000, 1, 600_000),
     dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 2000, 1, 600_000),
     maxConcurrentLoads: cacheInt('MAX_CONCURRENT_LOADS', DEFAULT_CACHE_OPTIONS.maxConcurrentLoads),
+    loadLeaseMs: cacheInt('LOAD_LEASE_MS', DEFAULT_CACHE_OPTIONS.loadLeaseMs),
+    staleIfErrorMs: cacheInt('STALE_IF_ERROR_MS', DEFAULT_CACHE_OPTIONS.staleIfErrorMs),
+    earlyRefresh: cacheFraction('EARLY_REFRESH', DEFAULT_CACHE_OPTIONS.earlyRefresh),
     seedUsers: int('SEED_USERS', 10_000, 0, 10_000_000),
     cacheNamespace: env.CACHE_NAMESPACE || DEFAULT_CACHE_OPTIONS.namespace,
     cacheStrategy: (env.CACHE_STRATEGY || DEFAULT_CACHE_OPTIONS.strategy) as Strategy,
@@ -284,6 +323,7 @@ export function readConfig(env: Env): AppConfig {
     ),
     heartbeatTimeoutMs: cacheInt('HEARTBEAT_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.heartbeatTimeoutMs),
     cacheTtlMs: cacheInt('CACHE_TTL_MS', DEFAULT_CACHE_OPTIONS.ttlMs),
+    ttlJitter: cacheFraction('TTL_JITTER', DEFAULT_CACHE_OPTIONS.ttlJitter),
     negativeTtlMs: cacheInt('NEGATIVE_TTL_MS', DEFAULT_CACHE_OPTIONS.negativeTtlMs),
     redisTimeoutMs: cacheInt('REDIS_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.redisTimeoutMs),
     labFillDelayMs: int('LAB_FILL_DELAY_MS', 0, 0, 60_000),

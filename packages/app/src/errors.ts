@@ -10,6 +10,7 @@ export const errorCodes = {
   badRequest: 'E_BAD_REQUEST',
   userNotFound: 'E_USER_NOT_FOUND',
   versionUnavailable: 'E_VERSION_UNAVAILABLE',
+  preconditionFailed: 'E_PRECONDITION_FAILED',
   routeNotFound: 'E_ROUTE_NOT_FOUND',
   databaseUnavailable: 'E_DB_UNAVAILABLE',
   overloaded: 'E_OVERLOADED',

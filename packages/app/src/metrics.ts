@@ -221,6 +221,16 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
       'Misses refused at once because too many loads were in flight.',
       () => stats().loadsShed,
     ],
+    [
+      `${c}stale_served_total`,
+      'Reads answered with an expired copy because the database failed (STALE_IF_ERROR_MS).',
+      () => stats().staleServed,
+    ],
+    [
+      `${c}lease_waits_total`,
+      "Misses answered by another instance's load (the load lease) instead of a database read.",
+      () => stats().leaseWaits,
+    ],
   ];
 }
 

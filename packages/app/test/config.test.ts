@@ -130,4 +130,37 @@ describe('configuration of the cache', () => {
       strategy: DEFAULT_CACHE_OPTIONS.strategy,
     });
   });
+
+  it('reads TTL_JITTER as a fraction from 0 to 0.9, 0.1 by default, and names a bad one', () => {
+    expect(readConfig({}).ttlJitter).toBe(0.1);
+    expect(cacheOptionsOf(readConfig({ TTL_JITTER: '0' })).ttlJitter).toBe(0);
+    expect(readConfig({ TTL_JITTER: '0.25' }).ttlJitter).toBe(0.25);
+    for (const bad of ['1', '-0.1', 'ten', '0.95']) {
+      expect(problems({ TTL_JITTER: bad })).toContain(
+        `TTL_JITTER must be a number from 0 to 0.9 (a fraction), got "${bad}"`,
+      );
+    }
+  });
+
+  it('reads LOAD_LEASE_MS, 500 by default and 0 for off, and names one out of range', () => {
+    expect(cacheOptionsOf(readConfig({})).loadLeaseMs).toBe(500);
+    expect(cacheOptionsOf(readConfig({ LOAD_LEASE_MS: '0' })).loadLeaseMs).toBe(0);
+    expect(problems({ LOAD_LEASE_MS: '60001' })).toContain(
+      'LOAD_LEASE_MS must be an integer from 0 to 60000 (ms), got "60001"',
+    );
+  });
+
+  it('reads STALE_IF_ERROR_MS, 0 (off) by default, and names a bad one', () => {
+    expect(cacheOptionsOf(readConfig({})).staleIfErrorMs).toBe(0);
+    expect(cacheOptionsOf(readConfig({ STALE_IF_ERROR_MS: '30000' })).staleIfErrorMs).toBe(30_000);
+    expect(problems({ STALE_IF_ERROR_MS: 'soon' })).toContain('STALE_IF_ERROR_MS must be');
+  });
+
+  it('reads EARLY_REFRESH as a fraction, 0 (off) by default, and names a bad one', () => {
+    expect(cacheOptionsOf(readConfig({})).earlyRefresh).toBe(0);
+    expect(cacheOptionsOf(readConfig({ EARLY_REFRESH: '0.1' })).earlyRefresh).toBe(0.1);
+    expect(problems({ EARLY_REFRESH: '2' })).toContain(
+      'EARLY_REFRESH must be a number from 0 to 0.9 (a fraction), got "2"',
+    );
+  });
 });

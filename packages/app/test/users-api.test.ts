@@ -46,6 +46,25 @@ describe('users API', () => {
     expect(await elsewhere.json()).toEqual(body);
   });
 
+  it('answers an L1 hit with the same bytes and headers as a miss: JSON, UTF-8, exact length', async () => {
+    const { base } = await appFixture();
+    const id = uniqueId();
+    await send(`${base}/users/${id}`, 'PUT', { ...ada, name: 'Zoë' });
+    const miss = await fetch(`${base}/users/${id}`, { headers: { 'x-consistency': 'strict' } });
+    const hits = [await fetch(`${base}/users/${id}`), await fetch(`${base}/users/${id}`)];
+    const missBody = await miss.text();
+    for (const hit of hits) {
+      expect(hit.headers.get('x-cache')).toBe('L1');
+      expect(hit.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(hit.headers.get('content-length')).toBe(String(Buffer.byteLength(missBody)));
+      expect(await hit.text()).toBe(missBody);
+    }
+    expect(JSON.parse(missBody)).toMatchObject({ id, name: 'Zoë' });
+    const head = await fetch(`${base}/users/${id}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+  });
+
   it('creates with PUT (201), replaces with PUT (200) and reads its own write at once', async () => {
     const { base } = await appFixture();
     const id = uniqueId();
@@ -187,5 +206,98 @@ describe('users API', () => {
       cache: { strictConfirmed: number };
     };
     expect(stats.cache.strictConfirmed).toBe(1);
+  });
+});
+
+describe('HTTP conditional requests', () => {
+  const put = (base: string, id: string, body: unknown, headers: Record<string, string> = {}) =>
+    send(`${base}/users/${id}`, 'PUT', body, headers);
+
+  it('tags every user answer with ETag "v<version>" and answers a current If-None-Match with 304', async () => {
+    const { base } = await appFixture();
+    const id = uniqueId();
+    const created = await put(base, id, ada);
+    expect(created.headers.get('etag')).toBe('"v1"');
+    for (const tier of ['L1', 'L1']) {
+      const read = await fetch(`${base}/users/${id}`);
+      expect(read.headers.get('etag')).toBe('"v1"');
+      expect(read.headers.get('x-cache')).toBe(tier);
+      const again = await fetch(`${base}/users/${id}`, { headers: { 'if-none-match': '"v1"' } });
+      expect(again.status).toBe(304);
+      expect(again.headers.get('etag')).toBe('"v1"');
+      expect(await again.text()).toBe('');
+    }
+    const weak = await fetch(`${base}/users/${id}`, { headers: { 'if-none-match': 'W/"v1"' } });
+    expect(weak.status).toBe(304);
+    await put(base, id, { ...ada, age: 40 });
+    const changed = await fetch(`${base}/users/${id}`, { headers: { 'if-none-match': '"v1"' } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).toBe('"v2"');
+    expect(await changed.json()).toMatchObject({ age: 40, version: 2 });
+  });
+
+  it('writes with a matching If-Match, and answers 412 on another version without writing', async () => {
+    const { base, users } = await appFixture();
+    const id = uniqueId();
+    await put(base, id, ada);
+    const stale = await put(base, id, { ...ada, age: 50 }, { 'if-match': '"v9"' });
+    expect(stale.status).toBe(412);
+    expect(((await stale.json()) as ErrorBody).error.code).toBe('E_PRECONDITION_FAILED');
+    expect(await users.get(id)).toMatchObject({ version: 1, age: ada.age });
+    const fresh = await put(base, id, { ...ada, age: 50 }, { 'if-match': '"v1"' });
+    expect(fresh.status).toBe(200);
+    expect(fresh.headers.get('etag')).toBe('"v2"');
+    // Strong comparison: a weak tag never matches; an absent user never matches.
+    expect((await put(base, id, ada, { 'if-match': 'W/"v2"' })).status).toBe(412);
+    expect((await put(base, uniqueId(), ada, { 'if-match': '*' })).status).toBe(412);
+    const gone = await send(`${base}/users/${id}`, 'DELETE', undefined, { 'if-match': '"v1"' });
+    expect(gone.status).toBe(412);
+    const deleted = await send(`${base}/users/${id}`, 'DELETE', undefined, { 'if-match': '"v2"' });
+    expect(deleted.status).toBe(204);
+    expect((await fetch(`${base}/users/${id}`)).status).toBe(404);
+  });
+
+  it('loses no update: concurrent If-Match writes through two instances, exactly one wins', async () => {
+    const a = await appFixture('app-a');
+    const b = await appFixture('app-b', { namespace: a.namespace });
+    const id = uniqueId();
+    await put(a.base, id, ada);
+    const answers = await Promise.all(
+      [30, 31, 32, 33].map((age, i) =>
+        put(i % 2 ? b.base : a.base, id, { ...ada, age }, { 'if-match': '"v1"' }),
+      ),
+    );
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 412, 412, 412]);
+    const winner = (await answers.find((r) => r.status === 200)?.json()) as UserBody;
+    await waitFor(
+      async () => {
+        const reads = await Promise.all([a, b].map((i) => fetch(`${i.base}/users/${id}`)));
+        const bodies = (await Promise.all(reads.map((r) => r.json()))) as UserBody[];
+        return bodies.every((body) => body.version === 2 && body.age === winner.age);
+      },
+      { what: 'both instances to serve the one write that won' },
+    );
+  });
+
+  it('answers a malformed If-Match or If-None-Match with 400 in the error shape, before any write', async () => {
+    const { base, users } = await appFixture();
+    const id = uniqueId();
+    await put(base, id, ada);
+    for (const [method, header] of [
+      ['GET', 'if-none-match'],
+      ['PUT', 'if-match'],
+      ['DELETE', 'if-match'],
+    ] as const) {
+      const answer = await send(`${base}/users/${id}`, method, method === 'PUT' ? ada : undefined, {
+        [header]: 'v1',
+      });
+      expect(answer.status).toBe(400);
+      expect(((await answer.json()) as ErrorBody).error).toMatchObject({
+        code: 'E_INVALID_HEADER',
+        message: expect.stringContaining('entity tags'),
+      });
+    }
+    expect(await users.get(id)).toMatchObject({ version: 1, deleted: false });
   });
 });

@@ -10,7 +10,11 @@ export {
   type CacheHooks,
   type CacheOptions,
   DEFAULT_CACHE_OPTIONS,
+  DEFAULT_LOAD_LEASE_MS,
+  DEFAULT_STALE_IF_ERROR_MS,
+  DEFAULT_TTL_JITTER,
   MAX_ORIGIN_LENGTH,
+  MAX_TTL_JITTER,
   type OptionProblem,
   validateCacheOptions,
 } from './options.ts';

@@ -31,6 +31,11 @@ export interface KeyBuilder {
   dataPrefix(key: string): string;
   /** Versioned strategy: the data entry of one version, e.g. `cl:{user:42}:v:7`. */
   data(key: string, version: number): string;
+  /**
+   * Versioned strategy: the load lease of `key`, held by the one instance loading it from the
+   * source of truth, e.g. `cl:{user:42}:lease` (same hash tag, same slot).
+   */
+  lease(key: string): string;
   /** The Pub/Sub channel that carries invalidations and heartbeats, e.g. `cl:invalidations`. */
   channel(): string;
   /**
@@ -62,6 +67,7 @@ export function createKeys(namespace: string): KeyBuilder {
     pointer: (key) => `${tag(key)}:ver`,
     dataPrefix: (key) => `${tag(key)}:v:`,
     data: (key, version) => `${tag(key)}:v:${version}`,
+    lease: (key) => `${tag(key)}:lease`,
     channel: () => `${namespace}:invalidations`,
     shardChannels: () => shards,
     shardChannel: (key) => shards[shardOfSlot(calculateSlot(checkKey(key)))] as string,

@@ -62,6 +62,14 @@ export interface CacheOptions {
    */
   ttlMs?: number;
   /**
+   * Spread of the TTLs, a fraction: each Redis entry and each L1 entry lives its TTL shortened by
+   * a random part of up to this fraction of it (`ttlMs` 60 000 with 0.1: 54 000-60 000 ms), so
+   * that entries filled together do not expire together. The configured TTLs stay upper bounds.
+   * `0` turns it off. From 0 to 0.9.
+   * @default 0.1
+   */
+  ttlJitter?: number;
+  /**
    * Time to live of a cached "not found", in ms.
    * @default 5_000
    */
@@ -109,6 +117,33 @@ export interface CacheOptions {
    */
   maxConcurrentLoads?: number;
   /**
+   * Load lease, in ms (`versioned` only): on a miss in every tier, the instance that takes the
+   * key's lease in Redis (`SET NX PX`) loads it; the others wait for its fill, polling Redis, for
+   * at most this long, then load it themselves. So concurrent misses on all instances cost one load
+   * for the cluster, and a lease holder that died delays the others by at most this much. `0`
+   * turns it off (one load per instance). From 0 to 60 000.
+   * @default 500
+   */
+  loadLeaseMs?: number;
+  /**
+   * Stale-if-error, in ms (`versioned` only): when the loader fails, a read may be answered with
+   * this instance's L1 copy of the key if it expired at most this long ago, with tier `STALE` —
+   * never below the read's floor (an announced version, `minVersion`), never for `strict` reads,
+   * never while the bus is not trusted. Expired copies stay in L1 (within its size bound) this
+   * much longer. `0` turns it off. From 0 to 86 400 000 (a day).
+   * @default 0
+   */
+  staleIfErrorMs?: number;
+  /**
+   * Early refresh, a fraction of `l1TtlMs` (`versioned` only): an L1 hit in the last fraction of
+   * its entry's life is answered at once and starts one background reload of the key (joined per
+   * instance, and per cluster by the load lease), which renews the entry in L1 and Redis, so that a
+   * hot key does not miss when it expires. A failed reload is counted and ignored. `0` turns it
+   * off. From 0 to 0.9.
+   * @default 0
+   */
+  earlyRefresh?: number;
+  /**
    * Attempts of an invalidation (DEL, or pointer move + PUBLISH) before it is counted as failed.
    * @default 3
    */
@@ -133,12 +168,24 @@ export interface CacheOptions {
   hooks?: CacheHooks;
 }
 
+/** Default of `ttlJitter`: TTLs spread over their last 10 %. */
+export const DEFAULT_TTL_JITTER = 0.1;
+/** Largest `ttlJitter`: a TTL keeps at least a tenth of its length. */
+export const MAX_TTL_JITTER = 0.9;
+
+/** Default of `loadLeaseMs`: a waiting instance loads by itself after half a second. */
+export const DEFAULT_LOAD_LEASE_MS = 500;
+
+/** Default of `staleIfErrorMs`: off, a failed load fails the read. */
+export const DEFAULT_STALE_IF_ERROR_MS = 0;
+
 /** Defaults of the optional {@link CacheOptions}. */
 export const DEFAULT_CACHE_OPTIONS = {
   strategy: 'versioned',
   pubsub: 'global',
   namespace: 'cl',
   ttlMs: 60_000,
+  ttlJitter: DEFAULT_TTL_JITTER,
   negativeTtlMs: 5_000,
   l1MaxEntries: 10_000,
   l1TtlMs: 30_000,
@@ -148,6 +195,9 @@ export const DEFAULT_CACHE_OPTIONS = {
   redisTimeoutMs: 250,
   maxConcurrentLoads: 32,
   invalidateAttempts: 3,
+  loadLeaseMs: DEFAULT_LOAD_LEASE_MS,
+  staleIfErrorMs: DEFAULT_STALE_IF_ERROR_MS,
+  earlyRefresh: 0,
   onError: () => {},
   events: {},
   hooks: {},
@@ -185,6 +235,14 @@ const INTEGER_RANGES = {
   redisTimeoutMs: { min: 1, max: MAX_TIMER_MS, unit: 'ms' },
   maxConcurrentLoads: { min: 1, max: Number.MAX_SAFE_INTEGER, unit: '' },
   invalidateAttempts: { min: 1, max: 1000, unit: '' },
+  loadLeaseMs: { min: 0, max: 60_000, unit: 'ms' },
+  staleIfErrorMs: { min: 0, max: 86_400_000, unit: 'ms' },
+} as const;
+
+/** The fraction options, with their largest value (the smallest is 0). */
+const FRACTION_RANGES = {
+  ttlJitter: MAX_TTL_JITTER,
+  earlyRefresh: 0.9,
 } as const;
 
 /**
@@ -216,6 +274,12 @@ export function validateCacheOptions(
         name as keyof CacheOptions,
         `must be an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}`,
       );
+    }
+  }
+  for (const [name, max] of Object.entries(FRACTION_RANGES)) {
+    const value = resolved[name as keyof typeof FRACTION_RANGES];
+    if (typeof value !== 'number' || !(value >= 0 && value <= max)) {
+      problem(name as keyof CacheOptions, `must be a number from 0 to ${max} (a fraction)`);
     }
   }
   if (!(resolved.heartbeatTimeoutMs > resolved.heartbeatIntervalMs)) {

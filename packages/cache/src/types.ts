@@ -115,14 +115,19 @@ export interface Announced {
 export type Loader<V> = (key: string) => Promise<Loaded<V>>;
 
 /** Which tier answered a read. */
-export const tiers = { l1: 'L1', l2: 'L2', miss: 'MISS' } as const;
+export const tiers = { l1: 'L1', l2: 'L2', miss: 'MISS', stale: 'STALE' } as const;
 
-/** `L1` (in-process), `L2` (Redis) or `MISS` (the loader ran). */
+/**
+ * `L1` (in-process), `L2` (Redis), `MISS` (the loader ran) or `STALE` (the loader failed and an
+ * expired L1 copy was served, `staleIfErrorMs`).
+ */
 export type Tier = (typeof tiers)[keyof typeof tiers];
 
 /** The answer to a read: the entry and the tier that served it. */
 export interface CacheRead<V> extends Loaded<V> {
   tier: Tier;
+  /** `STALE` answers only: how long ago this instance stored the copy, in ms. */
+  ageMs?: number;
 }
 
 /** How fresh a read must be. */
@@ -222,6 +227,22 @@ export interface CacheStats {
   loads: number;
   /** Misses refused with `E_OVERLOADED` because `maxConcurrentLoads` loads were in flight. */
   loadsShed: number;
+  /**
+   * Misses answered by another instance's load: this instance found the key's load lease taken and
+   * waited for the holder's fill in Redis instead of calling the loader (`loadLeaseMs`).
+   */
+  leaseWaits: number;
+  /** Waits for another instance's fill that ended without one (lease expired or released): loaded here. */
+  leaseTimeouts: number;
+  /**
+   * Reads answered with an expired L1 copy because the loader failed (`staleIfErrorMs`); counted
+   * in `misses` too, not in the hits.
+   */
+  staleServed: number;
+  /** Background reloads started by an L1 hit near its entry's expiry (`earlyRefresh`). */
+  earlyRefreshes: number;
+  /** Of those, reloads that failed (the entry then simply expires). */
+  earlyRefreshFailures: number;
   /** Loader calls in flight now (at most `maxConcurrentLoads`). */
   loadsInFlight: number;
   /** Strict reads whose L1 version Redis confirmed / did not confirm. */

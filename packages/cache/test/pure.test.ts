@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/codec.ts';
+import { jitterTtl } from '../src/jitter.ts';
+import { createL1Store } from '../src/local/l1-store.ts';
 import { resolveOptions, validateCacheOptions } from '../src/options.ts';
 import { createHealthGate } from '../src/redis/health-gate.ts';
 import { createSingleFlight } from '../src/single-flight.ts';
@@ -75,6 +77,35 @@ describe('single flight', () => {
   });
 });
 
+describe('TTL jitter', () => {
+  it('shortens a TTL by at most the fraction, never lengthens it, and keeps at least 1 ms', () => {
+    expect(jitterTtl(60_000, 0.1, () => 0)).toBe(60_000);
+    expect(jitterTtl(60_000, 0.1, () => 0.5)).toBe(57_000);
+    expect(jitterTtl(60_000, 0.1, () => 0.999_999)).toBe(54_000);
+    expect(jitterTtl(1, 0.9, () => 0.999)).toBe(1);
+  });
+
+  it('leaves the TTL exact when the fraction is 0', () => {
+    expect(jitterTtl(60_000, 0, () => 0.7)).toBe(60_000);
+  });
+
+  it('spreads entries filled in the same instant over the last fraction of the TTL', () => {
+    const ttls = Array.from({ length: 1_000 }, () => jitterTtl(10_000, 0.2));
+    expect(Math.min(...ttls)).toBeGreaterThanOrEqual(8_000);
+    expect(Math.max(...ttls)).toBeLessThanOrEqual(10_000);
+    expect(new Set(ttls).size).toBeGreaterThan(100);
+  });
+
+  it('gives L1 entries filled together different expiry times', () => {
+    const l1 = createL1Store<number>(100, 10_000, 0.5);
+    const filledAt = Date.now();
+    for (let i = 0; i < 50; i++) l1.set(`k${i}`, { value: i, version: 1 });
+    const expiries = Array.from({ length: 50 }, (_, i) => l1.get(`k${i}`, filledAt)?.expiresAt);
+    expect(new Set(expiries).size).toBeGreaterThan(10);
+    for (const at of expiries) expect(at).toBeLessThanOrEqual(Date.now() + 10_000);
+  });
+});
+
 describe('cache options', () => {
   const redis = hangingRedis();
 
@@ -135,6 +166,17 @@ describe('cache options', () => {
     expect(() => resolveOptions({ redis, strategy: 'delete', namespace: 'a:b' })).toThrow(
       '`namespace` must be 1-32 characters',
     );
+  });
+
+  it('names `ttlJitter` when it is not a fraction from 0 to 0.9, and defaults it to 0.1', () => {
+    expect(resolveOptions({ redis, strategy: 'delete' }).ttlJitter).toBe(0.1);
+    expect(validateCacheOptions({ ttlJitter: 0 })).toEqual([]);
+    expect(validateCacheOptions({ ttlJitter: 0.9 })).toEqual([]);
+    for (const bad of [-0.1, 0.95, 1, Number.NaN, '0.1']) {
+      expect(validateCacheOptions({ ttlJitter: bad as number })).toEqual([
+        { option: 'ttlJitter', rule: 'must be a number from 0 to 0.9 (a fraction)' },
+      ]);
+    }
   });
 
   it('requires a Redis client', () => {

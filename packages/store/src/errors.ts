@@ -2,6 +2,8 @@
 export const storeErrorCodes = {
   unavailable: 'E_DB_UNAVAILABLE',
   invalidRow: 'E_DB_INVALID_ROW',
+  /** A conditional write (`WriteCondition`) found the row absent or at another version. */
+  preconditionFailed: 'E_DB_PRECONDITION_FAILED',
 } as const;
 
 /** A code from {@link storeErrorCodes}. */

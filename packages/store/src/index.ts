@@ -23,6 +23,7 @@ export type {
   UserInput,
   UserRecord,
   UsersRepository,
+  WriteCondition,
 } from './types.ts';
 export type { UsersRepositoryOptions } from './users-repository.ts';
 export { createUsersRepository } from './users-repository.ts';

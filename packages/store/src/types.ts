@@ -25,6 +25,15 @@ export interface PutResult {
   created: boolean;
 }
 
+/**
+ * A precondition on a write (HTTP `If-Match`), checked inside the write's own statement: the write
+ * happens only if the user is live and at one of these versions (`'*'`: at any version). When it
+ * is not, the write changes nothing and fails with `E_DB_PRECONDITION_FAILED`.
+ */
+export interface WriteCondition {
+  ifMatch: '*' | readonly number[];
+}
+
 /** Counters kept by a repository, for monitoring. */
 export interface StoreStats {
   /** Queries sent to the database, successful or not. */
@@ -51,12 +60,18 @@ export interface QueryEvent {
 export interface UsersRepository {
   /** The row for `id`, tombstones included; `null` when the id was never written. */
   get(id: string): Promise<UserRecord | null>;
-  /** Creates or fully replaces the user `id` (reviving a tombstone). */
-  put(id: string, input: UserInput): Promise<PutResult>;
+  /**
+   * Creates or fully replaces the user `id` (reviving a tombstone). With a `condition`, only
+   * replaces a live user at an accepted version (never creates); else `E_DB_PRECONDITION_FAILED`.
+   */
+  put(id: string, input: UserInput, condition?: WriteCondition): Promise<PutResult>;
   /** Creates a user under a fresh `nanoid`. */
   create(input: UserInput): Promise<UserRecord>;
-  /** Soft-deletes `id`; the tombstone, or `null` when there was no live user to delete. */
-  delete(id: string): Promise<UserRecord | null>;
+  /**
+   * Soft-deletes `id`; the tombstone, or `null` when there was no live user to delete. With a
+   * `condition`, a user absent or at another version is `E_DB_PRECONDITION_FAILED` instead.
+   */
+  delete(id: string, condition?: WriteCondition): Promise<UserRecord | null>;
   /** Checks that the database answers. */
   ping(): Promise<void>;
   /** A snapshot of the counters. */

@@ -10,6 +10,7 @@ import type {
   StoreStats,
   UserRecord,
   UsersRepository,
+  WriteCondition,
 } from './types.ts';
 
 /** Options of {@link createUsersRepository}. */
@@ -57,6 +58,31 @@ UPDATE users SET deleted = true, updated_at = now()
 WHERE id = $1 AND NOT deleted
 RETURNING ${COLUMNS}`;
 // #endregion tutorial:versioned-writes
+
+// Optimistic concurrency (HTTP If-Match): the version check is part of the write itself, so no
+// write can slip in between a check and the update. $5 / $2: the versions the client accepts, or
+// NULL for "any live user" (`If-Match: *`). A tombstone has no representation, so it never matches.
+const CONDITIONAL_UPDATE = `
+UPDATE users SET name = $2, email = $3, age = $4, version = version + 1, updated_at = now()
+WHERE id = $1 AND NOT deleted AND ($5::bigint[] IS NULL OR version = ANY($5::bigint[]))
+RETURNING ${COLUMNS}`;
+
+const CONDITIONAL_DELETE = `
+UPDATE users SET deleted = true, version = version + 1, updated_at = now()
+WHERE id = $1 AND NOT deleted AND ($2::bigint[] IS NULL OR version = ANY($2::bigint[]))
+RETURNING ${COLUMNS}`;
+
+/** The versions a conditional write accepts (`null`: any live user), as the statements take them. */
+function acceptedVersions(condition: WriteCondition): string[] | null {
+  return condition.ifMatch === '*' ? null : condition.ifMatch.map(String);
+}
+
+function preconditionFailed(id: string): StoreError {
+  return new StoreError(
+    storeErrorCodes.preconditionFailed,
+    `user ${id} is not at a version the write accepts`,
+  );
+}
 
 /** Creates the users repository over a Postgres connection. */
 export function createUsersRepository(options: UsersRepositoryOptions): UsersRepository {
@@ -121,7 +147,13 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
       const [row] = await query('get', SELECT_ONE, [id]);
       return row ? toUser(row) : null;
     },
-    async put(id, input): Promise<PutResult> {
+    async put(id, input, condition): Promise<PutResult> {
+      if (condition) {
+        const params = [id, input.name, input.email, input.age, acceptedVersions(condition)];
+        const [row] = await query('put', CONDITIONAL_UPDATE, params);
+        if (!row) throw preconditionFailed(id);
+        return { user: toUser(row), created: false };
+      }
       const [row] = await query('put', UPSERT, [id, input.name, input.email, input.age]);
       if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Upsert returned no row');
       return { user: toUser(row), created: row.created === true };
@@ -131,7 +163,12 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
       if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Insert returned no row');
       return toUser(row);
     },
-    async delete(id) {
+    async delete(id, condition) {
+      if (condition) {
+        const [row] = await query('delete', CONDITIONAL_DELETE, [id, acceptedVersions(condition)]);
+        if (!row) throw preconditionFailed(id);
+        return toUser(row);
+      }
       const [row] = await query('delete', SOFT_DELETE, [id]);
       return row ? toUser(row) : null;
     },

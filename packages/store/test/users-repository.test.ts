@@ -49,6 +49,46 @@ describe.each(backends)('users repository on %s', (_name, fresh) => {
     expect(rows[0].n).toBe(25);
   });
 
+  it('loses no update: of concurrent writes conditional on one version, exactly one commits', async () => {
+    const { user } = await users.put('if-1', ada);
+    const writes = [30, 31, 32, 33].map((age) =>
+      users.put('if-1', { ...ada, age }, { ifMatch: [user.version] }).then(
+        (result) => result.user,
+        (error: StoreError) => error.code,
+      ),
+    );
+    const outcomes = await Promise.all(writes);
+    const won = outcomes.filter((o) => typeof o !== 'string');
+    expect(won).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'E_DB_PRECONDITION_FAILED')).toHaveLength(3);
+    expect(await users.get('if-1')).toMatchObject({ version: user.version + 1, age: won[0]?.age });
+  });
+
+  it('checks If-Match inside the write: another version, an absent user or a tombstone fails', async () => {
+    const { user } = await users.put('if-2', ada);
+    const failed = (write: Promise<unknown>) =>
+      write.then(
+        () => 'written',
+        (error: StoreError) => error.code,
+      );
+    expect(await failed(users.put('if-2', ada, { ifMatch: [user.version + 5] }))).toBe(
+      'E_DB_PRECONDITION_FAILED',
+    );
+    expect(await failed(users.put('if-absent', ada, { ifMatch: '*' }))).toBe(
+      'E_DB_PRECONDITION_FAILED',
+    );
+    expect(await users.get('if-absent')).toBeNull();
+    expect(await failed(users.delete('if-2', { ifMatch: [user.version + 5] }))).toBe(
+      'E_DB_PRECONDITION_FAILED',
+    );
+    expect((await users.put('if-2', ada, { ifMatch: '*' })).user.version).toBe(user.version + 1);
+    const tombstone = await users.delete('if-2', { ifMatch: [1, user.version + 1] });
+    expect(tombstone).toMatchObject({ deleted: true, version: user.version + 2 });
+    expect(await failed(users.put('if-2', ada, { ifMatch: [user.version + 2] }))).toBe(
+      'E_DB_PRECONDITION_FAILED',
+    );
+  });
+
   it('creates with put, then replaces fully and bumps the version', async () => {
     const first = await users.put('put-1', ada);
     expect(first.created).toBe(true);

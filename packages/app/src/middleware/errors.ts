@@ -73,6 +73,14 @@ function toHttpError(error: unknown): HttpError {
       'the database is unavailable; retry shortly',
     );
   }
+  if (error instanceof StoreError && error.code === 'E_DB_PRECONDITION_FAILED') {
+    // If-Match named versions the row was not at when the write ran (checked by the write itself).
+    return new HttpError(
+      412,
+      errorCodes.preconditionFailed,
+      'the user is not at a version If-Match names (changed or deleted meanwhile); read it again',
+    );
+  }
   if (error instanceof CacheError && error.code === 'E_OVERLOADED') {
     return new HttpError(
       503,

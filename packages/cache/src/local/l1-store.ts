@@ -1,3 +1,4 @@
+import { jitterTtl } from '../jitter.ts';
 import type { Loaded } from '../types.ts';
 
 /** An L1 entry: the parsed value, its version, and the read result handed out on a hit. */
@@ -6,6 +7,8 @@ export interface L1Entry<V> {
   /** Frozen once per fill, so that a hit allocates nothing. */
   readonly read: Readonly<{ value: V | null; version: number; tier: 'L1' }>;
   readonly expiresAt: number;
+  /** When it was stored (ms, `performance.now()`: the clock of `expiresAt`). */
+  readonly storedAt: number;
   /** Set on every hit; eviction gives such entries a second chance (CLOCK). */
   used: boolean;
 }
@@ -17,6 +20,8 @@ export interface L1Store<V> {
    * the one the bus's liveness check reads, so a hit reads the clock once), or `undefined`.
    */
   get(key: string, now: number): L1Entry<V> | undefined;
+  /** The entry of `key` if it expired at most `graceMs` before `now` (or is live), else `undefined`. */
+  getStale(key: string, now: number): L1Entry<V> | undefined;
   /** Stores `entry` unless a newer version is already held; evicts when full. */
   set(key: string, entry: Loaded<V>): void;
   /** Drops the entry of `key` when its version is below `version`. */
@@ -30,12 +35,19 @@ export interface L1Store<V> {
 }
 
 /**
- * Creates an L1 of at most `maxEntries` entries that each live `ttlMs`. When full, the oldest
+ * Creates an L1 of at most `maxEntries` entries that each live `ttlMs`, shortened by a random
+ * part of up to `jitter` of it (see `jitterTtl`; 0: exactly `ttlMs`). When full, the oldest
  * entry not used since the last sweep goes (a CLOCK approximation of LRU that costs a hit only a
  * boolean write), so a hot set survives a flood of one-off keys. With `maxEntries` 0 it holds
- * nothing (L1 disabled).
+ * nothing (L1 disabled). An expired entry is kept `graceMs` longer for `getStale` (stale-if-error),
+ * still counted in the size bound.
  */
-export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> {
+export function createL1Store<V>(
+  maxEntries: number,
+  ttlMs: number,
+  jitter = 0,
+  graceMs = 0,
+): L1Store<V> {
   const entries = new Map<string, L1Entry<V>>();
   let evictions = 0;
 
@@ -60,11 +72,15 @@ export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> 
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
       if (entry.expiresAt <= now) {
-        entries.delete(key);
+        if (entry.expiresAt + graceMs <= now) entries.delete(key);
         return undefined;
       }
       entry.used = true;
       return entry;
+    },
+    getStale(key, now) {
+      const entry = entries.get(key);
+      return entry && entry.expiresAt + graceMs > now ? entry : undefined;
     },
     set(key, { value, version }) {
       if (maxEntries === 0) return;
@@ -72,7 +88,9 @@ export function createL1Store<V>(maxEntries: number, ttlMs: number): L1Store<V> 
       if (current && current.version > version) return;
       if (!current && entries.size >= maxEntries) evictOne();
       const read = Object.freeze({ value, version, tier: 'L1' as const });
-      entries.set(key, { version, read, expiresAt: performance.now() + ttlMs, used: false });
+      const storedAt = performance.now();
+      const expiresAt = storedAt + jitterTtl(ttlMs, jitter);
+      entries.set(key, { version, read, expiresAt, storedAt, used: false });
     },
     dropOlderThan(key, version) {
       const entry = entries.get(key);

@@ -91,3 +91,22 @@ if current then redis.call('DEL', ARGV[1] .. current) end
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1
 `);
+
+/**
+ * Takes the load lease of a key if nobody holds it (memcache-style leases: one loader per key for
+ * the whole cluster). KEYS[1] lease; ARGV[1] holder token, ARGV[2] lease time (ms).
+ * Returns 1 when taken, 0 when another holder has it.
+ */
+export const TAKE_LEASE = script(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+`);
+
+/**
+ * Gives a lease back, only if this holder still has it (it may have expired and been taken by
+ * another). KEYS[1] lease; ARGV[1] holder token. Returns 1 when released.
+ */
+export const RELEASE_LEASE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);

@@ -1,7 +1,7 @@
 import type { KeyBuilder } from '../keys.ts';
 import type { Loaded, RedisLike, ShardedRedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
-import { ANNOUNCE, FILL, READ, type Script } from './scripts.ts';
+import { ANNOUNCE, FILL, READ, RELEASE_LEASE, type Script, TAKE_LEASE } from './scripts.ts';
 
 /** What one round trip to Redis found for a key. */
 export interface VersionedRead<V> {
@@ -54,6 +54,12 @@ export interface VersionedStore {
     pointerTtlMs: number,
     announcement: Announcement,
   ): Promise<FillOutcome>;
+  /** Takes the load lease of `key` for `ms` as `holder` (`SET NX PX`); false when another has it. */
+  takeLease(key: string, holder: string, ms: number): Promise<boolean>;
+  /** Gives the lease of `key` back if `holder` still has it. */
+  releaseLease(key: string, holder: string): Promise<void>;
+  /** True while anyone holds the load lease of `key`. */
+  leaseHeld(key: string): Promise<boolean>;
 }
 
 const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
@@ -131,6 +137,15 @@ export function createVersionedStore(
         await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
       }
       return outcome;
+    },
+    async takeLease(key, holder, ms) {
+      return (await run('take lease', TAKE_LEASE, [keys.lease(key)], [holder, String(ms)])) === 1;
+    },
+    async releaseLease(key, holder) {
+      await run('release lease', RELEASE_LEASE, [keys.lease(key)], [holder]);
+    },
+    async leaseHeld(key) {
+      return (await redisCall('GET lease', () => redis.get(keys.lease(key)))) !== null;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { atLeast, checkAnnounced, checkEntry, minVersionOf } from '../codec.ts';
 import { CacheError, errors } from '../errors.ts';
+import { jitterTtl } from '../jitter.ts';
 import { checkKey } from '../keys.ts';
 import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
 import { createSingleFlight } from '../single-flight.ts';
@@ -77,7 +78,10 @@ function createRedisOnlyCache<V>(
     counters.loads++;
     const entry = checkEntry(await loader(key), 'the loader');
     await config.hooks.beforeFill?.(key, entry);
-    const ttlMs = entry.value === null ? config.negativeTtlMs : config.ttlMs;
+    const ttlMs = jitterTtl(
+      entry.value === null ? config.negativeTtlMs : config.ttlMs,
+      config.ttlJitter,
+    );
     // A failed fill only costs a later miss; the loaded value is still the answer.
     await l2.write(key, entry, ttlMs).catch(context.redisFailed);
     return entry;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
 import { createMessageCodec, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
+import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
@@ -19,7 +20,12 @@ import { createWritePath } from './write-path.ts';
 export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   const { config, counters } = context;
   const origin = config.origin ?? randomBytes(6).toString('base64url');
-  const l1 = createL1Store<V>(config.l1MaxEntries, config.l1TtlMs);
+  const l1 = createL1Store<V>(
+    config.l1MaxEntries,
+    config.l1TtlMs,
+    config.ttlJitter,
+    config.staleIfErrorMs,
+  );
   const marks = createHighWaterMarks(config.highWaterMarkMaxEntries);
   const propagation = createPropagationRecorder();
   let seq = 0;
@@ -101,7 +107,10 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
       return { channel, when, payload };
     },
     ttlOf: (entry) => ({
-      ttlMs: entry.value === null ? config.negativeTtlMs : config.ttlMs,
+      ttlMs: jitterTtl(
+        entry.value === null ? config.negativeTtlMs : config.ttlMs,
+        config.ttlJitter,
+      ),
       pointerTtlMs,
     }),
   };

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { atLeast, checkEntry, minVersionOf } from '../../codec.ts';
 import { CacheError, errors } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
@@ -5,6 +6,14 @@ import type { VersionedRead } from '../../redis/versioned-store.ts';
 import { createSingleFlight } from '../../single-flight.ts';
 import type { CacheRead, Loaded, Loader, ReadOptions } from '../../types.ts';
 import { type FillToken, fillL1, fillToken, type VersionedState } from './state.ts';
+
+/**
+ * How often an instance waiting for another's load polls Redis for its fill, in ms: a fiftieth of
+ * the lease, from 1 to 10 ms (`loadLeaseMs` 500: every 10 ms).
+ */
+export function leasePollMs(loadLeaseMs: number): number {
+  return Math.min(10, Math.max(1, Math.floor(loadLeaseMs / 50)));
+}
 
 /**
  * The read path: L1 (when the bus is trusted) → one round trip to Redis for pointer and data →
@@ -15,7 +24,7 @@ import { type FillToken, fillL1, fillToken, type VersionedState } from './state.
 export function createReadPath<V>(state: VersionedState<V>) {
   const { context, l1, marks, bus, store } = state;
   const { counters, config } = context;
-  const flights = createSingleFlight<Loaded<V>>({
+  const flights = createSingleFlight<CacheRead<V>>({
     maxInFlight: config.maxConcurrentLoads,
     onShed: () => counters.loadsShed++,
   });
@@ -44,6 +53,55 @@ export function createReadPath<V>(state: VersionedState<V>) {
     return entry;
   }
   // #endregion tutorial:versioned-load
+
+  let leases = 0;
+
+  // #region tutorial:load-lease
+  /**
+   * One load for the whole cluster: the instance that takes the key's lease loads; the others wait
+   * for its fill in Redis (bounded by the lease), then load themselves. Redis failing means loading.
+   */
+  async function loadForCluster(key: string, loader: Loader<V>, floor: number) {
+    if (config.loadLeaseMs === 0) return { ...(await load(key, loader)), tier: 'MISS' } as const;
+    const holder = `${state.origin}:${leases++}`;
+    const taken = await store.takeLease(key, holder, config.loadLeaseMs).catch((error) => {
+      context.redisFailed(error);
+      return undefined;
+    });
+    if (taken === false) {
+      const filled = await waitForFill(key, floor);
+      if (filled) return filled;
+    }
+    try {
+      return { ...(await load(key, loader)), tier: 'MISS' } as const;
+    } finally {
+      if (taken) store.releaseLease(key, holder).catch(context.redisFailed);
+    }
+  }
+
+  /** The lease holder's fill, once Redis has it at `floor` or above; `undefined` if none comes. */
+  async function waitForFill(key: string, floor: number): Promise<CacheRead<V> | undefined> {
+    // Taken before waiting: an L1 fill is void if trust or the marks changed meanwhile.
+    const token = fillToken(state);
+    const deadline = performance.now() + config.loadLeaseMs;
+    while (performance.now() < deadline) {
+      await delay(leasePollMs(config.loadLeaseMs));
+      const found = await readRedis(key);
+      if (found === undefined) break;
+      const entry = found.entry;
+      // The same floor as any Redis answer, raised by announcements heard while waiting.
+      if (entry && entry.version >= Math.max(floor, marks.get(key))) {
+        fillL1(state, key, entry, token);
+        counters.leaseWaits++;
+        return { ...entry, tier: 'L2' };
+      }
+      // Released (its fill was refused or older than we need) or expired (its holder died).
+      if (!(await store.leaseHeld(key).catch(() => false))) break;
+    }
+    counters.leaseTimeouts++;
+    return undefined;
+  }
+  // #endregion tutorial:load-lease
 
   /** Pointer and data in one round trip; `undefined` when Redis failed (counted). */
   async function readRedis(key: string): Promise<VersionedRead<V> | undefined> {
@@ -94,6 +152,39 @@ export function createReadPath<V>(state: VersionedState<V>) {
     return fromRedis(key, found, floor, token);
   }
 
+  // #region tutorial:stale-if-error
+  /**
+   * After the loader failed: this instance's expired L1 copy, if `staleIfErrorMs` allows it and it
+   * is no older than anything the read may not go below (announced versions, `minVersion`).
+   * Never for strict reads, never for the cache's own errors, never while the bus is untrusted.
+   */
+  function staleCopy(key: string, error: unknown, options: ReadOptions, minVersion: number) {
+    if (config.staleIfErrorMs === 0 || error instanceof CacheError) return undefined;
+    if (options.consistency === 'strict') return undefined;
+    const now = performance.now();
+    if (!bus.trustedAt(now)) return undefined;
+    const copy = l1.getStale(key, now);
+    // Marks are read again: announcements may have arrived while the load was failing.
+    if (!copy || copy.version < Math.max(minVersion, marks.get(key))) return undefined;
+    counters.staleServed++;
+    return { ...copy.read, tier: 'STALE', ageMs: now - copy.storedAt } satisfies CacheRead<V>;
+  }
+  // #endregion tutorial:stale-if-error
+
+  // An L1 hit with less than this left (ms) starts a background reload; 0: never.
+  const refreshWindowMs = config.earlyRefresh * config.l1TtlMs;
+
+  /** One background reload of `key` (none if one is in flight here already). */
+  function refreshEarly(key: string, loader: Loader<V>): void {
+    if (flights.has(key)) return;
+    counters.earlyRefreshes++;
+    flights
+      .run(key, () => loadForCluster(key, loader, marks.get(key)))
+      .catch(() => {
+        counters.earlyRefreshFailures++;
+      });
+  }
+
   // #region tutorial:read-path
   const getOrLoad = async function getOrLoad(
     key: string,
@@ -111,6 +202,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
       const strict = options.consistency === 'strict';
       const answer = strict ? await confirmed(key, local.version, floor) : true;
       if (answer === true) {
+        if (local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
         counters.l1Hits++;
         if (local.read.value === null) counters.negativeHits++;
         return local.read;
@@ -123,13 +215,21 @@ export function createReadPath<V>(state: VersionedState<V>) {
     }
     counters.misses++;
     const joined = flights.has(key);
-    let loaded = await flights.run(key, () => load(key, loader));
-    // A shared load joined may have read the database before the version this read must see; a
-    // load this read started itself read it after the read began, so reloading would not help.
-    if (joined && loaded.version < floor) loaded = await flights.run(key, () => load(key, loader));
+    const run = () => loadForCluster(key, loader, floor);
+    let loaded: CacheRead<V>;
+    try {
+      loaded = await flights.run(key, run);
+      // A shared load joined may have read the database before the version this read must see; a
+      // load this read started itself read it after the read began, so reloading would not help.
+      if (joined && loaded.version < floor) loaded = await flights.run(key, run);
+    } catch (error) {
+      const stale = staleCopy(key, error, options, minVersion);
+      if (stale) return stale;
+      throw error;
+    }
     // Below an announced mark the database's answer is still the truth and is served; below the
     // caller's token it is not: never answer below it.
-    return { ...atLeast(key, loaded, minVersion), tier: 'MISS' };
+    return { ...atLeast(key, loaded, minVersion), tier: loaded.tier };
   };
   // #endregion tutorial:read-path
 

@@ -1,0 +1,119 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/index.ts';
+import type { CacheOptions, Loaded } from '../src/index.ts';
+import { validateCacheOptions } from '../src/options.ts';
+import { leasePollMs } from '../src/strategies/versioned/read-path.ts';
+import { cacheFixture, uniqueNamespace } from './fixture.ts';
+
+type User = { name: string };
+const v = (version: number): Loaded<User> => ({ value: { name: `v${version}` }, version });
+
+/** `count` instances sharing one namespace, all trusting their bus. */
+async function cluster(count: number, options: Partial<CacheOptions> = {}) {
+  const namespace = uniqueNamespace();
+  const instances: Awaited<ReturnType<typeof cacheFixture<User>>>[] = [];
+  for (let i = 0; i < count; i++) {
+    instances.push(await cacheFixture<User>({ namespace, origin: `i${i}`, ...options }));
+  }
+  await waitFor(() => instances.every(({ cache }) => cache.stats().trusted), {
+    what: 'every instance to trust its bus',
+  });
+  return instances;
+}
+
+/** A "database" of one row that takes `ms` per load and counts its loads. */
+function slowSource(row: () => Loaded<User>, ms = 100) {
+  const source = {
+    loads: 0,
+    load: async () => {
+      source.loads++;
+      const answer = row();
+      await delay(ms);
+      return answer;
+    },
+  };
+  return source;
+}
+
+describe('load lease (pure parts)', () => {
+  it('polls every fiftieth of the lease, from 1 to 10 ms', () => {
+    expect(leasePollMs(500)).toBe(10);
+    expect(leasePollMs(100)).toBe(2);
+    expect(leasePollMs(10)).toBe(1);
+    expect(leasePollMs(60_000)).toBe(10);
+  });
+
+  it('takes LOAD_LEASE_MS from 0 (off) to 60000 ms, 500 by default', () => {
+    expect(validateCacheOptions({ loadLeaseMs: 0 })).toEqual([]);
+    expect(validateCacheOptions({ loadLeaseMs: 60_000 })).toEqual([]);
+    for (const bad of [-1, 1.5, 60_001]) {
+      expect(validateCacheOptions({ loadLeaseMs: bad }).map((p) => p.option)).toEqual([
+        'loadLeaseMs',
+      ]);
+    }
+  });
+});
+
+describe('load lease: one load per cluster', () => {
+  it('makes concurrent misses on three instances cost one load, the others served its fill', async () => {
+    const instances = await cluster(3);
+    const source = slowSource(() => v(4));
+    const reads = await Promise.all(
+      instances.flatMap(({ cache }) => [1, 2, 3].map(() => cache.getOrLoad('k', source.load))),
+    );
+    expect(source.loads).toBe(1);
+    expect(reads.every((read) => read.version === 4)).toBe(true);
+    const waits = instances.map(({ cache }) => cache.stats().leaseWaits);
+    expect(waits.filter((w) => w === 1)).toHaveLength(2);
+    // The lease is given back once the fill is in.
+    const [first] = instances;
+    await waitFor(async () => (await first?.redis.exists(first.keys.lease('k'))) === 0, {
+      what: 'the lease to be released',
+    });
+  });
+
+  it('costs one load per instance with loadLeaseMs 0 (off)', async () => {
+    const instances = await cluster(3, { loadLeaseMs: 0 });
+    const source = slowSource(() => v(4));
+    await Promise.all(instances.map(({ cache }) => cache.getOrLoad('k', source.load)));
+    expect(source.loads).toBe(3);
+  });
+
+  it('never lets a dead lease holder block: a waiter loads itself once the lease expires', async () => {
+    const [a] = await cluster(1, { loadLeaseMs: 300 });
+    if (!a) throw new Error('no instance');
+    // A holder that took the lease and died before filling.
+    await a.redis.set(a.keys.lease('k'), 'dead-holder', { PX: 300 });
+    const startedAt = performance.now();
+    const source = slowSource(() => v(2), 0);
+    expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'MISS' });
+    expect(source.loads).toBe(1);
+    expect(a.cache.stats().leaseTimeouts).toBe(1);
+    // Bounded by the lease, generously for a loaded machine.
+    expect(performance.now() - startedAt).toBeLessThan(3_000);
+  });
+
+  it('never serves a holder fill below a version the waiter has heard of: it loads itself', async () => {
+    const [lagging, waiter, writer] = await cluster(3);
+    if (!lagging || !waiter || !writer) throw new Error('no instances');
+    // The waiter has heard of v5 (announced by a write whose Redis entries were then evicted).
+    await writer.cache.invalidate('k', v(5));
+    await waitFor(() => waiter.cache.stats().invalidationsReceived >= 1, {
+      what: 'the announcement',
+    });
+    await writer.redis.del([writer.keys.pointer('k'), writer.keys.data('k', 5)]);
+    // A lagging holder (it never heard of v5: a fresh instance) loads an old row and fills v3.
+    const old = slowSource(() => v(3), 150);
+    const fresh = slowSource(() => v(5), 0);
+    const holding = lagging.cache.getOrLoad('k', old.load);
+    await waitFor(async () => (await lagging.redis.exists(lagging.keys.lease('k'))) === 1, {
+      what: 'the lagging instance to hold the lease',
+    });
+    const read = await waiter.cache.getOrLoad('k', fresh.load);
+    expect(read).toMatchObject({ version: 5 });
+    expect(fresh.loads).toBe(1);
+    await holding;
+    expect(waiter.cache.stats().leaseWaits).toBe(0);
+  });
+});

@@ -1,0 +1,69 @@
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  createHttpClient,
+  type InstanceProcess,
+  startDatabaseServer,
+  startInstance,
+  type TestDatabaseServer,
+  waitFor,
+} from './support/index.ts';
+
+let database: TestDatabaseServer;
+let a: InstanceProcess;
+let b: InstanceProcess;
+const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
+
+beforeAll(async () => {
+  // Its own database process: this test kills it.
+  database = await startDatabaseServer();
+  const env = {
+    REDIS_URL: inject('redisUrl'),
+    DATABASE_URL: database.url,
+    DB_LATENCY_MS: '0',
+    SEED_USERS: '50',
+    DB_QUERY_TIMEOUT_MS: '1000',
+    DB_CONNECT_TIMEOUT_MS: '1000',
+    CACHE_TTL_MS: '300',
+    L1_TTL_MS: '300',
+    TTL_JITTER: '0',
+    STALE_IF_ERROR_MS: '60000',
+    CACHE_NAMESPACE: `se-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+  };
+  [a, b] = await Promise.all([
+    startInstance({ ...env, INSTANCE_NAME: 'se-a' }),
+    startInstance({ ...env, INSTANCE_NAME: 'se-b' }),
+  ]);
+});
+afterAll(async () => {
+  for (const instance of [a, b])
+    if (instance?.child.exitCode === null) instance.child.kill('SIGKILL');
+  http.close();
+  await database?.stop();
+});
+
+describe('stale-if-error across instances (STALE_IF_ERROR_MS)', () => {
+  it('serves an expired copy marked STALE with Age when the database is down, counted; never one it does not hold', async () => {
+    const first = await http.send('GET', `${a.url}/users/5`);
+    expect(first.status).toBe(200);
+    const storedAt = Date.now();
+    // Both tiers expire (300 ms); then the database dies.
+    await waitFor(() => Date.now() > storedAt + 1_200, { what: 'both tiers to expire' });
+    await database.kill('SIGKILL');
+    const stale = await http.send('GET', `${a.url}/users/5`);
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-cache']).toBe('STALE');
+    expect(Number(stale.headers.age)).toBeGreaterThanOrEqual(1);
+    expect(stale.body).toMatchObject({ id: '5', version: 1 });
+    // Strict reads never get a stale copy; nor does an instance that holds none.
+    const strict = await http.send('GET', `${a.url}/users/5`, undefined, {
+      'x-consistency': 'strict',
+    });
+    expect(strict.status).toBe(503);
+    expect((await http.send('GET', `${b.url}/users/5`)).status).toBe(503);
+    const stats = await http.send('GET', `${a.url}/stats`);
+    expect(stats.body).toMatchObject({ cache: { staleServed: 1 } });
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/cachelab_cache_stale_served_total 1\b/);
+  });
+});
