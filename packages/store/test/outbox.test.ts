@@ -246,12 +246,25 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
     });
     try {
       await waitFor(async () => (await outbox()).length === 0, { what: 'first run' });
-      await pool.query(`UPDATE users SET age = 5 WHERE id = '2'`);
-      await waitFor(() => announced.some((entry) => entry.key === 'user:2'), {
-        timeoutMs: 5000,
-        what: 'the notified row relayed',
-      });
-      expect(relay.stats().notifications).toBeGreaterThan(0);
+      // LISTEN is set up on a connection of its own, asynchronously (and the run it starts finds
+      // what committed before): write until a notification has arrived.
+      await waitFor(
+        async () => {
+          await pool.query(`UPDATE users SET age = age + 1 WHERE id = '2'`);
+          return relay.stats().notifications > 0;
+        },
+        { timeoutMs: 5000, intervalMs: 100, what: 'a notification' },
+      );
+      announced.length = 0;
+      const { rows } = await pool.query(
+        `UPDATE users SET age = age + 1 WHERE id = '2' RETURNING version`,
+      );
+      const version = Number(rows[0]?.version);
+      // The next poll is a minute away: only the notification can bring this one in time.
+      await waitFor(
+        () => announced.some((entry) => entry.key === 'user:2' && entry.version === version),
+        { timeoutMs: 5000, what: 'the notified row relayed' },
+      );
     } finally {
       await relay.close();
     }
