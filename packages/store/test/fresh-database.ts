@@ -36,3 +36,13 @@ export async function freshPostgres(adminUrl: string): Promise<FreshDatabase> {
     },
   };
 }
+
+/**
+ * The databases a store test runs against: the embedded PGlite always, and a real PostgreSQL when
+ * the test run was given one (`TEST_DATABASE_URL`, provided as `postgresUrl`).
+ */
+export function databaseBackends(postgresUrl: string): [string, () => Promise<FreshDatabase>][] {
+  const backends: [string, () => Promise<FreshDatabase>][] = [['embedded PGlite', freshEmbedded]];
+  if (postgresUrl) backends.push(['PostgreSQL', () => freshPostgres(postgresUrl)]);
+  return backends;
+}

@@ -8,11 +8,9 @@ import {
   StoreError,
   type UsersRepository,
 } from '../src/index.ts';
-import { type FreshDatabase, freshEmbedded, freshPostgres } from './fresh-database.ts';
+import { databaseBackends, type FreshDatabase, freshEmbedded } from './fresh-database.ts';
 
-const backends: [string, () => Promise<FreshDatabase>][] = [['embedded PGlite', freshEmbedded]];
-const postgresUrl = inject('postgresUrl');
-if (postgresUrl) backends.push(['PostgreSQL', () => freshPostgres(postgresUrl)]);
+const backends = databaseBackends(inject('postgresUrl'));
 
 const ada = { name: 'Ada', email: 'ada@example.com', age: 36 };
 

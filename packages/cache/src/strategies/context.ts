@@ -1,3 +1,4 @@
+import { checkAnnounced } from '../codec.ts';
 import { CacheError, errors } from '../errors.ts';
 import { createKeys, type KeyBuilder } from '../keys.ts';
 import type { ResolvedCacheOptions } from '../options.ts';
@@ -36,6 +37,24 @@ export function createContext(config: ResolvedCacheOptions): StrategyContext {
       }
       counters.redisErrors++;
       if (error instanceof CacheError) config.onError(error);
+    },
+  };
+}
+
+/**
+ * `announce` and `announceMany` of a strategy without L1 or version pointers (`none`, `delete`,
+ * `ttl-only`): entries are checked and counted, and nothing else happens, so that the lab can show
+ * what such a strategy makes of writes committed elsewhere.
+ */
+export function countedAnnouncements(counters: Counters) {
+  return {
+    async announce(key: string, version: number): Promise<void> {
+      checkAnnounced({ key, version });
+      counters.announcements++;
+    },
+    async announceMany(entries: readonly { key: string; version: number }[]): Promise<void> {
+      for (const entry of entries) checkAnnounced(entry);
+      counters.announcements += entries.length;
     },
   };
 }

@@ -1,8 +1,8 @@
-import { atLeast, checkAnnounced, checkEntry, minVersionOf } from '../codec.ts';
+import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
 import { checkKey } from '../keys.ts';
 import { snapshotCounters } from '../stats.ts';
 import type { Cache, CacheRead } from '../types.ts';
-import type { StrategyContext } from './context.ts';
+import { countedAnnouncements, type StrategyContext } from './context.ts';
 
 /**
  * `none`: no caching at all, the baseline that the other strategies are measured against. Every
@@ -34,14 +34,7 @@ export function createNoCache<V>(context: StrategyContext): Cache<V> {
       checkEntry(written, 'invalidate');
       counters.invalidations++;
     },
-    async announce(key, version) {
-      checkAnnounced({ key, version });
-      counters.announcements++;
-    },
-    async announceMany(entries) {
-      for (const entry of entries) checkAnnounced(entry);
-      counters.announcements += entries.length;
-    },
+    ...countedAnnouncements(counters),
     stats: () => ({
       ...snapshotCounters(counters),
       strategy: 'none',

@@ -1,4 +1,4 @@
-import { atLeast, checkAnnounced, checkEntry, minVersionOf } from '../codec.ts';
+import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
 import { CacheError, errors } from '../errors.ts';
 import { jitterTtl } from '../jitter.ts';
 import { checkKey } from '../keys.ts';
@@ -6,7 +6,7 @@ import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
 import { createSingleFlight } from '../single-flight.ts';
 import { snapshotCounters } from '../stats.ts';
 import type { Cache, CacheRead, Loaded, Loader, Strategy } from '../types.ts';
-import type { StrategyContext } from './context.ts';
+import { countedAnnouncements, type StrategyContext } from './context.ts';
 
 /** What a write does to Redis in a Redis-only strategy. */
 type OnWrite = (l2: L2Store, key: string) => Promise<void>;
@@ -119,14 +119,7 @@ function createRedisOnlyCache<V>(
       counters.invalidations++;
       await onWrite(l2, key);
     },
-    async announce(key, version) {
-      checkAnnounced({ key, version });
-      counters.announcements++;
-    },
-    async announceMany(entries) {
-      for (const entry of entries) checkAnnounced(entry);
-      counters.announcements += entries.length;
-    },
+    ...countedAnnouncements(counters),
     stats: () => ({
       ...snapshotCounters(counters),
       strategy,
