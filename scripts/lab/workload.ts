@@ -32,7 +32,7 @@ export async function runHistory(options: WorkloadOptions): Promise<History> {
   const operations: Operation[] = [];
   const faults: FaultMark[] = [];
   const stopAt = options.durationMs;
-  const timers = options.faults.map((fault) => scheduleFault(fault, now, faults));
+  const timers = options.faults.map((fault) => scheduleFault(fault, now, faults, operations));
 
   const sessions = Array.from({ length: options.sessions }, (_, session) =>
     runSession(session, createRandom(options.seed + session), options, now, stopAt, operations),
@@ -104,12 +104,18 @@ async function finalSweep(
   }
 }
 
-function scheduleFault(fault: ScheduledFault, now: () => number, marks: FaultMark[]) {
+function scheduleFault(
+  fault: ScheduledFault,
+  now: () => number,
+  marks: FaultMark[],
+  operations: Operation[],
+) {
   return (async () => {
     await delay(fault.atMs);
     const mark: FaultMark = { kind: fault.kind, atMs: now(), detail: fault.detail };
     marks.push(mark);
-    await fault.start();
+    // Writes a fault committed count like the workload's (stale reads, mismatches, stuck keys).
+    operations.push(...((await fault.start({ now })) ?? []));
     if (fault.durationMs !== undefined) {
       await delay(fault.durationMs);
       await fault.stop?.();
