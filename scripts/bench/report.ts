@@ -4,6 +4,7 @@ import {
   httpSection,
   l1Section,
   memorySection,
+  outboxSection,
   profileSection,
   propagationSection,
   stormsSection,
@@ -11,6 +12,7 @@ import {
 import type { HttpResults } from './sections/http.ts';
 import type { L1Results } from './sections/l1.ts';
 import type { MemoryResults } from './sections/memory.ts';
+import type { OutboxResults } from './sections/outbox.ts';
 import type { ProfileResults } from './sections/profile.ts';
 import type { PropagationResults } from './sections/propagation.ts';
 import type { StormResults } from './sections/storms.ts';
@@ -30,6 +32,7 @@ export interface BenchReport {
     propagation?: PropagationResults;
     storms?: StormResults;
     memory?: MemoryResults;
+    outbox?: OutboxResults;
   };
   /** Sections that failed, with their error. */
   errors: Record<string, string>;
@@ -69,6 +72,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (results.propagation) parts.push(propagationSection(results.propagation, settings, checks));
   if (results.storms) parts.push(stormsSection(results.storms, settings, checks));
   if (results.memory) parts.push(memorySection(results.memory, checks));
+  if (results.outbox) parts.push(outboxSection(results.outbox, settings, checks));
   for (const [section, error] of Object.entries(report.errors))
     parts.push(`## ${section}: failed\n\n\`\`\`\n${error}\n\`\`\``);
   parts.splice(
