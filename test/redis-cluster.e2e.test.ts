@@ -1,5 +1,6 @@
 import { nanoid } from 'nanoid';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFakeRedisNode } from './support/fake-redis-node.ts';
 import {
   createHttpClient,
   freePort,
@@ -131,6 +132,41 @@ describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       expect(Date.now() - began).toBeLessThan(15_000);
     } finally {
       await single.stop();
+    }
+  });
+
+  // No Redis 6 binary here: a stand-in node answers INFO as a Redis 6.2 cluster node does (cluster
+  // mode on, no SPUBLISH), and fails CLIENT SETINFO as Redis < 7.2 does.
+  it('refuses a cluster of Redis 6 (no sharded Pub/Sub), at once, naming the setting and the version', async () => {
+    const redis6 = await startFakeRedisNode(
+      [
+        '# Server',
+        'redis_version:6.2.0',
+        'redis_mode:cluster',
+        '',
+        '# Cluster',
+        'cluster_enabled:1',
+        '',
+      ].join('\r\n'),
+    );
+    try {
+      const began = Date.now();
+      const run = await runRefused({ REDIS_CLUSTER_NODES: `127.0.0.1:${redis6.port}` });
+      expect(run.code, run.output).toBe(1);
+      expect(run.output).toContain(
+        `REDIS_CLUSTER_NODES: 127.0.0.1:${redis6.port} runs Redis 6.2.0: sharded Pub/Sub (SPUBLISH) needs Redis 7 or newer`,
+      );
+      expect(run.output).not.toMatch(/\n\s+at /);
+      expect(Date.now() - began).toBeLessThan(15_000);
+      // It asked the node itself (handshake, INFO), and went no further: no command of the cache.
+      expect(redis6.commands.map((words) => words[0]?.toUpperCase())).toContain('INFO');
+      expect(
+        redis6.commands.filter(
+          ([name]) => !['HELLO', 'CLIENT', 'INFO'].includes(name?.toUpperCase() ?? ''),
+        ),
+      ).toEqual([]);
+    } finally {
+      await redis6.stop();
     }
   });
 });
