@@ -168,7 +168,7 @@ async function traffic(
     for (const slot of [0, 8191, 16_383]) masters.add(await cluster.masterOf(slot));
     const before = await counters(cluster);
     for (let version = 1; version <= writes; version++) {
-      await writer.invalidate(KEY, { value: { version }, version });
+      await writer.set(KEY, { value: { version }, version });
     }
     // The receiving side's counters lag the sender's a little: read until two reads agree.
     let after = await counters(cluster);
