@@ -38,6 +38,8 @@ export interface BenchSettings {
     writeRounds: number;
     writeConnections: number;
   };
+  /** Invalidations of one key whose cluster-bus Pub/Sub traffic is counted, per flavour. */
+  cluster: { trafficWrites: number };
 }
 
 /** The full run: bounded to a few minutes on 2 cores. */
@@ -72,6 +74,7 @@ export const FULL: BenchSettings = {
     writeRounds: 4,
     writeConnections: 12,
   },
+  cluster: { trafficWrites: 1000 },
 };
 
 /** `--quick`: only proves that every section runs end to end; the numbers mean nothing. */
@@ -100,4 +103,5 @@ export const QUICK: BenchSettings = {
     writeRounds: 1,
     writeConnections: 4,
   },
+  cluster: { trafficWrites: 20 },
 };

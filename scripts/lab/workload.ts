@@ -114,12 +114,17 @@ function scheduleFault(
     await delay(fault.atMs);
     const mark: FaultMark = { kind: fault.kind, atMs: now(), detail: fault.detail };
     marks.push(mark);
+    const done = await fault.start({ now });
     // Writes a fault committed count like the workload's (stale reads, mismatches, stuck keys).
-    operations.push(...((await fault.start({ now })) ?? []));
+    if (Array.isArray(done)) operations.push(...(done as Operation[]));
     if (fault.durationMs !== undefined) {
       await delay(fault.durationMs);
       await fault.stop?.();
       mark.endMs = now();
+    } else if (typeof done === 'string') {
+      // A fault that took time (a failover): it ends when it is over.
+      mark.endMs = now();
+      mark.detail = done;
     }
   })();
 }
