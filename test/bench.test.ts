@@ -123,6 +123,7 @@ describe('npm run bench -- --quick', () => {
       '## 4.',
       '## 5.',
       '## 6.',
+      '## 7.',
     ];
     for (const heading of headings) {
       expect(markdown).toContain(heading);

@@ -354,7 +354,7 @@ export function outboxSection(r: OutboxResults, s: BenchSettings, checks: Check[
     });
   }
   const o = s.outbox;
-  return `## 6. Writes behind the instances (the outbox)
+  return `## 7. Writes behind the instances (the outbox)
 
 ${r.instances} instances (tsx) with long TTLs (\`CACHE_TTL_MS\`, \`L1_TTL_MS\` 10 min), so only an announcement makes
 them drop a row; relay settings \`OUTBOX_POLL_MS=250\`, \`OUTBOX_BATCH_SIZE=${r.batchSize}\`. PostgreSQL: ${r.postgres}

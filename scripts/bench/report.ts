@@ -75,8 +75,8 @@ export function renderMarkdown(report: BenchReport): string {
   if (results.propagation) parts.push(propagationSection(results.propagation, settings, checks));
   if (results.storms) parts.push(stormsSection(results.storms, settings, checks));
   if (results.memory) parts.push(memorySection(results.memory, checks));
-  if (results.outbox) parts.push(outboxSection(results.outbox, settings, checks));
   if (results.cluster) parts.push(clusterSection(results.cluster));
+  if (results.outbox) parts.push(outboxSection(results.outbox, settings, checks));
   for (const [section, error] of Object.entries(report.errors))
     parts.push(`## ${section}: failed\n\n\`\`\`\n${error}\n\`\`\``);
   parts.splice(
