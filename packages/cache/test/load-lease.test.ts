@@ -4,7 +4,7 @@ import { waitFor } from '../../../test/support/index.ts';
 import type { CacheOptions, Loaded } from '../src/index.ts';
 import { validateCacheOptions } from '../src/options.ts';
 import { leasePollMs } from '../src/strategies/versioned/read-path.ts';
-import { cacheFixture, uniqueNamespace } from './fixture.ts';
+import { cacheFixture, redisClient, uniqueNamespace } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number): Loaded<User> => ({ value: { name: `v${version}` }, version });
@@ -71,6 +71,63 @@ describe('load lease: one load per cluster', () => {
     await waitFor(async () => (await first?.redis.exists(first.keys.lease('k'))) === 0, {
       what: 'the lease to be released',
     });
+  });
+
+  it("serves a fill that lands between a waiter's lease check and its Redis read", async () => {
+    const namespace = uniqueNamespace();
+    const holder = await cacheFixture<User>({ namespace, origin: 'holder' });
+    // Gates: the holder's load finishes once the waiter checks the lease, and that check (a GET
+    // of the lease key) answers only once the holder has filled Redis and given the lease back.
+    let waiterChecks = () => {};
+    const checking = new Promise<void>((resolve) => {
+      waiterChecks = resolve;
+    });
+    let holderDone = () => {};
+    const done = new Promise<void>((resolve) => {
+      holderDone = resolve;
+    });
+    const leaseKey = holder.keys.lease('k');
+    const real = await redisClient();
+    const gated = new Proxy(real, {
+      get(target, property) {
+        if (property === 'get') {
+          return async (key: string) => {
+            if (key === leaseKey) {
+              waiterChecks();
+              await done;
+            }
+            return target.get(key);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const waiter = await cacheFixture<User>({ namespace, origin: 'waiter', redis: gated });
+    await waitFor(() => holder.cache.stats().trusted && waiter.cache.stats().trusted, {
+      what: 'both instances to trust their bus',
+    });
+    let loads = 0;
+    const holding = holder.cache.getOrLoad('k', async () => {
+      loads++;
+      await checking;
+      return v(4);
+    });
+    await waitFor(async () => (await real.exists(leaseKey)) === 1, {
+      what: 'the holder to take the lease',
+    });
+    const waiting = waiter.cache.getOrLoad('k', async () => {
+      loads++;
+      return v(4);
+    });
+    expect(await holding).toMatchObject({ version: 4, tier: 'MISS' });
+    await waitFor(async () => (await real.exists(leaseKey)) === 0, {
+      what: 'the holder to give the lease back',
+    });
+    holderDone();
+    expect(await waiting).toMatchObject({ version: 4, tier: 'L2' });
+    expect(loads).toBe(1);
+    expect(waiter.cache.stats()).toMatchObject({ leaseWaits: 1, leaseTimeouts: 0 });
   });
 
   it('costs one load per instance with loadLeaseMs 0 (off)', async () => {

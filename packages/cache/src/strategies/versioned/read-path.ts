@@ -86,6 +86,10 @@ export function createReadPath<V>(state: VersionedState<V>) {
     const deadline = performance.now() + config.loadLeaseMs;
     while (performance.now() < deadline) {
       await delay(leasePollMs(config.loadLeaseMs));
+      // The lease before the entry: the holder fills, then releases, so a lease seen released
+      // means its fill (if any) is already in Redis for the read that follows. (The other order
+      // would miss a fill that lands between the two calls, and load for nothing.)
+      const held = await store.leaseHeld(key).catch(() => false);
       const found = await readRedis(key);
       if (found === undefined) break;
       const entry = found.entry;
@@ -96,7 +100,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
         return { ...entry, tier: 'L2' };
       }
       // Released (its fill was refused or older than we need) or expired (its holder died).
-      if (!(await store.leaseHeld(key).catch(() => false))) break;
+      if (!held) break;
     }
     counters.leaseTimeouts++;
     return undefined;
