@@ -44,6 +44,9 @@ export interface InstanceStats {
     loads: number;
     l1Size: number;
     invalidationsReceived: number;
+    leaseWaits: number;
+    leaseTimeouts: number;
+    degradedReads: number;
   };
   database: { queries: number };
 }
