@@ -120,6 +120,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   const announcePath = createAnnouncePath(state, pointerTtlMs);
   return {
     getOrLoad: readPath.getOrLoad,
+    getLocal: readPath.getLocal,
     invalidate: writePath.invalidate,
     announce: announcePath.announce,
     announceMany: announcePath.announceMany,

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { atLeast, checkEntry, minVersionOf } from '../../codec.ts';
 import { CacheError, errors } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
+import type { L1Entry } from '../../local/l1-store.ts';
 import type { VersionedRead } from '../../redis/versioned-store.ts';
 import { createSingleFlight } from '../../single-flight.ts';
 import type { CacheRead, Loaded, Loader, ReadOptions } from '../../types.ts';
@@ -189,6 +190,33 @@ export function createReadPath<V>(state: VersionedState<V>) {
       });
   }
 
+  /** An L1 hit served: the early refresh it may start, its counters, the frozen answer. */
+  function servedFromL1(key: string, loader: Loader<V>, local: L1Entry<V>, now: number) {
+    if (local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
+    counters.l1Hits++;
+    if (local.read.value === null) counters.negativeHits++;
+    return local.read;
+  }
+
+  /**
+   * The L1 hit of a non-strict read, synchronously, counted as the read; `undefined` (nothing
+   * counted) when the read must go further: then `getOrLoad` serves and counts it.
+   */
+  function getLocal(
+    key: string,
+    loader: Loader<V>,
+    options: ReadOptions = {},
+  ): CacheRead<V> | undefined {
+    checkKey(key);
+    if (options.consistency === 'strict') return undefined;
+    const floor = Math.max(minVersionOf(options), marks.get(key));
+    const now = performance.now();
+    const local = bus.trustedAt(now) ? l1.get(key, now) : undefined;
+    if (local === undefined || local.version < floor) return undefined;
+    counters.reads++;
+    return servedFromL1(key, loader, local, now);
+  }
+
   // #region tutorial:read-path
   const getOrLoad = async function getOrLoad(
     key: string,
@@ -205,12 +233,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
     if (local !== undefined && local.version >= floor) {
       const strict = options.consistency === 'strict';
       const answer = strict ? await confirmed(key, local.version, floor) : true;
-      if (answer === true) {
-        if (local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
-        counters.l1Hits++;
-        if (local.read.value === null) counters.negativeHits++;
-        return local.read;
-      }
+      if (answer === true) return servedFromL1(key, loader, local, now);
       if (answer) return answer;
     } else {
       const token = fillToken(state);
@@ -237,5 +260,5 @@ export function createReadPath<V>(state: VersionedState<V>) {
   };
   // #endregion tutorial:read-path
 
-  return { getOrLoad, loadsInFlight: () => flights.size };
+  return { getOrLoad, getLocal, loadsInFlight: () => flights.size };
 }
