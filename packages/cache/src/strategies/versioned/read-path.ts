@@ -60,7 +60,8 @@ export function createReadPath<V>(state: VersionedState<V>) {
   // #region tutorial:load-lease
   /**
    * One load for the whole cluster: the instance that takes the key's lease loads; the others wait
-   * for its fill in Redis (bounded by the lease), then load themselves. Redis failing means loading.
+   * for its fill in Redis (bounded by the lease), then load themselves. Redis failing to take the
+   * lease means loading; a poll failing while waiting means polling again until the lease is over.
    */
   async function loadForCluster(key: string, loader: Loader<V>, floor: number) {
     if (config.loadLeaseMs === 0) return { ...(await load(key, loader)), tier: 'MISS' } as const;
@@ -90,9 +91,11 @@ export function createReadPath<V>(state: VersionedState<V>) {
       // The lease before the entry: the holder fills, then releases, so a lease seen released
       // means its fill (if any) is already in Redis for the read that follows. (The other order
       // would miss a fill that lands between the two calls, and load for nothing.)
-      const held = await store.leaseHeld(key).catch(() => false);
+      // A failed call is this instance's own trouble (a timeout, its gate skipping Redis), not a
+      // sign the holder failed: keep waiting, bounded by the lease, and poll again.
+      const held = await store.leaseHeld(key).catch(() => true);
       const found = await readRedis(key);
-      if (found === undefined) break;
+      if (found === undefined) continue;
       const entry = found.entry;
       // The same floor as any Redis answer, raised by announcements heard while waiting.
       if (entry && entry.version >= Math.max(floor, marks.get(key))) {
