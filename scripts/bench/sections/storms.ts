@@ -1,9 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import type { StatsResponse } from '@cachelab/app';
 import { createKeys } from '@cachelab/cache';
 import { createClient } from 'redis';
 import { waitFor } from '../../../test/support/wait.ts';
 import { runLoad } from '../load.ts';
-import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
+import type { BenchInstance, BenchServices } from '../services.ts';
 import { startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
 
@@ -53,7 +54,7 @@ type Tier = keyof StormRow['served'];
 /** L1 TTL of the evicted storm's cluster, in ms: how long the bench waits for every copy to expire. */
 const EVICTED_L1_TTL_MS = 1000;
 
-async function allStats(instances: BenchInstance[]): Promise<InstanceStats[]> {
+async function allStats(instances: BenchInstance[]): Promise<StatsResponse[]> {
   return Promise.all(instances.map((instance) => instance.stats()));
 }
 
@@ -128,7 +129,7 @@ export async function storm(
   );
   const after = await allStats(instances);
   const count = (tier: Tier) => answers.filter((a) => a.tier === tier).length;
-  const diff = (pick: (s: InstanceStats) => number) => sum(after, pick) - sum(before, pick);
+  const diff = (pick: (s: StatsResponse) => number) => sum(after, pick) - sum(before, pick);
   return {
     reads: options.reads,
     dbQueriesPerInstance: after.map(
@@ -144,7 +145,7 @@ export async function storm(
   };
 }
 
-function sum(stats: InstanceStats[], pick: (s: InstanceStats) => number): number {
+function sum(stats: StatsResponse[], pick: (s: StatsResponse) => number): number {
   return stats.reduce((total, s) => total + pick(s), 0);
 }
 
@@ -164,7 +165,7 @@ async function zipfRun(settings: BenchSettings, instances: BenchInstance[]) {
     },
   });
   const after = await allStats(instances);
-  const diff = (pick: (s: InstanceStats) => number) => sum(after, pick) - sum(before, pick);
+  const diff = (pick: (s: StatsResponse) => number) => sum(after, pick) - sum(before, pick);
   return {
     reads: diff((s) => s.cache.reads),
     l1Hits: diff((s) => s.cache.l1Hits),
