@@ -1,6 +1,5 @@
+import { NOTHING_LISTENS_URL, runNodeScript } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { NOTHING_LISTENS_URL } from './support/net.ts';
-import { runNodeScript } from './support/process.ts';
 
 // Every script users run, started as its npm script starts it: a command-line error is one line
 // naming the option, what was given and what is accepted, with exit status 2 and no stack trace.
@@ -10,70 +9,82 @@ const run = (script: string, args: string[]) =>
 
 const CASES: [script: string, args: string[], says: string][] = [
   [
-    'scripts/consistency.ts',
+    'packages/lab/src/consistency.ts',
     ['history', '--duration', '4x'],
     "consistency: option '--duration <duration>' argument '4x' is invalid. Not a duration; accepted: 500ms, 2.5s, 1m, or a bare number of seconds.",
   ],
   [
-    'scripts/consistency.ts',
+    'packages/lab/src/consistency.ts',
     ['history', '--start', '--fault', 'pause-writes@2s+2500x'],
     `argument 'pause-writes@2s+2500x' is invalid. D "2500x" is not a duration; accepted: 500ms`,
   ],
   [
-    'scripts/consistency.ts',
+    'packages/lab/src/consistency.ts',
     ['history', '--start', '--fault', 'kill-pubsub@500'],
     "'kill-pubsub@500' starts at 500s, after the run ends (--duration 10s); a bare number means seconds",
   ],
   [
-    'scripts/consistency.ts',
+    'packages/lab/src/consistency.ts',
     ['history', '--fault', 'freeze:app-1@1s+1s'],
     'needs a cluster the lab started (--start or --compare)',
   ],
-  ['scripts/consistency.ts', ['history', '--durration', '3s'], "unknown option '--durration'"],
-  ['scripts/consistency.ts', [], 'consistency: a command is needed; accepted: write-then-read'],
   [
-    'scripts/consistency.ts',
+    'packages/lab/src/consistency.ts',
+    ['history', '--durration', '3s'],
+    "unknown option '--durration'",
+  ],
+  [
+    'packages/lab/src/consistency.ts',
+    [],
+    'consistency: a command is needed; accepted: write-then-read',
+  ],
+  [
+    'packages/lab/src/consistency.ts',
     ['histroy'],
     'consistency: unknown command "histroy"; accepted: write-then-read, history',
   ],
   [
-    'scripts/consistency.ts',
+    'packages/lab/src/consistency.ts',
     ['write-then-read', '--iterations', '0'],
     "option '--iterations <n>' argument '0' is invalid. Accepted: an integer from 1",
   ],
   [
-    'scripts/demos/warmup.ts',
+    'packages/lab/src/demos/warmup.ts',
     ['--phase', '2500x'],
     "demo:warmup: option '--phase <duration>' argument '2500x' is invalid",
   ],
   [
-    'scripts/demos/warmup.ts',
+    'packages/lab/src/demos/warmup.ts',
     ['--urls', 'http://127.0.0.1:1'],
     'demo:warmup: --urls needs --redis-url',
   ],
   [
-    'scripts/demos/eviction.ts',
+    'packages/lab/src/demos/eviction.ts',
     ['--policies', 'lru'],
     "demo:eviction: option '--policies <policy,...>' argument 'lru' is invalid. Accepted: a comma-separated list of allkeys-lru",
   ],
-  ['scripts/demos/eviction.ts', ['--urls', 'http://127.0.0.1:1'], 'only runs a cluster of its own'],
   [
-    'scripts/demos/consistency.ts',
+    'packages/lab/src/demos/eviction.ts',
+    ['--urls', 'http://127.0.0.1:1'],
+    'only runs a cluster of its own',
+  ],
+  [
+    'packages/lab/src/demos/consistency.ts',
     ['--fault', 'kill-pubsub@soon'],
     `demo:consistency: option '--fault <spec>' argument 'kill-pubsub@soon' is invalid. T "soon" is not a duration`,
   ],
   [
-    'scripts/stats.ts',
+    'packages/lab/src/stats.ts',
     ['--interval', '2000'],
     '2000s (a bare number means seconds) is out of range',
   ],
   [
-    'scripts/demos/consistency.ts',
+    'packages/lab/src/demos/consistency.ts',
     ['--fault', 'kill-pubsub@6'],
     "argument 'kill-pubsub@6' starts after the run ends (--duration 5s)",
   ],
   [
-    'scripts/bench/index.ts',
+    'packages/lab/src/bench/index.ts',
     ['--only', 'l2'],
     "bench: option '--only <section,...>' argument 'l2' is invalid. Accepted: a comma-separated list of l1, http",
   ],
@@ -89,14 +100,14 @@ describe('command-line errors of the scripts', () => {
   });
 
   it.each([
-    ['scripts/consistency.ts', ['--help'], 'write-then-read'],
-    ['scripts/consistency.ts', ['history', '--help'], '--fault <spec>'],
-    ['scripts/consistency.ts', ['write-then-read', '--help'], '--iterations <n>'],
-    ['scripts/demos/warmup.ts', ['--help'], '--phase <duration>'],
-    ['scripts/demos/eviction.ts', ['--help'], '--policies <policy,...>'],
-    ['scripts/demos/consistency.ts', ['--help'], '--strategies <strategy,...>'],
-    ['scripts/stats.ts', ['--help'], '--interval <duration>'],
-    ['scripts/bench/index.ts', ['--help'], '--only <section,...>'],
+    ['packages/lab/src/consistency.ts', ['--help'], 'write-then-read'],
+    ['packages/lab/src/consistency.ts', ['history', '--help'], '--fault <spec>'],
+    ['packages/lab/src/consistency.ts', ['write-then-read', '--help'], '--iterations <n>'],
+    ['packages/lab/src/demos/warmup.ts', ['--help'], '--phase <duration>'],
+    ['packages/lab/src/demos/eviction.ts', ['--help'], '--policies <policy,...>'],
+    ['packages/lab/src/demos/consistency.ts', ['--help'], '--strategies <strategy,...>'],
+    ['packages/lab/src/stats.ts', ['--help'], '--interval <duration>'],
+    ['packages/lab/src/bench/index.ts', ['--help'], '--only <section,...>'],
   ])('%s %j prints the options and exits 0', async (script, args, lists) => {
     const { code, output } = await run(script, args);
     expect(code, output).toBe(0);
@@ -109,7 +120,7 @@ describe('write-then-read with no cluster', () => {
     // Not a free port: one that was free a moment ago may be taken by another test's app (over
     // the shared database) before the lab starts, and the lab would then write its users there.
     const url = NOTHING_LISTENS_URL;
-    const { code, output } = await run('scripts/consistency.ts', [
+    const { code, output } = await run('packages/lab/src/consistency.ts', [
       'write-then-read',
       '--urls',
       url,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { createRandom, type Random } from '@cachelab/lab/lab/random.ts';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRandom, type Random } from '../scripts/lab/random.ts';
 import {
   type InstanceProcess,
   startDatabaseServer,

@@ -4,15 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
 import {
   databaseListening,
   type LabCluster,
   startLabCluster,
   waitReady,
-} from '../scripts/lab/cluster.ts';
+} from '@cachelab/lab/lab/cluster.ts';
+import { signalProcess } from '@cachelab/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './support/index.ts';
-import { signalProcess } from './support/process.ts';
 
 // The lab's and the demos' own processes (instances, database, redis-server) must never outlive
 // the run that started them, however it ends; and restarting an instance must not depend on
@@ -98,7 +98,7 @@ describe('the lab cluster', () => {
 
   it('stops the lab at once, and everything it started, when an instance never becomes ready', async () => {
     const started = Date.now();
-    const run = await runInOwnGroup('scripts/consistency.ts', ['history', '--start'], {
+    const run = await runInOwnGroup('packages/lab/src/consistency.ts', ['history', '--start'], {
       interruptMs: 60_000,
       // Every instance refuses this setting and exits at start.
       env: { LOG_LEVEL: 'not-a-level' },
@@ -110,8 +110,8 @@ describe('the lab cluster', () => {
   }, 90_000);
 
   it.each([
-    ['the lab', 'scripts/consistency.ts', ['history', '--start', '--duration', '60s']],
-    ['a demo', 'scripts/demos/warmup.ts', ['--phase', '60s']],
+    ['the lab', 'packages/lab/src/consistency.ts', ['history', '--start', '--duration', '60s']],
+    ['a demo', 'packages/lab/src/demos/warmup.ts', ['--phase', '60s']],
   ])(
     'leaves no process behind when %s is interrupted',
     async (_what, script, args) => {

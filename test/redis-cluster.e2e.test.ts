@@ -1,3 +1,4 @@
+import { runNodeScript, startRedisCluster, type TestRedisCluster } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -8,8 +9,6 @@ import {
   startRedisServer,
   waitFor,
 } from './support/index.ts';
-import { runNodeScript } from './support/process.ts';
-import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster.ts';
 
 const started: InstanceProcess[] = [];
 afterEach(() => {

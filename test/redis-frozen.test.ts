@@ -1,6 +1,6 @@
+import { distribution } from '@cachelab/lab/lab/checker.ts';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { distribution } from '../scripts/lab/checker.ts';
 import {
   createHttpClient,
   type InstanceProcess,

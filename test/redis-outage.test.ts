@@ -1,7 +1,7 @@
+import { distribution } from '@cachelab/lab/lab/checker.ts';
 import { createPool, createUsersRepository } from '@cachelab/store';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { distribution } from '../scripts/lab/checker.ts';
 import {
   createHttpClient,
   type InstanceProcess,

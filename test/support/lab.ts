@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runNodeScript, type ScriptRun } from './process.ts';
+import { runNodeScript, type ScriptRun } from '@cachelab/testkit';
 
 /** What one run of the lab (`npm run consistency`) or of a demo printed and wrote. */
 export interface LabRun extends ScriptRun {
@@ -9,13 +9,13 @@ export interface LabRun extends ScriptRun {
   files: Record<string, string>;
 }
 
-/** Runs `scripts/consistency.ts` with `args` (as `npm run consistency -- args` would). */
+/** Runs `packages/lab/src/consistency.ts` with `args` (as `npm run consistency -- args` would). */
 export function runLab(args: string[], timeoutMs = 120_000): Promise<LabRun> {
-  return runScript('scripts/consistency.ts', args, timeoutMs);
+  return runScript('packages/lab/src/consistency.ts', args, timeoutMs);
 }
 
 /**
- * Runs a script of `scripts/` that takes `--out DIR` (the lab, the demos, the benchmarks) with
+ * Runs a script of the lab package that takes `--out DIR` (the lab, the demos, the benchmarks) with
  * `args` and a fresh temporary `--out`, which it reads back and removes; interrupts the script
  * (SIGINT) after `timeoutMs`.
  */

@@ -48,7 +48,7 @@ function origin(url: string, name: string): string {
   if (url === '') return 'native (syscalls, V8)';
   if (url.includes('/packages/cache/')) return 'cachelab library';
   if (url.includes('/packages/')) return 'cachelab app';
-  if (url.includes('/scripts/bench/')) return 'ceiling server';
+  if (url.includes('/packages/lab/src/bench/')) return 'ceiling server';
   const module = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
   if (module && EXPRESS.has(module)) return 'express & deps';
   if (module?.includes('redis')) return 'redis client';

@@ -5,13 +5,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../test/support/net.ts';
-import { signalProcess } from '../../test/support/process.ts';
-import { startRedisServer, type TestRedisServer } from '../../test/support/redis-server.ts';
-import { waitFor } from '../../test/support/wait.ts';
+import {
+  freePort,
+  signalProcess,
+  startRedisServer,
+  type TestRedisServer,
+  waitFor,
+} from '@cachelab/testkit';
 import { checkReadiness } from '../cluster/readiness.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** Settings of a cluster the lab starts for itself. */
 export interface LabClusterOptions {

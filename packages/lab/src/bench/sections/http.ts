@@ -1,8 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from '../../../test/support/net.ts';
-import { waitFor } from '../../../test/support/wait.ts';
+import { freePort, waitFor } from '@cachelab/testkit';
 import { spawnWorker } from '../child.ts';
 import { runLoad } from '../load.ts';
 import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';

@@ -93,7 +93,7 @@ hardly depends on what else the machine runs) it costs what ${range(r.l1VersusCe
 ceiling's rate would on a saturated core.
 
 How each row is made:
-- \`ceiling\`: \`scripts/bench/workers/ceiling-server.ts\`, an Express 5 app with the instance's settings
+- \`ceiling\`: \`packages/lab/src/bench/workers/ceiling-server.ts\`, an Express 5 app with the instance's settings
   (no ETag, no X-Powered-By) whose one route answers the same user body from a \`Map\`.
 - \`l1-hit\`: \`GET /users/1\` on a default instance after one warming read.
 - \`l2-hit\`: the versioned strategy with \`L1_MAX_ENTRIES=0\` (L1 disabled): one Lua round trip for

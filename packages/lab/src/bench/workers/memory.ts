@@ -7,7 +7,7 @@
  * `getOrLoad`: that path also leaves Redis-client buffers and optimised code on the heap, which
  * made the delta swing between 540 and 1,240 bytes per entry for different N, none of it per entry.
  */
-import { createL1Store } from '../../../packages/cache/src/local/l1-store.ts';
+import { createL1Store } from '../../../../cache/src/local/l1-store.ts';
 
 const input = JSON.parse(process.argv[2] ?? '{}') as { entries: number; userBytes: number };
 const gc = (globalThis as { gc?: () => void }).gc;

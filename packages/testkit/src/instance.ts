@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './net.ts';
 import { waitFor } from './wait.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** An app instance running as its own process, as `npm start` runs it. */
 export interface InstanceProcess {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: workers run from there, like the npm scripts. */
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** Options of {@link runWorker}. */
 export interface WorkerOptions {
@@ -14,7 +14,7 @@ export interface WorkerOptions {
 }
 
 /**
- * Runs `scripts/bench/workers/<name>.ts` in its own Node process with `input` as its only
+ * Runs `packages/lab/src/bench/workers/<name>.ts` in its own Node process with `input` as its only
  * argument (JSON) and resolves with the JSON object it printed last on stdout.
  */
 export async function runWorker<T>(
@@ -54,7 +54,7 @@ export function killChildren(): void {
 
 /** Spawns a worker with an IPC channel (for workers driven step by step). */
 export function spawnWorker(name: string, input: unknown, options: WorkerOptions): ChildProcess {
-  const entry = `scripts/bench/workers/${name}.ts`;
+  const entry = `packages/lab/src/bench/workers/${name}.ts`;
   const args = [...(options.nodeArgs ?? []), '--import', 'tsx', entry, JSON.stringify(input)];
   return track(
     spawn(process.execPath, args, {
@@ -75,7 +75,7 @@ export interface Worker {
   stop(): void;
 }
 
-/** Starts `scripts/bench/workers/<name>.ts` as a command-driven worker. */
+/** Starts `packages/lab/src/bench/workers/<name>.ts` as a command-driven worker. */
 export function startWorker(name: string, input: unknown, nodeArgs: string[] = []): Worker {
   const child = spawnWorker(name, input, { timeoutMs: 0, nodeArgs });
   let nextId = 1;

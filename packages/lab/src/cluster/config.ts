@@ -8,7 +8,7 @@ import { readConfig } from '@cachelab/app';
 import { CLUSTER_DEFAULTS, instanceName } from '../cluster-defaults.ts';
 
 /** The repository root: where relative paths of the cluster are resolved. */
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
 
 /** Where the cluster's Redis comes from. */
 export type RedisSource =

@@ -30,7 +30,7 @@ import { saveDemo } from './output.ts';
 import { barChart } from './svg-chart.ts';
 
 const DEMO = 'demo:consistency';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const STRATEGIES = ['ttl-only', 'delete', 'versioned', 'none'];
 
 const program = createDemoProgram(
@@ -125,10 +125,14 @@ function labArgs(out: string, strategy?: string): string[] {
 /** Runs the lab; echoes its progress lines, keeps its full output in `<out>/lab-output.txt`. */
 async function runLab(args: string[], out: string): Promise<void> {
   console.log(`npm run consistency -- ${args.join(' ')}`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/consistency.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'packages/lab/src/consistency.ts', ...args],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const collect = (chunk: Buffer) => {
     output += chunk;

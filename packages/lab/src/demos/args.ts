@@ -1,6 +1,6 @@
 /**
  * Command-line handling shared by the demos: a commander program with the options every demo
- * takes, and where a run writes. Errors are one line and exit 2 (see `scripts/cli/program.ts`).
+ * takes, and where a run writes. Errors are one line and exit 2 (see `cli/program.ts`).
  */
 import { Option } from '@commander-js/extra-typings';
 import { createProgram, integer } from '../cli/program.ts';

@@ -8,7 +8,7 @@ import { freePort } from './net.ts';
 import { signalProcess } from './process.ts';
 import { waitFor } from './wait.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The embedded database as its own process (`npm run db`), owned by a test that may kill it. */
 export interface TestDatabaseServer {

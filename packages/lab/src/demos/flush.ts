@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { createClient } from 'redis';
-import { waitFor } from '../../test/support/wait.ts';
 import type { Target } from '../lab/client.ts';
 import { checkSameRedis } from '../lab/redis-identity.ts';
 import { fetchStats } from './cluster.ts';

@@ -1,6 +1,6 @@
 import { createKeys } from '@cachelab/cache';
+import { waitFor } from '@cachelab/testkit';
 import { createClient } from 'redis';
-import { waitFor } from '../../../test/support/wait.ts';
 import { runLoad } from '../load.ts';
 import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
 import { startInstances } from '../services.ts';

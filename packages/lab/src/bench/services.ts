@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createPool, prepareDatabase } from '@cachelab/store';
 import { startEmbeddedDatabase } from '@cachelab/store/embedded';
-import { type InstanceProcess, startInstance } from '../../test/support/instance.ts';
-import { freePort } from '../../test/support/net.ts';
-import { startRedisServer } from '../../test/support/redis-server.ts';
+import { freePort, type InstanceProcess, startInstance, startRedisServer } from '@cachelab/testkit';
 import { track } from './child.ts';
 
 /** The Redis and database every section of one run shares; each section uses its own namespace. */
