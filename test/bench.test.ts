@@ -5,7 +5,7 @@ import { runScript } from './support/lab.ts';
 describe('npm run bench -- --quick', () => {
   it('runs every section end to end and writes Markdown and JSON with each of them', async () => {
     // Benchmarks are not tests: only that it runs and what it reports are checked, no timing.
-    const run = await runScript('packages/lab/src/bench/index.ts', ['--quick'], 240_000);
+    const run = await runScript('bench', ['--quick'], 240_000);
     expect(run.code, run.output).toBe(0);
 
     const files = Object.keys(run.files);

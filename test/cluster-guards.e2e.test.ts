@@ -15,6 +15,7 @@ import {
   isListening,
   startCluster,
 } from './support/cluster.ts';
+import { runLabCommand } from './support/lab.ts';
 
 // Issue 12 (1-4): npm start never reports another process's cluster as its own, never shares a
 // data directory, runs its own Redis unless told otherwise, and npm run reset starts clean.
@@ -285,13 +286,13 @@ describe('a cluster with its own Redis and data directory', () => {
     const out = await mkdtemp(join(tmpdir(), 'cachelab-lab-out-'));
     tempDirs.push(out);
 
-    const lab = await runNodeScript(
-      'packages/lab/src/consistency.ts',
+    const lab = await runLabCommand(
+      'consistency',
       ['write-then-read', '--iterations', '3', '--out', out],
       { timeoutMs: 60_000, env: scriptEnv },
     );
     expect(lab.code, lab.output).toBe(0);
-    const stats = await runNodeScript('packages/lab/src/stats.ts', ['--once'], {
+    const stats = await runLabCommand('stats', ['--once'], {
       timeoutMs: 30_000,
       env: scriptEnv,
     });
@@ -315,15 +316,11 @@ describe('a cluster with its own Redis and data directory', () => {
         `${urls[1]}: an instance of another cluster answers there (run `,
       ]) {
         for (const [script, args, name] of [
-          [
-            'packages/lab/src/consistency.ts',
-            ['write-then-read', '--iterations', '50'],
-            'consistency',
-          ],
-          ['packages/lab/src/consistency.ts', ['history', '--duration', '2s'], 'consistency'],
-          ['packages/lab/src/stats.ts', ['--once'], 'stats'],
+          ['consistency', ['write-then-read', '--iterations', '50'], 'consistency'],
+          ['consistency', ['history', '--duration', '2s'], 'consistency'],
+          ['stats', ['--once'], 'stats'],
         ] as const) {
-          const out = await runNodeScript(script, [...args], { timeoutMs: 30_000, env: scriptEnv });
+          const out = await runLabCommand(script, [...args], { timeoutMs: 30_000, env: scriptEnv });
           expect(out.code, out.output).toBe(1);
           expect(out.output.trim().split('\n'), out.output).toHaveLength(1);
           expect(out.output).toContain(`${name}: ${refused}${why}`);

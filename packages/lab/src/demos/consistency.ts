@@ -127,7 +127,7 @@ async function runLab(args: string[], out: string): Promise<void> {
   console.log(`npm run consistency -- ${args.join(' ')}`);
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'packages/lab/src/consistency.ts', ...args],
+    ['--import', 'tsx', 'packages/lab/src/cli.ts', 'consistency', ...args],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
