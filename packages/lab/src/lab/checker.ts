@@ -4,6 +4,7 @@
  * binary-searched, sessions are scanned once per key.
  */
 
+import { valuesAtPercentiles } from '../percentiles.ts';
 import { checkSessions, groupIndexes, versionOf } from './checker-sessions.ts';
 import type {
   CheckOptions,
@@ -42,13 +43,11 @@ export function lowerBound(values: number[], target: number, strict = false): nu
   return lo;
 }
 
-/** Nearest-rank percentiles of durations. */
+/** p50, p99 and max of durations (ms), as `../percentiles.ts` defines them; all 0 when empty. */
 export function distribution(values: number[]): Distribution {
   if (values.length === 0) return { count: 0, p50: 0, p99: 0, max: 0 };
-  const sorted = Float64Array.from(values).sort();
-  const rank = (p: number) =>
-    sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-  return { count: sorted.length, p50: rank(50), p99: rank(99), max: sorted.at(-1) as number };
+  const [p50, p99, max] = valuesAtPercentiles(values, [50, 99, 100]) as [number, number, number];
+  return { count: values.length, p50, p99, max };
 }
 
 /** Builds the per-key write index used by the staleness, mismatch and stuck-key passes. */

@@ -1,9 +1,9 @@
+import { valueAtPercentile } from '../percentiles.ts';
 import type { InstanceConvergence } from './write-then-read.ts';
 
+/** The value at quantile `q` (0-1) of `values` (`../percentiles.ts`); undefined when empty. */
 function percentile(values: number[], q: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return values.length === 0 ? undefined : valueAtPercentile(values, q * 100);
 }
 
 const fmt = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(2));
