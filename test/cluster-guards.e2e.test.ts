@@ -17,8 +17,8 @@ import {
 } from './support/cluster.ts';
 import { runLabCommand } from './support/lab.ts';
 
-// Issue 12 (1-4): npm start never reports another process's cluster as its own, never shares a
-// data directory, runs its own Redis unless told otherwise, and npm run reset starts clean.
+// npm start never reports another process's cluster as its own, never shares a data directory,
+// runs its own Redis unless told otherwise, and npm run reset starts clean.
 
 const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
 const started: ClusterProcess[] = [];
@@ -130,7 +130,7 @@ describe('npm start, before it starts anything', () => {
 });
 
 describe('a process of the cluster started on a taken port (a race the preflight cannot close)', () => {
-  it('the embedded database says which port and DB_PORT, in one line (issue 11)', async () => {
+  it('the embedded database says which port and DB_PORT, in one line', async () => {
     const port = await freePort();
     const blocker = await listen(port);
     const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-guards-'));

@@ -10,7 +10,7 @@ import {
   startCluster,
 } from './support/cluster.ts';
 
-/** A user as the HTTP API returns it (BRIEF §5). */
+/** A user as the HTTP API returns it: `{ id, name, email, age, version, updatedAt }`. */
 interface User {
   id: string;
   name: string;
@@ -59,7 +59,10 @@ async function send(
   };
 }
 
-/** Asserts the BRIEF §5 user shape and that `X-Version` labels the body's version. */
+/**
+ * Asserts the user shape of the HTTP API (`id`, `name`, `email`, `age`, `version`, `updatedAt`) and
+ * that `X-Version` labels the body's version.
+ */
 function expectUser(reply: Reply, status: number): User {
   expect(reply.status, JSON.stringify(reply.body)).toBe(status);
   expect(Object.keys(reply.body).sort()).toEqual(USER_FIELDS);

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { TimeoutError } from 'redis';
+import { TimeoutError } from '@redis/client';
 
 /** The part of a node-redis client (command or subscriber connection) that the watchdog uses. */
 export interface WatchedConnection {

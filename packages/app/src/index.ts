@@ -11,5 +11,10 @@ export { type ErrorCode, errorCodes, HttpError } from './errors.ts';
 export { createLogger, type LoggerOptions, type LogLevel, logLevels } from './logger.ts';
 export { type AppMetrics, createMetrics, type MetricSources } from './metrics.ts';
 export { refuseConnect } from './refuse-connect.ts';
+export type {
+  StatsResponse,
+  StatsResponseCache,
+  StatsResponseMemory,
+} from './stats-response.ts';
 export { toUserBody, type UserBody, userKey } from './user-view.ts';
 export { parseUserId, parseUserInput } from './validation.ts';

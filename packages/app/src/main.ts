@@ -12,8 +12,8 @@ import {
   prepareDatabase,
   type UsersRepository,
 } from '@cachelab/store';
+import { createClient } from '@redis/client';
 import { nanoid } from 'nanoid';
-import { createClient } from 'redis';
 import { createApp } from './app.ts';
 import {
   type AppConfig,

@@ -2,7 +2,6 @@ import type { CacheEvents, CacheStats } from '@cachelab/cache';
 import type { OutboxRelayStats, QueryEvent, StoreStats } from '@cachelab/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { InstanceIdentity } from './deps.ts';
-import { createRequestHistogram } from './request-histogram.ts';
 
 /** Routes of the ops endpoints: not counted as API requests in `/stats`. */
 const OPS_ROUTES = new Set(['/healthz', '/readyz', '/stats', '/metrics']);
@@ -50,10 +49,13 @@ export function createMetrics(): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const http = createRequestHistogram(registry, {
+  // Labelled by route pattern, never the raw path, so the label sets stay bounded.
+  const http = new Histogram({
     name: 'cachelab_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by route pattern, method, status and X-Cache tier.',
+    labelNames: ['method', 'route', 'status', 'cache'] as const,
     buckets: HTTP_BUCKETS,
+    registers,
   });
   const propagation = new Histogram({
     name: 'cachelab_cache_propagation_delay_seconds',
@@ -81,7 +83,7 @@ export function createMetrics(): AppMetrics {
       queries.observe({ operation, outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
     observeRequest(method, route, status, tier, seconds) {
       if (!OPS_ROUTES.has(route)) apiRequests++;
-      http.observe(method, route, status, tier, seconds);
+      http.observe({ method, route, status: String(status), cache: tier }, seconds);
     },
     apiRequests: () => apiRequests,
     collectFrom(from) {
@@ -175,7 +177,7 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
       () => stats().redisSkipped,
     ],
     [`${c}corrupt_entries_total`, 'Undecodable Redis entries.', () => stats().corruptEntries],
-    [`${c}writes_total`, 'Writes handled (invalidate calls).', () => stats().invalidations],
+    [`${c}writes_total`, 'Writes handled (cache.set calls).', () => stats().writes],
     [`${c}invalidations_sent_total`, 'Invalidations published.', () => stats().invalidationsSent],
     [
       `${c}invalidations_received_total`,

@@ -1,4 +1,4 @@
-import { createClient, createCluster } from 'redis';
+import { createClient, createCluster } from '@redis/client';
 import type { AppConfig, ClusterNode } from './config.ts';
 
 /** Oldest Redis with sharded Pub/Sub (`SPUBLISH`/`SSUBSCRIBE`). */

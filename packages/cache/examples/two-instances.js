@@ -37,7 +37,7 @@ print(await b.cache.getOrLoad('user:42', loader)); // tier MISS, version 1
 // A writes: the source of truth first, then the cache (Redis, A's L1, an announcement to B).
 const written = { value: { name: 'Grace' }, version: 2 };
 rows.set('user:42', written);
-await a.cache.invalidate('user:42', written);
+await a.cache.set('user:42', written);
 
 await invalidated; // B heard of version 2 and dropped its version 1
 print(await b.cache.getOrLoad('user:42', loader)); // tier L2, version 2

@@ -1,5 +1,5 @@
 import { type CacheOptions, resolveOptions } from './options.ts';
-import { createContext } from './strategies/context.ts';
+import { createContext, type StrategyCache, type StrategyContext } from './strategies/context.ts';
 import { createNoCache } from './strategies/none.ts';
 import { createDeleteCache, createTtlOnlyCache } from './strategies/redis-only.ts';
 import { createVersionedCache } from './strategies/versioned/index.ts';
@@ -13,7 +13,14 @@ import type { Cache } from './types.ts';
 export function createCache<V>(options: CacheOptions): Cache<V> {
   const config = resolveOptions(options);
   const context = createContext(config);
-  switch (config.strategy) {
+  return withDeprecatedAliases(createStrategy<V>(config.strategy, context));
+}
+
+function createStrategy<V>(
+  strategy: CacheOptions['strategy'],
+  context: StrategyContext,
+): StrategyCache<V> {
+  switch (strategy) {
     case 'ttl-only':
       return createTtlOnlyCache<V>(context);
     case 'delete':
@@ -23,4 +30,9 @@ export function createCache<V>(options: CacheOptions): Cache<V> {
     default:
       return createVersionedCache<V>(context);
   }
+}
+
+/** Adds the former names of the methods, each calling its new name. */
+function withDeprecatedAliases<V>(cache: StrategyCache<V>): Cache<V> {
+  return { ...cache, invalidate: (key, written) => cache.set(key, written) };
 }

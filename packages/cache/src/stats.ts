@@ -36,7 +36,7 @@ export function createCounters(): Counters {
     redisSkipped: 0,
     degradedReads: 0,
     corruptEntries: 0,
-    invalidations: 0,
+    writes: 0,
     announcements: 0,
     invalidationsSent: 0,
     invalidationsReceived: 0,

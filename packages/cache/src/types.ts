@@ -270,8 +270,8 @@ export interface CacheStats {
    * in every strategy; each is treated as a miss and overwritten, and reported as `E_CORRUPT_ENTRY`.
    */
   corruptEntries: number;
-  /** Writes handled (`invalidate` calls). */
-  invalidations: number;
+  /** Writes handled (`set` calls, and `invalidate` calls, its deprecated alias). */
+  writes: number;
   /** Versions announced without a value (`announce`/`announceMany` entries), whatever came of them. */
   announcements: number;
   /** Invalidation messages published / received from other instances. */
@@ -317,13 +317,23 @@ export interface Cache<V> {
    */
   getOrLoad(key: string, loader: Loader<V>, options?: ReadOptions): Promise<CacheRead<V>>;
   /**
-   * Call after the source of truth was written, with what was written: from then on this instance
-   * answers with it, and (depending on the strategy) the other instances do too. Rejects with
-   * `E_INVALID_KEY` or `E_INVALID_ENTRY` (not `{ value, version }`) before touching Redis.
+   * A write-through set: call after the source of truth was written, with what was written (the
+   * value, `null` for a deletion, and the version the source of truth gave it). From then on this
+   * instance answers with it, and (depending on the strategy) the other instances do too. In
+   * `versioned`, the entry is stored in L1 and as a versioned Redis entry, and announced to every
+   * instance; an older version than one already current is ignored. `delete` deletes the Redis
+   * entry, `ttl-only` and `none` only count the write. Rejects with `E_INVALID_KEY` or
+   * `E_INVALID_ENTRY` (not `{ value, version }`) before touching Redis; never because of Redis
+   * (an announcement Redis did not take is retried in the background).
+   */
+  set(key: string, written: Loaded<V>): Promise<void>;
+  /**
+   * The former name of {@link Cache.set}, with the same arguments and behaviour.
+   * @deprecated Use {@link Cache.set}: this is a write-through set, not only an invalidation.
    */
   invalidate(key: string, written: Loaded<V>): Promise<void>;
   /**
-   * Announces a version committed to the source of truth without going through `invalidate` (a
+   * Announces a version committed to the source of truth without going through `set` (a
    * write from another service, or relayed from an outbox), without its value. In `versioned`,
    * the pointer moves forward (never back), the superseded Redis entry is dropped, every instance
    * is told, and the next read loads the row; announcing a version twice, or out of order, is

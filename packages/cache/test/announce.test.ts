@@ -36,7 +36,7 @@ describe('announce: versions committed elsewhere, without a value', () => {
 
   it('never moves the pointer back: a late or duplicate announcement changes nothing', async () => {
     const [a] = await pair();
-    await a.cache.invalidate('k', v(5));
+    await a.cache.set('k', v(5));
     await a.cache.announceMany([
       { key: 'k', version: 3 },
       { key: 'k', version: 5 },

@@ -113,7 +113,7 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
         source.entries[key] = v(1);
         expect(await first.cache.getOrLoad(key, source.load)).toMatchObject({ version: 1 });
         source.entries[key] = v(2);
-        await first.cache.invalidate(key, v(2));
+        await first.cache.set(key, v(2));
         const expected = strategy === 'ttl-only' ? 1 : 2;
         expect(await first.cache.getOrLoad(key, source.load)).toMatchObject({ version: expected });
       }
@@ -135,7 +135,7 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
     for (const [round, key] of keys.entries()) {
       const writer = list[round % list.length];
       source.entries[key] = v(2);
-      await writer?.cache.invalidate(key, v(2));
+      await writer?.cache.set(key, v(2));
       for (const { cache } of list) {
         // Eventual reads: the announcement must arrive; strict reads: at once.
         const strict = await cache.getOrLoad(key, source.load, { consistency: 'strict' });
@@ -175,7 +175,7 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
     // Writes while it resubscribes: none may leave an L1 entry stale.
     for (const key of keys) {
       source.entries[key] = v(2);
-      await writer.cache.invalidate(key, v(2));
+      await writer.cache.set(key, v(2));
     }
     await waitFor(() => reader.cache.stats().trusted, { timeoutMs: 5000, what: 'trust again' });
     expect(reader.cache.stats().subscriberReconnects).toBeGreaterThanOrEqual(1);
@@ -197,7 +197,7 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
     for (const node of cluster.nodes) await cluster.cli(node.port, 'SCRIPT', 'FLUSH');
     for (const key of keys) {
       source.entries[key] = v(2);
-      await first.cache.invalidate(key, v(2));
+      await first.cache.set(key, v(2));
       expect(
         await first.cache.getOrLoad(key, source.load, { consistency: 'strict' }),
       ).toMatchObject({ version: 2 });
@@ -233,7 +233,7 @@ async function underLoad(fault: (namespace: string) => Promise<void>) {
       const version = (completed.get(key) ?? 0) + 1;
       source.entries[key] = v(version);
       // The database write is done: the cache is told, whatever Redis says.
-      await writer.cache.invalidate(key, v(version)).catch(() => {});
+      await writer.cache.set(key, v(version)).catch(() => {});
       completed.set(key, version);
       writes++;
       await new Promise((resolve) => setTimeout(resolve, 2));

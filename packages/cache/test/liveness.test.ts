@@ -174,7 +174,7 @@ describe('versioned strategy: close()', () => {
     });
     // Redis refuses the write's announcement: it waits for a background retry.
     scripts.set('refuse');
-    await cache.invalidate('k', v(2));
+    await cache.set('k', v(2));
     expect(cache.stats().pendingInvalidations).toBe(1);
     // The next retry is held in flight while the cache closes.
     scripts.set('hold');

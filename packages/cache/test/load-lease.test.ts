@@ -98,7 +98,7 @@ describe('load lease: one load per cluster', () => {
     const [lagging, waiter, writer] = await cluster(3);
     if (!lagging || !waiter || !writer) throw new Error('no instances');
     // The waiter has heard of v5 (announced by a write whose Redis entries were then evicted).
-    await writer.cache.invalidate('k', v(5));
+    await writer.cache.set('k', v(5));
     await waitFor(() => waiter.cache.stats().invalidationsReceived >= 1, {
       what: 'the announcement',
     });

@@ -39,13 +39,13 @@ describe('the delete strategy (basic cache-aside over Redis)', () => {
     expect(cache.stats().negativeHits).toBe(1);
   });
 
-  it('lets a create be seen at once after invalidate, despite a cached "not found"', async () => {
+  it('lets a create be seen at once after set, despite a cached "not found"', async () => {
     const { cache } = await cacheFixture({ strategy: 'delete', negativeTtlMs: 60_000 });
     const source = mapLoader<{ name: string }>();
     await cache.getOrLoad('new', source.load);
 
     source.entries.new = { value: ada, version: 1 };
-    await cache.invalidate('new', source.entries.new);
+    await cache.set('new', source.entries.new);
     expect(await cache.getOrLoad('new', source.load)).toEqual({
       value: ada,
       version: 1,
@@ -53,16 +53,16 @@ describe('the delete strategy (basic cache-aside over Redis)', () => {
     });
   });
 
-  it('makes the next read load the written value after invalidate', async () => {
+  it('makes the next read load the written value after set', async () => {
     const { cache, redis, keys } = await cacheFixture({ strategy: 'delete' });
     const source = mapLoader({ k: { value: ada, version: 1 } });
     await cache.getOrLoad('k', source.load);
 
     source.entries.k = { value: { name: 'Grace' }, version: 2 };
-    await cache.invalidate('k', source.entries.k);
+    await cache.set('k', source.entries.k);
     expect(await redis.exists(keys.value('k'))).toBe(0);
     expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'MISS' });
-    expect(cache.stats().invalidations).toBe(1);
+    expect(cache.stats().writes).toBe(1);
   });
 
   it('shares one load between concurrent misses on a key', async () => {
@@ -157,9 +157,9 @@ describe('basic cache-aside when Redis is unreachable', () => {
 
   it('reports an invalidation that failed every attempt', async () => {
     const { cache, reported } = await deadRedisCache();
-    await cache.invalidate('k', { value: ada, version: 2 });
+    await cache.set('k', { value: ada, version: 2 });
     expect(cache.stats()).toMatchObject({
-      invalidations: 1,
+      writes: 1,
       invalidationFailures: 1,
       redisErrors: 3,
     });

@@ -108,7 +108,7 @@ describe('versioned strategy with signed messages', () => {
     const source = mapLoader<User>({ k: v(1) });
     await a.cache.getOrLoad('k', source.load);
     expect((await a.cache.getOrLoad('k', source.load)).tier).toBe('L1');
-    await b.cache.invalidate('k', v(2));
+    await b.cache.set('k', v(2));
     await waitFor(() => a.cache.stats().invalidationsReceived === 1);
     expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L2' });
     expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L1' });
@@ -161,7 +161,7 @@ describe('versioned strategy with signed messages', () => {
 
     // A genuine write still reaches a, which then serves the new version from L1 again.
     hot.entries.hot = v(4);
-    await b.cache.invalidate('hot', v(4));
+    await b.cache.set('hot', v(4));
     await waitFor(() => a.cache.stats().invalidationsReceived === 1);
     expect(await a.cache.getOrLoad('hot', hot.load)).toMatchObject({ version: 4, tier: 'L2' });
     expect(await a.cache.getOrLoad('hot', hot.load)).toMatchObject({ version: 4, tier: 'L1' });

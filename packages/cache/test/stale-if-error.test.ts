@@ -85,7 +85,7 @@ describe('stale-if-error on Redis', () => {
     const writer = await cacheFixture<User>({ ...options, namespace, origin: 'writer' });
     await waitFor(() => reader.cache.stats().trusted && writer.cache.stats().trusted);
     await expiredEverywhere(reader);
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
     await waitFor(() => reader.cache.stats().invalidationsReceived >= 1, {
       what: 'the announcement of v2',
     });

@@ -93,7 +93,7 @@ describe('versioned strategy under faults', () => {
       what: 'the reader to see the drop',
     });
     source.entries.k = v(2);
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
 
     const seen: number[] = [];
     await waitFor(
@@ -130,7 +130,7 @@ describe('versioned strategy under faults', () => {
     proxy.blackhole();
     const cut = performance.now();
     source.entries.k = v(2);
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
     const stale: number[] = [];
     await waitFor(
       async () => {
@@ -173,7 +173,7 @@ describe('versioned strategy when Redis restarts empty', () => {
     await waitFor(() => writer.redis.isReady, { timeoutMs: 5000, what: 'the writer to reconnect' });
 
     source.entries.k = v(2);
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
     const seen: number[] = [];
     await waitFor(
       async () => {
@@ -221,7 +221,7 @@ describe('versioned strategy when Redis restarts empty', () => {
     // Redis goes away: the write commits in the database but cannot be announced.
     await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
     await waitFor(() => !writer.redis.isReady, { what: 'the writer to lose Redis' });
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
     expect(writer.cache.stats().pendingInvalidations).toBe(1);
 
     // Redis is back; a reader that read v1 long before fills it first.
@@ -251,7 +251,7 @@ describe('versioned strategy when Redis restarts empty', () => {
     const release = source.hold();
     const read = reader.cache.getOrLoad('k', source.load);
     await waitFor(() => source.calls.length === 1);
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
     // Redis restarts empty: the pointer to v2 is gone, and so are the marks once trust returns.
     await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
     const restarted = await startRedisServer({ port: own.port });

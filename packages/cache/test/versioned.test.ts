@@ -57,7 +57,7 @@ describe('versioned strategy: tiers and layout', () => {
     expect(JSON.parse((await a.redis.get(a.keys.data('k', 3))) ?? 'null')).toEqual({ name: 'v3' });
     expect(await a.redis.pTTL(a.keys.pointer('k'))).toBeGreaterThan(15_000);
 
-    await a.cache.invalidate('k', v(4));
+    await a.cache.set('k', v(4));
     expect(await a.redis.get(a.keys.pointer('k'))).toBe('4');
     expect(await a.redis.exists(a.keys.data('k', 3))).toBe(0);
   });
@@ -65,7 +65,7 @@ describe('versioned strategy: tiers and layout', () => {
   it('never moves the pointer back: a stale fill leaves the newer version current', async () => {
     const [a, b] = await cluster(2);
     if (!a || !b) throw new Error('no instances');
-    await a.cache.invalidate('k', v(5));
+    await a.cache.set('k', v(5));
     // The data entry of v5 is evicted; b then loads an older row (a lagging read) and fills.
     await a.redis.del(a.keys.data('k', 5));
     expect(await b.cache.getOrLoad('k', async () => v(4))).toMatchObject({
@@ -97,10 +97,27 @@ describe('versioned strategy: tiers and layout', () => {
     expect(await a.cache.getOrLoad('new', source.load)).toMatchObject({ value: null, tier: 'L1' });
 
     source.entries.new = v(1);
-    await b.cache.invalidate('new', v(1));
+    await b.cache.set('new', v(1));
     await waitFor(async () => (await a.cache.getOrLoad('new', source.load)).version === 1, {
       timeoutMs: 1000,
       what: 'the create to reach a',
+    });
+  });
+
+  it('still takes writes through invalidate, the deprecated alias of set', async () => {
+    const [a, b] = await cluster(2);
+    if (!a || !b) throw new Error('no instances');
+    const source = mapLoader<User>({ k: v(1) });
+    expect(await b.cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'MISS' });
+
+    await a.cache.invalidate('k', v(2));
+    expect(await a.redis.get(a.keys.pointer('k'))).toBe('2');
+    expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L1' });
+    await receivedInvalidations(b.cache, 1);
+    expect(await b.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L2' });
+    expect(a.cache.stats().writes).toBe(1);
+    await expect(a.cache.invalidate('k', { value: null, version: -1 })).rejects.toMatchObject({
+      code: 'E_INVALID_ENTRY',
     });
   });
 });
@@ -139,7 +156,7 @@ describe('versioned strategy: races', () => {
       await loaded.opened;
       // 2. The writer commits v2 and invalidates.
       source.entries.k = v(2);
-      await writer.cache.invalidate('k', v(2));
+      await writer.cache.set('k', v(2));
       if (strategy === 'versioned') await receivedInvalidations(slowReader.cache, 1);
       // 3. The slow reader goes on and fills the caches with what it read.
       heldAfterLoad.open();
@@ -179,7 +196,7 @@ describe('versioned strategy: races', () => {
     // A loader lagging behind the mark is answered but never cached.
     const lagging = await cluster(1, { namespace: a.namespace, origin: 'late' });
     expect(a.cache.stats().l2Stale).toBe(1);
-    await lagging[0]?.cache.invalidate('k', v(6));
+    await lagging[0]?.cache.set('k', v(6));
     await receivedInvalidations(a.cache, 6);
     expect(await a.cache.getOrLoad('k', async () => v(5))).toMatchObject({
       version: 6,
@@ -201,7 +218,7 @@ describe('versioned strategy: what readers see after writes', () => {
       source.entries.k = v(version);
       // Another instance keeps reading, so that its fills race with the writes.
       void b.cache.getOrLoad('k', source.load);
-      await a.cache.invalidate('k', v(version));
+      await a.cache.set('k', v(version));
       if ((await a.cache.getOrLoad('k', source.load)).version < version) older++;
     }
     expect(older).toBe(0);
@@ -218,7 +235,7 @@ describe('versioned strategy: what readers see after writes', () => {
     for (let version = 2; version <= 51; version++) {
       for (const { cache } of instances) await cache.getOrLoad('k', source.load);
       source.entries.k = v(version);
-      await a.cache.invalidate('k', v(version));
+      await a.cache.set('k', v(version));
       const written = performance.now();
       for (const { cache } of instances) {
         const read = await cache.getOrLoad('k', source.load, { minVersion: version });
@@ -281,7 +298,7 @@ describe('versioned strategy: what readers see after writes', () => {
         await a.redis.publish(a.keys.channel(), JSON.stringify(message));
         for (const { cache } of instances) await receivedInvalidations(cache, 1);
       } else {
-        await a.cache.invalidate('k', v(2));
+        await a.cache.set('k', v(2));
       }
       const reads = instances.flatMap(({ cache }, i) =>
         Array.from({ length: 100 }, () =>
@@ -311,9 +328,9 @@ describe('versioned strategy: interleavings found in review', () => {
     const [w, x] = await cluster(2);
     if (!w || !x) throw new Error('no instances');
     // W committed v2, X committed v3, but X's Redis call ran first and W heard of v3.
-    await x.cache.invalidate('k', v(3));
+    await x.cache.set('k', v(3));
     await receivedInvalidations(w.cache, 1);
-    await w.cache.invalidate('k', v(2));
+    await w.cache.set('k', v(2));
     expect(await w.cache.getOrLoad('k', async () => v(3))).toMatchObject({ version: 3 });
     expect(await w.redis.get(w.keys.pointer('k'))).toBe('3');
     expect(w.cache.stats().fillsRejected.superseded).toBe(1);
@@ -327,8 +344,8 @@ describe('versioned strategy: interleavings found in review', () => {
     const read = reader.cache.getOrLoad('k', source.load);
     await waitFor(() => source.calls.length === 1);
     // v2 of k is announced, then another key's announcement pushes k's mark out.
-    await writer.cache.invalidate('k', v(2));
-    await writer.cache.invalidate('other', v(1));
+    await writer.cache.set('k', v(2));
+    await writer.cache.set('other', v(1));
     await receivedInvalidations(reader.cache, 2);
     release();
     await read;
@@ -360,7 +377,7 @@ describe('versioned strategy: interleavings found in review', () => {
   it('keeps the pointer after its data expired, so a very late fill cannot move it back', async () => {
     const [writer, late] = await cluster(2, { ttlMs: 300 });
     if (!writer || !late) throw new Error('no instances');
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
     await waitFor(async () => (await writer.redis.exists(writer.keys.data('k', 2))) === 0, {
       what: 'the data entry to expire',
     });
@@ -371,7 +388,7 @@ describe('versioned strategy: interleavings found in review', () => {
   it('heals a pointer moved back after eviction, and announces the version it restores', async () => {
     const [writer, lagging, healer] = await cluster(3);
     if (!writer || !lagging || !healer) throw new Error('no instances');
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(2));
     await receivedInvalidations(healer.cache, 1);
     await receivedInvalidations(lagging.cache, 1);
     // Redis evicts the pointer; a reader that read v1 long ago fills: Redis now says v1.
@@ -394,7 +411,7 @@ describe('versioned strategy: interleavings found in review', () => {
     const [a] = await cluster(1);
     if (!a) throw new Error('no instance');
     for (const version of [-1, 1.5, Number.NaN, '5' as unknown as number]) {
-      await expect(a.cache.invalidate('k', { value: null, version })).rejects.toMatchObject({
+      await expect(a.cache.set('k', { value: null, version })).rejects.toMatchObject({
         code: 'E_INVALID_ENTRY',
       });
       await expect(
@@ -474,7 +491,7 @@ describe('versioned strategy: what arrives on the channel', () => {
 
     const source = mapLoader<User>({ k: v(1) });
     await a.cache.getOrLoad('k', source.load);
-    await b.cache.invalidate('k', v(2));
+    await b.cache.set('k', v(2));
     await receivedInvalidations(a.cache, 3);
     expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2 });
     expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L1' });
@@ -498,8 +515,8 @@ describe('versioned strategy: events', () => {
     const writer = await cacheFixture<User>({ namespace, origin: 'writer' });
     await waitFor(() => reader.cache.stats().trusted && writer.cache.stats().trusted);
 
-    await writer.cache.invalidate('k', v(1));
-    await writer.cache.invalidate('k', v(2));
+    await writer.cache.set('k', v(1));
+    await writer.cache.set('k', v(2));
     await receivedInvalidations(reader.cache, 2);
     expect(delays).toHaveLength(2);
     expect(delays.every((ms) => Number.isFinite(ms) && ms >= 0)).toBe(true);

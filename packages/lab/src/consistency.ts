@@ -11,6 +11,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { StatsResponse } from '@cachelab/app';
 import { formatDuration } from './cli/duration.ts';
 import { usageError } from './cli/program.ts';
 import { findOwnCluster } from './cluster/run-file.ts';
@@ -155,10 +156,7 @@ function targetsOf(cluster: LabCluster | undefined, urls: string[] | undefined):
 async function dbQueries(targets: Target[]): Promise<number | undefined> {
   try {
     const stats = await Promise.all(
-      targets.map(
-        async (t) =>
-          (await (await fetch(`${t.url}/stats`)).json()) as { database: { queries: number } },
-      ),
+      targets.map(async (t) => (await (await fetch(`${t.url}/stats`)).json()) as StatsResponse),
     );
     return stats.reduce((sum, s) => sum + s.database.queries, 0);
   } catch {

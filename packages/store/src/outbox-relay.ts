@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type { Client } from 'pg';
+import { pg } from './pg.ts';
 import type { Queryable } from './queryable.ts';
 import { OUTBOX_CHANNEL } from './schema.ts';
 
@@ -196,7 +197,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   /** LISTENs on a connection of its own, reconnecting after a pause when it is lost. */
   function listen(url: string) {
-    let client: pg.Client | undefined;
+    let client: Client | undefined;
     let retry: NodeJS.Timeout | undefined;
     function connect(): void {
       const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });

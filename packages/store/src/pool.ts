@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type { Pool } from 'pg';
+import { pg } from './pg.ts';
 
 /** Options of {@link createPool}. */
 export interface PoolOptions {
@@ -22,10 +23,7 @@ export interface PoolOptions {
 }
 
 /** Creates a `pg` Pool with bounded waits; idle-connection errors are reported, never thrown. */
-export function createPool(
-  options: PoolOptions,
-  onError: (error: Error) => void = () => {},
-): pg.Pool {
+export function createPool(options: PoolOptions, onError: (error: Error) => void = () => {}): Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 10,
@@ -51,7 +49,7 @@ export function createPool(
  * Returns a function that runs `SELECT 1` on every idle client of `pool` (one round at a time);
  * a client whose check fails or times out is released with the error, so the pool destroys it.
  */
-function idleClientCheck(pool: pg.Pool): () => void {
+function idleClientCheck(pool: Pool): () => void {
   let checking = false;
   return () => {
     if (checking || pool.idleCount === 0) return;

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { AppDeps, Check } from '../deps.ts';
 import type { AppMetrics } from '../metrics.ts';
+import type { StatsResponse, StatsResponseMemory } from '../stats-response.ts';
 
 const CHECK_TIMEOUT_MS = 1000;
 
@@ -49,15 +50,20 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
   router.get('/stats', (_req, res) => {
     const cache = deps.cache.stats();
     const hits = cache.l1Hits + cache.l2Hits;
-    res.json({
+    const body: StatsResponse = {
       instance: deps.instance,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       http: { requests: metrics.apiRequests() },
-      cache: { ...cache, hitRatio: cache.reads === 0 ? null : hits / cache.reads },
+      cache: {
+        ...cache,
+        hitRatio: cache.reads === 0 ? null : hits / cache.reads,
+        invalidations: cache.writes,
+      },
       database: deps.users.stats(),
       outbox: deps.outbox?.stats() ?? null,
       memory: memoryUsage(),
-    });
+    };
+    res.json(body);
   });
 
   router.get('/metrics', async (_req, res) => {
@@ -69,7 +75,7 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
 }
 
 /** The process's memory in bytes, for watching growth under load. */
-function memoryUsage() {
+function memoryUsage(): StatsResponseMemory {
   const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
   return { rss, heapUsed, heapTotal, external };
 }

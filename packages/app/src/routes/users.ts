@@ -61,7 +61,7 @@ export function addUserRoutes(
     const { user, created } = await users.put(id, input, condition);
     const body = toUserBody(user);
     // The database commit comes first; only then may readers be told to look again.
-    await cache.invalidate(userKey(id), { value: body, version: user.version });
+    await cache.set(userKey(id), { value: body, version: user.version });
     res
       .status(created ? 201 : 200)
       .set('X-Version', String(user.version))
@@ -74,7 +74,7 @@ export function addUserRoutes(
     const input = parseUserInput(req.body);
     const user = await users.create(input);
     const body = toUserBody(user);
-    await cache.invalidate(userKey(user.id), { value: body, version: user.version });
+    await cache.set(userKey(user.id), { value: body, version: user.version });
     res
       .status(201)
       .location(`/users/${user.id}`)
@@ -87,7 +87,7 @@ export function addUserRoutes(
     const id = parseUserId(req.params.id);
     const tombstone = await users.delete(id, writeConditionOf(req));
     if (!tombstone) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
-    await cache.invalidate(userKey(id), { value: null, version: tombstone.version });
+    await cache.set(userKey(id), { value: null, version: tombstone.version });
     res.status(204).set('X-Version', String(tombstone.version)).end();
   });
 }

@@ -1,6 +1,6 @@
 import { round, type Spread } from './stats.ts';
 
-/** One target of issue 7 and whether this run met it. */
+/** One performance target (e.g. an L1 hit under 500 ns) and whether this run met it. */
 export interface Check {
   target: string;
   measured: string;

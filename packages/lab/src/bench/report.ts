@@ -58,7 +58,7 @@ Command: \`npm run bench${report.settings.mode === 'quick' ? ' -- --quick' : ''}
 (\`settings\`); the ones that shape the numbers are repeated under each section.`;
 }
 
-/** Renders a run as Markdown: machine, one section per measurement, and the targets of issue 7. */
+/** Renders a run as Markdown: machine, one section per measurement, and the targets with whether each was met. */
 export function renderMarkdown(report: BenchReport): string {
   const checks: Check[] = [];
   const { results, settings } = report;

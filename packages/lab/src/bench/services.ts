@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { StatsResponse } from '@cachelab/app';
 import { createPool, prepareDatabase } from '@cachelab/store';
 import { startEmbeddedDatabase } from '@cachelab/store/embedded';
 import { freePort, type InstanceProcess, startInstance, startRedisServer } from '@cachelab/testkit';
@@ -32,20 +33,6 @@ export async function startServices(seedUsers: number): Promise<BenchServices> {
   };
 }
 
-/** What `/stats` of an instance says (the parts the bench reads). */
-export interface InstanceStats {
-  cache: {
-    reads: number;
-    l1Hits: number;
-    l2Hits: number;
-    misses: number;
-    loads: number;
-    l1Size: number;
-    invalidationsReceived: number;
-  };
-  database: { queries: number };
-}
-
 /**
  * CPU time (user + system) a process has used so far, in µs (Linux: /proc). Unlike requests/s it
  * hardly depends on what else the machine runs, which makes it the steadier comparison here.
@@ -60,7 +47,7 @@ export async function cpuMicros(pid: number | undefined): Promise<number> {
 
 /** An app instance process of the bench. */
 export interface BenchInstance extends InstanceProcess {
-  stats(): Promise<InstanceStats>;
+  stats(): Promise<StatsResponse>;
   /** Resident set size of the process, in bytes (Linux: /proc). */
   rss(): Promise<number>;
   stop(): Promise<void>;
@@ -118,7 +105,7 @@ function benchInstance(instance: InstanceProcess): BenchInstance {
   return {
     ...instance,
     async stats() {
-      return (await (await fetch(`${instance.url}/stats`)).json()) as InstanceStats;
+      return (await (await fetch(`${instance.url}/stats`)).json()) as StatsResponse;
     },
     async rss() {
       const status = await readFile(`/proc/${instance.child.pid}/status`, 'utf8');

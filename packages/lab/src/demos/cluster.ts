@@ -3,6 +3,7 @@
  * scripts/lab/cluster.ts), or instances that already run (`--urls`, e.g. `npm start` or
  * `docker compose up`), with the Redis they share (`--redis-url`).
  */
+import type { StatsResponse } from '@cachelab/app';
 import type { Target } from '../lab/client.ts';
 import { type LabCluster, type LabClusterOptions, startLabCluster } from '../lab/cluster.ts';
 
@@ -48,31 +49,17 @@ export function existingCluster(targets: Target[], redisUrl: string | undefined)
   return { targets, redisUrl, own: undefined, stop: async () => {} };
 }
 
-/** The slice of an instance's `GET /stats` the demos read. */
-export interface InstanceStats {
-  cache: {
-    strategy: string;
-    reads: number;
-    l1Size: number;
-    l1Flushes: number;
-    trusted: boolean;
-    /** Redis answers older than a version announced to the instance, refused. */
-    l2Stale: number;
-  };
-  database: { queries: number };
-}
-
 /** `GET /stats` of one instance. */
-export async function fetchStats(target: Target): Promise<InstanceStats> {
+export async function fetchStats(target: Target): Promise<StatsResponse> {
   const response = await fetch(`${target.url}/stats`, { signal: AbortSignal.timeout(3000) });
   if (!response.ok) throw new Error(`${target.url}/stats answered ${response.status}`);
-  return (await response.json()) as InstanceStats;
+  return (await response.json()) as StatsResponse;
 }
 
 /** Counters summed over every instance (from `/stats`). */
 export interface ClusterTotals {
   databaseQueries: number;
-  /** Stale Redis entries refused (`l2Stale`; absent, i.e. 0, without the versioned strategy). */
+  /** Stale Redis entries refused (`l2Stale`; always 0 without the versioned strategy). */
   l2Stale: number;
 }
 
@@ -81,6 +68,6 @@ export async function clusterTotals(targets: Target[]): Promise<ClusterTotals> {
   const stats = await Promise.all(targets.map(fetchStats));
   return {
     databaseQueries: stats.reduce((sum, s) => sum + s.database.queries, 0),
-    l2Stale: stats.reduce((sum, s) => sum + (s.cache.l2Stale ?? 0), 0),
+    l2Stale: stats.reduce((sum, s) => sum + s.cache.l2Stale, 0),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The result types of the lab's consistency checker and the metric definitions it implements
- * (BRIEF §7). Kept apart from `checker.ts` so the reports can import them without the algorithms.
+ * (`METRIC_DEFINITIONS`, also in docs/lab.md). Kept apart from `checker.ts` so the reports can
+ * import them without the algorithms.
  */
 import type { FaultMark } from './history.ts';
 

@@ -1,6 +1,7 @@
 /**
- * The lab's consistency checker: pure functions from a recorded `History` to the numbers of
- * BRIEF §7. No I/O. Every pass is O(n log n): writes are sorted per key by completion time and
+ * The lab's consistency checker: pure functions from a recorded `History` to the consistency
+ * metrics defined in `METRIC_DEFINITIONS` (stale reads, staleness window, convergence time, stuck
+ * keys, read-your-writes and monotonic-read violations). No I/O. Every pass is O(n log n): writes are sorted per key by completion time and
  * binary-searched, sessions are scanned once per key.
  */
 
@@ -235,7 +236,7 @@ function countOperations(ops: Operation[], okReads: number[]) {
   };
 }
 
-/** Checks a recorded history against the definitions of BRIEF §7 (see `METRIC_DEFINITIONS`). */
+/** Checks a recorded history against the metric definitions of `METRIC_DEFINITIONS`. */
 export function checkHistory(history: History, options: CheckOptions = {}): CheckResult {
   const ops = history.operations;
   const { propagationBoundMs, faultWindowAfterMs = DEFAULT_FAULT_WINDOW_AFTER_MS } = options;

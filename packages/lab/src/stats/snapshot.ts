@@ -1,3 +1,5 @@
+import type { StatsResponse } from '@cachelab/app';
+
 /** What `npm run stats` shows of one instance, read from its `GET /stats`. */
 export interface InstanceSnapshot {
   url: string;
@@ -20,6 +22,14 @@ export interface InstanceSnapshot {
   p99PropagationMs?: number | null;
   dbQueries?: number;
 }
+
+/**
+ * A `/stats` body as received: any field may be missing or of another type (an instance of another
+ * version, or something else on that port), so every leaf is checked before it is shown.
+ */
+type Untrusted<T> = {
+  [K in keyof T]?: T[K] extends object | null ? Untrusted<T[K]> | null : unknown;
+};
 
 /** A number from an untrusted JSON value, or `undefined`. */
 function num(value: unknown): number | undefined {
@@ -52,10 +62,10 @@ function reason(error: unknown): string {
 
 /** Picks the shown fields out of a `/stats` body, tolerating anything missing or malformed. */
 export function fromStats(url: string, body: unknown): InstanceSnapshot {
-  const stats = (body ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const stats = (body ?? {}) as Untrusted<StatsResponse>;
   const cache = stats.cache ?? {};
-  const propagation = (cache.propagationMs ?? {}) as Record<string, unknown>;
-  const instance = stats.instance as { name?: unknown; id?: unknown } | undefined;
+  const propagation = cache.propagationMs ?? {};
+  const instance = stats.instance;
   if (typeof cache.reads !== 'number') {
     return { url, at: performance.now(), down: 'not a cachelab /stats answer' };
   }

@@ -79,10 +79,10 @@ export function createWritePath<V>(state: VersionedState<V>) {
   }
 
   // #region tutorial:write-path
-  async function invalidate(key: string, written: Loaded<V>): Promise<void> {
+  async function set(key: string, written: Loaded<V>): Promise<void> {
     checkKey(key);
-    checkEntry(written, 'invalidate');
-    counters.invalidations++;
+    checkEntry(written, 'set');
+    counters.writes++;
     const token = fillToken(state);
     // The mark first: a read of an older version on this instance can no longer fill L1. Raised
     // again after Redis, in case a resubscribe flushed the marks meanwhile.
@@ -100,7 +100,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
   // #endregion tutorial:write-path
 
   return {
-    invalidate,
+    set,
     /** Announcements waiting for Redis. */
     pending: () => pending.size,
     /** Stops retrying (what is still pending is left to the TTLs). */

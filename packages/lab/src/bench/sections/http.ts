@@ -1,10 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { StatsResponse } from '@cachelab/app';
 import { freePort, waitFor } from '@cachelab/testkit';
 import { spawnWorker } from '../child.ts';
 import { runLoad } from '../load.ts';
-import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
+import type { BenchInstance, BenchServices } from '../services.ts';
 import { cpuMicros, retryOnPortClash, startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
 import { type Spread, spread } from '../stats.ts';
@@ -133,7 +134,7 @@ export async function startCeiling(
  * Stats once the requests still in flight when the load stopped (autocannon does not wait for
  * them) have finished: two reads 50 ms apart that agree.
  */
-async function settledStats(instance: BenchInstance): Promise<InstanceStats> {
+async function settledStats(instance: BenchInstance): Promise<StatsResponse> {
   let last = await instance.stats();
   for (let i = 0; i < 40; i++) {
     await delay(50);
@@ -146,7 +147,7 @@ async function settledStats(instance: BenchInstance): Promise<InstanceStats> {
   return last;
 }
 
-function delta(before: InstanceStats, after: InstanceStats) {
+function delta(before: StatsResponse, after: StatsResponse) {
   const reads = after.cache.reads - before.cache.reads;
   const share = (n: number) => (reads === 0 ? 0 : n / reads);
   return {

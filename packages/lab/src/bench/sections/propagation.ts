@@ -108,7 +108,7 @@ export async function runPropagation(
     rows: [
       {
         name: 'cachelab',
-        what: 'cache.invalidate on A → L1 of B stops serving the old version',
+        what: 'cache.set on A → L1 of B stops serving the old version',
         ...cache.row,
       },
       {

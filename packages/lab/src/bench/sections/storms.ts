@@ -1,8 +1,9 @@
+import type { StatsResponse } from '@cachelab/app';
 import { createKeys } from '@cachelab/cache';
 import { waitFor } from '@cachelab/testkit';
 import { createClient } from 'redis';
 import { runLoad } from '../load.ts';
-import type { BenchInstance, BenchServices, InstanceStats } from '../services.ts';
+import type { BenchInstance, BenchServices } from '../services.ts';
 import { startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
 
@@ -43,7 +44,7 @@ export interface StormResults {
 
 type Tier = keyof StormRow['served'];
 
-async function allStats(instances: BenchInstance[]): Promise<InstanceStats[]> {
+async function allStats(instances: BenchInstance[]): Promise<StatsResponse[]> {
   return Promise.all(instances.map((instance) => instance.stats()));
 }
 
@@ -109,7 +110,7 @@ async function storm(
   };
 }
 
-function sum(stats: InstanceStats[], pick: (s: InstanceStats) => number): number {
+function sum(stats: StatsResponse[], pick: (s: StatsResponse) => number): number {
   return stats.reduce((total, s) => total + pick(s), 0);
 }
 
@@ -129,7 +130,7 @@ async function zipfRun(settings: BenchSettings, instances: BenchInstance[]) {
     },
   });
   const after = await allStats(instances);
-  const diff = (pick: (s: InstanceStats) => number) => sum(after, pick) - sum(before, pick);
+  const diff = (pick: (s: StatsResponse) => number) => sum(after, pick) - sum(before, pick);
   return {
     reads: diff((s) => s.cache.reads),
     l1Hits: diff((s) => s.cache.l1Hits),

@@ -3,7 +3,7 @@
  * `process.hrtime.bigint()` in ns: CLOCK_MONOTONIC, which every process on a Linux machine shares,
  * so a writer's and a reader's stamps can be subtracted.
  *
- *   writer, cache: `await cache.invalidate(key, v)` (pointer + data + PUBLISH in one Lua round trip)
+ *   writer, cache: `await cache.set(key, v)` (pointer + data + PUBLISH in one Lua round trip)
  *   reader, cache: an L1 holding the key; a second listener on the channel, called right after the
  *                  cache's own, reads the key through `getOrLoad` and stamps when L1 no longer
  *                  answers the old version (polling on setImmediate if it still did)
@@ -98,7 +98,7 @@ async function handle(command: Command): Promise<unknown> {
       const written = { value: user(command.version), version: command.version };
       const message = JSON.stringify({ type: 'inv', key: KEY, version: command.version });
       const start = now();
-      if (cache) await cache.invalidate(KEY, written);
+      if (cache) await cache.set(KEY, written);
       else {
         await redis.set(keys.data(KEY, command.version), JSON.stringify(written.value));
         await redis.publish(channel, message);
