@@ -1,3 +1,4 @@
+import { markdownTable } from 'markdown-table';
 import { round, type Spread } from './stats.ts';
 
 /** One performance target (e.g. an L1 hit under 500 ns) and whether this run met it. */
@@ -17,10 +18,11 @@ export const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
 /** Median (min–max). */
 export const range = (s: Spread, format = n) =>
   `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
-/** A Markdown table. */
+/**
+ * A Markdown table (markdown-table): `head`, then `rows`; `align` per column as a delimiter cell,
+ * `---:` for a right-aligned column (numbers), anything else for the default.
+ */
 export const table = (head: string[], rows: string[][], align?: string[]) =>
-  [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map((_, i) => align?.[i] ?? '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
+  markdownTable([head, ...rows], {
+    align: head.map((_, i) => (align?.[i]?.endsWith(':') ? 'r' : '')),
+  });
