@@ -10,9 +10,8 @@ import {
   startLabCluster,
   waitReady,
 } from '@cachelab/lab/lab/cluster.ts';
-import { signalProcess } from '@cachelab/testkit';
+import { signalProcess, waitFor } from '@cachelab/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from './support/index.ts';
 import { LAB_CLI } from './support/lab.ts';
 
 // The lab's and the demos' own processes (instances, database, redis-server) must never outlive

@@ -1,14 +1,16 @@
-import { runNodeScript, startRedisCluster, type TestRedisCluster } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  createHttpClient,
   freePort,
   type InstanceProcess,
+  runNodeScript,
   startInstance,
+  startRedisCluster,
   startRedisServer,
+  type TestRedisCluster,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
 
 const started: InstanceProcess[] = [];
 afterEach(() => {

@@ -1,7 +1,7 @@
 import type { ScriptRun } from '@cachelab/testkit';
+import { type InstanceProcess, NOTHING_LISTENS_URL, startInstance } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type InstanceProcess, NOTHING_LISTENS_URL, startInstance } from './support/index.ts';
 import { runLabCommand } from './support/lab.ts';
 
 /** Runs `npm run stats -- args` (as node would) and returns its exit code and output. */

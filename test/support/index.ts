@@ -1,7 +1,5 @@
 import './context.ts';
 
-export * from '@cachelab/testkit';
-
 export { createHttpClient, type HttpClient, runLoops, type Timed } from './http.ts';
 export {
   type PromFamily,
