@@ -8,7 +8,8 @@
 #      through docker/cli-plugins/docker-compose when no Compose v2 is installed;
 #   2. the base images: the registry's when a pull succeeds, else the stand-ins of
 #      docker/stand-ins/build.sh (COMPOSE_TEST_BASE_IMAGES=registry|stand-ins forces one);
-#   3. the app image from ./Dockerfile, the stack on free host ports, the checks, `down -v`;
+#   3. the app image from ./Dockerfile, the stack on free host ports, the checks, `down -v`; then
+#      the `cluster` profile (scripts/compose/check-cluster.ts) with the same images;
 #   4. always, on success, failure or Ctrl-C: the stack taken down, and, if this script started
 #      dockerd, dockerd stopped and the host's iptables rules, forwarding sysctls and links
 #      restored as they were before it started.
@@ -113,7 +114,8 @@ finish() {
     wait "$step_pid" 2>/dev/null
   fi
   if [ -n "$stack_up" ]; then
-    docker compose down -v --remove-orphans --timeout 5 >>"$work/down.log" 2>&1
+    # With the profile: its services too (a profile's services are not taken down without it).
+    docker compose --profile cluster down -v --remove-orphans --timeout 5 >>"$work/down.log" 2>&1
   fi
   stop_dockerd
   restore_network
@@ -186,7 +188,7 @@ measure "engine ready: $(elapsed) s$([ -n "$started_dockerd" ] && echo ' (docker
 
 # A stack left by an interrupted run of this test goes first.
 if [ -n "$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")" ]; then
-  docker compose down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+  docker compose --profile cluster down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 fi
 
 # --- 2. the base images ------------------------------------------------------------------------
@@ -212,15 +214,16 @@ measure "base images ($mode) ready: $(elapsed) s"
 
 # --- 3. the stack ------------------------------------------------------------------------------
 
-# Free loopback ports for the five published ports (never those of npm start or this host's
+# Free loopback ports for the eight published ports (never those of npm start or this host's
 # Redis and PostgreSQL).
-read -r REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3_HOST_PORT < <(
+read -r REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3_HOST_PORT \
+  CLUSTER_APP_1_HOST_PORT CLUSTER_APP_2_HOST_PORT CLUSTER_APP_3_HOST_PORT < <(
   node -e '
     const net = require("node:net");
     const avoid = new Set([3001, 3002, 3003, 5432, 6379, 55432]);
     const ports = [];
     const next = () => {
-      if (ports.length === 5) return console.log(ports.join(" "));
+      if (ports.length === 8) return console.log(ports.join(" "));
       const server = net.createServer().listen(0, "127.0.0.1", () => {
         const { port } = server.address();
         server.close(() => { if (!avoid.has(port) && !ports.includes(port)) ports.push(port); next(); });
@@ -228,7 +231,8 @@ read -r REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3
     };
     next();'
 )
-export REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3_HOST_PORT
+export REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3_HOST_PORT \
+  CLUSTER_APP_1_HOST_PORT CLUSTER_APP_2_HOST_PORT CLUSTER_APP_3_HOST_PORT
 
 build_start=$(date +%s)
 say "building the app image from ./Dockerfile"
@@ -237,6 +241,8 @@ measure "app image built in $(($(date +%s) - build_start)) s"
 
 stack_up=1
 step node --import tsx scripts/compose/check-stack.ts "$measured"
+# The `cluster` profile: the same app image, six Redis nodes of the same redis:7 image.
+step node --import tsx scripts/compose/check-cluster.ts "$measured"
 stack_up=
 # What stays cached in the engine for the next run.
 say "images kept: $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | paste -sd ',' | sed 's/,/, /g')"

@@ -18,7 +18,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.errors).toEqual({});
     expect(report.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
     expect(report.settings.mode).toBe('quick');
-    const { l1, http, profile, propagation, storms, memory } = report.results;
+    const { l1, http, profile, propagation, storms, memory, cluster } = report.results;
 
     expect(l1?.rows.map((r) => r.name)).toEqual([
       'Map.get',
@@ -75,8 +75,40 @@ describe('npm run bench -- --quick', () => {
     expect(memory?.instance.rssEmptyMiB).toBeGreaterThan(0);
     expect(memory?.instance.rssEmptyTsxMiB).toBeGreaterThan(0);
 
+    // On the cluster: every propagation pair saw every write; the nodes' own counters show a
+    // global PUBLISH reaching all five other nodes and an SPUBLISH only the publishing master's
+    // replica.
+    const writes = report.settings.cluster.trafficWrites;
+    for (const row of cluster?.propagation ?? []) {
+      expect(row.lost, row.name).toBe(0);
+      expect(row.fromWriteReturnMs.count, row.name).toBe(report.settings.propagation.writes);
+    }
+    const traffic = new Map(cluster?.traffic.runs.map((run) => [run.pubsub, run.nodes]));
+    for (const node of traffic.get('global') ?? []) {
+      if (node.role === 'publishing master') expect(node.publishSent).toBe(5 * writes);
+      else expect(node.publishReceived, node.role).toBe(writes);
+    }
+    for (const node of traffic.get('sharded') ?? []) {
+      expect(node.publishSent + node.publishReceived, node.role).toBe(0);
+      const sharded = { sent: node.publishshardSent, received: node.publishshardReceived };
+      if (node.role === 'publishing master') expect(sharded).toEqual({ sent: writes, received: 0 });
+      else if (node.role === 'its replica') expect(sharded).toEqual({ sent: 0, received: writes });
+      else expect(sharded, node.role).toEqual({ sent: 0, received: 0 });
+    }
+    expect(traffic.get('global')).toHaveLength(6);
+
     const markdown = run.files['latest.md'] as string;
-    for (const heading of ['## Targets', '## 1.', '## 2.', '## Where', '## 3.', '## 4.', '## 5.']) {
+    const headings = [
+      '## Targets',
+      '## 1.',
+      '## 2.',
+      '## Where',
+      '## 3.',
+      '## 4.',
+      '## 5.',
+      '## 6.',
+    ];
+    for (const heading of headings) {
       expect(markdown).toContain(heading);
     }
   }, 300_000);

@@ -29,6 +29,16 @@ const CASES: [command: string, args: string[], says: string][] = [
     ['history', '--fault', 'freeze:app-1@1s+1s'],
     'needs a cluster the lab started (--start or --compare)',
   ],
+  [
+    'consistency',
+    ['history', '--start', '--fault', 'failover@1s'],
+    "consistency: option '--fault <spec>' argument 'failover@1s' needs a Redis Cluster the lab started (--start --cluster)",
+  ],
+  [
+    'consistency',
+    ['history', '--cluster'],
+    "consistency: option '--cluster' starts a Redis Cluster of the lab's own: add --start or --compare",
+  ],
   ['consistency', ['history', '--durration', '3s'], "unknown option '--durration'"],
   ['consistency', [], 'consistency: a command is needed; accepted: write-then-read'],
   [

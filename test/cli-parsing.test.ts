@@ -87,6 +87,33 @@ describe('fault specs (--fault KIND[:app-N]@T[+D])', () => {
     );
     expect(faultNeeds(freeze, { ownCluster: true })).toBeUndefined();
   });
+
+  it('reads the Redis Cluster faults, which take neither an instance nor a duration', () => {
+    for (const kind of ['failover', 'kill-master', 'migrate-slot']) {
+      expect(parseFaultSpec(`${kind}@2s`)).toMatchObject({ kind, atMs: 2000 });
+      expect(() => parseFaultSpec(`${kind}@2s+1s`)).toThrow(`${kind} takes no duration (+1s)`);
+      expect(() => parseFaultSpec(`${kind}:app-1@2s`)).toThrow(
+        `${kind} takes no instance (:app-1)`,
+      );
+    }
+  });
+
+  it('runs the Redis Cluster faults only on a Redis Cluster the lab started', () => {
+    const failover = parseFaultSpec('failover@1s');
+    const needsCluster = /needs a Redis Cluster the lab started \(--start --cluster\)/;
+    expect(faultNeeds(failover, { ownCluster: true, redisCluster: true })).toBeUndefined();
+    expect(faultNeeds(failover, { ownCluster: true })).toMatch(needsCluster);
+    expect(faultNeeds(failover, { ownCluster: false, redisUrl: 'redis://h:1' })).toMatch(
+      needsCluster,
+    );
+    // A single Redis's faults: restart-redis has no meaning on a cluster, kill-pubsub does.
+    const restart = parseFaultSpec('restart-redis@1s');
+    expect(faultNeeds(restart, { ownCluster: true, redisCluster: true })).toMatch(
+      /on a cluster \(--cluster\) use kill-master@T/,
+    );
+    const kill = parseFaultSpec('kill-pubsub@1s');
+    expect(faultNeeds(kill, { ownCluster: true, redisCluster: true })).toBeUndefined();
+  });
 });
 
 describe('where the demos write', () => {

@@ -23,6 +23,8 @@ interface Service {
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  profiles?: string[];
+  entrypoint?: string[];
 }
 
 const compose = parse(read('docker-compose.yml'), { merge: true }) as {
@@ -59,9 +61,41 @@ const apps = Array.from({ length: CLUSTER_DEFAULTS.instances }, (_, i) => ({
 
 describe('docker-compose.yml', () => {
   it('runs Redis, PostgreSQL and the instances npm start runs, under the same names', () => {
-    expect(Object.keys(services).sort()).toEqual(
-      ['postgres', 'redis', ...apps.map((app) => app.name)].sort(),
+    const byDefault = Object.keys(services).filter((name) => !services[name]?.profiles);
+    expect(byDefault.sort()).toEqual(['postgres', 'redis', ...apps.map((app) => app.name)].sort());
+  });
+
+  it('runs, in the cluster profile, six cluster nodes, a one-shot create, and instances on them', () => {
+    const profile = Object.keys(services).filter((name) =>
+      services[name]?.profiles?.includes('cluster'),
     );
+    const nodes = [1, 2, 3, 4, 5, 6].map((n) => `redis-node-${n}`);
+    const clusterApps = ['cluster-app-1', 'cluster-app-2', 'cluster-app-3'];
+    expect(profile.sort()).toEqual(
+      [...nodes, 'redis-cluster-create', 'postgres-cluster', ...clusterApps].sort(),
+    );
+    for (const node of nodes) {
+      expect(services[node]?.image, node).toBe('redis:7');
+      expect(services[node]?.command, node).toEqual(
+        expect.arrayContaining(['--cluster-enabled', 'yes']),
+      );
+    }
+    const create = services['redis-cluster-create'];
+    expect(Object.keys(create?.depends_on ?? {}).sort()).toEqual(nodes);
+    expect(create?.command?.join('\n')).toContain('--cluster-replicas 1');
+    for (const [i, name] of clusterApps.entries()) {
+      const service = services[name];
+      expect(service?.image, name).toBe('cachelab-app');
+      expect(service?.depends_on?.['redis-cluster-create']?.condition, name).toBe(
+        'service_completed_successfully',
+      );
+      expect(service?.environment?.REDIS_CLUSTER_NODES, name).toBe(
+        'redis-node-1:6379,redis-node-2:6379,redis-node-3:6379',
+      );
+      expect(service?.ports, name).toEqual([
+        `127.0.0.1:\${CLUSTER_APP_${i + 1}_HOST_PORT:-${3011 + i}}:${3011 + i}`,
+      ]);
+    }
   });
 
   it('gives each instance the port, name and settings npm start gives it', () => {

@@ -10,6 +10,7 @@ import {
 } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFakeRedisNode } from './support/fake-redis-node.ts';
 import { createHttpClient } from './support/index.ts';
 
 const started: InstanceProcess[] = [];
@@ -134,4 +135,82 @@ describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       await single.stop();
     }
   });
+
+  // No Redis 6 binary here: a stand-in node answers INFO as a Redis 6.2 cluster node does (cluster
+  // mode on, no SPUBLISH), and fails CLIENT SETINFO as Redis < 7.2 does.
+  it('refuses a cluster of Redis 6 (no sharded Pub/Sub), at once, naming the setting and the version', async () => {
+    const redis6 = await startFakeRedisNode(
+      [
+        '# Server',
+        'redis_version:6.2.0',
+        'redis_mode:cluster',
+        '',
+        '# Cluster',
+        'cluster_enabled:1',
+        '',
+      ].join('\r\n'),
+    );
+    try {
+      const began = Date.now();
+      const run = await runRefused({ REDIS_CLUSTER_NODES: `127.0.0.1:${redis6.port}` });
+      expect(run.code, run.output).toBe(1);
+      expect(run.output).toContain(
+        `REDIS_CLUSTER_NODES: 127.0.0.1:${redis6.port} runs Redis 6.2.0: sharded Pub/Sub (SPUBLISH) needs Redis 7 or newer`,
+      );
+      expect(run.output).not.toMatch(/\n\s+at /);
+      expect(Date.now() - began).toBeLessThan(15_000);
+      // It asked the node itself (handshake, INFO), and went no further: no command of the cache.
+      expect(redis6.commands.map((words) => words[0]?.toUpperCase())).toContain('INFO');
+      expect(
+        redis6.commands.filter(
+          ([name]) => !['HELLO', 'CLIENT', 'INFO'].includes(name?.toUpperCase() ?? ''),
+        ),
+      ).toEqual([]);
+    } finally {
+      await redis6.stop();
+    }
+  });
+});
+
+// Last: it freezes a master, which may make its replica take over.
+describe('the connection watchdog on a Redis Cluster', () => {
+  it('replaces the command and the shard subscriber connection to a master that falls silent', async () => {
+    const namespace = `rcw-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const app = await startInstance({
+      ...baseEnv(namespace),
+      INSTANCE_NAME: 'rc-watchdog',
+      REDIS_CLUSTER_NODES: cluster.seeds,
+    });
+    started.push(app);
+    const http = createHttpClient({ maxSockets: 2, timeoutMs: 5000 });
+    // The instance uses a connection to every master: a read of a user on each.
+    for (let id = 1; id <= 30; id++) await http.send('GET', `${app.url}/users/${id}`);
+    // SIGSTOP: the node's socket stays open but nothing answers (no FIN, no RST).
+    const master = await cluster.masterOf(0);
+    const node = cluster.nodes.find(({ port }) => port === master);
+    node?.process().kill('SIGSTOP');
+    try {
+      // Both of its connections to that node: commands, and the shard subscriber (every master
+      // serves some of the 16 shard channels).
+      for (const role of ['command', 'subscriber']) {
+        await waitFor(
+          () =>
+            app
+              .output()
+              .includes(
+                `redis ${role} connection to 127.0.0.1:${master} replaced: no answer to PING`,
+              ),
+          // HEARTBEAT_INTERVAL_MS 100 + HEARTBEAT_TIMEOUT_MS 1000, and the time to notice.
+          { timeoutMs: 5000, intervalMs: 50, what: `the ${role} connection replaced` },
+        );
+      }
+    } finally {
+      node?.process().kill('SIGCONT');
+    }
+    // The instance still answers once the node is back (or its replica took over).
+    await waitFor(async () => (await http.send('GET', `${app.url}/readyz`)).status === 200, {
+      timeoutMs: 15_000,
+      what: 'the instance ready again',
+    });
+  }, 60_000);
 });

@@ -68,3 +68,63 @@ export function watchConnection(client: WatchedConnection, options: WatchdogOpti
     clearInterval(timer);
   };
 }
+
+/** The part of a node-redis cluster client that {@link watchCluster} uses. */
+export interface WatchedCluster {
+  /**
+   * The masters as the client knows them now, with their command connection (`client`) and, on a
+   * client that holds sharded subscriptions, their sharded Pub/Sub connection (`pubSub.client`),
+   * each present once opened.
+   */
+  readonly masters: readonly {
+    address: string;
+    client?: WatchedConnection;
+    pubSub?: { client: WatchedConnection };
+  }[];
+}
+
+/**
+ * {@link watchConnection} for every connection a cluster client has to its masters: each
+ * master's command connection, and each shard's subscriber connection (`SSUBSCRIBE`). The
+ * masters are looked up every `intervalMs`, so a node the client meets later (after a failover
+ * or a slot migration) is watched from then on, and one it dropped is no longer. `onReplace` is
+ * told the node's address and which connection (`command` or `subscriber`). Returns a function
+ * that stops every watchdog.
+ */
+export function watchCluster(
+  cluster: WatchedCluster,
+  options: Omit<WatchdogOptions, 'onReplace'> & {
+    onReplace(node: string, role: 'command' | 'subscriber', reason: string): void;
+  },
+): () => void {
+  const watched = new Map<WatchedConnection, () => void>();
+  function sync(): void {
+    const now = new Map<WatchedConnection, [string, 'command' | 'subscriber']>();
+    for (const master of cluster.masters) {
+      if (master.client) now.set(master.client, [master.address, 'command']);
+      if (master.pubSub?.client) now.set(master.pubSub.client, [master.address, 'subscriber']);
+    }
+    for (const [client, stop] of watched) {
+      if (now.has(client)) continue;
+      stop();
+      watched.delete(client);
+    }
+    for (const [client, [address, role]] of now) {
+      if (watched.has(client)) continue;
+      const stop = watchConnection(client, {
+        intervalMs: options.intervalMs,
+        timeoutMs: options.timeoutMs,
+        onReplace: (reason) => options.onReplace(address, role, reason),
+      });
+      watched.set(client, stop);
+    }
+  }
+  sync();
+  const timer = setInterval(sync, options.intervalMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    for (const stop of watched.values()) stop();
+    watched.clear();
+  };
+}

@@ -22,7 +22,7 @@ import {
   readConfig,
   redactUrl,
 } from './config.ts';
-import { watchConnection } from './connection-watchdog.ts';
+import { watchCluster, watchConnection } from './connection-watchdog.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { checkClusterNode, createClusterClients } from './redis-cluster.ts';
@@ -126,10 +126,21 @@ await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config
 
 // A connection that dies without FIN or RST is replaced within HEARTBEAT_INTERVAL_MS +
 // HEARTBEAT_TIMEOUT_MS (2.5 s by default): node-redis alone would keep writing into it forever.
-// Not built for a cluster's node connections yet: the bus's heartbeats still withhold L1.
+// On a cluster: each master's command connection, and each shard's subscriber connection.
 const watchdogs = (
   cluster
-    ? []
+    ? [cluster.redis, cluster.subscriber].flatMap((client) =>
+        client
+          ? [
+              watchCluster(client, {
+                intervalMs: config.heartbeatIntervalMs,
+                timeoutMs: config.heartbeatTimeoutMs,
+                onReplace: (node, role, reason) =>
+                  logger.warn(`redis ${role} connection to ${node} replaced: ${reason}`),
+              }),
+            ]
+          : [],
+      )
     : (
         [
           ['command', redis],

@@ -34,6 +34,9 @@ const {
 } = createLabProgram();
 
 writeThenReadCommand.action(async (options, command) => {
+  if (options.cluster && !options.start) {
+    usageError(command, "option '--cluster' starts a Redis Cluster of the lab's own: add --start");
+  }
   if (!options.start) options.urls = await urlsOf(options.urls, command);
   const cluster = options.start
     ? await startCluster(options.strategy, options)
@@ -53,8 +56,18 @@ writeThenReadCommand.action(async (options, command) => {
 
 historyCommand.action(async (options, command) => {
   const ownCluster = options.start || options.compare !== undefined;
+  if (options.cluster && !ownCluster) {
+    usageError(
+      command,
+      "option '--cluster' starts a Redis Cluster of the lab's own: add --start or --compare",
+    );
+  }
   for (const fault of options.fault) {
-    const needs = faultNeeds(fault, { ownCluster, redisUrl: options.redisUrl });
+    const needs = faultNeeds(fault, {
+      ownCluster,
+      redisCluster: options.cluster,
+      redisUrl: options.redisUrl,
+    });
     if (needs) usageError(command, `option '--fault <spec>' argument '${fault.spec}' ${needs}`);
   }
   for (const fault of options.fault) {
@@ -103,10 +116,18 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
 async function startCluster(
   strategy: string,
-  options: { instances: number; dbLatency: number; staleSet?: boolean; fillDelay?: number },
+  options: {
+    instances: number;
+    dbLatency: number;
+    cluster?: boolean;
+    staleSet?: boolean;
+    fillDelay?: number;
+  },
 ): Promise<LabCluster> {
-  console.log(`starting a lab cluster: ${options.instances} instances, strategy ${strategy}…`);
+  const on = options.cluster ? ', on a Redis Cluster of 3 masters and 3 replicas' : '';
+  console.log(`starting a lab cluster: ${options.instances} instances, strategy ${strategy}${on}…`);
   const cluster = await startLabCluster({
+    redisCluster: options.cluster,
     instances: options.instances,
     strategy,
     dbLatencyMs: options.dbLatency,

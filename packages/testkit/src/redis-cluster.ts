@@ -14,6 +14,12 @@ export interface ClusterNode {
   port: number;
   /** The process now (a restart starts another). */
   process(): ChildProcess;
+  /**
+   * Starts its `redis-server` again with the same config file (after it was killed): it reads its
+   * `nodes-<port>.conf` and rejoins the cluster, as a replica if its slots were taken over
+   * meanwhile. Resolves once it answers PING.
+   */
+  restart(): Promise<void>;
 }
 
 /**
@@ -44,11 +50,24 @@ export async function startRedisCluster(
 ): Promise<TestRedisCluster> {
   const count = 2 * (options.masters ?? 3);
   const dir = mkdtempSync(join(tmpdir(), 'cachelab-cluster-'));
-  const nodes: { port: number; child: ChildProcess }[] = [];
+  const nodes: { port: number; conf: string; child: ChildProcess }[] = [];
   const cli = async (port: number, ...args: string[]) => {
     const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 });
     return stdout.trim();
   };
+  const launch = (conf: string) => {
+    const child = spawn('redis-server', [conf, ...(options.args ?? [])], { stdio: 'ignore' });
+    child.once('error', () => {});
+    return child;
+  };
+  const answers = ({ port, child }: { port: number; child: ChildProcess }) =>
+    waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server ${port} exited`);
+        return (await cli(port, 'PING').catch(() => '')) === 'PONG';
+      },
+      { timeoutMs: 10_000, what: `redis-server on ${port}` },
+    );
   const stop = async () => {
     await Promise.all(nodes.map(({ child }) => signalProcess(child, 'SIGTERM')));
     rmSync(dir, { recursive: true, force: true });
@@ -71,19 +90,9 @@ export async function startRedisCluster(
           '',
         ].join('\n'),
       );
-      const child = spawn('redis-server', [conf, ...(options.args ?? [])], { stdio: 'ignore' });
-      child.once('error', () => {});
-      nodes.push({ port, child });
+      nodes.push({ port, conf, child: launch(conf) });
     }
-    for (const { port, child } of nodes) {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`redis-server ${port} exited`);
-          return (await cli(port, 'PING')) === 'PONG';
-        },
-        { timeoutMs: 10_000, what: `redis-server on ${port}` },
-      );
-    }
+    for (const node of nodes) await answers(node);
     const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
     await run(
       'redis-cli',
@@ -95,7 +104,15 @@ export async function startRedisCluster(
     throw error;
   }
   const cluster: TestRedisCluster = {
-    nodes: nodes.map((node) => ({ port: node.port, process: () => node.child })),
+    nodes: nodes.map((node) => ({
+      port: node.port,
+      process: () => node.child,
+      async restart() {
+        await signalProcess(node.child, 'SIGKILL');
+        node.child = launch(node.conf);
+        await answers(node);
+      },
+    })),
     seeds: nodes.map(({ port }) => `127.0.0.1:${port}`).join(','),
     cli,
     async masterOf(slot) {

@@ -5,7 +5,8 @@
  *   --quick          tiny durations and counts: only proves every section runs (CI); writes to a
  *                    temporary directory unless --out is given
  *   --out DIR        where the results go
- *   --only a,b       run only these sections (l1, http, profile, propagation, storms, memory);
+ *   --only a,b       run only these sections (l1, http, profile, propagation, storms, memory,
+ *                    cluster);
  *                    like --quick, writes to a temporary directory unless --out is given
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { killChildren, ROOT } from './child.ts';
 import { stopLoad } from './load.ts';
 import { describeMachine } from './machine.ts';
 import { type BenchReport, renderMarkdown } from './report.ts';
+import { runCluster } from './sections/cluster.ts';
 import { runHttp } from './sections/http.ts';
 import { runL1 } from './sections/l1.ts';
 import { runMemory } from './sections/memory.ts';
@@ -26,7 +28,7 @@ import { runStorms } from './sections/storms.ts';
 import { startServices } from './services.ts';
 import { FULL, QUICK } from './settings.ts';
 
-const SECTIONS = ['l1', 'http', 'profile', 'propagation', 'storms', 'memory'] as const;
+const SECTIONS = ['l1', 'http', 'profile', 'propagation', 'storms', 'memory', 'cluster'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const program = createProgram('bench')
@@ -97,6 +99,7 @@ try {
   }
   if (selected.has('storms')) await timed('storms', () => runStorms(settings, services, log));
   if (selected.has('memory')) await timed('memory', () => runMemory(settings, services));
+  if (selected.has('cluster')) await timed('cluster', () => runCluster(settings, services));
 
   const report: BenchReport = {
     date: startedAt.toISOString(),

@@ -1,4 +1,5 @@
 import type { Machine } from './machine.ts';
+import { clusterSection } from './report-cluster.ts';
 import { type Check, table } from './report-format.ts';
 import {
   httpSection,
@@ -8,6 +9,7 @@ import {
   propagationSection,
   stormsSection,
 } from './report-sections.ts';
+import type { ClusterResults } from './sections/cluster.ts';
 import type { HttpResults } from './sections/http.ts';
 import type { L1Results } from './sections/l1.ts';
 import type { MemoryResults } from './sections/memory.ts';
@@ -30,6 +32,7 @@ export interface BenchReport {
     propagation?: PropagationResults;
     storms?: StormResults;
     memory?: MemoryResults;
+    cluster?: ClusterResults;
   };
   /** Sections that failed, with their error. */
   errors: Record<string, string>;
@@ -69,6 +72,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (results.propagation) parts.push(propagationSection(results.propagation, settings, checks));
   if (results.storms) parts.push(stormsSection(results.storms, settings, checks));
   if (results.memory) parts.push(memorySection(results.memory, checks));
+  if (results.cluster) parts.push(clusterSection(results.cluster));
   for (const [section, error] of Object.entries(report.errors))
     parts.push(`## ${section}: failed\n\n\`\`\`\n${error}\n\`\`\``);
   parts.splice(

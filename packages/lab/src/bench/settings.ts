@@ -25,6 +25,8 @@ export interface BenchSettings {
     zipfSeed: number;
   };
   memory: { entries: number; userBytes: number; instanceEntries: number };
+  /** Invalidations of one key whose cluster-bus Pub/Sub traffic is counted, per flavour. */
+  cluster: { trafficWrites: number };
 }
 
 /** The full run: bounded to a few minutes on 2 cores. */
@@ -50,6 +52,7 @@ export const FULL: BenchSettings = {
     zipfSeed: 7,
   },
   memory: { entries: 10_000, userBytes: 200, instanceEntries: 10_000 },
+  cluster: { trafficWrites: 1000 },
 };
 
 /** `--quick`: only proves that every section runs end to end; the numbers mean nothing. */
@@ -69,4 +72,5 @@ export const QUICK: BenchSettings = {
     zipfSeed: 7,
   },
   memory: { entries: 500, userBytes: 200, instanceEntries: 300 },
+  cluster: { trafficWrites: 20 },
 };

@@ -37,7 +37,7 @@ export async function startOwnCluster(options: LabClusterOptions): Promise<DemoC
   return {
     targets: cluster.instances.map(({ name, url }) => ({ name, url })),
     get redisUrl() {
-      return cluster.redis.url;
+      return cluster.redis?.url;
     },
     own: cluster,
     stop: () => cluster.stop(),

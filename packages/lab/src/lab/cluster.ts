@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import {
   freePort,
   signalProcess,
+  startRedisCluster,
   startRedisServer,
+  type TestRedisCluster,
   type TestRedisServer,
   waitFor,
 } from '@cachelab/testkit';
@@ -24,6 +26,11 @@ export interface LabClusterOptions {
   seedUsers: number;
   /** Instances (1-based) whose cache fills are held this long after the database read. */
   slowFill?: { instances: number[]; delayMs: number };
+  /**
+   * Run on a Redis Cluster of its own (three masters, one replica each, `redis-server` processes
+   * on free ports) instead of one Redis: the instances get `REDIS_CLUSTER_NODES`.
+   */
+  redisCluster?: boolean;
   /** Extra environment for every instance. */
   env?: Record<string, string>;
   /** Echo the processes' output (for debugging). */
@@ -42,11 +49,17 @@ export interface LabInstance {
   restart(env?: Record<string, string>): Promise<void>;
 }
 
-/** A cluster of the lab's own: Redis on a free port, the embedded database, N instances. */
+/**
+ * A cluster of the lab's own: Redis on a free port (or a Redis Cluster of six nodes), the
+ * embedded database, N instances.
+ */
 export interface LabCluster {
   instances: LabInstance[];
-  redis: TestRedisServer;
-  /** Restarts Redis empty on the same port (SHUTDOWN NOSAVE, start again). */
+  /** The one Redis, unless the cluster runs on a Redis Cluster. */
+  redis: TestRedisServer | undefined;
+  /** The Redis Cluster, with `redisCluster: true`. */
+  redisCluster: TestRedisCluster | undefined;
+  /** Restarts the one Redis empty on the same port (SHUTDOWN NOSAVE, start again). */
   restartRedis(): Promise<void>;
   database(): ChildProcess;
   stop(): Promise<void>;
@@ -66,7 +79,15 @@ process.on('exit', () => {
 
 /** Starts a cluster and waits until every instance answers `/readyz`. */
 export async function startLabCluster(options: LabClusterOptions): Promise<LabCluster> {
-  const redis = await startRedisServer();
+  const redisCluster = options.redisCluster ? await startRedisCluster() : undefined;
+  const redis = redisCluster ? undefined : await startRedisServer();
+  const redisEnv: Record<string, string> = redisCluster
+    ? {
+        REDIS_CLUSTER_NODES: redisCluster.seeds,
+        // Only its credentials and TLS would count; never the host's default Redis.
+        REDIS_URL: `redis://${redisCluster.seeds.split(',')[0]}`,
+      }
+    : { REDIS_URL: (redis as TestRedisServer).url };
   const instances: LabInstance[] = [];
   // Each instance reports this token on /readyz: an answer without it comes from a process that
   // took the port between freePort() and the instance's listen (a test's app on port 0, another
@@ -79,7 +100,8 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   const killNow = () => {
     for (const instance of instances) instance.process().kill('SIGKILL');
     database?.kill('SIGKILL');
-    redis.process().kill('SIGKILL');
+    redis?.process().kill('SIGKILL');
+    for (const node of redisCluster?.nodes ?? []) node.process().kill('SIGKILL');
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   liveClusters.add(killNow);
@@ -117,7 +139,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
         ...options.env,
         PORT: String(port),
         INSTANCE_NAME: `app-${i}`,
-        REDIS_URL: redis.url,
+        ...redisEnv,
         DATABASE_URL: databaseUrl,
         DB_LATENCY_MS: String(options.dbLatencyMs),
         SEED_USERS: String(options.seedUsers),
@@ -137,7 +159,9 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     get redis() {
       return redis;
     },
+    redisCluster,
     async restartRedis() {
+      if (!redis) throw new Error('a Redis Cluster is not restarted as a whole');
       // The same server object: its process() stays the one the exit listener kills.
       await redis.restart();
     },
@@ -146,7 +170,8 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       liveClusters.delete(killNow);
       for (const instance of instances) instance.process().kill('SIGKILL');
       db.kill('SIGKILL');
-      await redis.stop();
+      await redis?.stop();
+      await redisCluster?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -32,6 +32,11 @@ const clusterOptions = {
       '--start',
       "start a cluster of the lab's own instead (own redis-server, embedded DB)",
     ),
+  cluster: () =>
+    new Option(
+      '--cluster',
+      'with --start or --compare: on a Redis Cluster of its own (3 masters, 3 replicas) instead of one Redis',
+    ),
   strategy: () =>
     new Option('--strategy <name>', 'strategy of a --start cluster')
       .choices(STRATEGIES)
@@ -80,6 +85,7 @@ export function createLabProgram() {
     )
     .addOption(clusterOptions.urls())
     .addOption(clusterOptions.start())
+    .addOption(clusterOptions.cluster())
     .addOption(clusterOptions.strategy())
     .addOption(clusterOptions.instances())
     .addOption(clusterOptions.dbLatency())
@@ -97,6 +103,7 @@ export function createLabProgram() {
     .description('a randomized concurrent workload, optionally with faults, checked afterwards')
     .addOption(clusterOptions.urls())
     .addOption(clusterOptions.start())
+    .addOption(clusterOptions.cluster())
     .addOption(
       new Option(
         '--compare <strategy,...>',

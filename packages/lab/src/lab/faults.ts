@@ -1,6 +1,13 @@
 import { createClient } from 'redis';
 import { DURATION_FORMS, parseDuration } from '../cli/duration.ts';
 import type { LabCluster } from './cluster.ts';
+import {
+  failover,
+  killMaster,
+  killPubsubEverywhere,
+  migrateSlot,
+  slotOfUser,
+} from './redis-cluster-faults.ts';
 
 /** A fault ready to run at its time. */
 export interface ScheduledFault {
@@ -10,7 +17,12 @@ export interface ScheduledFault {
   atMs: number;
   durationMs?: number;
   detail?: string;
-  start(): Promise<void>;
+  /**
+   * Starts the fault. A fault without a duration that takes time (a failover) resolves when it is
+   * over, with a string saying what happened: its end is marked then, and the string replaces
+   * `detail`.
+   */
+  start(): Promise<unknown>;
   stop?(): Promise<void>;
 }
 
@@ -22,6 +34,13 @@ export interface FaultTargets {
   cluster?: LabCluster;
 }
 
+/** Help lines of the Redis Cluster faults; they act on the slot of user 1's key. */
+const REDIS_CLUSTER_FAULT_HELP = [
+  'failover@T                  CLUSTER FAILOVER on a replica of the master of user 1 (--cluster)',
+  'kill-master@T               SIGKILL that master; its replica is promoted; restarted as a replica (--cluster)',
+  'migrate-slot@T              move the slot of user 1 to another master: SETSLOT, MIGRATE (--cluster)',
+];
+
 /** The faults, with the form each takes on the command line (`--fault SPEC`). */
 export const FAULT_HELP = [
   'kill-pubsub@T               CLIENT KILL TYPE pubsub (every subscriber connection drops)',
@@ -30,6 +49,7 @@ export const FAULT_HELP = [
   'freeze:app-N@T+D            SIGSTOP instance N, SIGCONT after D (lab-started cluster)',
   'kill:app-N@T                SIGKILL instance N and start it again (lab-started cluster)',
   'slow-db@T+D                 freeze the embedded database for D: queries wait or time out',
+  ...REDIS_CLUSTER_FAULT_HELP,
   `T (from the start of the run) and D: ${DURATION_FORMS} (kill-pubsub@3s, pause-writes@2s+2500ms).`,
 ];
 
@@ -37,13 +57,20 @@ export const FAULT_HELP = [
  * Each fault: whether it takes an instance (`:app-N`) and a duration (`+D`), and what it acts on:
  * a Redis (the lab's own or `--redis-url`) or processes of a cluster the lab started.
  */
-const KINDS: Record<string, { target: boolean; duration: boolean; needs: 'redis' | 'cluster' }> = {
+const KINDS: Record<
+  string,
+  { target: boolean; duration: boolean; needs: 'redis' | 'cluster' | 'redis-cluster' }
+> = {
   'kill-pubsub': { target: false, duration: false, needs: 'redis' },
   'pause-writes': { target: false, duration: true, needs: 'redis' },
   'restart-redis': { target: false, duration: false, needs: 'cluster' },
   freeze: { target: true, duration: true, needs: 'cluster' },
   kill: { target: true, duration: false, needs: 'cluster' },
   'slow-db': { target: false, duration: true, needs: 'cluster' },
+  // Redis Cluster faults (a cluster the lab started with --start --cluster).
+  failover: { target: false, duration: false, needs: 'redis-cluster' },
+  'kill-master': { target: false, duration: false, needs: 'redis-cluster' },
+  'migrate-slot': { target: false, duration: false, needs: 'redis-cluster' },
 };
 
 /**
@@ -52,8 +79,17 @@ const KINDS: Record<string, { target: boolean; duration: boolean; needs: 'redis'
  */
 export function faultNeeds(
   fault: FaultSpec,
-  has: { ownCluster: boolean; redisUrl?: string },
+  has: { ownCluster: boolean; redisCluster?: boolean; redisUrl?: string },
 ): string | undefined {
+  const needs = KINDS[fault.kind]?.needs;
+  if (needs === 'redis-cluster') {
+    return has.ownCluster && has.redisCluster
+      ? undefined
+      : 'needs a Redis Cluster the lab started (--start --cluster)';
+  }
+  if (fault.kind === 'restart-redis' && has.redisCluster) {
+    return 'restarts a single Redis; on a cluster (--cluster) use kill-master@T';
+  }
   if (has.ownCluster) return undefined;
   if (KINDS[fault.kind]?.needs === 'redis') {
     return has.redisUrl ? undefined : 'needs --redis-url (the Redis of --urls) or --start';
@@ -148,18 +184,31 @@ function actions(
     }
   };
   switch (kind) {
-    case 'kill-pubsub':
+    case 'kill-pubsub': {
       needRedis();
+      const nodes = targets.cluster?.redisCluster;
+      if (nodes) return { detail: 'every node', start: () => killPubsubEverywhere(nodes) };
       return { start: () => redisCommand(targets, ['CLIENT', 'KILL', 'TYPE', 'pubsub']) };
+    }
     case 'pause-writes': {
       needRedis();
       const ms = needDuration();
+      if (targets.cluster?.redisCluster) {
+        throw new Error(`--fault ${spec}: not on a Redis Cluster (pause one node: failover@T)`);
+      }
       return { start: () => redisCommand(targets, ['CLIENT', 'PAUSE', String(ms), 'WRITE']) };
     }
     case 'restart-redis': {
       const cluster = needCluster();
+      if (cluster.redisCluster) {
+        throw new Error(`--fault ${spec}: restarts a single Redis; on a cluster use kill-master@T`);
+      }
       return { start: () => cluster.restartRedis() };
     }
+    case 'failover':
+    case 'kill-master':
+    case 'migrate-slot':
+      return redisClusterActions(kind, targets, spec);
     case 'freeze':
     case 'kill': {
       const instance = needCluster().instances.find((candidate) => candidate.name === target);
@@ -185,8 +234,33 @@ function actions(
   }
 }
 
+/** The Redis Cluster faults, on the slot of user 1 (a key every workload uses). */
+function redisClusterActions(
+  kind: 'failover' | 'kill-master' | 'migrate-slot',
+  targets: FaultTargets,
+  spec: string,
+): Pick<ScheduledFault, 'start' | 'detail'> {
+  const nodes = targets.cluster?.redisCluster;
+  if (!nodes) throw new Error(`--fault ${spec} needs a Redis Cluster the lab started (--cluster)`);
+  const slot = slotOfUser('1');
+  const detail = `slot ${slot} (user 1)`;
+  const run = { failover, 'kill-master': killMaster, 'migrate-slot': migrateSlot }[kind];
+  // One topology change at a time: a fault due while another is under way (a slot migration
+  // whose source is about to be killed) starts once that one is over.
+  const start = () => {
+    const previous = clusterFaultsUnderWay.get(nodes) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => run(nodes, slot));
+    clusterFaultsUnderWay.set(nodes, next);
+    return next;
+  };
+  return { detail, start };
+}
+
+/** The last topology change started on each Redis Cluster. */
+const clusterFaultsUnderWay = new WeakMap<object, Promise<string>>();
+
 async function redisCommand(targets: FaultTargets, command: string[]): Promise<void> {
-  const url = targets.cluster?.redis.url ?? targets.redisUrl;
+  const url = targets.cluster?.redis?.url ?? targets.redisUrl;
   if (!url) throw new Error(`${command.join(' ')} needs --redis-url or a lab-started cluster`);
   const client = createClient({ url, socket: { reconnectStrategy: false } });
   client.on('error', () => {});

@@ -109,11 +109,15 @@ function scheduleFault(fault: ScheduledFault, now: () => number, marks: FaultMar
     await delay(fault.atMs);
     const mark: FaultMark = { kind: fault.kind, atMs: now(), detail: fault.detail };
     marks.push(mark);
-    await fault.start();
+    const done = await fault.start();
     if (fault.durationMs !== undefined) {
       await delay(fault.durationMs);
       await fault.stop?.();
       mark.endMs = now();
+    } else if (typeof done === 'string') {
+      // A fault that took time (a failover): it ends when it is over.
+      mark.endMs = now();
+      mark.detail = done;
     }
   })();
 }

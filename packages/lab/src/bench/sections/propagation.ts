@@ -30,17 +30,25 @@ export interface PropagationResults {
   readerCacheStats: PropagationStats | null;
 }
 
-async function measure(
+/**
+ * Measures one writer/reader pair (`settings.propagation.writes` writes, versions 1…N+1 of one key
+ * in `namespace`, which must be fresh); on the Redis of `services`, or on the Redis Cluster of
+ * `cluster` (`host:port` seeds) with its Pub/Sub flavour.
+ */
+export async function measurePropagation(
   settings: BenchSettings,
   services: BenchServices,
   mode: 'cache' | 'raw',
+  cluster?: { nodes: string[]; pubsub: 'global' | 'sharded' },
+  namespace = `bench-prop-${mode}${cluster ? `-cluster-${cluster.pubsub}` : ''}`,
 ): Promise<{ row: Omit<PropagationRow, 'name' | 'what'>; stats: PropagationStats | null }> {
-  const namespace = `bench-prop-${mode}`;
   const base = {
     mode,
     redisUrl: services.redisUrl,
     namespace,
     userBytes: settings.propagation.userBytes,
+    clusterNodes: cluster?.nodes,
+    pubsub: cluster?.pubsub,
   };
   const workers = (['writer', 'reader'] as const).map((role) =>
     startWorker('propagation', { ...base, role }),
@@ -100,8 +108,8 @@ export async function runPropagation(
   settings: BenchSettings,
   services: BenchServices,
 ): Promise<PropagationResults> {
-  const cache = await measure(settings, services, 'cache');
-  const raw = await measure(settings, services, 'raw');
+  const cache = await measurePropagation(settings, services, 'cache');
+  const raw = await measurePropagation(settings, services, 'raw');
   return {
     clock:
       'process.hrtime.bigint() (CLOCK_MONOTONIC, shared by the processes of one Linux machine)',

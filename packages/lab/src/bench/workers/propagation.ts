@@ -9,9 +9,13 @@
  *                  answers the old version (polling on setImmediate if it still did)
  *   writer, raw:   `await SET` then `await PUBLISH` with node-redis (the floor)
  *   reader, raw:   a subscriber that stamps each message once parsed
+ *
+ * With `clusterNodes`, both run on a Redis Cluster (node-redis `createCluster`): the cache with
+ * `pubsub` (`sharded`: SPUBLISH on the key's shard channel; `global`: PUBLISH, which the cluster
+ * broadcasts to every node), the raw writer with `await SET` then `await SPUBLISH`.
  */
 import { type Cache, createCache, createKeys } from '@cachelab/cache';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { serveCommands } from '../child.ts';
 
 interface Input {
@@ -20,6 +24,10 @@ interface Input {
   redisUrl: string;
   namespace: string;
   userBytes: number;
+  /** `host:port` seeds of a Redis Cluster to run on instead of `redisUrl`. */
+  clusterNodes?: string[];
+  /** Pub/Sub of the cache on a cluster. @default 'sharded' */
+  pubsub?: 'global' | 'sharded';
 }
 
 type Command =
@@ -32,7 +40,8 @@ const input = JSON.parse(process.argv[2] ?? '{}') as Input;
 const now = () => Number(process.hrtime.bigint());
 const KEY = 'user:1';
 const keys = createKeys(input.namespace);
-const channel = keys.channel();
+const pubsub = input.clusterNodes ? (input.pubsub ?? 'sharded') : 'global';
+const channel = pubsub === 'sharded' ? keys.shardChannel(KEY) : keys.channel();
 
 /** A user whose JSON is about `userBytes` long. */
 function user(version: number) {
@@ -41,7 +50,17 @@ function user(version: number) {
   return { ...base, bio: 'x'.repeat(padding) };
 }
 
-const redis = createClient({ url: input.redisUrl });
+// Typed as one client: what this worker calls (set, publish, subscribe, connect) both have.
+const redis = (
+  input.clusterNodes
+    ? createCluster({
+        rootNodes: input.clusterNodes.map((node) => {
+          const [host, port] = node.split(':');
+          return { socket: { host, port: Number(port) } };
+        }),
+      })
+    : createClient({ url: input.redisUrl })
+) as ReturnType<typeof createClient>;
 const subscriber = redis.duplicate();
 redis.on('error', () => {});
 subscriber.on('error', () => {});
@@ -55,6 +74,7 @@ if (input.mode === 'cache') {
     subscriber,
     namespace: input.namespace,
     origin: `bench-${input.role}`,
+    pubsub,
   });
   const deadline = Date.now() + 10_000;
   while (!cache.stats().trusted && Date.now() < deadline)
@@ -84,7 +104,8 @@ function probe(version: number, first: boolean): void {
 
 if (input.role === 'reader') {
   // Registered after the cache's own listener (its SUBSCRIBE came first), so it runs right after.
-  await subscriber.subscribe(channel, (raw) => {
+  const subscribe = pubsub === 'sharded' ? 'sSubscribe' : 'subscribe';
+  await subscriber[subscribe](channel, (raw) => {
     const message = JSON.parse(raw) as { type: string; key?: string; version?: number };
     if (message.type !== 'inv' || message.key !== KEY || message.version === undefined) return;
     if (input.mode === 'raw') record(message.version, now(), true);
@@ -101,7 +122,8 @@ async function handle(command: Command): Promise<unknown> {
       if (cache) await cache.set(KEY, written);
       else {
         await redis.set(keys.data(KEY, command.version), JSON.stringify(written.value));
-        await redis.publish(channel, message);
+        if (pubsub === 'sharded') await redis.sPublish(channel, message);
+        else await redis.publish(channel, message);
       }
       return { start, end: now() };
     }
