@@ -5,6 +5,7 @@ import { errorCodes, HttpError } from './errors.ts';
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const USER_FIELDS = ['name', 'email', 'age'] as const;
+const NO_READ_OPTIONS: ReadOptions = Object.freeze({});
 
 /** Returns `raw` when it is a valid user id (`[A-Za-z0-9_-]`, 1-64 characters); 400 otherwise. */
 export function parseUserId(raw: unknown): string {
@@ -59,6 +60,8 @@ export function parseReadOptions(
   minVersion: string | undefined,
   consistency: string | undefined,
 ): ReadOptions {
+  // The common case (neither header): one shared object, no allocation per request.
+  if (minVersion === undefined && consistency === undefined) return NO_READ_OPTIONS;
   const options: ReadOptions = {};
   rejectRepeated('X-Min-Version', minVersion);
   rejectRepeated('X-Consistency', consistency);

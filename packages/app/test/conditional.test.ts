@@ -7,7 +7,7 @@ import {
   parseEntityTags,
 } from '../src/conditional.ts';
 import { HttpError } from '../src/errors.ts';
-import { jsonBytesOf } from '../src/json-bytes.ts';
+import { userAnswerOf } from '../src/user-answer.ts';
 
 describe('entity tags (pure)', () => {
   it('tags a version strongly, as "v<version>"', () => {
@@ -67,13 +67,23 @@ describe('entity tags (pure)', () => {
   });
 });
 
-describe('serialized bodies (pure)', () => {
-  it('serializes an object once and hands out the same bytes while it lives', () => {
-    const user = { id: '1', name: 'Ada', note: 'é' };
-    const bytes = jsonBytesOf(user);
-    expect(bytes.toString('utf8')).toBe(JSON.stringify(user));
-    expect(jsonBytesOf(user)).toBe(bytes);
-    // Another object (a new version in L1) gets its own bytes.
-    expect(jsonBytesOf({ ...user, name: 'Bea' }).toString()).toContain('Bea');
+describe('user answers (pure)', () => {
+  it('serializes a user once and hands out the same bytes and header values while it lives', () => {
+    const user = {
+      id: '1',
+      name: 'Zoë',
+      email: 'z@example.com',
+      age: 3,
+      version: 7,
+      updatedAt: 'x',
+    };
+    const answer = userAnswerOf(user);
+    expect(answer.body.toString('utf8')).toBe(JSON.stringify(user));
+    expect(answer).toMatchObject({ version: '7', etag: '"v7"' });
+    expect(userAnswerOf(user)).toBe(answer);
+    // Another object (a new version in L1) gets its own answer.
+    const next = userAnswerOf({ ...user, name: 'Bea', version: 8 });
+    expect(next.body.toString()).toContain('Bea');
+    expect(next.etag).toBe('"v8"');
   });
 });

@@ -62,6 +62,9 @@ describe('users API', () => {
     expect(JSON.parse(missBody)).toMatchObject({ id, name: 'Zoë' });
     const head = await fetch(`${base}/users/${id}`, { method: 'HEAD' });
     expect(head.status).toBe(200);
+    expect(head.headers.get('x-cache')).toBe('L1');
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(missBody)));
+    expect(head.headers.get('etag')).toBe(hits[0]?.headers.get('etag'));
     expect(await head.text()).toBe('');
   });
 

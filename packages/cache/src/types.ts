@@ -317,6 +317,14 @@ export interface Cache<V> {
    */
   getOrLoad(key: string, loader: Loader<V>, options?: ReadOptions): Promise<CacheRead<V>>;
   /**
+   * The answer `getOrLoad` would give from this process's memory alone (an L1 hit of a read that
+   * is not `strict`), synchronously and counted as that read; `undefined`, nothing counted, when
+   * the read must go further: call `getOrLoad` then. Lets a hot path skip a promise per hit. Only
+   * `versioned` has an L1; the other strategies always answer `undefined`. Throws what
+   * `getOrLoad` rejects with for an invalid key or `minVersion`.
+   */
+  getLocal(key: string, loader: Loader<V>, options?: ReadOptions): CacheRead<V> | undefined;
+  /**
    * A write-through set: call after the source of truth was written, with what was written (the
    * value, `null` for a deletion, and the version the source of truth gave it). From then on this
    * instance answers with it, and (depending on the strategy) the other instances do too. In

@@ -3,8 +3,9 @@ import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
 import type { CacheOptions, Loaded } from '../src/index.ts';
 import { validateCacheOptions } from '../src/options.ts';
+import { READ } from '../src/redis/scripts.ts';
 import { leasePollMs } from '../src/strategies/versioned/read-path.ts';
-import { cacheFixture, uniqueNamespace } from './fixture.ts';
+import { cacheFixture, redisClient, uniqueNamespace } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number): Loaded<User> => ({ value: { name: `v${version}` }, version });
@@ -70,6 +71,125 @@ describe('load lease: one load per cluster', () => {
     const [first] = instances;
     await waitFor(async () => (await first?.redis.exists(first.keys.lease('k'))) === 0, {
       what: 'the lease to be released',
+    });
+  });
+
+  it("serves a fill that lands between a waiter's lease check and its Redis read", async () => {
+    const namespace = uniqueNamespace();
+    const holder = await cacheFixture<User>({ namespace, origin: 'holder' });
+    // Gates: the holder's load finishes once the waiter checks the lease, and that check (a GET
+    // of the lease key) answers only once the holder has filled Redis and given the lease back.
+    let waiterChecks = () => {};
+    const checking = new Promise<void>((resolve) => {
+      waiterChecks = resolve;
+    });
+    let holderDone = () => {};
+    const done = new Promise<void>((resolve) => {
+      holderDone = resolve;
+    });
+    const leaseKey = holder.keys.lease('k');
+    const real = await redisClient();
+    const gated = new Proxy(real, {
+      get(target, property) {
+        if (property === 'get') {
+          return async (key: string) => {
+            if (key === leaseKey) {
+              waiterChecks();
+              await done;
+            }
+            return target.get(key);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const waiter = await cacheFixture<User>({ namespace, origin: 'waiter', redis: gated });
+    await waitFor(() => holder.cache.stats().trusted && waiter.cache.stats().trusted, {
+      what: 'both instances to trust their bus',
+    });
+    let loads = 0;
+    const holding = holder.cache.getOrLoad('k', async () => {
+      loads++;
+      await checking;
+      return v(4);
+    });
+    await waitFor(async () => (await real.exists(leaseKey)) === 1, {
+      what: 'the holder to take the lease',
+    });
+    const waiting = waiter.cache.getOrLoad('k', async () => {
+      loads++;
+      return v(4);
+    });
+    expect(await holding).toMatchObject({ version: 4, tier: 'MISS' });
+    await waitFor(async () => (await real.exists(leaseKey)) === 0, {
+      what: 'the holder to give the lease back',
+    });
+    holderDone();
+    expect(await waiting).toMatchObject({ version: 4, tier: 'L2' });
+    expect(loads).toBe(1);
+    expect(waiter.cache.stats()).toMatchObject({ leaseWaits: 1, leaseTimeouts: 0 });
+  });
+
+  it('keeps waiting through its own failed polls (lease check and Redis read) and is served the fill', async () => {
+    const namespace = uniqueNamespace();
+    const holder = await cacheFixture<User>({ namespace, origin: 'holder' });
+    const leaseKey = holder.keys.lease('k');
+    // The waiter's first poll fails: its lease check and its Redis read both throw (as a timeout
+    // of its own would), while the holder is still loading.
+    let failedPoll = () => {};
+    const pollFailed = new Promise<void>((resolve) => {
+      failedPoll = resolve;
+    });
+    let reads = 0;
+    let leaseChecks = 0;
+    const real = await redisClient();
+    const flaky = new Proxy(real, {
+      get(target, property) {
+        if (property === 'get') {
+          return async (key: string) => {
+            if (key === leaseKey && ++leaseChecks === 1) throw new Error('lease check failed');
+            return target.get(key);
+          };
+        }
+        if (property === 'evalSha') {
+          return async (sha: string, options: unknown) => {
+            // The second READ: the first is the read before the miss, the second the first poll.
+            if (sha === READ.sha && ++reads === 2) {
+              failedPoll();
+              throw new Error('read failed');
+            }
+            return target.evalSha(sha, options as Parameters<typeof target.evalSha>[1]);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const waiter = await cacheFixture<User>({ namespace, origin: 'waiter', redis: flaky });
+    await waitFor(() => holder.cache.stats().trusted && waiter.cache.stats().trusted, {
+      what: 'both instances to trust their bus',
+    });
+    let loads = 0;
+    const holding = holder.cache.getOrLoad('k', async () => {
+      loads++;
+      await pollFailed;
+      return v(4);
+    });
+    await waitFor(async () => (await real.exists(leaseKey)) === 1, {
+      what: 'the holder to take the lease',
+    });
+    const read = await waiter.cache.getOrLoad('k', async () => {
+      loads++;
+      return v(4);
+    });
+    await holding;
+    expect(read).toMatchObject({ version: 4, tier: 'L2' });
+    expect(loads).toBe(1);
+    expect(waiter.cache.stats()).toMatchObject({
+      leaseWaits: 1,
+      leaseTimeouts: 0,
+      degradedReads: 1,
     });
   });
 

@@ -279,7 +279,9 @@ describe('versioned strategy: what readers see after writes', () => {
   it.each(['versioned', 'delete'] as Strategy[])(
     '%s: 100 concurrent reads of a just-invalidated key on each of 3 instances load once per instance (versioned: once for the cluster)',
     async (strategy) => {
-      const instances = await cluster(3, { strategy });
+      // The loads are held until every read has missed, which a busy machine may take longer
+      // than the default lease to reach: a lease that outlasts the test, so no waiter gives up.
+      const instances = await cluster(3, { strategy, loadLeaseMs: 30_000 });
       const [a] = instances;
       if (!a) throw new Error('no instances');
       const sources = instances.map(() => mapLoader<User>({ k: v(1) }));

@@ -1,6 +1,6 @@
 import { CacheError, VersionUnavailableError } from '@cachelab/cache';
 import { StoreError } from '@cachelab/store';
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { RequestInfo } from '../deps.ts';
 import { type ErrorCode, errorCodes, HttpError } from '../errors.ts';
 import { requestIdOf } from './observe.ts';
@@ -33,20 +33,27 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   );
 };
 
-/** Refuses query strings: no route of the users API takes one, so any is a client mistake. */
-export const rejectQuery: RequestHandler = (req, _res, next) => {
+/**
+ * Throws a 400 `E_INVALID_QUERY` when `req` has a query string: no route of the users API takes
+ * one, so any is a client mistake.
+ */
+export function assertNoQuery(req: Request): void {
   // Most requests have no query string at all: no need to parse one.
-  if (!req.url.includes('?')) return next();
+  if (!req.url.includes('?')) return;
   const names = Object.keys(req.query);
-  if (names.length === 0) return next();
+  if (names.length === 0) return;
   const shown = names.slice(0, 3).map((name) => JSON.stringify(name.slice(0, 32)));
-  next(
-    new HttpError(
-      400,
-      errorCodes.invalidQuery,
-      `no query parameters here; got ${shown.join(', ')}`,
-    ),
+  throw new HttpError(
+    400,
+    errorCodes.invalidQuery,
+    `no query parameters here; got ${shown.join(', ')}`,
   );
+}
+
+/** {@link assertNoQuery} as a middleware. */
+export const rejectQuery: RequestHandler = (req, _res, next) => {
+  assertNoQuery(req);
+  next();
 };
 
 /** Maps any error to `{ error: { code, message } }` with the right status; only bugs are 500s. */

@@ -18,7 +18,9 @@ export function requestIdOf(res: Response): string {
 
 /** The route pattern a request matched (`/users/:id`), never its raw path: labels stay few. */
 function routeOf(req: Request): string {
-  return req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+  if (!req.route) return 'unmatched';
+  // Routes on the app itself (the users API) have no base: no string to build per request.
+  return req.baseUrl === '' ? req.route.path : `${req.baseUrl}${req.route.path}`;
 }
 
 /**

@@ -1,11 +1,17 @@
-import type { Loaded } from '@cachelab/cache';
+import type { CacheRead, Loaded } from '@cachelab/cache';
 import type { WriteCondition } from '@cachelab/store';
 import type { IRouter, Request, RequestHandler, Response } from 'express';
-import { acceptedVersions, etagOf, noneMatchFails, parseEntityTags } from '../conditional.ts';
+import {
+  acceptedVersions,
+  etagOf,
+  noneMatchFails,
+  parseEntityTags,
+  type EntityTagCondition as Tags,
+} from '../conditional.ts';
 import type { AppDeps } from '../deps.ts';
 import { errorCodes, HttpError } from '../errors.ts';
-import { sendJsonBytes } from '../json-bytes.ts';
-import { rejectQuery } from '../middleware/errors.ts';
+import { assertNoQuery, rejectQuery } from '../middleware/errors.ts';
+import { sendUserAnswer, userAnswerOf } from '../user-answer.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
 import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
 
@@ -33,22 +39,35 @@ export function addUserRoutes(
     return { value: row.deleted ? null : toUserBody(row), version: row.version };
   }
 
-  router.get('/users/:id', rejectQuery, async (req, res) => {
-    const id = parseUserId(req.params.id);
-    const options = parseReadOptions(req.get('x-min-version'), req.get('x-consistency'));
-    const ifNoneMatch = parseEntityTags('If-None-Match', req.get('if-none-match'));
-    const read = await cache.getOrLoad(userKey(id), loadUser, options);
+  /** Answers a read: the tier, then 404 for no user, else its headers and 304 or its JSON. */
+  function answerRead(res: Response, id: string, read: CacheRead<UserBody>, ifNoneMatch?: Tags) {
     res.setHeader('X-Cache', read.tier);
     // An expired copy served because the database failed (STALE_IF_ERROR_MS): say how old.
     if (read.ageMs !== undefined) res.setHeader('Age', String(Math.floor(read.ageMs / 1000)));
     if (!read.value) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
+    // Bytes and header values kept with the cached object: an L1 hit builds none of them.
+    const answer = userAnswerOf(read.value);
+    // The client's copy is current (If-None-Match): headers only, no body.
     const { version } = read.value;
-    res.setHeader('X-Version', String(version));
-    res.setHeader('ETag', etagOf(version));
-    // The client's copy is current: headers only, no body.
-    if (ifNoneMatch && noneMatchFails(ifNoneMatch, version)) res.status(304).end();
-    // Bytes kept with the cached object: an L1 hit serializes nothing.
-    else sendJsonBytes(res, read.value);
+    const notModified = ifNoneMatch !== undefined && noneMatchFails(ifNoneMatch, version);
+    sendUserAnswer(res, answer, notModified);
+  }
+
+  router.get('/users/:id', (req, res, next) => {
+    assertNoQuery(req);
+    const id = parseUserId(req.params.id);
+    // Node joins a repeated header of these names into one string (only Set-Cookie is an array).
+    const headers = req.headers as Record<string, string | undefined>;
+    const options = parseReadOptions(headers['x-min-version'], headers['x-consistency']);
+    const ifNoneMatch = parseEntityTags('If-None-Match', headers['if-none-match']);
+    const key = userKey(id);
+    // An L1 hit is answered at once, without a promise; anything else goes through getOrLoad.
+    const hit = cache.getLocal(key, loadUser, options);
+    if (hit) return answerRead(res, id, hit, ifNoneMatch);
+    cache
+      .getOrLoad(key, loadUser, options)
+      .then((read) => answerRead(res, id, read, ifNoneMatch))
+      .catch(next);
   });
   // #endregion tutorial:get-user
 

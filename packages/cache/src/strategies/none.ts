@@ -14,6 +14,12 @@ export function createNoCache<V>(context: StrategyContext): StrategyCache<V> {
   const { counters } = context;
   let loadsInFlight = 0;
   return {
+    // No L1: every read goes further.
+    getLocal(key, _loader, options) {
+      checkKey(key);
+      minVersionOf(options);
+      return undefined;
+    },
     async getOrLoad(key, loader, options): Promise<CacheRead<V>> {
       checkKey(key);
       const minVersion = minVersionOf(options);

@@ -89,6 +89,12 @@ function createRedisOnlyCache<V>(
   // #endregion tutorial:basic-load
 
   return {
+    // No L1: every read goes further.
+    getLocal(key, _loader, options) {
+      checkKey(key);
+      minVersionOf(options);
+      return undefined;
+    },
     // #region tutorial:basic-read
     async getOrLoad(key, loader, options = {}): Promise<CacheRead<V>> {
       checkKey(key);

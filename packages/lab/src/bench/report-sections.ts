@@ -39,12 +39,12 @@ An L1 hit costs ${range(r.versusAwaitedMap)}× an awaited \`Map.get\` (paired pe
 /** The Markdown of one section; pushes the targets it checks. */
 export function httpSection(r: HttpResults, s: BenchSettings, checks: Check[]): string {
   checks.push({
-    target: 'L1-hit route within 10% of the ceiling (requests/s)',
+    target: 'L1-hit route ≥ 90% of the ceiling (requests/s)',
     measured: `${pct(r.l1VersusCeiling.median)} of the ceiling`,
     met: r.l1VersusCeiling.median >= 0.9,
   });
   checks.push({
-    target: 'L1-hit route within 10% of the ceiling (CPU per request)',
+    target: 'L1-hit route ≥ 90% of the ceiling (CPU per request)',
     measured: `${pct(r.l1VersusCeilingByCpu.median)} of the ceiling`,
     met: r.l1VersusCeilingByCpu.median >= 0.9,
   });
@@ -182,19 +182,27 @@ export function stormsSection(r: StormResults, s: BenchSettings, checks: Check[]
   const evicted = r.storms.find((row) => row.name === 'versioned, evicted');
   if (evicted) {
     const cluster = evicted.dbQueriesPerInstance.reduce((a, b) => a + b, 0);
+    const { waits, timeouts, degradedReads } = evicted.lease;
     checks.push({
-      target: 'miss storm after eviction: 1 database read for the cluster',
-      measured: String(cluster),
+      target:
+        'miss storm after eviction (key missing everywhere): database loads for the cluster = 1',
+      measured: `${cluster} (lease waits ${waits}, waits given up ${timeouts}, failed Redis reads ${degradedReads})`,
       met: cluster === 1,
     });
   }
   const z = r.zipf;
   return `## 4. Miss storms and a Zipf workload
 
-${s.storms.reads} concurrent reads (fetch, spread evenly) of one hot key over ${s.storms.instances} instances, right after a write
-through instance 1 (every other instance has received its invalidation first), \`DB_LATENCY_MS=${s.storms.dbLatencyMs}\`.
+${s.storms.reads} concurrent reads (fetch, spread evenly) of one hot key over ${s.storms.instances} instances, \`DB_LATENCY_MS=${s.storms.dbLatencyMs}\`,
+each cluster in its own namespace: right after a write through instance 1 (every other instance has
+received its invalidation first), or, for \`versioned, evicted\`, with no write at all: the warm key's
+Redis entries deleted and every instance's L1 copy expired, so that it is missing everywhere and
+only the load lease (\`LOAD_LEASE_MS\`) stands between the storm and one load per instance.
 Database reads are the instances' own query counters (\`/stats\` → \`database.queries\`), the write's
-own query excluded.
+own query excluded. Lease columns, from the instances' \`/stats\`: reads served by waiting for
+another instance's load, waits given up (lease expired or released without a usable fill, or Redis
+unreadable: then the instance loads itself), and Redis reads that failed (timed out or skipped
+while Redis was slow: each then goes on to a load).
 
 ${table(
   [
@@ -203,6 +211,7 @@ ${table(
     'database reads per instance',
     'cluster',
     'served L1 / L2 / MISS',
+    'lease waits / given up / failed Redis reads',
     'answers older than the write',
   ],
   r.storms.map((row) => [
@@ -211,6 +220,7 @@ ${table(
     row.dbQueriesPerInstance.join(', '),
     String(row.dbQueriesPerInstance.reduce((a, b) => a + b, 0)),
     `${row.served.L1} / ${row.served.L2} / ${row.served.MISS}`,
+    `${row.lease.waits} / ${row.lease.timeouts} / ${row.lease.degradedReads}`,
     String(row.olderThanWrite),
   ]),
 )}

@@ -121,6 +121,7 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
   const announcePath = createAnnouncePath(state, pointerTtlMs);
   return {
     getOrLoad: readPath.getOrLoad,
+    getLocal: readPath.getLocal,
     set: writePath.set,
     announce: announcePath.announce,
     announceMany: announcePath.announceMany,

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { atLeast, checkEntry, minVersionOf } from '../../codec.ts';
 import { CacheError, errors } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
+import type { L1Entry } from '../../local/l1-store.ts';
 import type { VersionedRead } from '../../redis/versioned-store.ts';
 import { createSingleFlight } from '../../single-flight.ts';
 import type { CacheRead, Loaded, Loader, ReadOptions } from '../../types.ts';
@@ -59,7 +60,8 @@ export function createReadPath<V>(state: VersionedState<V>) {
   // #region tutorial:load-lease
   /**
    * One load for the whole cluster: the instance that takes the key's lease loads; the others wait
-   * for its fill in Redis (bounded by the lease), then load themselves. Redis failing means loading.
+   * for its fill in Redis (bounded by the lease), then load themselves. Redis failing to take the
+   * lease means loading; a poll failing while waiting means polling again until the lease is over.
    */
   async function loadForCluster(key: string, loader: Loader<V>, floor: number) {
     if (config.loadLeaseMs === 0) return { ...(await load(key, loader)), tier: 'MISS' } as const;
@@ -86,8 +88,14 @@ export function createReadPath<V>(state: VersionedState<V>) {
     const deadline = performance.now() + config.loadLeaseMs;
     while (performance.now() < deadline) {
       await delay(leasePollMs(config.loadLeaseMs));
+      // The lease before the entry: the holder fills, then releases, so a lease seen released
+      // means its fill (if any) is already in Redis for the read that follows. (The other order
+      // would miss a fill that lands between the two calls, and load for nothing.)
+      // A failed call is this instance's own trouble (a timeout, its gate skipping Redis), not a
+      // sign the holder failed: keep waiting, bounded by the lease, and poll again.
+      const held = await store.leaseHeld(key).catch(() => true);
       const found = await readRedis(key);
-      if (found === undefined) break;
+      if (found === undefined) continue;
       const entry = found.entry;
       // The same floor as any Redis answer, raised by announcements heard while waiting.
       if (entry && entry.version >= Math.max(floor, marks.get(key))) {
@@ -96,7 +104,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
         return { ...entry, tier: 'L2' };
       }
       // Released (its fill was refused or older than we need) or expired (its holder died).
-      if (!(await store.leaseHeld(key).catch(() => false))) break;
+      if (!held) break;
     }
     counters.leaseTimeouts++;
     return undefined;
@@ -185,6 +193,33 @@ export function createReadPath<V>(state: VersionedState<V>) {
       });
   }
 
+  /** An L1 hit served: the early refresh it may start, its counters, the frozen answer. */
+  function servedFromL1(key: string, loader: Loader<V>, local: L1Entry<V>, now: number) {
+    if (local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
+    counters.l1Hits++;
+    if (local.read.value === null) counters.negativeHits++;
+    return local.read;
+  }
+
+  /**
+   * The L1 hit of a non-strict read, synchronously, counted as the read; `undefined` (nothing
+   * counted) when the read must go further: then `getOrLoad` serves and counts it.
+   */
+  function getLocal(
+    key: string,
+    loader: Loader<V>,
+    options: ReadOptions = {},
+  ): CacheRead<V> | undefined {
+    checkKey(key);
+    if (options.consistency === 'strict') return undefined;
+    const floor = Math.max(minVersionOf(options), marks.get(key));
+    const now = performance.now();
+    const local = bus.trustedAt(now) ? l1.get(key, now) : undefined;
+    if (local === undefined || local.version < floor) return undefined;
+    counters.reads++;
+    return servedFromL1(key, loader, local, now);
+  }
+
   // #region tutorial:read-path
   const getOrLoad = async function getOrLoad(
     key: string,
@@ -201,12 +236,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
     if (local !== undefined && local.version >= floor) {
       const strict = options.consistency === 'strict';
       const answer = strict ? await confirmed(key, local.version, floor) : true;
-      if (answer === true) {
-        if (local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
-        counters.l1Hits++;
-        if (local.read.value === null) counters.negativeHits++;
-        return local.read;
-      }
+      if (answer === true) return servedFromL1(key, loader, local, now);
       if (answer) return answer;
     } else {
       const token = fillToken(state);
@@ -233,5 +263,5 @@ export function createReadPath<V>(state: VersionedState<V>) {
   };
   // #endregion tutorial:read-path
 
-  return { getOrLoad, loadsInFlight: () => flights.size };
+  return { getOrLoad, getLocal, loadsInFlight: () => flights.size };
 }

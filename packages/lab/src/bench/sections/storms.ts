@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { StatsResponse } from '@cachelab/app';
 import { createKeys } from '@cachelab/cache';
 import { waitFor } from '@cachelab/testkit';
@@ -7,7 +8,7 @@ import type { BenchInstance, BenchServices } from '../services.ts';
 import { startInstances } from '../services.ts';
 import type { BenchSettings } from '../settings.ts';
 
-/** One miss storm: a write, then many concurrent reads of that key over every instance. */
+/** One miss storm: a write or an eviction, then many concurrent reads of that key over every instance. */
 export interface StormRow {
   name: string;
   what: string;
@@ -15,8 +16,14 @@ export interface StormRow {
   /** Database reads each instance made for the storm (the write itself not counted). */
   dbQueriesPerInstance: number[];
   served: { L1: number; L2: number; MISS: number };
-  /** Reads that answered a version older than the write (must be 0). */
+  /** Reads that answered a version older than the write (or, after an eviction, than the warm one): must be 0. */
   olderThanWrite: number;
+  /**
+   * The load lease over the cluster during the storm (the instances' `/stats`): reads served by
+   * waiting for another instance's load, waits that gave up and loaded (lease expired, released
+   * without a usable fill, or Redis unreadable), and Redis reads that failed.
+   */
+  lease: { waits: number; timeouts: number; degradedReads: number };
 }
 
 /** Hit ratio and database load of a Zipf workload, with a cache and without. */
@@ -44,51 +51,73 @@ export interface StormResults {
 
 type Tier = keyof StormRow['served'];
 
+/** L1 TTL of the evicted storm's cluster, in ms: how long the bench waits for every copy to expire. */
+const EVICTED_L1_TTL_MS = 1000;
+
 async function allStats(instances: BenchInstance[]): Promise<StatsResponse[]> {
   return Promise.all(instances.map((instance) => instance.stats()));
 }
 
+/** What happens to the warm key before the storm. */
+type StormCause =
+  /** A write through the first instance; with `waitForAnnouncement`, every other one heard it. */
+  | { kind: 'write'; waitForAnnouncement: boolean }
+  /**
+   * Nothing is written: the key's Redis entries (pointer, data, lease) are deleted, as an eviction
+   * would, on the bench's own Redis, and every instance's L1 copy expires (`l1TtlMs`, which must be
+   * the instances' `L1_TTL_MS`): the key is missing everywhere.
+   */
+  | { kind: 'evict'; redisUrl: string; namespace: string; l1TtlMs: number };
+
 /**
- * Warms `id` on every instance, writes it through the first one (optionally deleting its Redis
- * entries afterwards, as an eviction would), then fires `reads` concurrent reads spread over the
- * instances and counts the database reads each one made.
+ * Warms `id` on every instance, then writes it or evicts it everywhere (see {@link StormCause}),
+ * then fires `reads` concurrent reads spread over the instances and counts the database reads
+ * each one made.
  */
-async function storm(
+export async function storm(
   instances: BenchInstance[],
-  options: {
-    id: string;
-    reads: number;
-    waitForAnnouncement: boolean;
-    evict?: { redisUrl: string; namespace: string };
-  },
+  options: { id: string; reads: number; cause: StormCause },
 ): Promise<Omit<StormRow, 'name' | 'what'>> {
   const path = `/users/${options.id}`;
-  for (const instance of instances) for (let i = 0; i < 2; i++) await fetch(instance.url + path);
-  const [writer, ...others] = instances as [BenchInstance, ...BenchInstance[]];
-  const announced = await allStats(others);
-  const response = await fetch(writer.url + path, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'Storm', email: 'storm@example.com', age: 40 }),
-  });
-  const written = Number(response.headers.get('x-version'));
-  if (options.evict) {
-    const keys = createKeys(options.evict.namespace);
-    const redis = createClient({ url: options.evict.redisUrl });
-    await redis.connect();
-    await redis.del([keys.pointer(`user:${options.id}`), keys.data(`user:${options.id}`, written)]);
-    await redis.close();
+  let warm = 0;
+  for (const instance of instances) {
+    for (let i = 0; i < 2; i++) {
+      const body = (await (await fetch(instance.url + path)).json()) as { version?: number };
+      warm = Math.max(warm, body.version ?? 0);
+    }
   }
-  if (options.waitForAnnouncement) {
-    // Every other instance has dropped its old copy before the storm starts.
-    await waitFor(
-      async () =>
-        (await allStats(others)).every(
-          (s, i) =>
-            s.cache.invalidationsReceived > (announced[i]?.cache.invalidationsReceived ?? 0),
-        ),
-      { timeoutMs: 5000, what: 'the announcement to reach every instance' },
-    );
+  const [writer, ...others] = instances as [BenchInstance, ...BenchInstance[]];
+  const { cause } = options;
+  let floor = warm;
+  if (cause.kind === 'write') {
+    const announced = await allStats(others);
+    const response = await fetch(writer.url + path, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Storm', email: 'storm@example.com', age: 40 }),
+    });
+    floor = Number(response.headers.get('x-version'));
+    if (cause.waitForAnnouncement) {
+      // Every other instance has dropped its old copy before the storm starts.
+      await waitFor(
+        async () =>
+          (await allStats(others)).every(
+            (s, i) =>
+              s.cache.invalidationsReceived > (announced[i]?.cache.invalidationsReceived ?? 0),
+          ),
+        { timeoutMs: 5000, what: 'the announcement to reach every instance' },
+      );
+    }
+  } else {
+    const evictedAt = performance.now();
+    const keys = createKeys(cause.namespace);
+    const key = `user:${options.id}`;
+    const redis = createClient({ url: cause.redisUrl });
+    await redis.connect();
+    await redis.del([keys.pointer(key), keys.data(key, warm), keys.lease(key)]);
+    await redis.close();
+    // L1 expiry is time itself: wait it out (with a margin), measured from the eviction.
+    await delay(Math.max(0, evictedAt + cause.l1TtlMs + 50 - performance.now()));
   }
   const before = await allStats(instances);
   const answers = await Promise.all(
@@ -100,13 +129,19 @@ async function storm(
   );
   const after = await allStats(instances);
   const count = (tier: Tier) => answers.filter((a) => a.tier === tier).length;
+  const diff = (pick: (s: StatsResponse) => number) => sum(after, pick) - sum(before, pick);
   return {
     reads: options.reads,
     dbQueriesPerInstance: after.map(
       (s, i) => s.database.queries - (before[i]?.database.queries ?? 0),
     ),
     served: { L1: count('L1'), L2: count('L2'), MISS: count('MISS') },
-    olderThanWrite: answers.filter((a) => a.version < written).length,
+    olderThanWrite: answers.filter((a) => a.version < floor).length,
+    lease: {
+      waits: diff((s) => s.cache.leaseWaits),
+      timeouts: diff((s) => s.cache.leaseTimeouts),
+      degradedReads: diff((s) => s.cache.degradedReads),
+    },
   };
 }
 
@@ -164,41 +199,56 @@ export async function runStorms(
   const n = storms.instances;
   const all = await startInstances(services, [
     ...cluster('storm-v', {}, n),
+    // Jitter only shortens a TTL: every L1 copy is gone EVICTED_L1_TTL_MS after its fill.
+    ...cluster('storm-e', { L1_TTL_MS: String(EVICTED_L1_TTL_MS) }, n),
     ...cluster('storm-d', { CACHE_STRATEGY: 'delete' }, n),
     ...cluster('zipf-v', { DB_LATENCY_MS: '0' }, n),
     ...cluster('zipf-none', { DB_LATENCY_MS: '0', CACHE_STRATEGY: 'none' }, 1),
   ]);
   const versioned = all.slice(0, n);
-  const classic = all.slice(n, 2 * n);
-  const zipfCache = all.slice(2 * n, 3 * n);
-  const zipfNone = all.slice(3 * n);
+  const evicted = all.slice(n, 2 * n);
+  const classic = all.slice(2 * n, 3 * n);
+  const zipfCache = all.slice(3 * n, 4 * n);
+  const zipfNone = all.slice(4 * n);
   try {
     const reads = storms.reads;
     const rows: StormRow[] = [
       {
         name: 'versioned',
         what: 'write through instance 1; Redis holds the new version',
-        ...(await storm(versioned, { id: '1', reads, waitForAnnouncement: true })),
+        ...(await storm(versioned, {
+          id: '1',
+          reads,
+          cause: { kind: 'write', waitForAnnouncement: true },
+        })),
       },
       {
         name: 'versioned, evicted',
-        what: 'write through instance 1, then its Redis entries deleted (as an eviction would)',
-        ...(await storm(versioned, {
+        what: `no write: the key deleted from Redis (as an eviction would) and expired from every L1 (L1_TTL_MS=${EVICTED_L1_TTL_MS}), so missing everywhere`,
+        ...(await storm(evicted, {
           id: '2',
           reads,
-          evict: { redisUrl: services.redisUrl, namespace: 'storm-v' },
-          waitForAnnouncement: true,
+          cause: {
+            kind: 'evict',
+            redisUrl: services.redisUrl,
+            namespace: 'storm-e',
+            l1TtlMs: EVICTED_L1_TTL_MS,
+          },
         })),
       },
       {
         name: 'delete (classic)',
         what: 'write through instance 1 (UPDATE, then DEL)',
-        ...(await storm(classic, { id: '3', reads, waitForAnnouncement: false })),
+        ...(await storm(classic, {
+          id: '3',
+          reads,
+          cause: { kind: 'write', waitForAnnouncement: false },
+        })),
       },
     ];
     for (const row of rows)
       log(
-        `  storm ${row.name}: database reads per instance ${row.dbQueriesPerInstance.join(', ')}`,
+        `  storm ${row.name}: database reads per instance ${row.dbQueriesPerInstance.join(', ')}; lease waits ${row.lease.waits}, timeouts ${row.lease.timeouts}`,
       );
     const cached = await zipfRun(settings, zipfCache);
     const none = await zipfRun(settings, zipfNone);
