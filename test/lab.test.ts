@@ -1,6 +1,6 @@
+import type { CheckResult } from '@cachelab/lab/lab/checker.ts';
+import { summarize } from '@cachelab/lab/lab/checker.ts';
 import { describe, expect, it } from 'vitest';
-import type { CheckResult } from '../scripts/lab/checker.ts';
-import { summarize } from '../scripts/lab/checker.ts';
 import { fileEnding, runLab } from './support/lab.ts';
 
 // Short, bounded lab runs: each starts its own redis-server, embedded database and 3 instances.
