@@ -12,7 +12,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redactUrl } from '@cachelab/app';
-import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
 import {
   type ClusterConfig,
   ClusterConfigError,
@@ -20,17 +19,18 @@ import {
   displayPath,
   ROOT,
   readClusterConfig,
-} from './cluster/config.ts';
+} from '@cachelab/lab/cluster/config.ts';
 import {
   dataDirHolder,
   dataDirInUse,
   INSTALL_REDIS,
   onPath,
   takenPorts,
-} from './cluster/preflight.ts';
-import { waitUntilReady } from './cluster/readiness.ts';
-import { removeRunFile, writeRunFile } from './cluster/run-file.ts';
-import { instanceName } from './cluster-defaults.ts';
+} from '@cachelab/lab/cluster/preflight.ts';
+import { waitUntilReady } from '@cachelab/lab/cluster/readiness.ts';
+import { removeRunFile, writeRunFile } from '@cachelab/lab/cluster/run-file.ts';
+import { instanceName } from '@cachelab/lab/cluster-defaults.ts';
+import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
 
 const READY_DEADLINE_MS = 60_000;
 const FORCE_KILL_AFTER_MS = 10_000;
@@ -143,7 +143,7 @@ function redisClusterCommands(ports: number[]): ConcurrentlyCommandInput[] {
   const create = {
     name: 'redis-cluster',
     prefixColor: 'red',
-    command: `exec node --import tsx scripts/cluster/create-redis-cluster.ts ${ports.join(' ')}`,
+    command: `exec node --import tsx packages/lab/src/cluster/create-redis-cluster.ts ${ports.join(' ')}`,
   };
   return [...nodes, create];
 }

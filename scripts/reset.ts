@@ -8,15 +8,15 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactUrl } from '@cachelab/app';
-import { DataDirLockedError, LOCK_FILE, lockDataDir } from '@cachelab/store/data-dir-lock';
 import {
   type ClusterConfig,
   ClusterConfigError,
   displayPath,
   readClusterConfig,
-} from './cluster/config.ts';
-import { accepts, dataDirHolder, dataDirInUse } from './cluster/preflight.ts';
-import { deleteNamespaceKeys } from './cluster/reset-redis.ts';
+} from '@cachelab/lab/cluster/config.ts';
+import { accepts, dataDirHolder, dataDirInUse } from '@cachelab/lab/cluster/preflight.ts';
+import { deleteNamespaceKeys } from '@cachelab/lab/cluster/reset-redis.ts';
+import { DataDirLockedError, LOCK_FILE, lockDataDir } from '@cachelab/store/data-dir-lock';
 
 /** Prints why nothing was reset and exits with status 1. */
 function fail(message: string): never {

@@ -1,11 +1,11 @@
+import type { BenchReport } from '@cachelab/lab/bench/report.ts';
 import { describe, expect, it } from 'vitest';
-import type { BenchReport } from '../scripts/bench/report.ts';
 import { runScript } from './support/lab.ts';
 
 describe('npm run bench -- --quick', () => {
   it('runs every section end to end and writes Markdown and JSON with each of them', async () => {
     // Benchmarks are not tests: only that it runs and what it reports are checked, no timing.
-    const run = await runScript('scripts/bench/index.ts', ['--quick'], 420_000);
+    const run = await runScript('bench', ['--quick'], 420_000);
     expect(run.code, run.output).toBe(0);
 
     const files = Object.keys(run.files);

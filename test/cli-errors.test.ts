@@ -1,97 +1,91 @@
+import { NOTHING_LISTENS_URL } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { NOTHING_LISTENS_URL } from './support/net.ts';
-import { runNodeScript } from './support/process.ts';
+import { runLabCommand } from './support/lab.ts';
 
-// Every script users run, started as its npm script starts it: a command-line error is one line
+// Every command users run, started as its npm script starts it (`cachelab-lab <command>`): a command-line error is one line
 // naming the option, what was given and what is accepted, with exit status 2 and no stack trace.
 
-const run = (script: string, args: string[]) =>
-  runNodeScript(script, args, { timeoutMs: 30_000, signal: 'SIGKILL' });
+const run = (command: string, args: string[]) =>
+  runLabCommand(command, args, { timeoutMs: 30_000, signal: 'SIGKILL' });
 
-const CASES: [script: string, args: string[], says: string][] = [
+const CASES: [command: string, args: string[], says: string][] = [
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['history', '--duration', '4x'],
     "consistency: option '--duration <duration>' argument '4x' is invalid. Not a duration; accepted: 500ms, 2.5s, 1m, or a bare number of seconds.",
   ],
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['history', '--start', '--fault', 'pause-writes@2s+2500x'],
     `argument 'pause-writes@2s+2500x' is invalid. D "2500x" is not a duration; accepted: 500ms`,
   ],
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['history', '--start', '--fault', 'kill-pubsub@500'],
     "'kill-pubsub@500' starts at 500s, after the run ends (--duration 10s); a bare number means seconds",
   ],
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['history', '--fault', 'freeze:app-1@1s+1s'],
     'needs a cluster the lab started (--start or --compare)',
   ],
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['history', '--start', '--fault', 'failover@1s'],
     "consistency: option '--fault <spec>' argument 'failover@1s' needs a Redis Cluster the lab started (--start --cluster)",
   ],
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['history', '--cluster'],
     "consistency: option '--cluster' starts a Redis Cluster of the lab's own: add --start or --compare",
   ],
-  ['scripts/consistency.ts', ['history', '--durration', '3s'], "unknown option '--durration'"],
-  ['scripts/consistency.ts', [], 'consistency: a command is needed; accepted: write-then-read'],
+  ['consistency', ['history', '--durration', '3s'], "unknown option '--durration'"],
+  ['consistency', [], 'consistency: a command is needed; accepted: write-then-read'],
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['histroy'],
     'consistency: unknown command "histroy"; accepted: write-then-read, history',
   ],
   [
-    'scripts/consistency.ts',
+    'consistency',
     ['write-then-read', '--iterations', '0'],
     "option '--iterations <n>' argument '0' is invalid. Accepted: an integer from 1",
   ],
   [
-    'scripts/demos/warmup.ts',
+    'demo warmup',
     ['--phase', '2500x'],
     "demo:warmup: option '--phase <duration>' argument '2500x' is invalid",
   ],
+  ['demo warmup', ['--urls', 'http://127.0.0.1:1'], 'demo:warmup: --urls needs --redis-url'],
   [
-    'scripts/demos/warmup.ts',
-    ['--urls', 'http://127.0.0.1:1'],
-    'demo:warmup: --urls needs --redis-url',
-  ],
-  [
-    'scripts/demos/eviction.ts',
+    'demo eviction',
     ['--policies', 'lru'],
     "demo:eviction: option '--policies <policy,...>' argument 'lru' is invalid. Accepted: a comma-separated list of allkeys-lru",
   ],
-  ['scripts/demos/eviction.ts', ['--urls', 'http://127.0.0.1:1'], 'only runs a cluster of its own'],
+  ['demo eviction', ['--urls', 'http://127.0.0.1:1'], 'only runs a cluster of its own'],
   [
-    'scripts/demos/consistency.ts',
+    'demo consistency',
     ['--fault', 'kill-pubsub@soon'],
     `demo:consistency: option '--fault <spec>' argument 'kill-pubsub@soon' is invalid. T "soon" is not a duration`,
   ],
+  ['stats', ['--interval', '2000'], '2000s (a bare number means seconds) is out of range'],
   [
-    'scripts/stats.ts',
-    ['--interval', '2000'],
-    '2000s (a bare number means seconds) is out of range',
-  ],
-  [
-    'scripts/demos/consistency.ts',
+    'demo consistency',
     ['--fault', 'kill-pubsub@6'],
     "argument 'kill-pubsub@6' starts after the run ends (--duration 5s)",
   ],
   [
-    'scripts/bench/index.ts',
+    'bench',
     ['--only', 'l2'],
     "bench: option '--only <section,...>' argument 'l2' is invalid. Accepted: a comma-separated list of l1, http",
   ],
+  ['', ['nope'], "cachelab-lab: unknown command 'nope'"],
+  ['demo', ['warmpu'], "cachelab-lab: unknown command 'warmpu'"],
 ];
 
 describe('command-line errors of the scripts', () => {
-  it.each(CASES)('%s %j: one line, exit 2', async (script, args, says) => {
-    const { code, output } = await run(script, args);
+  it.each(CASES)('%s %j: one line, exit 2', async (command, args, says) => {
+    const { code, output } = await run(command, args);
     expect(code, output).toBe(2);
     expect(output.trim().split('\n'), output).toHaveLength(1);
     expect(output).toContain(says);
@@ -99,16 +93,18 @@ describe('command-line errors of the scripts', () => {
   });
 
   it.each([
-    ['scripts/consistency.ts', ['--help'], 'write-then-read'],
-    ['scripts/consistency.ts', ['history', '--help'], '--fault <spec>'],
-    ['scripts/consistency.ts', ['write-then-read', '--help'], '--iterations <n>'],
-    ['scripts/demos/warmup.ts', ['--help'], '--phase <duration>'],
-    ['scripts/demos/eviction.ts', ['--help'], '--policies <policy,...>'],
-    ['scripts/demos/consistency.ts', ['--help'], '--strategies <strategy,...>'],
-    ['scripts/stats.ts', ['--help'], '--interval <duration>'],
-    ['scripts/bench/index.ts', ['--help'], '--only <section,...>'],
-  ])('%s %j prints the options and exits 0', async (script, args, lists) => {
-    const { code, output } = await run(script, args);
+    ['consistency', ['--help'], 'write-then-read'],
+    ['consistency', ['history', '--help'], '--fault <spec>'],
+    ['consistency', ['write-then-read', '--help'], '--iterations <n>'],
+    ['demo warmup', ['--help'], '--phase <duration>'],
+    ['demo eviction', ['--help'], '--policies <policy,...>'],
+    ['demo consistency', ['--help'], '--strategies <strategy,...>'],
+    ['stats', ['--help'], '--interval <duration>'],
+    ['bench', ['--help'], '--only <section,...>'],
+    ['', ['--help'], 'demo'],
+    ['demo', ['--help'], 'eviction'],
+  ])('%s %j prints the options and exits 0', async (command, args, lists) => {
+    const { code, output } = await run(command, args);
     expect(code, output).toBe(0);
     expect(output).toContain(lists);
   });
@@ -119,11 +115,7 @@ describe('write-then-read with no cluster', () => {
     // Not a free port: one that was free a moment ago may be taken by another test's app (over
     // the shared database) before the lab starts, and the lab would then write its users there.
     const url = NOTHING_LISTENS_URL;
-    const { code, output } = await run('scripts/consistency.ts', [
-      'write-then-read',
-      '--urls',
-      url,
-    ]);
+    const { code, output } = await run('consistency', ['write-then-read', '--urls', url]);
     expect(code, output).toBe(1);
     expect(output.trim().split('\n'), output).toHaveLength(1);
     expect(output).toContain(`consistency: no instance answered at ${url} (ECONNREFUSED)`);

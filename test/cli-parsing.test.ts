@@ -1,8 +1,8 @@
+import { formatDuration, parseDuration } from '@cachelab/lab/cli/duration.ts';
+import { outDir } from '@cachelab/lab/demos/args.ts';
+import { hotSetCheck, type PolicyResult } from '@cachelab/lab/demos/eviction-report.ts';
+import { FAULT_HELP, faultNeeds, parseFaultSpec } from '@cachelab/lab/lab/faults.ts';
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../scripts/cli/duration.ts';
-import { outDir } from '../scripts/demos/args.ts';
-import { hotSetCheck, type PolicyResult } from '../scripts/demos/eviction-report.ts';
-import { FAULT_HELP, faultNeeds, parseFaultSpec } from '../scripts/lab/faults.ts';
 
 describe('durations on the command line', () => {
   it.each([

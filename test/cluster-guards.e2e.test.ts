@@ -4,20 +4,18 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkReadiness } from '@cachelab/lab/cluster/readiness.ts';
+import { runFilePath } from '@cachelab/lab/cluster/run-file.ts';
+import { freePort, runNodeScript, startRedisServer, waitFor } from '@cachelab/testkit';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { checkReadiness } from '../scripts/cluster/readiness.ts';
-import { runFilePath } from '../scripts/cluster/run-file.ts';
 import {
   type ClusterProcess,
   freePortRange,
   isListening,
   startCluster,
 } from './support/cluster.ts';
-import { freePort } from './support/net.ts';
-import { runNodeScript } from './support/process.ts';
-import { startRedisServer } from './support/redis-server.ts';
-import { waitFor } from './support/wait.ts';
+import { runLabCommand } from './support/lab.ts';
 
 // npm start never reports another process's cluster as its own, never shares a data directory,
 // runs its own Redis unless told otherwise, and npm run reset starts clean.
@@ -288,13 +286,13 @@ describe('a cluster with its own Redis and data directory', () => {
     const out = await mkdtemp(join(tmpdir(), 'cachelab-lab-out-'));
     tempDirs.push(out);
 
-    const lab = await runNodeScript(
-      'scripts/consistency.ts',
+    const lab = await runLabCommand(
+      'consistency',
       ['write-then-read', '--iterations', '3', '--out', out],
       { timeoutMs: 60_000, env: scriptEnv },
     );
     expect(lab.code, lab.output).toBe(0);
-    const stats = await runNodeScript('scripts/stats.ts', ['--once'], {
+    const stats = await runLabCommand('stats', ['--once'], {
       timeoutMs: 30_000,
       env: scriptEnv,
     });
@@ -318,11 +316,11 @@ describe('a cluster with its own Redis and data directory', () => {
         `${urls[1]}: an instance of another cluster answers there (run `,
       ]) {
         for (const [script, args, name] of [
-          ['scripts/consistency.ts', ['write-then-read', '--iterations', '50'], 'consistency'],
-          ['scripts/consistency.ts', ['history', '--duration', '2s'], 'consistency'],
-          ['scripts/stats.ts', ['--once'], 'stats'],
+          ['consistency', ['write-then-read', '--iterations', '50'], 'consistency'],
+          ['consistency', ['history', '--duration', '2s'], 'consistency'],
+          ['stats', ['--once'], 'stats'],
         ] as const) {
-          const out = await runNodeScript(script, [...args], { timeoutMs: 30_000, env: scriptEnv });
+          const out = await runLabCommand(script, [...args], { timeoutMs: 30_000, env: scriptEnv });
           expect(out.code, out.output).toBe(1);
           expect(out.output.trim().split('\n'), out.output).toHaveLength(1);
           expect(out.output).toContain(`${name}: ${refused}${why}`);

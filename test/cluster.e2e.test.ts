@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   type ClusterProcess,
@@ -8,7 +9,6 @@ import {
   isListening,
   startCluster,
 } from './support/cluster.ts';
-import { waitFor } from './support/wait.ts';
 
 /** A user as the HTTP API returns it: `{ id, name, email, age, version, updatedAt }`. */
 interface User {

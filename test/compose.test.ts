@@ -4,9 +4,9 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readConfig } from '@cachelab/app';
+import { CLUSTER_DEFAULTS, instanceName } from '@cachelab/lab/cluster-defaults.ts';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CLUSTER_DEFAULTS, instanceName } from '../scripts/cluster-defaults.ts';
 
 // No Docker engine here: docker-compose.yml and the Dockerfile are checked statically against
 // what `npm start` runs, and with `docker-compose config` when that binary is installed.

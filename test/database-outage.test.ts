@@ -1,14 +1,13 @@
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  createHttpClient,
   type InstanceProcess,
   startDatabaseServer,
   startInstance,
   type TestDatabaseServer,
-  type Timed,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient, type Timed } from './support/index.ts';
 
 /** Bounds of the instances, kept short so that a frozen database shows quickly. */
 const QUERY_TIMEOUT_MS = 1000;

@@ -1,14 +1,13 @@
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  createHttpClient,
   type InstanceProcess,
   startInstance,
   startTcpProxy,
   type TcpProxy,
-  type Timed,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient, type Timed } from './support/index.ts';
 
 const QUERY_TIMEOUT_MS = 1000;
 /** Connections the pool opens before the fault (all of them then die silently). */

@@ -24,7 +24,7 @@ function jsonOf<T>(run: LabRun, name: string): T {
 
 describe('the demos', () => {
   it('demo:warmup warms a cold cache, flushes every tier, and compares with no cache', async () => {
-    const run = await runScript('scripts/demos/warmup.ts', ['--quick', '--phase', '2s']);
+    const run = await runScript('demo warmup', ['--quick', '--phase', '2s']);
     expect(run.code, run.output).toBe(0);
     const { phases } = jsonOf<{
       phases: { name: string; seconds: unknown[]; summary: { hitRatio: number; reads: number } }[];
@@ -45,7 +45,7 @@ describe('the demos', () => {
   }, 120_000);
 
   it('demo:eviction evicts keys under a small maxmemory and serves no stale read', async () => {
-    const run = await runScript('scripts/demos/eviction.ts', ['--quick']);
+    const run = await runScript('demo eviction', ['--quick']);
     expect(run.code, run.output).toBe(0);
     const { results } = jsonOf<{
       results: { policy: string; evictedKeys: number; staleReads: number; stuckKeys: number }[];
@@ -69,7 +69,7 @@ describe('the demos', () => {
 
   it('demo:consistency runs the lab comparison and draws it', async () => {
     const labOut = await mkdtemp(join(tmpdir(), 'cachelab-demo-lab-'));
-    const run = await runScript('scripts/demos/consistency.ts', [
+    const run = await runScript('demo consistency', [
       '--quick',
       '--strategies',
       'delete,versioned',

@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createHttpClient,
   type InstanceProcess,
-  runLoops,
   startDatabaseServer,
   startInstance,
   startRedisServer,
   type TestDatabaseServer,
   type TestRedisServer,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpClient, runLoops } from './support/index.ts';
 
 /** FLOOD_REQUESTS may shrink it while working on this file; the issue asks for 100,000. */
 const REQUESTS = Number(process.env.FLOOD_REQUESTS ?? 100_000);

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRandom, type Random } from '../scripts/lab/random.ts';
+import { createRandom, type Random } from '@cachelab/lab/lab/random.ts';
 import {
   type InstanceProcess,
   startDatabaseServer,
   startInstance,
   type TestDatabaseServer,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { httpRequest, type RawResponse, rawRequest } from './support/raw-http.ts';
 
 const REQUESTS = 3000;

@@ -1,12 +1,7 @@
+import { type InstanceProcess, startInstance, waitFor } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import {
-  createHttpClient,
-  type InstanceProcess,
-  runLoops,
-  startInstance,
-  waitFor,
-} from './support/index.ts';
+import { createHttpClient, runLoops } from './support/index.ts';
 
 const started: InstanceProcess[] = [];
 afterEach(() => {

@@ -1,12 +1,12 @@
-import { nanoid } from 'nanoid';
-import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   type InstanceProcess,
   startInstance,
   startRedisServer,
   type TestRedisServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 
 let instance: InstanceProcess | undefined;
 let redis: TestRedisServer | undefined;

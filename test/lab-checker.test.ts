@@ -1,10 +1,14 @@
+import { checkHistory, distribution, summarize } from '@cachelab/lab/lab/checker.ts';
+import type { FaultMark, History, Operation } from '@cachelab/lab/lab/history.ts';
+import { resultRows } from '@cachelab/lab/lab/report-data.ts';
+import { renderHtml } from '@cachelab/lab/lab/report-html.ts';
+import {
+  comparisonMarkdown,
+  formatComparison,
+  formatReport,
+} from '@cachelab/lab/lab/report-text.ts';
+import { TIMELINE_MAX_KEYS, timelineRows } from '@cachelab/lab/lab/timeline-rows.ts';
 import { describe, expect, it } from 'vitest';
-import { checkHistory, distribution, summarize } from '../scripts/lab/checker.ts';
-import type { FaultMark, History, Operation } from '../scripts/lab/history.ts';
-import { resultRows } from '../scripts/lab/report-data.ts';
-import { renderHtml } from '../scripts/lab/report-html.ts';
-import { comparisonMarkdown, formatComparison, formatReport } from '../scripts/lab/report-text.ts';
-import { TIMELINE_MAX_KEYS, timelineRows } from '../scripts/lab/timeline-rows.ts';
 
 /** An ok read taking 2 ms, served from L1 by `app-1` to session 0 unless told otherwise. */
 function read(fields: Partial<Operation> & { key: string; invokeMs: number }): Operation {

@@ -4,15 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
 import {
   databaseListening,
   type LabCluster,
   startLabCluster,
   waitReady,
-} from '../scripts/lab/cluster.ts';
-import { waitFor } from './support/index.ts';
-import { signalProcess } from './support/process.ts';
+} from '@cachelab/lab/lab/cluster.ts';
+import { signalProcess, waitFor } from '@cachelab/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LAB_CLI } from './support/lab.ts';
 
 // The lab's and the demos' own processes (instances, database, redis-server) must never outlive
 // the run that started them, however it ends; and restarting an instance must not depend on
@@ -41,20 +41,24 @@ function inGroup(group: number): number[] {
 }
 
 /**
- * Runs `script` under tsx in a process group of its own (everything it starts joins it), sends
- * SIGINT to the script alone after `interruptMs`, and waits for the script to exit.
+ * Runs `cachelab-lab <command>` under tsx in a process group of its own (everything it starts
+ * joins it), sends SIGINT to that process alone after `interruptMs`, and waits for it to exit.
  */
 async function runInOwnGroup(
-  script: string,
+  command: string,
   args: string[],
   options: { interruptMs: number; env?: Record<string, string> },
 ) {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', LAB_CLI, ...command.split(' '), ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -66,7 +70,7 @@ async function runInOwnGroup(
   try {
     await waitFor(() => inGroup(group).length === 0, {
       timeoutMs: 10_000,
-      what: `every process ${script} started to exit`,
+      what: `every process ${command} started to exit`,
     });
   } finally {
     // Whatever the assertion found, nothing of this test may outlive it.
@@ -98,7 +102,7 @@ describe('the lab cluster', () => {
 
   it('stops the lab at once, and everything it started, when an instance never becomes ready', async () => {
     const started = Date.now();
-    const run = await runInOwnGroup('scripts/consistency.ts', ['history', '--start'], {
+    const run = await runInOwnGroup('consistency', ['history', '--start'], {
       interruptMs: 60_000,
       // Every instance refuses this setting and exits at start.
       env: { LOG_LEVEL: 'not-a-level' },
@@ -110,13 +114,13 @@ describe('the lab cluster', () => {
   }, 90_000);
 
   it.each([
-    ['the lab', 'scripts/consistency.ts', ['history', '--start', '--duration', '60s']],
-    ['a demo', 'scripts/demos/warmup.ts', ['--phase', '60s']],
+    ['the lab', 'consistency', ['history', '--start', '--duration', '60s']],
+    ['a demo', 'demo warmup', ['--phase', '60s']],
   ])(
     'leaves no process behind when %s is interrupted',
-    async (_what, script, args) => {
+    async (_what, command, args) => {
       // Interrupted (SIGINT) while it starts its cluster or runs, as a timeout would.
-      const run = await runInOwnGroup(script, args, { interruptMs: 8000 });
+      const run = await runInOwnGroup(command, args, { interruptMs: 8000 });
       expect(run.code, run.output).not.toBe(0);
     },
     90_000,

@@ -1,7 +1,7 @@
+import type { CheckResult } from '@cachelab/lab/lab/checker.ts';
+import { summarize } from '@cachelab/lab/lab/checker.ts';
+import type { FaultMark } from '@cachelab/lab/lab/history.ts';
 import { describe, expect, it } from 'vitest';
-import type { CheckResult } from '../scripts/lab/checker.ts';
-import { summarize } from '../scripts/lab/checker.ts';
-import type { FaultMark } from '../scripts/lab/history.ts';
 import { fileEnding, runLab } from './support/lab.ts';
 
 // One short lab run on a Redis Cluster of the lab's own (six redis-server processes, three

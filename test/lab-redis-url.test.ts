@@ -1,6 +1,3 @@
-import { nanoid } from 'nanoid';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InstanceProcess,
   startDatabaseServer,
@@ -8,7 +5,10 @@ import {
   startRedisServer,
   type TestDatabaseServer,
   type TestRedisServer,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileEnding, runLab } from './support/lab.ts';
 
 // The lab injects Redis faults (CLIENT KILL, CLIENT PAUSE) into --redis-url. On a machine with a

@@ -1,8 +1,8 @@
+import type { CheckResult } from '@cachelab/lab/lab/checker.ts';
+import { summarize } from '@cachelab/lab/lab/checker.ts';
+import { DATABASE_SESSION, DATABASE_WRITER } from '@cachelab/lab/lab/faults.ts';
+import type { History } from '@cachelab/lab/lab/history.ts';
 import { describe, expect, it } from 'vitest';
-import type { CheckResult } from '../scripts/lab/checker.ts';
-import { summarize } from '../scripts/lab/checker.ts';
-import { DATABASE_SESSION, DATABASE_WRITER } from '../scripts/lab/faults.ts';
-import type { History } from '../scripts/lab/history.ts';
 import { fileEnding, runLab } from './support/lab.ts';
 
 // Short, bounded lab runs: each starts its own redis-server, embedded database and 3 instances.

@@ -1,10 +1,5 @@
 import { createKeys } from '@cachelab/cache';
-import { nanoid } from 'nanoid';
-import pg from 'pg';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createHttpClient,
   type InstanceProcess,
   startDatabaseServer,
   startInstance,
@@ -12,7 +7,12 @@ import {
   type TestDatabaseServer,
   type TestRedisServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import pg from 'pg';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
 
 /**
  * Writes that never pass through an instance's write path — psql, a bulk UPDATE, an instance

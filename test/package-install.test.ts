@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startRedisServer, type TestRedisServer } from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type TestRedisServer } from './support/redis-server.ts';
 
 // The library as a user gets it: `npm pack`ed, installed from the tarball into an empty ESM
 // project outside this repository (no workspace, no tsx, no TypeScript), next to `redis` from the

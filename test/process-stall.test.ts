@@ -1,17 +1,17 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { nanoid } from 'nanoid';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  createHttpClient,
   type InstanceProcess,
   startInstance,
   startRedisServer,
   type TestRedisServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
 
 /** How long instance 3 stays stopped: less than HEARTBEAT_TIMEOUT_MS (2 s), as in the report. */
 const PAUSE_MS = 1500;

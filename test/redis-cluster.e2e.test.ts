@@ -1,16 +1,17 @@
+import {
+  freePort,
+  type InstanceProcess,
+  runNodeScript,
+  startInstance,
+  startRedisCluster,
+  startRedisServer,
+  type TestRedisCluster,
+  waitFor,
+} from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFakeRedisNode } from './support/fake-redis-node.ts';
-import {
-  createHttpClient,
-  freePort,
-  type InstanceProcess,
-  startInstance,
-  startRedisServer,
-  waitFor,
-} from './support/index.ts';
-import { runNodeScript } from './support/process.ts';
-import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster.ts';
+import { createHttpClient } from './support/index.ts';
 
 const started: InstanceProcess[] = [];
 afterEach(() => {

@@ -1,14 +1,14 @@
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { distribution } from '../scripts/lab/checker.ts';
+import { distribution } from '@cachelab/lab/lab/checker.ts';
 import {
-  createHttpClient,
   type InstanceProcess,
   startInstance,
   startRedisServer,
   type TestRedisServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
 
 const REDIS_TIMEOUT_MS = 250;
 const DB_LATENCY_MS = 20;

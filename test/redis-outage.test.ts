@@ -1,17 +1,15 @@
+import { distribution } from '@cachelab/lab/lab/checker.ts';
 import { createPool, createUsersRepository } from '@cachelab/store';
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { distribution } from '../scripts/lab/checker.ts';
 import {
-  createHttpClient,
   type InstanceProcess,
-  runLoops,
   startInstance,
   startRedisServer,
   type TestRedisServer,
-  type Timed,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient, runLoops, type Timed } from './support/index.ts';
 
 const INSTANCES = 3;
 const KEYS = 20;

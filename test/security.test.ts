@@ -3,16 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nanoid } from 'nanoid';
-import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   type InstanceProcess,
   startInstance,
   startRedisServer,
   type TestRedisServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const running: InstanceProcess[] = [];
 afterEach(async () => {

@@ -1,8 +1,4 @@
-import { nanoid } from 'nanoid';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  createHttpClient,
   type InstanceProcess,
   startInstance,
   startRedisServer,
@@ -10,7 +6,11 @@ import {
   type TcpProxy,
   type TestRedisServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
 
 /** The defaults of an instance: a dead connection is replaced within interval + timeout. */
 const HEARTBEAT_INTERVAL_MS = 500;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 // Development runs the sources: tsx and vitest map each `@cachelab/*` entry point to its `src/`
 // file through the root tsconfig.json's `paths`, while `exports` gives everyone else `dist/`.
+// The private packages that are never built (the testkit, the lab) export their sources instead.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => JSON.parse(readFileSync(join(ROOT, path), 'utf8'));
@@ -14,11 +15,23 @@ interface Manifest {
   exports: Record<string, string | { types: string; default: string }>;
 }
 
-/** Every entry point of every workspace package, as `specifier → the dist file it runs`. */
+/** Whether the package at `packages/<dir>` is one of those that export their sources. */
+const runsFromSource = (manifest: Manifest) =>
+  Object.values(manifest.exports).some(
+    (target) => typeof target === 'string' && target.startsWith('./src/'),
+  );
+
+/** The workspace packages that build to dist/, as `[dir, manifest]`. */
+function builtPackages(): [string, Manifest][] {
+  return readdirSync(join(ROOT, 'packages'))
+    .map((dir): [string, Manifest] => [dir, read(`packages/${dir}/package.json`) as Manifest])
+    .filter(([, manifest]) => !runsFromSource(manifest));
+}
+
+/** Every entry point of every built workspace package, as `specifier → the dist file it runs`. */
 function entryPoints(): Map<string, string> {
   const entries = new Map<string, string>();
-  for (const dir of readdirSync(join(ROOT, 'packages'))) {
-    const manifest = read(`packages/${dir}/package.json`) as Manifest;
+  for (const [dir, manifest] of builtPackages()) {
     for (const [subpath, target] of Object.entries(manifest.exports)) {
       if (typeof target === 'string') continue; // ./package.json
       const specifier = subpath === '.' ? manifest.name : `${manifest.name}${subpath.slice(1)}`;
@@ -39,8 +52,7 @@ describe('resolution of @cachelab/* in development', () => {
   });
 
   it('gives each entry point types and default in dist/', () => {
-    for (const dir of readdirSync(join(ROOT, 'packages'))) {
-      const manifest = read(`packages/${dir}/package.json`) as Manifest;
+    for (const [, manifest] of builtPackages()) {
       for (const [subpath, target] of Object.entries(manifest.exports)) {
         if (subpath === './package.json') continue;
         expect(target, `${manifest.name} ${subpath}`).toEqual({
@@ -48,6 +60,13 @@ describe('resolution of @cachelab/* in development', () => {
           default: expect.stringMatching(/^\.\/dist\/.*\.js$/),
         });
       }
+    }
+  });
+
+  it('keeps the packages that export their sources private', () => {
+    for (const dir of readdirSync(join(ROOT, 'packages'))) {
+      const manifest = read(`packages/${dir}/package.json`) as Manifest & { private?: boolean };
+      if (runsFromSource(manifest)) expect(manifest.private, manifest.name).toBe(true);
     }
   });
 });

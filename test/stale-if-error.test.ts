@@ -1,13 +1,13 @@
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  createHttpClient,
   type InstanceProcess,
   startDatabaseServer,
   startInstance,
   type TestDatabaseServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
 
 let database: TestDatabaseServer;
 let a: InstanceProcess;

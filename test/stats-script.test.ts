@@ -1,11 +1,12 @@
+import type { ScriptRun } from '@cachelab/testkit';
+import { type InstanceProcess, NOTHING_LISTENS_URL, startInstance } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type InstanceProcess, NOTHING_LISTENS_URL, startInstance } from './support/index.ts';
-import { runNodeScript, type ScriptRun } from './support/process.ts';
+import { runLabCommand } from './support/lab.ts';
 
 /** Runs `npm run stats -- args` (as node would) and returns its exit code and output. */
 function runStats(args: string[]): Promise<ScriptRun> {
-  return runNodeScript('scripts/stats.ts', args, { timeoutMs: 20_000, signal: 'SIGKILL' });
+  return runLabCommand('stats', args, { timeoutMs: 20_000, signal: 'SIGKILL' });
 }
 
 /** The data line of the table naming `instance`, split into cells. */

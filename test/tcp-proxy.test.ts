@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   startRedisServer,
   startTcpProxy,
   type TcpProxy,
   type TestRedisServer,
   waitFor,
-} from './support/index.ts';
+} from '@cachelab/testkit';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 /** How long "does not answer" is watched for: the bounded wait is the assertion itself. */
 const SILENCE_MS = 300;

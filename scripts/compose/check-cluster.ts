@@ -14,7 +14,7 @@
  * non-zero on the first check that fails.
  */
 import { appendFileSync } from 'node:fs';
-import { distribution } from '../lab/checker.ts';
+import { distribution } from '@cachelab/lab/lab/checker.ts';
 import { compose, containerHealth, docker, leftovers, PROJECT, until } from './docker.ts';
 import { labRun, writeAndConverge } from './probes.ts';
 

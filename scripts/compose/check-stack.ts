@@ -14,7 +14,7 @@
  * shell script prints as its verdict. Exits non-zero on the first check that fails.
  */
 import { appendFileSync } from 'node:fs';
-import { type CheckResult, distribution, summarize } from '../lab/checker.ts';
+import { type CheckResult, distribution, summarize } from '@cachelab/lab/lab/checker.ts';
 import { compose, containerHealth, leftovers, PROJECT, until } from './docker.ts';
 import { labRun, type ReadyStatus, readyStatus, writeAndConverge } from './probes.ts';
 

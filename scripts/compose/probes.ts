@@ -100,7 +100,7 @@ export async function labRun(args: string[], timeoutMs = 120_000): Promise<LabOu
     try {
       const { stdout, stderr } = await promisify(execFile)(
         process.execPath,
-        ['--import', 'tsx', 'scripts/consistency.ts', ...args, '--out', out],
+        ['--import', 'tsx', 'packages/lab/src/cli.ts', 'consistency', ...args, '--out', out],
         { timeout: timeoutMs, maxBuffer: 64 << 20 },
       );
       output = stdout + stderr;

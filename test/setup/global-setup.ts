@@ -4,9 +4,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startEmbeddedDatabase } from '@cachelab/store/embedded';
+import { freePort, startRedisServer } from '@cachelab/testkit';
 import type { TestProject } from 'vitest/node';
-import { freePort } from '../support/net.ts';
-import { startRedisServer } from '../support/redis-server.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

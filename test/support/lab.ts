@@ -1,7 +1,23 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runNodeScript, type ScriptRun } from './process.ts';
+import { runNodeScript, type ScriptRun } from '@cachelab/testkit';
+
+/** The lab's one command line (`cachelab-lab`), a path from the repository root. */
+export const LAB_CLI = 'packages/lab/src/cli.ts';
+
+/**
+ * Runs `cachelab-lab <command> <args>` under tsx, as the command's npm script does (`command`:
+ * `consistency`, `demo warmup`, `stats`, …, or `''` for the top level); see `runNodeScript` for
+ * `options`.
+ */
+export function runLabCommand(
+  command: string,
+  args: string[],
+  options: Parameters<typeof runNodeScript>[2],
+): Promise<ScriptRun> {
+  return runNodeScript(LAB_CLI, [...command.split(' ').filter(Boolean), ...args], options);
+}
 
 /** What one run of the lab (`npm run consistency`) or of a demo printed and wrote. */
 export interface LabRun extends ScriptRun {
@@ -9,24 +25,24 @@ export interface LabRun extends ScriptRun {
   files: Record<string, string>;
 }
 
-/** Runs `scripts/consistency.ts` with `args` (as `npm run consistency -- args` would). */
+/** Runs `cachelab-lab consistency` with `args` (as `npm run consistency -- args` would). */
 export function runLab(args: string[], timeoutMs = 120_000): Promise<LabRun> {
-  return runScript('scripts/consistency.ts', args, timeoutMs);
+  return runScript('consistency', args, timeoutMs);
 }
 
 /**
- * Runs a script of `scripts/` that takes `--out DIR` (the lab, the demos, the benchmarks) with
- * `args` and a fresh temporary `--out`, which it reads back and removes; interrupts the script
+ * Runs a command of `cachelab-lab` that takes `--out DIR` (`consistency`, `demo warmup`, `bench`,
+ * …) with `args` and a fresh temporary `--out`, which it reads back and removes; interrupts it
  * (SIGINT) after `timeoutMs`.
  */
 export async function runScript(
-  script: string,
+  command: string,
   args: string[],
   timeoutMs = 120_000,
 ): Promise<LabRun> {
   const out = await mkdtemp(join(tmpdir(), 'cachelab-lab-out-'));
   try {
-    const run = await runNodeScript(script, [...args, '--out', out], { timeoutMs });
+    const run = await runLabCommand(command, [...args, '--out', out], { timeoutMs });
     const files: Record<string, string> = {};
     for (const name of await readdir(out)) files[name] = await readFile(join(out, name), 'utf8');
     return { ...run, files };

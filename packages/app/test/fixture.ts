@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { type CacheOptions, createCache } from '@cachelab/cache';
 import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/store';
+import { waitFor } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { afterEach, inject } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import { createApp } from '../src/app.ts';
 import { createLogger, type LogLevel } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';

@@ -1,5 +1,6 @@
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { parsePrometheusText, sampleValue, waitFor } from '../../../test/support/index.ts';
+import { parsePrometheusText, sampleValue } from '../../../test/support/index.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { appFixture, send } from './fixture.ts';
 

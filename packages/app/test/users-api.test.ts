@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import type { UserBody } from '../src/user-view.ts';
 import { appFixture, send } from './fixture.ts';
 

@@ -60,7 +60,11 @@ export function snapshotCounters(counters: Counters): Counters {
   };
 }
 
-/** Keeps the last `size` propagation delays and summarises them. */
+/**
+ * Keeps the last `size` propagation delays and summarises them: p50 and p99 are nearest-rank
+ * percentiles (the p-th is the smallest delay with at least p % of the kept delays at or below it),
+ * exact over the kept delays.
+ */
 export interface PropagationRecorder {
   record(ms: number): void;
   snapshot(): PropagationStats;
@@ -83,8 +87,8 @@ export function createPropagationRecorder(size = 1024): PropagationRecorder {
     snapshot() {
       if (samples.length === 0) return { count, last, p50: null, p99: null, max: null };
       const sorted = [...samples].sort((a, b) => a - b);
-      const at = (q: number) =>
-        sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? null;
+      // Nearest rank: the smallest sample with at least q of the samples at or below it.
+      const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? null;
       return { count, last, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? null };
     },
   };

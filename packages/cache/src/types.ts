@@ -191,7 +191,11 @@ export interface RejectedMessages {
   forged: number;
 }
 
-/** Percentiles of the delay between publishing an invalidation and receiving it, in ms. */
+/**
+ * The delay between publishing an invalidation and receiving it, in ms: how many were received,
+ * the last one, and the nearest-rank p50, p99 and max of the last 1024 (the p-th percentile is the
+ * smallest delay with at least p % of them at or below it); `null` before the first.
+ */
 export interface PropagationStats {
   count: number;
   last: number | null;

@@ -1,8 +1,7 @@
+import { startRedisCluster, type TestRedisCluster, waitFor } from '@cachelab/testkit';
 import calculateSlot from 'cluster-key-slot';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
-import { startRedisCluster, type TestRedisCluster } from '../../../test/support/redis-cluster.ts';
 import {
   type Cache,
   type CacheOptions,

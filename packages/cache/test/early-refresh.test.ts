@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import type { Loaded } from '../src/index.ts';
 import { validateCacheOptions } from '../src/options.ts';
 import { cacheFixture } from './fixture.ts';

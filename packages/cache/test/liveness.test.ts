@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import { createCache, type RedisLike, type SubscriberLike } from '../src/index.ts';
 import {
   cacheFixture,

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import type { CacheOptions, Loaded } from '../src/index.ts';
 import { validateCacheOptions } from '../src/options.ts';
 import { READ } from '../src/redis/scripts.ts';

@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import { CacheError, errors, type RedisLike, type Strategy } from '../src/index.ts';
 import { cacheFixture, mapLoader, redisClient } from './fixture.ts';
 

@@ -1,6 +1,6 @@
+import { freePort, startTcpProxy } from '@cachelab/testkit';
 import { createClient } from 'redis';
 import { describe, expect, inject, it } from 'vitest';
-import { freePort, startTcpProxy } from '../../../test/support/index.ts';
 import { createCache } from '../src/index.ts';
 import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
 

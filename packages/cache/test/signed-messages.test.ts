@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import { createMessageCodec } from '../src/bus/messages.ts';
 import { createSigner } from '../src/bus/signing.ts';
 import { type CacheOptions, createCache, type RedisLike } from '../src/index.ts';

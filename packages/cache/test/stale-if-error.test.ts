@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import type { Cache, CacheOptions, Loaded } from '../src/index.ts';
 import { createL1Store } from '../src/local/l1-store.ts';
 import { validateCacheOptions } from '../src/options.ts';

@@ -1,10 +1,5 @@
+import { startRedisServer, startTcpProxy, type TestRedisServer, waitFor } from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startRedisServer,
-  startTcpProxy,
-  type TestRedisServer,
-  waitFor,
-} from '../../../test/support/index.ts';
 import { type CacheOptions, createCache } from '../src/index.ts';
 import { cacheFixture, mapLoader, onCleanup, redisClient, uniqueNamespace } from './fixture.ts';
 

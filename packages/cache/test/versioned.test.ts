@@ -1,5 +1,5 @@
+import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import type { Cache, CacheOptions, Strategy } from '../src/index.ts';
 import { cacheFixture, gate, mapLoader, uniqueNamespace } from './fixture.ts';
 

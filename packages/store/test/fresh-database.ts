@@ -1,7 +1,9 @@
+import { freePort } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import pg from 'pg';
-import { freePort } from '../../../test/support/index.ts';
 import { startEmbeddedDatabase } from '../src/embedded.ts';
+// The vitest context the store tests inject (`postgresUrl`), declared by the test setup.
+import '../../../test/support/context.ts';
 
 /** An empty database of one kind, dropped by `cleanup`. */
 export interface FreshDatabase {

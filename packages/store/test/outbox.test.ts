@@ -1,6 +1,6 @@
+import { waitFor } from '@cachelab/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { waitFor } from '../../../test/support/index.ts';
 import {
   createOutboxRelay,
   createPool,

@@ -1,0 +1,161 @@
+/**
+ * The settings of `npm start` and `npm run reset`, read from the environment in this one place,
+ * validated, with the defaults of ../cluster-defaults.ts.
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readConfig } from '@cachelab/app';
+import { CLUSTER_DEFAULTS, instanceName } from '../cluster-defaults.ts';
+
+/** The repository root: where relative paths of the cluster are resolved. */
+export const ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
+
+/** Where the cluster's Redis comes from. */
+export type RedisSource =
+  /**
+   * `npm start` runs `redis-server config/redis.conf --port <port>` itself; with `REDIS_CLUSTER=1`,
+   * six of them in cluster mode on `port` … `port + 5` (three masters, three replicas), and the
+   * instances get `REDIS_CLUSTER_NODES`.
+   */
+  | { kind: 'own'; port: number; url: string; clusterPorts?: number[] }
+  /** `REDIS_URL`: a Redis the cluster did not start and must not stop. */
+  | { kind: 'external'; url: string };
+
+/** One TCP port the cluster needs, who uses it, and the setting that moves it. */
+export interface ClusterPort {
+  port: number;
+  /** e.g. `app-1`, `the embedded database`, `redis-server`. */
+  user: string;
+  setting: 'BASE_PORT' | 'DB_PORT' | 'REDIS_PORT';
+}
+
+/** The cluster's settings. */
+export interface ClusterConfig {
+  /** `INSTANCES` @default 3 */
+  instances: number;
+  /** `BASE_PORT`: instance i (0-based) listens on basePort + i. @default 3001 */
+  basePort: number;
+  /** The ports of the instances, in order. */
+  appPorts: number[];
+  redis: RedisSource;
+  /** `DATABASE_URL`: a PostgreSQL to use instead of the embedded database. @default none */
+  databaseUrl: string | undefined;
+  /** `DB_PORT` of the embedded database. @default 55432 */
+  dbPort: number;
+  /** `DB_DATA_DIR`, absolute. @default `<root>/.data/pglite` */
+  dbDataDir: string;
+  /** `DB_LATENCY_MS` @default 50 */
+  dbLatencyMs: number;
+  /** `SEED_USERS` @default 10000 */
+  seedUsers: number;
+  /** `CACHE_NAMESPACE`, passed on to the instances: the prefix of every key. @default 'cl' */
+  namespace: string;
+}
+
+/** A setting that is invalid; its message names the variable and never quotes a URL. */
+export class ClusterConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads the cluster's settings from `env`.
+ * @throws ClusterConfigError naming the first invalid variable.
+ */
+export function readClusterConfig(env: Env): ClusterConfig {
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ClusterConfigError(
+        `\`${name}\` must be an integer between ${min} and ${max} (got "${raw}")`,
+      );
+    }
+    return value;
+  };
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const raw = env[name]?.trim();
+    if (!raw) return undefined;
+    if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
+      // Not quoted: the URL may carry a password.
+      throw new ClusterConfigError(
+        `\`${name}\` must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL`,
+      );
+    }
+    return raw;
+  };
+
+  const instances = int('INSTANCES', CLUSTER_DEFAULTS.instances, 1, 32);
+  const basePort = int('BASE_PORT', CLUSTER_DEFAULTS.basePort, 1, 65_536 - instances);
+  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  const redisPort = int('REDIS_PORT', CLUSTER_DEFAULTS.redisPort, 1, 65_530);
+  const redisCluster = int('REDIS_CLUSTER', 0, 0, 1) === 1;
+  const dataDir = env.DB_DATA_DIR?.trim() || CLUSTER_DEFAULTS.dbDataDir;
+  const namespace = env.CACHE_NAMESPACE?.trim() || readConfig({}).cacheNamespace;
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(namespace)) {
+    throw new ClusterConfigError('`CACHE_NAMESPACE` must be 1-32 characters of [A-Za-z0-9_.-]');
+  }
+  const config: ClusterConfig = {
+    instances,
+    basePort,
+    appPorts: Array.from({ length: instances }, (_, i) => basePort + i),
+    redis: redisUrl
+      ? { kind: 'external', url: redisUrl }
+      : {
+          kind: 'own',
+          port: redisPort,
+          url: `redis://127.0.0.1:${redisPort}`,
+          ...(redisCluster
+            ? { clusterPorts: Array.from({ length: 6 }, (_, i) => redisPort + i) }
+            : {}),
+        },
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dbPort: int('DB_PORT', CLUSTER_DEFAULTS.dbPort, 1, 65_535),
+    dbDataDir: resolve(ROOT, dataDir),
+    dbLatencyMs: int('DB_LATENCY_MS', CLUSTER_DEFAULTS.dbLatencyMs, 0, 60_000),
+    seedUsers: int('SEED_USERS', CLUSTER_DEFAULTS.seedUsers, 0, 10_000_000),
+    namespace,
+  };
+  checkCollisions(clusterPorts(config));
+  return config;
+}
+
+/** Every port the cluster will listen on (instances, embedded database, its own Redis). */
+export function clusterPorts(config: ClusterConfig): ClusterPort[] {
+  const ports: ClusterPort[] = config.appPorts.map((port, i) => ({
+    port,
+    user: instanceName(i),
+    setting: 'BASE_PORT',
+  }));
+  if (!config.databaseUrl) {
+    ports.push({ port: config.dbPort, user: 'the embedded database', setting: 'DB_PORT' });
+  }
+  if (config.redis.kind === 'own') {
+    for (const port of config.redis.clusterPorts ?? [config.redis.port]) {
+      ports.push({ port, user: 'redis-server', setting: 'REDIS_PORT' });
+    }
+  }
+  return ports;
+}
+
+function checkCollisions(ports: ClusterPort[]): void {
+  for (const [i, a] of ports.entries()) {
+    const b = ports.slice(i + 1).find((other) => other.port === a.port);
+    if (b && a.setting !== b.setting) {
+      throw new ClusterConfigError(
+        `\`${b.setting}\` (${b.port}) collides with the port of ${a.user} (\`${a.setting}\`)`,
+      );
+    }
+  }
+}
+
+/** The data directory relative to the root when inside it (for messages), else absolute. */
+export function displayPath(path: string): string {
+  const inside = path.startsWith(join(ROOT, '/'));
+  return inside ? path.slice(ROOT.length).replace(/^\/+/, '') : path;
+}

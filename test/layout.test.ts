@@ -1,0 +1,128 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// The dependency arrows of the repository run one way:
+//   app → cache, store;  lab → testkit, app, cache, store;  scripts/ → lab;  tests → anything;
+// and no source outside the tests imports a test file. Checked on the import specifiers of every
+// source file (static `from '…'`, side-effect `import '…'` and dynamic `import('…')`).
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Which workspace packages each part of the tree may import (`@cachelab/<name>`). */
+const ALLOWED: Record<string, string[]> = {
+  cache: [],
+  store: [],
+  app: ['cache', 'store'],
+  testkit: [],
+  lab: ['testkit', 'app', 'cache', 'store'],
+  scripts: ['lab', 'cache', 'store', 'app'],
+};
+
+/**
+ * Relative imports that leave their package, each with its reason: the memory benchmark measures
+ * the L1 store itself, which the library does not export.
+ */
+const CROSSING = new Set([
+  'packages/lab/src/bench/workers/memory.ts → packages/cache/src/local/l1-store.ts',
+]);
+
+/** Every `.ts`/`.js` file under `dir` (relative to the root), skipping node_modules and dist. */
+function sources(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!['node_modules', 'dist'].includes(entry.name)) found.push(...sources(path));
+    } else if (/\.(ts|js)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) {
+      found.push(path);
+    }
+  }
+  return found;
+}
+
+/** The import specifiers of `source`. */
+function specifiers(source: string): string[] {
+  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s*)['"]([^'"]+)['"]/gm;
+  return [...source.matchAll(pattern)].map((match) => match[1] as string);
+}
+
+/** The part of the tree `file` belongs to: a package's directory name, or `scripts`. */
+function partOf(file: string): string {
+  const [top, name] = file.split(sep);
+  return top === 'packages' ? (name as string) : (top as string);
+}
+
+/** The non-test source files: each package's src/ (and bin/), and scripts/. */
+function nonTestSources(): string[] {
+  const files = sources('scripts');
+  for (const name of readdirSync(join(ROOT, 'packages'))) {
+    for (const dir of ['src', 'bin']) {
+      try {
+        files.push(...sources(join('packages', name, dir)));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  }
+  return files;
+}
+
+const isTestPath = (path: string) =>
+  path === 'test' || path.startsWith(`test${sep}`) || /^packages\/[^/]+\/test(\/|$)/.test(path);
+
+describe('the layout', () => {
+  const files = nonTestSources();
+
+  it('finds the sources it checks', () => {
+    expect(files).toContain(join('packages', 'lab', 'src', 'cli.ts'));
+    expect(files).toContain(join('packages', 'testkit', 'src', 'redis-server.ts'));
+    expect(files).toContain(join('scripts', 'cluster.ts'));
+  });
+
+  it('imports no test file from a source outside the tests', () => {
+    const offending: string[] = [];
+    for (const file of files) {
+      for (const specifier of specifiers(readFileSync(join(ROOT, file), 'utf8'))) {
+        if (!specifier.startsWith('.')) continue;
+        const target = relative(ROOT, resolve(ROOT, dirname(file), specifier));
+        if (isTestPath(target)) offending.push(`${file} → ${target}`);
+      }
+    }
+    expect(offending).toEqual([]);
+  });
+
+  it('keeps every import inside the arrows: app → cache, store; lab → testkit, app, cache, store', () => {
+    const offending: string[] = [];
+    for (const file of files) {
+      const part = partOf(file);
+      const allowed = ALLOWED[part];
+      if (allowed === undefined) throw new Error(`no arrows declared for ${part} (${file})`);
+      for (const specifier of specifiers(readFileSync(join(ROOT, file), 'utf8'))) {
+        const workspace = /^@cachelab\/([^/]+)/.exec(specifier)?.[1];
+        if (workspace !== undefined && !allowed.includes(workspace)) {
+          offending.push(`${file} → ${specifier}`);
+        }
+        if (specifier.startsWith('.')) {
+          const target = relative(ROOT, resolve(ROOT, dirname(file), specifier));
+          const leaves =
+            part === 'scripts' ? partOf(target) !== 'scripts' : partOf(target) !== part;
+          if (leaves && !CROSSING.has(`${file} → ${target}`)) offending.push(`${file} → ${target}`);
+        }
+      }
+    }
+    expect(offending).toEqual([]);
+  });
+
+  it('would catch an import of the tests', () => {
+    expect(specifiers("import { waitFor } from '../../test/support/wait.ts';")).toEqual([
+      '../../test/support/wait.ts',
+    ]);
+    expect(isTestPath(relative(ROOT, resolve(ROOT, 'scripts', '../test/support/wait.ts')))).toBe(
+      true,
+    );
+    expect(isTestPath(join('packages', 'cache', 'test', 'fixture.ts'))).toBe(true);
+    expect(isTestPath(join('packages', 'testkit', 'src', 'wait.ts'))).toBe(false);
+  });
+});
