@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StatsResponse } from '@cachelab/app';
 import { waitFor } from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -190,8 +191,7 @@ describe('npm start (scripts/cluster.ts)', () => {
   it('answers a token from the future with 412 on every instance, after one database query', async () => {
     for (const url of urls) expectUser(await send(`${url}/users/8`), 200); // in every L1 and Redis
     const queries = async (url: string) =>
-      ((await send(`${url}/stats`)).body as unknown as { database: { queries: number } }).database
-        .queries;
+      ((await send(`${url}/stats`)).body as unknown as StatsResponse).database.queries;
     for (const url of urls) {
       const before = await queries(url);
       const read = await send(`${url}/users/8`, 'GET', undefined, { 'x-min-version': '99' });

@@ -1,3 +1,4 @@
+import type { StatsResponse } from '@cachelab/app';
 import {
   type InstanceProcess,
   startDatabaseServer,
@@ -51,7 +52,6 @@ afterAll(async () => {
 
 const get = (instance: InstanceProcess, id: string) =>
   http.send('GET', `${instance.url}/users/${id}`);
-type StatsBody = { database: { failedFast: number } };
 const code = (reply: Timed) => (reply.body as { error?: { code: string } })?.error?.code;
 
 /** Reads every cached id on A (its L1) and B (Redis), and every `uncached` id on A. */
@@ -88,7 +88,7 @@ describe('the database stopped during reads', () => {
       const again = await get(a, String(from + 50));
       expect([again.status, code(again)]).toEqual([503, 'E_DB_UNAVAILABLE']);
       figures[`failFastMs(${fault})`] = Math.round(again.ms);
-      const stats = (await http.send('GET', `${a.url}/stats`)).body as StatsBody;
+      const stats = (await http.send('GET', `${a.url}/stats`)).body as StatsResponse;
       expect(stats.database.failedFast).toBeGreaterThan(0);
       const write = await http.send('PUT', `${a.url}/users/1`, {
         name: 'x',

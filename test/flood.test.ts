@@ -1,3 +1,4 @@
+import type { StatsResponse } from '@cachelab/app';
 import {
   type InstanceProcess,
   startDatabaseServer,
@@ -18,18 +19,6 @@ const L1_BOUND = 2_000;
 const MARKS_BOUND = 2_000;
 const LOADS_CAP = 32;
 const CONCURRENCY = 48;
-
-type Stats = {
-  cache: {
-    l1Size: number;
-    highWaterMarks: number;
-    loads: number;
-    loadsShed: number;
-    loadsInFlight: number;
-    l1Evictions: number;
-  };
-  memory: { rss: number; heapUsed: number };
-};
 
 let redis: TestRedisServer;
 let database: TestDatabaseServer;
@@ -55,10 +44,10 @@ afterAll(async () => {
   await Promise.all([redis?.stop(), database?.stop()]);
 });
 
-async function stats(): Promise<Stats> {
+async function stats(): Promise<StatsResponse> {
   const reply = await http.send('GET', `${instance.url}/stats`);
   if (reply.status !== 200) throw new Error(`/stats answered ${reply.status} ${reply.error ?? ''}`);
-  return reply.body as Stats;
+  return reply.body as StatsResponse;
 }
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 

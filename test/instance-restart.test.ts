@@ -1,3 +1,4 @@
+import type { StatsResponse } from '@cachelab/app';
 import { type InstanceProcess, startInstance, waitFor } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -11,7 +12,6 @@ afterEach(() => {
 });
 
 type User = { id: string; version: number; name: string };
-type Stats = { instance: { id: string }; cache: { l1Size: number; reads: number } };
 
 describe('an instance killed with SIGKILL and restarted', () => {
   it('rejoins with an empty L1 and serves what was written while it was gone', async () => {
@@ -59,13 +59,14 @@ describe('an instance killed with SIGKILL and restarted', () => {
       },
     );
     await waitFor(
-      async () => ((await http.send('GET', `${a.url}/stats`)).body as Stats).cache.reads > 200,
+      async () =>
+        ((await http.send('GET', `${a.url}/stats`)).body as StatsResponse).cache.reads > 200,
       {
         timeoutMs: 10_000,
         what: 'the load to reach A',
       },
     );
-    const oldId = ((await http.send('GET', `${a.url}/stats`)).body as Stats).instance.id;
+    const oldId = ((await http.send('GET', `${a.url}/stats`)).body as StatsResponse).instance.id;
     a.child.kill('SIGKILL');
     await a.exited;
     stop = true;
@@ -80,7 +81,7 @@ describe('an instance killed with SIGKILL and restarted', () => {
 
     const port = Number(new URL(a.url).port);
     const restarted = await launch('rs-a', port);
-    const fresh = (await http.send('GET', `${restarted.url}/stats`)).body as Stats;
+    const fresh = (await http.send('GET', `${restarted.url}/stats`)).body as StatsResponse;
     expect(fresh.instance.id).not.toBe(oldId);
     expect(fresh.cache).toMatchObject({ l1Size: 0, reads: 0 });
     // Its very first read of every key is the version B wrote.

@@ -1,3 +1,4 @@
+import type { StatsResponse } from '@cachelab/app';
 import {
   type InstanceProcess,
   startInstance,
@@ -32,7 +33,7 @@ describe('an instance process', () => {
       // A miss waits for the slow database, so it is still in flight when the signal arrives.
       const inFlight = fetch(`${url}/users/3`);
       await waitFor(async () => {
-        const stats = (await (await fetch(`${url}/stats`)).json()) as { cache: { reads: number } };
+        const stats = (await (await fetch(`${url}/stats`)).json()) as StatsResponse;
         return stats.cache.reads === 1;
       });
       instance.child.kill(signal);

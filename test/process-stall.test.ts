@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { StatsResponse } from '@cachelab/app';
 import {
   type InstanceProcess,
   startInstance,
@@ -140,9 +141,7 @@ describe('an instance paused (SIGSTOP) while its subscription dies and a write h
       },
       { timeoutMs: 10_000, intervalMs: 20, what: 'instance 3 to serve L1 again' },
     );
-    const { cache } = (await http.send('GET', `${three.url}/stats`)).body as {
-      cache: { stalls: number; trustLost: number; subscriberReconnects: number };
-    };
+    const { cache } = (await http.send('GET', `${three.url}/stats`)).body as StatsResponse;
     console.log(
       `stall: L1 served again ${Date.now() - wokeAt} ms after SIGCONT; stalls ${cache.stalls}, ` +
         `trust lost ${cache.trustLost}, resubscribed ${cache.subscriberReconnects}`,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StatsResponse } from '@cachelab/app';
 import {
   type InstanceProcess,
   startInstance,
@@ -57,17 +58,8 @@ async function send(url: string, method = 'GET', body?: unknown): Promise<Reply>
   };
 }
 
-interface Stats {
-  cache: {
-    trusted: boolean;
-    loads: number;
-    invalidationsReceived: number;
-    messagesRejected: { malformed: number; unsigned: number; forged: number };
-  };
-}
-
-async function stats(url: string): Promise<Stats> {
-  return (await (await fetch(`${url}/stats`)).json()) as Stats;
+async function stats(url: string): Promise<StatsResponse> {
+  return (await (await fetch(`${url}/stats`)).json()) as StatsResponse;
 }
 
 /**

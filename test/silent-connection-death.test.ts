@@ -1,3 +1,4 @@
+import type { StatsResponse } from '@cachelab/app';
 import {
   type InstanceProcess,
   startInstance,
@@ -21,8 +22,6 @@ const REDIS_TIMEOUT_MS = 250;
  * a replacement the connection stays dead for good.
  */
 const RECOVERY_BOUND_MS = 2 * (HEARTBEAT_INTERVAL_MS + HEARTBEAT_TIMEOUT_MS) + 2000;
-
-type Stats = { cache: { trusted: boolean; pendingInvalidations: number; redisSkipped: number } };
 
 let redis: TestRedisServer;
 let proxy: TcpProxy;
@@ -78,7 +77,7 @@ async function connectionPorts(type: 'normal' | 'pubsub'): Promise<Set<number>> 
   }
 }
 
-const stats = async (url: string) => (await http.send('GET', `${url}/stats`)).body as Stats;
+const stats = async (url: string) => (await http.send('GET', `${url}/stats`)).body as StatsResponse;
 const body = (n: number) => ({ name: `n${n}`, email: `u${n}@example.com`, age: n });
 
 describe("an instance whose Redis command connection dies silently (its subscriber's stays healthy)", () => {

@@ -38,7 +38,13 @@ export interface FaultMark {
   atMs: number;
   /** When it was undone, for faults that last. */
   endMs?: number;
+  /** What it acted on or did; ends with `failed: <error>` when it failed. */
   detail?: string;
+  /**
+   * Why the fault failed (e.g. `read ECONNRESET`), when starting or undoing it threw: the run goes
+   * on, `endMs` is when it failed, and the fault may have taken effect only in part.
+   */
+  error?: string;
 }
 
 /** Settings the run used, printed in reports. */

@@ -104,6 +104,13 @@ async function finalSweep(
   }
 }
 
+/**
+ * Runs `fault` at its time and records it in `marks`; the writes a fault committed (`sql-write`,
+ * `bulk-write`, `crash-after-commit`) go into `operations`, counted like the workload's. Never
+ * rejects: a fault that fails (a restarted Redis resets the connection of a CLIENT KILL under way:
+ * `read ECONNRESET`) is recorded with its error and the run goes on. Its promise is awaited only
+ * once the sessions are over, so a rejection here would be unhandled meanwhile and end the lab.
+ */
 function scheduleFault(
   fault: ScheduledFault,
   now: () => number,
@@ -114,17 +121,22 @@ function scheduleFault(
     await delay(fault.atMs);
     const mark: FaultMark = { kind: fault.kind, atMs: now(), detail: fault.detail };
     marks.push(mark);
-    const done = await fault.start({ now });
-    // Writes a fault committed count like the workload's (stale reads, mismatches, stuck keys).
-    if (Array.isArray(done)) operations.push(...(done as Operation[]));
-    if (fault.durationMs !== undefined) {
-      await delay(fault.durationMs);
-      await fault.stop?.();
+    try {
+      const done = await fault.start({ now });
+      if (Array.isArray(done)) operations.push(...(done as Operation[]));
+      if (fault.durationMs !== undefined) {
+        await delay(fault.durationMs);
+        await fault.stop?.();
+        mark.endMs = now();
+      } else if (typeof done === 'string') {
+        // A fault that took time (a failover): it ends when it is over.
+        mark.endMs = now();
+        mark.detail = done;
+      }
+    } catch (error) {
       mark.endMs = now();
-    } else if (typeof done === 'string') {
-      // A fault that took time (a failover): it ends when it is over.
-      mark.endMs = now();
-      mark.detail = done;
+      mark.error = (error as Error).message;
+      mark.detail = [mark.detail, `failed: ${mark.error}`].filter(Boolean).join(', ');
     }
   })();
 }

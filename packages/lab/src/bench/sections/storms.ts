@@ -113,6 +113,7 @@ export async function storm(
     const keys = createKeys(cause.namespace);
     const key = `user:${options.id}`;
     const redis = createClient({ url: cause.redisUrl });
+    redis.on('error', () => {}); // connect() and the command report it
     await redis.connect();
     await redis.del([keys.pointer(key), keys.data(key, warm), keys.lease(key)]);
     await redis.close();

@@ -21,6 +21,10 @@ async function nsPerOp(run: () => unknown, awaited: boolean): Promise<number> {
 
 const redis = createClient({ url: input.redisUrl });
 const subscriber = redis.duplicate();
+// A connection error fails the commands that meet it; without a listener it would end the worker
+// with an unhandled 'error' event.
+redis.on('error', () => {});
+subscriber.on('error', () => {});
 await redis.connect();
 await subscriber.connect();
 const cache = createCache<{ name: string }>({
