@@ -1,7 +1,7 @@
 import { formatDuration, parseDuration } from '@cachelab/lab/cli/duration.ts';
 import { outDir } from '@cachelab/lab/demos/args.ts';
 import { hotSetCheck, type PolicyResult } from '@cachelab/lab/demos/eviction-report.ts';
-import { faultNeeds, parseFaultSpec } from '@cachelab/lab/lab/faults.ts';
+import { FAULT_HELP, faultNeeds, parseFaultSpec } from '@cachelab/lab/lab/faults.ts';
 import { describe, expect, it } from 'vitest';
 
 describe('durations on the command line', () => {
@@ -63,6 +63,26 @@ describe('fault specs (--fault KIND[:app-N]@T[+D])', () => {
     expect(parseFaultSpec('restart-redis@1m')).toMatchObject({ atMs: 60_000 });
   });
 
+  it('reads the faults that write behind the instances: sql-write, bulk-write, crash-after-commit', () => {
+    expect(parseFaultSpec('sql-write@500ms')).toMatchObject({ kind: 'sql-write', atMs: 500 });
+    expect(parseFaultSpec('bulk-write@2')).toMatchObject({ kind: 'bulk-write', atMs: 2000 });
+    expect(parseFaultSpec('crash-after-commit@1.5s')).toMatchObject({
+      kind: 'crash-after-commit',
+      atMs: 1500,
+      target: undefined,
+      durationMs: undefined,
+    });
+    for (const kind of ['sql-write', 'bulk-write', 'crash-after-commit']) {
+      expect(FAULT_HELP.some((line) => line.startsWith(`${kind}@T `))).toBe(true);
+      // They write through the lab's own database: never against --urls.
+      const spec = parseFaultSpec(`${kind}@1s`);
+      expect(faultNeeds(spec, { ownCluster: false, redisUrl: 'redis://h:1' })).toMatch(
+        /needs a cluster the lab started/,
+      );
+      expect(faultNeeds(spec, { ownCluster: true })).toBeUndefined();
+    }
+  });
+
   it.each([
     ['kill-pubsub', 'accepted: KIND[:app-N]@T[+D]'],
     ['explode@1s', 'unknown fault "explode"; accepted: kill-pubsub, pause-writes'],
@@ -73,6 +93,9 @@ describe('fault specs (--fault KIND[:app-N]@T[+D])', () => {
     ['kill-pubsub@1s+1s', 'kill-pubsub takes no duration (+1s)'],
     ['freeze@1s+1s', 'freeze needs an instance: freeze:app-N@T'],
     ['slow-db:app-1@1s+1s', 'slow-db takes no instance (:app-1)'],
+    ['sql-write@1s+1s', 'sql-write takes no duration (+1s)'],
+    ['bulk-write:app-1@1s', 'bulk-write takes no instance (:app-1)'],
+    ['crash-after-commit:app-2@1s', 'crash-after-commit takes no instance (:app-2)'],
   ])('refuses %s: %s', (spec, message) => {
     expect(() => parseFaultSpec(spec)).toThrow(message);
   });

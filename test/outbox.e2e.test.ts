@@ -218,6 +218,65 @@ async function outboxWaitsForRedis(): Promise<void> {
 }
 
 describe('the relay after faults of its own', () => {
+  it('delivers the batch of a relaying instance SIGKILLed mid-batch, once its lease runs out', async () => {
+    // The victim claims for longer than its Redis calls may take: the rows stay reserved to it
+    // after it died, until the lease runs out and another relay takes them.
+    const victim = await startInstance({
+      ...env,
+      INSTANCE_NAME: 'ob-victim',
+      OUTBOX_LEASE_MS: '3000',
+    });
+    const frozen = live().filter((instance) => instance !== victim);
+    let versions: { id: string; v: number }[] = [];
+    try {
+      await warm();
+      // Only the victim relays now, and its announcements hang: Redis is stopped.
+      for (const instance of frozen) instance.child.kill('SIGSTOP');
+      await redis.kill('SIGSTOP');
+      const written = ids.slice(0, 20);
+      const { rows } = await psql.query(
+        'UPDATE users SET age = age + 3 WHERE id = ANY($1) RETURNING id, version::int AS v',
+        [written],
+      );
+      versions = rows as { id: string; v: number }[];
+      const held = `SELECT count(*)::int AS n FROM cache_outbox
+        WHERE claimed_until > clock_timestamp() AND key = ANY($1)`;
+      const outboxKeys = written.map((id) => `user:${id}`);
+      // Claimed by the victim (the only relay running), its announcement waiting on Redis.
+      await waitFor(
+        async () => (await psql.query(held, [outboxKeys])).rows[0].n === written.length,
+        { timeoutMs: DELIVERY_MS, intervalMs: 10, what: 'the victim to claim the batch' },
+      );
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      expect(victim.child.signalCode).toBe('SIGKILL');
+      // Its batch outlives it, still reserved: no other relay may take it before the lease ends.
+      expect((await psql.query(held, [outboxKeys])).rows[0].n).toBe(written.length);
+    } finally {
+      await redis.kill('SIGCONT');
+      for (const instance of frozen) instance.child.kill('SIGCONT');
+      if (victim.child.exitCode === null) victim.child.kill('SIGKILL');
+    }
+    // The others, thawed, may refill from the database by themselves (their heartbeats lapsed),
+    // so serving the new versions proves little: the outbox emptied does (the victim is dead, and
+    // a relay deletes rows only once its announcement succeeded), and so do the pointers.
+    await waitFor(
+      async () => (await psql.query('SELECT count(*)::int AS n FROM cache_outbox')).rows[0].n === 0,
+      { timeoutMs: DELIVERY_MS, what: "the dead relay's batch relayed by the others" },
+    );
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      const pointers = await Promise.all(
+        versions.map((row) => client.get(keys.pointer(`user:${row.id}`))),
+      );
+      expect(pointers).toEqual(versions.map((row) => String(row.v)));
+    } finally {
+      await client.close();
+    }
+    await everyInstanceServesTheDatabase('no stuck key after the relaying instance died');
+  });
+
   it('goes on relaying after a database restart', async () => {
     await warm();
     await database.restart();

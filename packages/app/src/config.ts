@@ -120,8 +120,8 @@ export interface AppConfig {
    * the delivery bound of a write that bypasses the instances on the embedded database. @default 250
    */
   outboxPollMs: number;
-  /** `OUTBOX_BATCH_SIZE`: outbox rows claimed and announced per batch (one pipelined round trip,
-   * which must fit in `REDIS_TIMEOUT_MS`). @default 100 */
+  /** `OUTBOX_BATCH_SIZE`: outbox rows claimed and announced per batch (one Lua script, or one per
+   * row with sharded Pub/Sub, pipelined: which must fit in `REDIS_TIMEOUT_MS`). @default 500 */
   outboxBatchSize: number;
   /**
    * `OUTBOX_LEASE_MS`: how long a claimed batch stays reserved for its relay; if the relaying
@@ -328,7 +328,7 @@ export function readConfig(env: Env): AppConfig {
     redisTimeoutMs: cacheInt('REDIS_TIMEOUT_MS', DEFAULT_CACHE_OPTIONS.redisTimeoutMs),
     labFillDelayMs: int('LAB_FILL_DELAY_MS', 0, 0, 60_000),
     outboxPollMs: int('OUTBOX_POLL_MS', 250, 1, 600_000),
-    outboxBatchSize: int('OUTBOX_BATCH_SIZE', 100, 1, 100_000),
+    outboxBatchSize: int('OUTBOX_BATCH_SIZE', 500, 1, 100_000),
     outboxLeaseMs: int('OUTBOX_LEASE_MS', 5000, 1, 3_600_000),
     outboxListen: flag('OUTBOX_LISTEN', true),
     crashAfterCommit: flag('CRASH_AFTER_COMMIT', false),

@@ -351,9 +351,11 @@ export interface Cache<V> {
    */
   announce(key: string, version: number): Promise<void>;
   /**
-   * {@link Cache.announce} for many keys, sent together (one pipelined round trip with node-redis).
-   * Every entry is validated before any is sent; rejects with the first Redis error once all
-   * settled (the others were announced: announcing them again is harmless).
+   * {@link Cache.announce} for many keys, sent together: one Lua script for the whole batch (one
+   * round trip, one `redisTimeoutMs`), or with `pubsub: 'sharded'` (and on a cluster that refuses
+   * keys of different slots in one script) one script per key, pipelined. Every entry is
+   * validated before any is sent; rejects with the Redis error (with one script per key, the
+   * first once all settled; the others were announced: announcing them again is harmless).
    */
   announceMany(entries: readonly Announced[]): Promise<void>;
   /** A snapshot of the counters. */

@@ -46,6 +46,38 @@ describe('announce: versions committed elsewhere, without a value', () => {
     expect(await a.cache.getOrLoad('k', mapLoader<User>().load)).toMatchObject({ version: 5 });
   });
 
+  it('announces a batch in one script: every pointer moved, old entries dropped, every L1 told', async () => {
+    const [a, b] = await pair();
+    const ids = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    const source = mapLoader<User>(Object.fromEntries(ids.map((id) => [id, v(1)])));
+    for (const id of ids) {
+      await a.cache.getOrLoad(id, source.load);
+      await b.cache.getOrLoad(id, source.load);
+    }
+    // One key is already past the batch's version: it must not move back, nor be published.
+    await a.cache.set('k0', v(9));
+    await waitFor(() => b.cache.stats().invalidationsReceived >= 1, { what: 'b told of k0 v9' });
+    for (const id of ids) source.entries[id] = id === 'k0' ? v(9) : v(2);
+    const sent = a.cache.stats().invalidationsSent;
+    const received = b.cache.stats().invalidationsReceived;
+    await a.cache.announceMany(ids.map((key) => ({ key, version: 2 })));
+    expect(a.cache.stats().announcements).toBe(ids.length);
+    expect(a.cache.stats().invalidationsSent - sent).toBe(ids.length - 1);
+    expect(await a.redis.get(a.keys.pointer('k0'))).toBe('9');
+    for (const id of ids.slice(1)) {
+      expect(await a.redis.get(a.keys.pointer(id))).toBe('2');
+      expect(await a.redis.get(a.keys.data(id, 1))).toBeNull();
+    }
+    await waitFor(() => b.cache.stats().invalidationsReceived - received >= ids.length - 1, {
+      what: 'b told of the whole batch',
+    });
+    for (const id of ids) {
+      expect(await b.cache.getOrLoad(id, source.load)).toMatchObject({
+        version: id === 'k0' ? 9 : 2,
+      });
+    }
+  });
+
   it('refuses a version that is not a positive safe integer, before touching Redis', async () => {
     const [a] = await pair();
     for (const version of [0, -1, 1.5, Number.NaN, 2 ** 53]) {

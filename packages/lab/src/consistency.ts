@@ -200,7 +200,11 @@ async function history(
   }
   let faults: ReturnType<typeof scheduleFaults>;
   try {
-    faults = scheduleFaults(options.fault, { cluster, redisUrl: options.redisUrl });
+    faults = scheduleFaults(options.fault, {
+      cluster,
+      redisUrl: options.redisUrl,
+      keys: options.keys,
+    });
   } catch (error) {
     usageError(command, (error as Error).message);
   }

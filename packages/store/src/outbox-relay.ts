@@ -33,7 +33,7 @@ export interface OutboxRelayOptions {
   /**
    * Rows claimed per batch, announced together (their announcement must fit in the cache's Redis
    * timeout).
-   * @default 100
+   * @default 500
    */
   batchSize?: number;
   /**
@@ -116,7 +116,7 @@ interface Row {
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = positive(options.pollIntervalMs ?? 250, 'pollIntervalMs');
-  const batchSize = positive(options.batchSize ?? 100, 'batchSize');
+  const batchSize = positive(options.batchSize ?? 500, 'batchSize');
   const leaseMs = positive(options.leaseMs ?? 5000, 'leaseMs');
   const { db, announce } = options;
   const acceptsKey = options.acceptsKey ?? (() => true);

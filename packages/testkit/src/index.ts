@@ -1,6 +1,11 @@
 export { startDatabaseServer, type TestDatabaseServer } from './database-server.ts';
 export { type InstanceProcess, type StartInstanceOptions, startInstance } from './instance.ts';
 export { freePort, NOTHING_LISTENS_URL } from './net.ts';
+export {
+  postgresBinaries,
+  startPostgresServer,
+  type TestPostgresServer,
+} from './postgres-server.ts';
 export { runNodeScript, type ScriptRun, signalProcess } from './process.ts';
 export { type ClusterNode, startRedisCluster, type TestRedisCluster } from './redis-cluster.ts';
 export { startRedisServer, type TestRedisServer, type TlsFiles } from './redis-server.ts';

@@ -93,6 +93,36 @@ return 1
 `);
 
 /**
+ * {@link ANNOUNCE} for many keys in one script (one round trip for a relayed batch), each exactly
+ * as ANNOUNCE does it; only where every key may be in one script (not Redis Cluster).
+ * KEYS[i] pointer of entry i; ARGV[1] pointer TTL (ms), ARGV[2] channel; entry i's data key
+ * prefix, version and message are ARGV[3i], ARGV[3i+1], ARGV[3i+2].
+ * Returns the outcome of each entry, in order: 1 moved, 0 already current, -1 stale.
+ */
+export const ANNOUNCE_MANY = script(`${GREATER}
+local outcomes = {}
+for i = 1, #KEYS do
+  local prefix, version, message = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local current = redis.call('GET', KEYS[i])
+  if current and not string.match(current, '^%d+$') then current = false end
+  if current and not gt(version, current) then
+    if current ~= version then
+      outcomes[i] = -1
+    else
+      if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], message) end
+      outcomes[i] = 0
+    end
+  else
+    redis.call('SET', KEYS[i], version, 'PX', ARGV[1])
+    if current then redis.call('DEL', prefix .. current) end
+    if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], message) end
+    outcomes[i] = 1
+  end
+end
+return outcomes
+`);
+
+/**
  * Takes the load lease of a key if nobody holds it (memcache-style leases: one loader per key for
  * the whole cluster). KEYS[1] lease; ARGV[1] holder token, ARGV[2] lease time (ms).
  * Returns 1 when taken, 0 when another holder has it.

@@ -1,7 +1,15 @@
 import type { KeyBuilder } from '../keys.ts';
 import type { Loaded, RedisLike, ShardedRedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
-import { ANNOUNCE, FILL, READ, RELEASE_LEASE, type Script, TAKE_LEASE } from './scripts.ts';
+import {
+  ANNOUNCE,
+  ANNOUNCE_MANY,
+  FILL,
+  READ,
+  RELEASE_LEASE,
+  type Script,
+  TAKE_LEASE,
+} from './scripts.ts';
 
 /** What one round trip to Redis found for a key. */
 export interface VersionedRead<V> {
@@ -54,6 +62,15 @@ export interface VersionedStore {
     pointerTtlMs: number,
     announcement: Announcement,
   ): Promise<FillOutcome>;
+  /**
+   * {@link VersionedStore.announce} for many keys in one script and one round trip. Only for
+   * announcements published by the script (not sharded): every key must be allowed in one script,
+   * which Redis Cluster refuses (`CROSSSLOT`) for keys of different slots.
+   */
+  announceMany(
+    entries: readonly { key: string; version: number; announcement: Announcement }[],
+    pointerTtlMs: number,
+  ): Promise<FillOutcome[]>;
   /** Takes the load lease of `key` for `ms` as `holder` (`SET NX PX`); false when another has it. */
   takeLease(key: string, holder: string, ms: number): Promise<boolean>;
   /** Gives the lease of `key` back if `holder` still has it. */
@@ -137,6 +154,21 @@ export function createVersionedStore(
         await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
       }
       return outcome;
+    },
+    async announceMany(entries, pointerTtlMs) {
+      const first = entries[0]?.announcement;
+      if (!first) return [];
+      if (entries.some(({ announcement }) => announcement.sharded)) {
+        throw new TypeError('announceMany publishes in the script: not for sharded announcements');
+      }
+      const args = [String(pointerTtlMs), first.channel];
+      for (const { key, version, announcement } of entries) {
+        args.push(keys.dataPrefix(key), String(version), announcement.payload);
+      }
+      const pointers = entries.map(({ key }) => keys.pointer(key));
+      const reply = await run('announce many', ANNOUNCE_MANY, pointers, args);
+      const outcomes = Array.isArray(reply) ? reply : [];
+      return entries.map((_, i) => OUTCOMES[String(outcomes[i])] ?? 'stale');
     },
     async takeLease(key, holder, ms) {
       return (await run('take lease', TAKE_LEASE, [keys.lease(key)], [holder, String(ms)])) === 1;

@@ -6,7 +6,7 @@
  *                    temporary directory unless --out is given
  *   --out DIR        where the results go
  *   --only a,b       run only these sections (l1, http, profile, propagation, storms, memory,
- *                    cluster);
+ *                    outbox, cluster);
  *                    like --quick, writes to a temporary directory unless --out is given
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -22,13 +22,23 @@ import { runCluster } from './sections/cluster.ts';
 import { runHttp } from './sections/http.ts';
 import { runL1 } from './sections/l1.ts';
 import { runMemory } from './sections/memory.ts';
+import { runOutbox } from './sections/outbox.ts';
 import { runProfile } from './sections/profile.ts';
 import { runPropagation } from './sections/propagation.ts';
 import { runStorms } from './sections/storms.ts';
 import { startServices } from './services.ts';
 import { FULL, QUICK } from './settings.ts';
 
-const SECTIONS = ['l1', 'http', 'profile', 'propagation', 'storms', 'memory', 'cluster'] as const;
+const SECTIONS = [
+  'l1',
+  'http',
+  'profile',
+  'propagation',
+  'storms',
+  'memory',
+  'outbox',
+  'cluster',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const program = createProgram('bench')
@@ -99,6 +109,7 @@ try {
   }
   if (selected.has('storms')) await timed('storms', () => runStorms(settings, services, log));
   if (selected.has('memory')) await timed('memory', () => runMemory(settings, services));
+  if (selected.has('outbox')) await timed('outbox', () => runOutbox(settings, services, log));
   if (selected.has('cluster')) await timed('cluster', () => runCluster(settings, services));
 
   const report: BenchReport = {

@@ -2,6 +2,7 @@ import { type Check, ms, n, pct, range, table } from './report-format.ts';
 import type { HttpResults } from './sections/http.ts';
 import type { L1Results } from './sections/l1.ts';
 import type { MemoryResults } from './sections/memory.ts';
+import type { OutboxResults } from './sections/outbox.ts';
 import type { ProfileResults } from './sections/profile.ts';
 import type { PropagationResults } from './sections/propagation.ts';
 import type { StormResults } from './sections/storms.ts';
@@ -319,4 +320,122 @@ ${table(
   r.gap.map((g) => [`\`${g.name}\``, us(g.l1Hit), us(g.ceiling)]),
   ['---', '---:', '---:'],
 )}`;
+}
+
+/** The Markdown of one section; pushes the targets it checks. */
+export function outboxSection(r: OutboxResults, s: BenchSettings, checks: Check[]): string {
+  const polling = r.bypass.filter((row) => !row.listen);
+  const notified = r.bypass.find((row) => row.listen);
+  if (polling.length > 0) {
+    const worst = Math.max(...polling.map((row) => row.fromCommitMs.p99));
+    checks.push({
+      target: 'write behind the instances, polling: p99 ≤ 1 s from commit to every instance',
+      measured: polling.map((row) => `${ms(row.fromCommitMs.p99)} ms (${row.name})`).join(', '),
+      met: worst <= 1000 && polling.every((row) => row.lost === 0),
+    });
+  }
+  if (notified) {
+    checks.push({
+      target: 'write behind the instances, NOTIFY: p99 ≤ 50 ms from commit to every instance',
+      measured: `${ms(notified.fromCommitMs.p99)} ms (${notified.name})`,
+      met: notified.fromCommitMs.p99 <= 50 && notified.lost === 0,
+    });
+  }
+  const tenThousand = r.bulk.filter((row) => row.rows >= 10_000);
+  if (tenThousand.length > 0 || r.bulk.length > 0) {
+    const rows = tenThousand.length > 0 ? tenThousand : r.bulk;
+    checks.push({
+      target: '10,000-row UPDATE served by every instance ≤ 2 s',
+      measured: rows
+        .map((row) => `${n(row.servedMs / 1000)} s (${row.name}, ${row.rows} rows)`)
+        .join(', '),
+      met:
+        tenThousand.length > 0 &&
+        tenThousand.every((row) => row.servedMs <= 2000 && row.staleInSweep === 0),
+    });
+  }
+  if (r.writeCostShare.length > 0) {
+    checks.push({
+      target: 'the outbox costs ≤ 15% of writes/s',
+      measured: r.writeCostShare
+        .map((row) => `${pct(row.fewerWritesPerSecond)} fewer (${row.database})`)
+        .join(', '),
+      met: r.writeCostShare.every((row) => row.fewerWritesPerSecond <= 0.15),
+    });
+  }
+  const o = s.outbox;
+  return `## 7. Writes behind the instances (the outbox)
+
+${r.instances} instances (tsx) with long TTLs (\`CACHE_TTL_MS\`, \`L1_TTL_MS\` 10 min), so only an announcement makes
+them drop a row; relay settings \`OUTBOX_POLL_MS=250\`, \`OUTBOX_BATCH_SIZE=${r.batchSize}\`. PostgreSQL: ${r.postgres}
+(a server of the bench's own, \`fsync=off\`). The embedded PGlite server does not deliver NOTIFY: there the
+relay only polls.
+
+**Staleness of a write that bypasses the instances.** ${o.writes} single-row \`UPDATE … RETURNING version\` straight
+in the database, one at a time; from the statement's return (commit) to the last instance answering
+the new version, every instance read in a tight loop (an upper bound: the read's own round trip is
+included).
+
+${table(
+  ['database, relay', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'lost'],
+  r.bypass.map((row) => [
+    row.name,
+    ms(row.fromCommitMs.p50),
+    ms(row.fromCommitMs.p90),
+    ms(row.fromCommitMs.p99),
+    ms(row.fromCommitMs.max),
+    String(row.lost),
+  ]),
+  ['---', '---:', '---:', '---:', '---:', '---:'],
+)}
+
+**A bulk UPDATE.** Every row held in every instance's L1 first; then one \`UPDATE users SET age = age + 1\`
+of all of them. "Relayed": the outbox empty (every row announced, its rows deleted). "Served": every
+instance answering the new version of a sample of ~50 rows spread over the ids (the last ones
+included), read in rounds; then a full sweep of every row on every instance counts what is still old.
+
+${table(
+  ['database, relay', 'rows', 'UPDATE s', 'relayed s', 'served everywhere s', 'old in the sweep'],
+  r.bulk.map((row) => [
+    row.name,
+    row.rows.toLocaleString('en'),
+    n(row.statementMs / 1000),
+    n(row.relayedMs / 1000),
+    n(row.servedMs / 1000),
+    String(row.staleInSweep),
+  ]),
+  ['---', '---:', '---:', '---:', '---:', '---:'],
+)}
+
+**What the outbox costs a write.** PUTs through the instances (${o.writeConnections} concurrent writers from the bench
+process, round robin, ${o.writeSeconds} s per run, ${o.writeRounds} rounds alternating the order). "no outbox": the same
+instances with the outbox's two triggers disabled (\`ALTER TABLE users DISABLE TRIGGER users_outbox,
+users_outbox_notify\`): the version trigger still runs, no outbox row is written, the relays find
+nothing. "outbox": every write also inserts its outbox row, and the relays claim, announce (a second
+time: the write path announced it already) and delete it. Median (min–max) over the rounds.
+
+${table(
+  ['database', 'mode', 'writes/s', 'p50 ms', 'p99 ms', 'errors'],
+  r.writeCost.map((row) => [
+    row.name,
+    row.mode,
+    range(row.writesPerSecond, (v) => String(Math.round(v))),
+    range(row.p50Ms, ms),
+    range(row.p99Ms, ms),
+    String(row.errors),
+  ]),
+  ['---', '---', '---:', '---:', '---:', '---:'],
+)}${errorLines(r)}`;
+}
+
+function errorLines(r: OutboxResults): string {
+  const lines = r.writeCost
+    .filter((row) => row.errors > 0)
+    .map(
+      (row) =>
+        `- ${row.name}, ${row.mode}: ${Object.entries(row.errorKinds ?? {})
+          .map(([kind, count]) => `${count}× ${kind}`)
+          .join(', ')}`,
+    );
+  return lines.length > 0 ? `\n\nFailed writes:\n${lines.join('\n')}` : '';
 }

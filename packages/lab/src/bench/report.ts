@@ -5,6 +5,7 @@ import {
   httpSection,
   l1Section,
   memorySection,
+  outboxSection,
   profileSection,
   propagationSection,
   stormsSection,
@@ -13,6 +14,7 @@ import type { ClusterResults } from './sections/cluster.ts';
 import type { HttpResults } from './sections/http.ts';
 import type { L1Results } from './sections/l1.ts';
 import type { MemoryResults } from './sections/memory.ts';
+import type { OutboxResults } from './sections/outbox.ts';
 import type { ProfileResults } from './sections/profile.ts';
 import type { PropagationResults } from './sections/propagation.ts';
 import type { StormResults } from './sections/storms.ts';
@@ -32,6 +34,7 @@ export interface BenchReport {
     propagation?: PropagationResults;
     storms?: StormResults;
     memory?: MemoryResults;
+    outbox?: OutboxResults;
     cluster?: ClusterResults;
   };
   /** Sections that failed, with their error. */
@@ -73,6 +76,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (results.storms) parts.push(stormsSection(results.storms, settings, checks));
   if (results.memory) parts.push(memorySection(results.memory, checks));
   if (results.cluster) parts.push(clusterSection(results.cluster));
+  if (results.outbox) parts.push(outboxSection(results.outbox, settings, checks));
   for (const [section, error] of Object.entries(report.errors))
     parts.push(`## ${section}: failed\n\n\`\`\`\n${error}\n\`\`\``);
   parts.splice(

@@ -25,6 +25,19 @@ export interface BenchSettings {
     zipfSeed: number;
   };
   memory: { entries: number; userBytes: number; instanceEntries: number };
+  outbox: {
+    instances: number;
+    /** Single-row UPDATEs straight in the database per staleness row. */
+    writes: number;
+    /** Rows of the bulk UPDATE (at most `seedUsers` on the embedded database). */
+    bulkRows: number;
+    /** `OUTBOX_BATCH_SIZE` of the instances. */
+    batchSize: number;
+    writeSeconds: number;
+    /** Rounds of the write-cost comparison; each runs both modes, in alternating order. */
+    writeRounds: number;
+    writeConnections: number;
+  };
   /** Invalidations of one key whose cluster-bus Pub/Sub traffic is counted, per flavour. */
   cluster: { trafficWrites: number };
 }
@@ -52,6 +65,15 @@ export const FULL: BenchSettings = {
     zipfSeed: 7,
   },
   memory: { entries: 10_000, userBytes: 200, instanceEntries: 10_000 },
+  outbox: {
+    instances: 3,
+    writes: 200,
+    bulkRows: 10_000,
+    batchSize: 500,
+    writeSeconds: 4,
+    writeRounds: 4,
+    writeConnections: 12,
+  },
   cluster: { trafficWrites: 1000 },
 };
 
@@ -72,5 +94,14 @@ export const QUICK: BenchSettings = {
     zipfSeed: 7,
   },
   memory: { entries: 500, userBytes: 200, instanceEntries: 300 },
+  outbox: {
+    instances: 2,
+    writes: 10,
+    bulkRows: 300,
+    batchSize: 500,
+    writeSeconds: 0.5,
+    writeRounds: 1,
+    writeConnections: 4,
+  },
   cluster: { trafficWrites: 20 },
 };

@@ -62,6 +62,8 @@ export interface LabCluster {
   /** Restarts the one Redis empty on the same port (SHUTDOWN NOSAVE, start again). */
   restartRedis(): Promise<void>;
   database(): ChildProcess;
+  /** The `postgres://` URL of its database, for writes that bypass the instances. */
+  databaseUrl: string;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   const runId = randomBytes(9).toString('base64url');
   let database: ChildProcess | undefined;
   let dataDir: string | undefined;
+  let databaseUrl = '';
   // Registered before anything else can fail or be interrupted: from here on, whatever ends this
   // process also ends the cluster.
   const killNow = () => {
@@ -108,6 +111,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   try {
     dataDir = await mkdtemp(join(tmpdir(), 'cachelab-lab-'));
     const dbPort = await freePort();
+    databaseUrl = `postgres://postgres@127.0.0.1:${dbPort}/postgres`;
     database = launch(
       'packages/store/src/server/main.ts',
       { DB_PORT: String(dbPort), DB_DATA_DIR: dataDir },
@@ -118,10 +122,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     // listens there (PGlite takes seconds to open), and the instances would connect to it. So
     // the cluster is ready only once this database says it listens: if it cannot, the lab stops
     // before its workload writes anything. Both waits run at once, and fail at the first failure.
-    await Promise.all([
-      databaseListening(database),
-      startInstances(`postgres://postgres@127.0.0.1:${dbPort}/postgres`),
-    ]);
+    await Promise.all([databaseListening(database), startInstances(databaseUrl)]);
   } catch (error) {
     // An instance that never became ready (or anything else): stop what started, then say why.
     liveClusters.delete(killNow);
@@ -166,6 +167,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       await redis.restart();
     },
     database: () => db,
+    databaseUrl,
     async stop() {
       liveClusters.delete(killNow);
       for (const instance of instances) instance.process().kill('SIGKILL');

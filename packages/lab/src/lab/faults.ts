@@ -1,6 +1,10 @@
+import { nanoid } from 'nanoid';
+import pg from 'pg';
 import { createClient } from 'redis';
 import { DURATION_FORMS, parseDuration } from '../cli/duration.ts';
+import { writeUser } from './client.ts';
 import type { LabCluster } from './cluster.ts';
+import type { Operation } from './history.ts';
 import {
   failover,
   killMaster,
@@ -20,11 +24,23 @@ export interface ScheduledFault {
   /**
    * Starts the fault. A fault without a duration that takes time (a failover) resolves when it is
    * over, with a string saying what happened: its end is marked then, and the string replaces
-   * `detail`.
+   * `detail`. Faults that write (`sql-write`, `bulk-write`, `crash-after-commit`) resolve to the
+   * writes they committed instead, as the database recorded them, for the history.
    */
-  start(): Promise<unknown>;
+  start(context: FaultContext): Promise<unknown>;
   stop?(): Promise<void>;
 }
+
+/** What a fault needs of the run while it injects itself. */
+export interface FaultContext {
+  /** The run's clock (ms since the start), the one operations are stamped with. */
+  now(): number;
+}
+
+/** The session of the writes a fault makes straight through the database. */
+export const DATABASE_SESSION = -1;
+/** The `instance` of those writes in the history: no instance saw them. */
+export const DATABASE_WRITER = 'database';
 
 /** What faults can act on. */
 export interface FaultTargets {
@@ -32,6 +48,8 @@ export interface FaultTargets {
   redisUrl?: string;
   /** Present when the lab started the cluster itself: processes can be frozen, killed, restarted. */
   cluster?: LabCluster;
+  /** The workload's keys (users `1`…`keys`): what the database writes update. @default 50 */
+  keys?: number;
 }
 
 /** Help lines of the Redis Cluster faults; they act on the slot of user 1's key. */
@@ -49,6 +67,9 @@ export const FAULT_HELP = [
   'freeze:app-N@T+D            SIGSTOP instance N, SIGCONT after D (lab-started cluster)',
   'kill:app-N@T                SIGKILL instance N and start it again (lab-started cluster)',
   'slow-db@T+D                 freeze the embedded database for D: queries wait or time out',
+  "sql-write@T                 UPDATE a quarter of the workload's users straight in the database",
+  'bulk-write@T                one UPDATE of every user of the workload, straight in the database',
+  'crash-after-commit@T        the last instance dies after its next commit, before Redis; restarted',
   ...REDIS_CLUSTER_FAULT_HELP,
   `T (from the start of the run) and D: ${DURATION_FORMS} (kill-pubsub@3s, pause-writes@2s+2500ms).`,
 ];
@@ -67,6 +88,9 @@ const KINDS: Record<
   freeze: { target: true, duration: true, needs: 'cluster' },
   kill: { target: true, duration: false, needs: 'cluster' },
   'slow-db': { target: false, duration: true, needs: 'cluster' },
+  'sql-write': { target: false, duration: false, needs: 'cluster' },
+  'bulk-write': { target: false, duration: false, needs: 'cluster' },
+  'crash-after-commit': { target: false, duration: false, needs: 'cluster' },
   // Redis Cluster faults (a cluster the lab started with --start --cluster).
   failover: { target: false, duration: false, needs: 'redis-cluster' },
   'kill-master': { target: false, duration: false, needs: 'redis-cluster' },
@@ -213,7 +237,9 @@ function actions(
     case 'kill': {
       const instance = needCluster().instances.find((candidate) => candidate.name === target);
       if (!instance) throw new Error(`--fault ${spec}: no instance ${target}`);
-      if (kind === 'kill') return { detail: instance.name, start: () => instance.restart() };
+      if (kind === 'kill') {
+        return { detail: instance.name, start: async () => void (await instance.restart()) };
+      }
       needDuration();
       return {
         detail: instance.name,
@@ -229,9 +255,119 @@ function actions(
         stop: async () => void cluster.database().kill('SIGCONT'),
       };
     }
+    case 'sql-write':
+    case 'bulk-write': {
+      const cluster = needCluster();
+      const all = workloadIds(targets.keys ?? 50);
+      // A quarter of the users, spread over the key range (the hot keys of the Zipf workload
+      // included); the bulk write, every one in one statement.
+      const ids = kind === 'bulk-write' ? all : all.filter((_, i) => i % 4 === 0);
+      return {
+        detail: `${ids.length} users`,
+        start: (context) => databaseWrite(cluster.databaseUrl, ids, kind, context),
+      };
+    }
+    case 'crash-after-commit': {
+      const cluster = needCluster();
+      const instance = cluster.instances.at(-1);
+      if (!instance) throw new Error(`--fault ${spec}: the cluster has no instance`);
+      return {
+        detail: instance.name,
+        start: (context) => crashAfterCommit(cluster, instance, targets.keys ?? 50, context),
+      };
+    }
     default:
       throw new Error(`--fault ${spec}: unknown fault "${kind}"`);
   }
+}
+
+/** The workload's user ids, `1`…`keys`. */
+function workloadIds(keys: number): string[] {
+  return Array.from({ length: keys }, (_, i) => String(i + 1));
+}
+
+/**
+ * One UPDATE of `ids` straight through the database, as psql or a batch job would: the triggers
+ * give each row its version, read back with RETURNING. Recorded as writes of the session
+ * `DATABASE_SESSION`, invoked when the statement was sent and completed when its commit returned.
+ */
+async function databaseWrite(
+  databaseUrl: string,
+  ids: string[],
+  kind: string,
+  context: FaultContext,
+): Promise<Operation[]> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const marker = `${kind}-${nanoid(8)}`;
+    const invokeMs = context.now();
+    const { rows } = await client.query<{ id: string; version: string; name: string }>(
+      'UPDATE users SET name = $1 WHERE id = ANY($2) RETURNING id, version::text, name',
+      [marker, ids],
+    );
+    const completeMs = context.now();
+    return rows.map((row) => ({
+      session: DATABASE_SESSION,
+      kind: 'write',
+      key: row.id,
+      instance: DATABASE_WRITER,
+      invokeMs,
+      completeMs,
+      ok: true,
+      version: Number(row.version),
+      value: row.name,
+    }));
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Restarts `instance` with `CRASH_AFTER_COMMIT=1`, writes one user through it (the instance
+ * SIGKILLs itself once the database committed, before any Redis call: the request fails), reads
+ * the committed row back from the database and starts the instance again without the setting.
+ * The write is recorded as the database committed it, completed when it was read back; nothing
+ * when it did not commit (a workload write reached the armed instance first and was the one lost).
+ */
+async function crashAfterCommit(
+  cluster: LabCluster,
+  instance: LabCluster['instances'][number],
+  keys: number,
+  context: FaultContext,
+): Promise<Operation[]> {
+  await instance.restart({ CRASH_AFTER_COMMIT: '1' });
+  const key = String(1 + Math.floor(Math.random() * keys));
+  const marker = `crash-${nanoid(8)}`;
+  const attempt = await writeUser(
+    instance,
+    { session: DATABASE_SESSION, key },
+    context.now,
+    marker,
+  );
+  const client = new pg.Client({
+    connectionString: cluster.databaseUrl,
+    connectionTimeoutMillis: 10_000,
+  });
+  client.on('error', () => {});
+  let committed: Operation[] = [];
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ version: string; name: string }>(
+      'SELECT version::text, name FROM users WHERE id = $1',
+      [key],
+    );
+    const row = rows[0];
+    if (row?.name === marker) {
+      const { status: _status, error: _error, ...write } = attempt;
+      committed = [{ ...write, ok: true, version: Number(row.version), completeMs: context.now() }];
+    }
+  } finally {
+    await client.end().catch(() => {});
+    await instance.restart({ CRASH_AFTER_COMMIT: '0' });
+  }
+  return committed;
 }
 
 /** The Redis Cluster faults, on the slot of user 1 (a key every workload uses). */

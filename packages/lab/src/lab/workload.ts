@@ -32,7 +32,7 @@ export async function runHistory(options: WorkloadOptions): Promise<History> {
   const operations: Operation[] = [];
   const faults: FaultMark[] = [];
   const stopAt = options.durationMs;
-  const timers = options.faults.map((fault) => scheduleFault(fault, now, faults));
+  const timers = options.faults.map((fault) => scheduleFault(fault, now, faults, operations));
 
   const sessions = Array.from({ length: options.sessions }, (_, session) =>
     runSession(session, createRandom(options.seed + session), options, now, stopAt, operations),
@@ -105,18 +105,25 @@ async function finalSweep(
 }
 
 /**
- * Runs `fault` at its time and records it in `marks`. Never rejects: a fault that fails (a
- * restarted Redis resets the connection of a CLIENT KILL under way: `read ECONNRESET`) is recorded
- * with its error and the run goes on. Its promise is awaited only once the sessions are over, so
- * a rejection here would be unhandled meanwhile and end the lab.
+ * Runs `fault` at its time and records it in `marks`; the writes a fault committed (`sql-write`,
+ * `bulk-write`, `crash-after-commit`) go into `operations`, counted like the workload's. Never
+ * rejects: a fault that fails (a restarted Redis resets the connection of a CLIENT KILL under way:
+ * `read ECONNRESET`) is recorded with its error and the run goes on. Its promise is awaited only
+ * once the sessions are over, so a rejection here would be unhandled meanwhile and end the lab.
  */
-function scheduleFault(fault: ScheduledFault, now: () => number, marks: FaultMark[]) {
+function scheduleFault(
+  fault: ScheduledFault,
+  now: () => number,
+  marks: FaultMark[],
+  operations: Operation[],
+) {
   return (async () => {
     await delay(fault.atMs);
     const mark: FaultMark = { kind: fault.kind, atMs: now(), detail: fault.detail };
     marks.push(mark);
     try {
-      const done = await fault.start();
+      const done = await fault.start({ now });
+      if (Array.isArray(done)) operations.push(...(done as Operation[]));
       if (fault.durationMs !== undefined) {
         await delay(fault.durationMs);
         await fault.stop?.();
