@@ -109,6 +109,17 @@ describe('fault specs (--fault KIND[:app-N]@T[+D])', () => {
       /needs a cluster the lab started/,
     );
     expect(faultNeeds(freeze, { ownCluster: true })).toBeUndefined();
+    expect(faultNeeds(freeze, { ownCluster: true, instances: 3 })).toBeUndefined();
+    expect(faultNeeds(parseFaultSpec('kill:app-9@1s'), { ownCluster: true, instances: 3 })).toBe(
+      "names no instance of the lab's 3 (app-1 … app-3)",
+    );
+    expect(
+      faultNeeds(parseFaultSpec('freeze:db@1s+1s'), { ownCluster: true, instances: 3 }),
+    ).toMatch(/names no instance/);
+    // A single Redis's pause has no meaning on a cluster: refused before the cluster starts.
+    expect(
+      faultNeeds(parseFaultSpec('pause-writes@1s+1s'), { ownCluster: true, redisCluster: true }),
+    ).toMatch(/on a cluster \(--cluster\) use failover@T/);
   });
 
   it('reads the Redis Cluster faults, which take neither an instance nor a duration', () => {

@@ -67,6 +67,7 @@ historyCommand.action(async (options, command) => {
       ownCluster,
       redisCluster: options.cluster,
       redisUrl: options.redisUrl,
+      instances: options.instances,
     });
     if (needs) usageError(command, `option '--fault <spec>' argument '${fault.spec}' ${needs}`);
   }

@@ -103,9 +103,22 @@ const KINDS: Record<
  */
 export function faultNeeds(
   fault: FaultSpec,
-  has: { ownCluster: boolean; redisCluster?: boolean; redisUrl?: string },
+  has: { ownCluster: boolean; redisCluster?: boolean; redisUrl?: string; instances?: number },
 ): string | undefined {
   const needs = KINDS[fault.kind]?.needs;
+  if (fault.kind === 'pause-writes' && has.redisCluster) {
+    return 'pauses a single Redis; on a cluster (--cluster) use failover@T';
+  }
+  // The lab names its instances app-1 … app-N.
+  const n = Number(fault.target?.match(/^app-(\d+)$/)?.[1] ?? Number.NaN);
+  if (
+    has.ownCluster &&
+    fault.target &&
+    has.instances !== undefined &&
+    !(n >= 1 && n <= has.instances)
+  ) {
+    return `names no instance of the lab's ${has.instances} (app-1 … app-${has.instances})`;
+  }
   if (needs === 'redis-cluster') {
     return has.ownCluster && has.redisCluster
       ? undefined
