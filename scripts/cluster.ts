@@ -68,7 +68,9 @@ const runId = randomBytes(9).toString('base64url');
 const dbUrl = config.databaseUrl ?? `postgres://postgres@127.0.0.1:${config.dbPort}/postgres`;
 console.log(
   config.redis.kind === 'own'
-    ? `cluster: Redis: starting redis-server with config/redis.conf on 127.0.0.1:${config.redis.port} (REDIS_PORT moves it; REDIS_URL uses a Redis of yours instead)`
+    ? config.redis.clusterPorts
+      ? `cluster: Redis Cluster: starting six cluster-mode redis-server nodes (3 masters, 3 replicas) on 127.0.0.1:${config.redis.clusterPorts[0]}-${config.redis.clusterPorts.at(-1)} (REDIS_PORT moves them)`
+      : `cluster: Redis: starting redis-server with config/redis.conf on 127.0.0.1:${config.redis.port} (REDIS_PORT moves it; REDIS_URL uses a Redis of yours instead)`
     : `cluster: Redis: using ${redactUrl(config.redis.url)} from REDIS_URL, not started by npm start (keys under "${config.namespace}:")`,
 );
 if (!config.databaseUrl) {
@@ -151,11 +153,16 @@ function redisClusterCommands(ports: number[]): ConcurrentlyCommandInput[] {
 /** Prints the ready banner, with paste-able examples and the line tests wait for. */
 function printReady(urls: string[]): void {
   const body = `'{"name":"Ada","email":"ada@example.com","age":36}'`;
-  const redis = config.redis.kind === 'own' ? 'its own redis' : 'redis from REDIS_URL';
+  const redis =
+    config.redis.kind === 'external'
+      ? `redis from REDIS_URL ${redactUrl(config.redis.url)}`
+      : config.redis.clusterPorts
+        ? `its own Redis Cluster on 127.0.0.1:${config.redis.clusterPorts[0]}-${config.redis.clusterPorts.at(-1)}`
+        : `its own redis ${redactUrl(config.redis.url)}`;
   console.log(
     [
       '',
-      `cachelab: ${urls.length} instance(s) ready (${redis} ${redactUrl(config.redis.url)}, database ${redactUrl(dbUrl)})`,
+      `cachelab: ${urls.length} instance(s) ready (${redis}, database ${redactUrl(dbUrl)})`,
       ...urls.map((url, i) => `  ${instanceName(i)}  ${url}`),
       '',
       'Try:',

@@ -240,9 +240,12 @@ try {
   );
   process.exit(1);
 }
+const redisShown = config.redisClusterNodes
+  ? `Redis Cluster ${config.redisClusterNodes.map((node) => `${node.host}:${node.port}`).join(',')}, sharded Pub/Sub`
+  : `redis ${redactUrl(config.redisUrl)}`;
 logger.info(
   `listening on http://${config.host}:${config.port} as ${instance.name}/${instance.id} ` +
-    `(redis ${redactUrl(config.redisUrl)}, database ${redactUrl(config.databaseUrl)}, ` +
+    `(${redisShown}, database ${redactUrl(config.databaseUrl)}, ` +
     `strategy ${config.cacheStrategy}, latency ${config.dbLatencyMs} ms` +
     `${config.invalidationSecrets.length > 0 ? ', signed invalidations' : ''})`,
 );
