@@ -71,7 +71,9 @@ console.log(
     ? config.redis.clusterPorts
       ? `cluster: Redis Cluster: starting six cluster-mode redis-server nodes (3 masters, 3 replicas) on 127.0.0.1:${config.redis.clusterPorts[0]}-${config.redis.clusterPorts.at(-1)} (REDIS_PORT moves them)`
       : `cluster: Redis: starting redis-server with config/redis.conf on 127.0.0.1:${config.redis.port} (REDIS_PORT moves it; REDIS_URL uses a Redis of yours instead)`
-    : `cluster: Redis: using ${redactUrl(config.redis.url)} from REDIS_URL, not started by npm start (keys under "${config.namespace}:")`,
+    : config.redis.clusterNodes
+      ? `cluster: Redis Cluster: using ${config.redis.clusterNodes.join(',')} from REDIS_CLUSTER_NODES, not started by npm start (keys under "${config.namespace}:")`
+      : `cluster: Redis: using ${redactUrl(config.redis.url)} from REDIS_URL, not started by npm start (keys under "${config.namespace}:")`,
 );
 if (!config.databaseUrl) {
   console.log(
@@ -118,7 +120,9 @@ function buildCommands(): ConcurrentlyCommandInput[] {
         REDIS_URL: config.redis.url,
         ...(redisNodePorts
           ? { REDIS_CLUSTER_NODES: redisNodePorts.map((port) => `127.0.0.1:${port}`).join(',') }
-          : {}),
+          : config.redis.kind === 'external' && config.redis.clusterNodes
+            ? { REDIS_CLUSTER_NODES: config.redis.clusterNodes.join(',') }
+            : { REDIS_CLUSTER_NODES: '' }),
         DATABASE_URL: dbUrl,
         DB_LATENCY_MS: String(config.dbLatencyMs),
         SEED_USERS: String(config.seedUsers),
@@ -155,7 +159,9 @@ function printReady(urls: string[]): void {
   const body = `'{"name":"Ada","email":"ada@example.com","age":36}'`;
   const redis =
     config.redis.kind === 'external'
-      ? `redis from REDIS_URL ${redactUrl(config.redis.url)}`
+      ? config.redis.clusterNodes
+        ? `Redis Cluster from REDIS_CLUSTER_NODES ${config.redis.clusterNodes.join(',')}`
+        : `redis from REDIS_URL ${redactUrl(config.redis.url)}`
       : config.redis.clusterPorts
         ? `its own Redis Cluster on 127.0.0.1:${config.redis.clusterPorts[0]}-${config.redis.clusterPorts.at(-1)}`
         : `its own redis ${redactUrl(config.redis.url)}`;

@@ -15,7 +15,10 @@ import {
   readClusterConfig,
 } from '@cachelab/lab/cluster/config.ts';
 import { accepts, dataDirHolder, dataDirInUse } from '@cachelab/lab/cluster/preflight.ts';
-import { deleteNamespaceKeys } from '@cachelab/lab/cluster/reset-redis.ts';
+import {
+  deleteClusterNamespaceKeys,
+  deleteNamespaceKeys,
+} from '@cachelab/lab/cluster/reset-redis.ts';
 import { DataDirLockedError, LOCK_FILE, lockDataDir } from '@cachelab/store/data-dir-lock';
 
 /** Prints why nothing was reset and exits with status 1. */
@@ -72,9 +75,13 @@ async function resetRedis({ redis, namespace }: ClusterConfig): Promise<void> {
     );
     return;
   }
-  const where = `the Redis of REDIS_URL (${redactUrl(redis.url)})`;
+  const where = redis.clusterNodes
+    ? `the Redis Cluster of REDIS_CLUSTER_NODES (${redis.clusterNodes.join(',')})`
+    : `the Redis of REDIS_URL (${redactUrl(redis.url)})`;
   try {
-    const deleted = await deleteNamespaceKeys(redis.url, namespace);
+    const deleted = redis.clusterNodes
+      ? await deleteClusterNamespaceKeys(redis.clusterNodes, namespace)
+      : await deleteNamespaceKeys(redis.url, namespace);
     console.log(
       `reset: Redis: deleted ${deleted} key(s) under "${namespace}:" in ${where}; no other key`,
     );

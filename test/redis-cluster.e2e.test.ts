@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   freePort,
   type InstanceProcess,
@@ -9,7 +12,9 @@ import {
   waitFor,
 } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
+import { createCluster } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePortRange, startCluster } from './support/cluster.ts';
 import { startFakeRedisNode } from './support/fake-redis-node.ts';
 import { createHttpClient } from './support/index.ts';
 
@@ -170,6 +175,133 @@ describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       await redis6.stop();
     }
   });
+});
+
+describe('npm start on a Redis Cluster of yours (REDIS_CLUSTER_NODES)', () => {
+  /** Keys under `namespace:` on every master of the test cluster. */
+  async function namespaceKeys(namespace: string): Promise<string[]> {
+    const client = createCluster({
+      rootNodes: cluster.seeds.split(',').map((seed) => ({ url: `redis://${seed}` })),
+    });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const keys: string[] = [];
+      for (const master of client.masters) {
+        const node = await client.nodeClient(master);
+        for await (const batch of node.scanIterator({ MATCH: `${namespace}:*` }))
+          keys.push(...batch);
+      }
+      return keys;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  it('starts no Redis of its own, says which cluster it uses, and npm run reset deletes its keys on every master', async () => {
+    const namespace = `rcn${nanoid(5).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const seed = cluster.seeds.split(',')[0] ?? '';
+    const base = await freePortRange(3);
+    const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-rcn-'));
+    const env = {
+      INSTANCES: '2',
+      BASE_PORT: String(base),
+      DB_PORT: String(base + 2),
+      DB_DATA_DIR: dataDir,
+      DB_LATENCY_MS: '0',
+      SEED_USERS: '50',
+      REDIS_URL: '',
+      REDIS_CLUSTER: '',
+      REDIS_CLUSTER_NODES: seed,
+      CACHE_NAMESPACE: namespace,
+    };
+    const run = startCluster(env);
+    try {
+      const [a, b] = await run.ready(120_000);
+      expect(run.output()).toContain(
+        `cluster: Redis Cluster: using ${seed} from REDIS_CLUSTER_NODES, not started by npm start`,
+      );
+      expect(run.output()).not.toMatch(/^\[redis/m);
+      const http = createHttpClient({ maxSockets: 2, timeoutMs: 5000 });
+      const written = await http.send('PUT', `${a}/users/7`, {
+        name: 'On your cluster',
+        email: 'c@example.com',
+        age: 30,
+      });
+      expect(written.status).toBe(200);
+      const version = (written.body as User).version;
+      await waitFor(
+        async () =>
+          (await http.send('GET', `${b}/users/7`)).headers['x-version'] === String(version),
+        { timeoutMs: 5000, what: 'the write served by the other instance' },
+      );
+      http.close();
+      process.kill(-run.pid, 'SIGINT');
+      expect((await run.exited).code, run.output()).toBe(0);
+
+      const before = await namespaceKeys(namespace);
+      expect(before.length).toBeGreaterThan(0);
+      const reset = await runNodeScript('scripts/reset.ts', [], { timeoutMs: 30_000, env });
+      expect(reset.code, reset.output).toBe(0);
+      expect(reset.output).toContain(
+        `reset: Redis: deleted ${before.length} key(s) under "${namespace}:" in the Redis Cluster of REDIS_CLUSTER_NODES (${seed}); no other key`,
+      );
+      expect(await namespaceKeys(namespace)).toEqual([]);
+    } finally {
+      run.killGroup('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
+
+describe('REDIS_CLUSTER=1 npm start', () => {
+  it('runs a 3-master/3-replica cluster of its own, serves writes across instances, and Ctrl-C stops every node', async () => {
+    const base = await freePortRange(9);
+    const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-rc1-'));
+    const redisPorts = Array.from({ length: 6 }, (_, i) => base + 3 + i);
+    const env = {
+      INSTANCES: '2',
+      BASE_PORT: String(base),
+      DB_PORT: String(base + 2),
+      REDIS_PORT: String(base + 3),
+      DB_DATA_DIR: dataDir,
+      DB_LATENCY_MS: '0',
+      SEED_USERS: '50',
+      REDIS_URL: '',
+      REDIS_CLUSTER_NODES: '',
+      REDIS_CLUSTER: '1',
+    };
+    const run = startCluster(env);
+    try {
+      const [a, b] = await run.ready(120_000);
+      expect(run.output()).toContain(
+        `cluster: Redis Cluster: starting six cluster-mode redis-server nodes (3 masters, 3 replicas) on 127.0.0.1:${redisPorts[0]}-${redisPorts[5]}`,
+      );
+      const info = await cluster.cli(redisPorts[0] as number, 'CLUSTER', 'INFO');
+      expect(info).toMatch(/cluster_state:ok/);
+      expect(info).toMatch(/cluster_size:3/);
+      const http = createHttpClient({ maxSockets: 2, timeoutMs: 5000 });
+      const written = await http.send('PUT', `${a}/users/9`, {
+        name: 'On its own cluster',
+        email: 'c@example.com',
+        age: 31,
+      });
+      expect(written.status).toBe(200);
+      const version = (written.body as User).version;
+      await waitFor(
+        async () =>
+          (await http.send('GET', `${b}/users/9`)).headers['x-version'] === String(version),
+        { timeoutMs: 5000, what: 'the write served by the other instance' },
+      );
+      http.close();
+      process.kill(-run.pid, 'SIGINT');
+      expect((await run.exited).code, run.output()).toBe(0);
+      await waitFor(() => !run.groupAlive(), { timeoutMs: 10_000, what: 'every node to exit' });
+    } finally {
+      run.killGroup('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 // Last: it freezes a master, which may make its replica take over.

@@ -18,8 +18,11 @@ export type RedisSource =
    * instances get `REDIS_CLUSTER_NODES`.
    */
   | { kind: 'own'; port: number; url: string; clusterPorts?: number[] }
-  /** `REDIS_URL`: a Redis the cluster did not start and must not stop. */
-  | { kind: 'external'; url: string };
+  /**
+   * `REDIS_URL`: a Redis the cluster did not start and must not stop; or `REDIS_CLUSTER_NODES`
+   * (`host:port,…`, passed on to the instances): a Redis Cluster of yours, `url` its first node.
+   */
+  | { kind: 'external'; url: string; clusterNodes?: string[] };
 
 /** One TCP port the cluster needs, who uses it, and the setting that moves it. */
 export interface ClusterPort {
@@ -95,6 +98,19 @@ export function readClusterConfig(env: Env): ClusterConfig {
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
   const redisPort = int('REDIS_PORT', CLUSTER_DEFAULTS.redisPort, 1, 65_530);
   const redisCluster = int('REDIS_CLUSTER', 0, 0, 1) === 1;
+  const clusterNodes = env.REDIS_CLUSTER_NODES?.trim()
+    ? env.REDIS_CLUSTER_NODES.split(',').map((node) => node.trim())
+    : undefined;
+  if (clusterNodes?.some((node) => !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/.test(node))) {
+    throw new ClusterConfigError(
+      `\`REDIS_CLUSTER_NODES\` must be a comma-separated list of host:port (got "${env.REDIS_CLUSTER_NODES}")`,
+    );
+  }
+  if (clusterNodes && redisUrl) {
+    throw new ClusterConfigError(
+      'set one of `REDIS_URL` (one Redis) and `REDIS_CLUSTER_NODES` (a Redis Cluster), not both',
+    );
+  }
   const dataDir = env.DB_DATA_DIR?.trim() || CLUSTER_DEFAULTS.dbDataDir;
   const namespace = env.CACHE_NAMESPACE?.trim() || readConfig({}).cacheNamespace;
   if (!/^[A-Za-z0-9_.-]{1,32}$/.test(namespace)) {
@@ -104,16 +120,18 @@ export function readClusterConfig(env: Env): ClusterConfig {
     instances,
     basePort,
     appPorts: Array.from({ length: instances }, (_, i) => basePort + i),
-    redis: redisUrl
-      ? { kind: 'external', url: redisUrl }
-      : {
-          kind: 'own',
-          port: redisPort,
-          url: `redis://127.0.0.1:${redisPort}`,
-          ...(redisCluster
-            ? { clusterPorts: Array.from({ length: 6 }, (_, i) => redisPort + i) }
-            : {}),
-        },
+    redis: clusterNodes
+      ? { kind: 'external', url: `redis://${clusterNodes[0]}`, clusterNodes }
+      : redisUrl
+        ? { kind: 'external', url: redisUrl }
+        : {
+            kind: 'own',
+            port: redisPort,
+            url: `redis://127.0.0.1:${redisPort}`,
+            ...(redisCluster
+              ? { clusterPorts: Array.from({ length: 6 }, (_, i) => redisPort + i) }
+              : {}),
+          },
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dbPort: int('DB_PORT', CLUSTER_DEFAULTS.dbPort, 1, 65_535),
     dbDataDir: resolve(ROOT, dataDir),
