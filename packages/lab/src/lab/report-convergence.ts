@@ -1,4 +1,5 @@
 import { valueAtPercentile } from '../percentiles.ts';
+import { textTable } from '../text-table.ts';
 import type { InstanceConvergence } from './write-then-read.ts';
 
 /** The value at quantile `q` (0-1) of `values` (`../percentiles.ts`); undefined when empty. */
@@ -31,17 +32,12 @@ export function formatConvergence(results: InstanceConvergence[], totalWrites: n
     fmt(r.convergenceMs.length ? Math.max(...r.convergenceMs) : undefined),
     String(r.timedOut),
   ]);
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
   return [
     'Convergence: from a write returning until an instance serves it (start of the first read that',
     'returned it). First read stale: the first read right after the write returned the old value.',
     `${totalWrites} writes in total, round robin over the ${results.length} instances; every instance read each`,
     `of them back, so every row counts all ${totalWrites}.`,
     '',
-    line(header),
-    ...rows.map(line),
+    ...textTable([header, ...rows], { right: header.map((_, c) => c > 0) }),
   ].join('\n');
 }

@@ -2,6 +2,8 @@
  * The lab's terminal report: the metric definitions, the settings, the numbers and their
  * breakdowns as aligned plain-text tables; and the strategy comparison, also as Markdown.
  */
+
+import { textTable } from '../text-table.ts';
 import type { CheckResult } from './checker-types.ts';
 import { METRIC_DEFINITIONS } from './checker-types.ts';
 import type { History } from './history.ts';
@@ -19,25 +21,15 @@ import {
 
 export type { ComparisonRow } from './report-data.ts';
 
-/** Aligns rows under headers; columns after the first whose cells all look numeric align right. */
+/**
+ * Aligns rows under headers, with a rule of dashes under the headers, every line prefixed with
+ * `indent`; columns after the first whose cells all look numeric align right.
+ */
 export function formatTable(headers: string[], rows: string[][], indent = '  '): string {
-  const widths = headers.map((h, c) =>
-    rows.reduce((w, r) => Math.max(w, (r[c] ?? '').length), h.length),
-  );
-  const numeric = headers.map(
+  const right = headers.map(
     (_, c) => c > 0 && rows.length > 0 && rows.every((r) => NUMERIC.test(r[c] ?? '')),
   );
-  const line = (cells: string[]) =>
-    indent +
-    cells
-      .map((cell, c) => (numeric[c] ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [
-    line(headers),
-    indent + widths.map((w) => '-'.repeat(w)).join('  '),
-    ...rows.map(line),
-  ].join('\n');
+  return textTable([headers, ...rows], { right, indent, rule: true }).join('\n');
 }
 
 /** A titled table, or its `empty` text when it has no rows. */
@@ -49,8 +41,7 @@ function section(table: ReportTable): string {
 
 /** Name/value pairs as two aligned columns. */
 function pairs(rows: [string, string][]): string {
-  const width = rows.reduce((w, [name]) => Math.max(w, name.length), 0);
-  return rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`).join('\n');
+  return textTable(rows, { indent: '  ' }).join('\n');
 }
 
 /** Wraps `text` at `width` columns, every line prefixed with `indent`. */

@@ -1,3 +1,4 @@
+import { textTable } from '../text-table.ts';
 import type { InstanceSnapshot } from './snapshot.ts';
 
 /** A column: its header, how to show an instance, and whether it aligns right (numbers). */
@@ -72,16 +73,7 @@ export function formatTable(
   previous: Map<string, InstanceSnapshot>,
 ): string[] {
   const rows = snapshots.map((s) => COLUMNS.map((c) => c.cell(s, previous.get(s.url))));
-  const widths = COLUMNS.map((c, i) =>
-    Math.max(c.header.length, ...rows.map((row) => (row[i] as string).length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => {
-        const width = widths[i] as number;
-        return COLUMNS[i]?.right ? cell.padStart(width) : cell.padEnd(width);
-      })
-      .join('  ')
-      .trimEnd();
-  return [line(COLUMNS.map((c) => c.header)), ...rows.map(line)];
+  return textTable([COLUMNS.map((c) => c.header), ...rows], {
+    right: COLUMNS.map((c) => c.right === true),
+  });
 }
