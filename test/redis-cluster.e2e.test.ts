@@ -177,6 +177,50 @@ describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   });
 });
 
+describe('a Redis Cluster that requires a password', () => {
+  it("takes it from REDIS_URL's user:password@ (its host and port unused), and refuses a wrong one without naming it", async () => {
+    const password = `pw-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const secured = await startRedisCluster({ password });
+    try {
+      const namespace = `rca-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+      const env = {
+        ...baseEnv(namespace),
+        REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
+        REDIS_URL: `redis://:${password}@127.0.0.1:1`,
+      };
+      const [a, b] = await Promise.all(
+        ['rca-a', 'rca-b'].map((name) => startInstance({ ...env, INSTANCE_NAME: name })),
+      );
+      started.push(a as InstanceProcess, b as InstanceProcess);
+      const http = createHttpClient({ maxSockets: 4, timeoutMs: 5000 });
+      const id = `${namespace}-1`;
+      expect((await http.send('GET', `${b?.url}/users/${id}`)).status).toBe(404);
+      const created = await http.send('PUT', `${a?.url}/users/${id}`, {
+        name: 'behind a password',
+        email: 'p@example.com',
+        age: 40,
+      });
+      expect(created.status).toBe(201);
+      await waitFor(async () => (await http.send('GET', `${b?.url}/users/${id}`)).status === 200, {
+        timeoutMs: 5000,
+        what: 'the write served by the other instance',
+      });
+      http.close();
+
+      const wrong = await runRefused({
+        REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
+        REDIS_URL: 'redis://:not-the-password@127.0.0.1:1',
+        STARTUP_TIMEOUT_MS: '2000',
+      });
+      expect(wrong.code, wrong.output).toBe(1);
+      expect(wrong.output).toMatch(/WRONGPASS|NOAUTH|invalid username-password/i);
+      expect(wrong.output).not.toContain('not-the-password');
+    } finally {
+      await secured.stop();
+    }
+  }, 120_000);
+});
+
 describe('npm start on a Redis Cluster of yours (REDIS_CLUSTER_NODES)', () => {
   /** Keys under `namespace:` on every master of the test cluster. */
   async function namespaceKeys(namespace: string): Promise<string[]> {

@@ -46,13 +46,21 @@ export interface TestRedisCluster {
  * until every node says `cluster_state:ok`.
  */
 export async function startRedisCluster(
-  options: { masters?: number; args?: string[] } = {},
+  options: {
+    masters?: number;
+    args?: string[];
+    /** `requirepass` and `masterauth` of every node (the default user's password). */
+    password?: string;
+  } = {},
 ): Promise<TestRedisCluster> {
   const count = 2 * (options.masters ?? 3);
   const dir = mkdtempSync(join(tmpdir(), 'cachelab-cluster-'));
   const nodes: { port: number; conf: string; child: ChildProcess }[] = [];
+  const auth = options.password ? ['-a', options.password, '--no-auth-warning'] : [];
   const cli = async (port: number, ...args: string[]) => {
-    const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 });
+    const { stdout } = await run('redis-cli', [...auth, '-p', String(port), ...args], {
+      timeout: 10_000,
+    });
     return stdout.trim();
   };
   const launch = (conf: string) => {
@@ -87,6 +95,9 @@ export async function startRedisCluster(
           `dir ${dir}`,
           'save ""',
           'appendonly no',
+          ...(options.password
+            ? [`requirepass ${options.password}`, `masterauth ${options.password}`]
+            : []),
           '',
         ].join('\n'),
       );
@@ -96,7 +107,7 @@ export async function startRedisCluster(
     const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
     await run(
       'redis-cli',
-      ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'],
+      [...auth, '--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'],
       { timeout: 30_000 },
     );
   } catch (error) {
