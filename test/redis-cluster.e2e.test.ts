@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  canBind,
   freePort,
   type InstanceProcess,
   runNodeScript,
@@ -300,7 +301,13 @@ describe('npm start on a Redis Cluster of yours (REDIS_CLUSTER_NODES)', () => {
 
 describe('REDIS_CLUSTER=1 npm start', () => {
   it('runs a 3-master/3-replica cluster of its own, serves writes across instances, and Ctrl-C stops every node', async () => {
-    const base = await freePortRange(9);
+    // Two instances, the database, six nodes; the nodes' cluster bus ports (+10000) free too.
+    let base = await freePortRange(9);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const bus = Array.from({ length: 6 }, (_, i) => base + 3 + i + 10_000);
+      if (base + 8 <= 55_535 && (await Promise.all(bus.map(canBind))).every(Boolean)) break;
+      base = await freePortRange(9);
+    }
     const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-rc1-'));
     const redisPorts = Array.from({ length: 6 }, (_, i) => base + 3 + i);
     const env = {

@@ -21,3 +21,25 @@ export async function freePort(): Promise<number> {
  * (as it does port 1).
  */
 export const NOTHING_LISTENS_URL = 'http://127.0.0.1:1023';
+
+/** Whether `port` on 127.0.0.1 can be bound now (nothing holds it). */
+export function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Redis Cluster nodes also listen on their cluster bus port, `port + 10000`, and refuse to start
+ * above 55535. A free port below that whose bus port is free too.
+ */
+export async function freeClusterNodePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort();
+    if (port <= 55_535 && (await canBind(port + 10_000))) return port;
+  }
+  throw new Error('no free port with a free cluster bus port (port + 10000)');
+}

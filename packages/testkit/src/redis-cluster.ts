@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './net.ts';
+import { freeClusterNodePort } from './net.ts';
 import { signalProcess } from './process.ts';
 import { waitFor } from './wait.ts';
 
@@ -82,7 +82,7 @@ export async function startRedisCluster(
   };
   try {
     for (let i = 0; i < count; i++) {
-      const port = await freePort();
+      const port = await freeClusterNodePort();
       const conf = join(dir, `${port}.conf`);
       writeFileSync(
         conf,
