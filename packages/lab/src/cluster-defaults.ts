@@ -17,6 +17,11 @@ export const CLUSTER_DEFAULTS = {
    * the cluster never takes (nor runs the tutorial's commands against) a Redis someone else runs.
    */
   redisPort: 56_379,
+  /**
+   * `REDIS_PORT` with `REDIS_CLUSTER=1`: the first of six cluster-mode nodes. At most 55530, as a
+   * node's cluster bus listens 10000 above its port and Redis refuses ports above 55535.
+   */
+  redisClusterPort: 46_380,
   /** `DB_LATENCY_MS` */
   dbLatencyMs: 50,
   /** `SEED_USERS` */

@@ -96,8 +96,18 @@ export function readClusterConfig(env: Env): ClusterConfig {
   const instances = int('INSTANCES', CLUSTER_DEFAULTS.instances, 1, 32);
   const basePort = int('BASE_PORT', CLUSTER_DEFAULTS.basePort, 1, 65_536 - instances);
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
-  const redisPort = int('REDIS_PORT', CLUSTER_DEFAULTS.redisPort, 1, 65_530);
   const redisCluster = int('REDIS_CLUSTER', 0, 0, 1) === 1;
+  const redisPort = int(
+    'REDIS_PORT',
+    redisCluster ? CLUSTER_DEFAULTS.redisClusterPort : CLUSTER_DEFAULTS.redisPort,
+    1,
+    65_530,
+  );
+  if (redisCluster && redisPort > 55_530) {
+    throw new ClusterConfigError(
+      `\`REDIS_PORT\` must be at most 55530 with REDIS_CLUSTER=1: six nodes from it, each with a cluster bus port 10000 above its own (got "${redisPort}")`,
+    );
+  }
   const clusterNodes = env.REDIS_CLUSTER_NODES?.trim()
     ? env.REDIS_CLUSTER_NODES.split(',').map((node) => node.trim())
     : undefined;
@@ -156,6 +166,14 @@ export function clusterPorts(config: ClusterConfig): ClusterPort[] {
   if (config.redis.kind === 'own') {
     for (const port of config.redis.clusterPorts ?? [config.redis.port]) {
       ports.push({ port, user: 'redis-server', setting: 'REDIS_PORT' });
+    }
+    // A cluster node also listens on its cluster bus port, its port + 10000.
+    for (const port of config.redis.clusterPorts ?? []) {
+      ports.push({
+        port: port + 10_000,
+        user: `the cluster bus of redis-server ${port}`,
+        setting: 'REDIS_PORT',
+      });
     }
   }
   return ports;
