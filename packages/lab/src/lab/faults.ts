@@ -350,15 +350,6 @@ async function crashAfterCommit(
   keys: number,
   context: FaultContext,
 ): Promise<Operation[]> {
-  await instance.restart({ CRASH_AFTER_COMMIT: '1' });
-  const key = String(1 + Math.floor(Math.random() * keys));
-  const marker = `crash-${nanoid(8)}`;
-  const attempt = await writeUser(
-    instance,
-    { session: DATABASE_SESSION, key },
-    context.now,
-    marker,
-  );
   const client = new pg.Client({
     connectionString: cluster.databaseUrl,
     connectionTimeoutMillis: 10_000,
@@ -367,14 +358,37 @@ async function crashAfterCommit(
   let committed: Operation[] = [];
   try {
     await client.connect();
-    const { rows } = await client.query<{ version: string; name: string }>(
-      'SELECT version::text, name FROM users WHERE id = $1',
-      [key],
-    );
-    const row = rows[0];
-    if (row?.name === marker) {
-      const { status: _status, error: _error, ...write } = attempt;
-      committed = [{ ...write, ok: true, version: Number(row.version), completeMs: context.now() }];
+    // The workload writes through the armed instance too: one of its writes may commit first and
+    // end the instance before the fault's own write arrives (a crash after commit all the same,
+    // recorded as the workload's failed write). Then arm it again, a few times at most. The
+    // fault writes a user the workload never writes, so that reading the row back tells whether
+    // this write committed (a workload write of the same user could have replaced it).
+    for (let attempt = 0; attempt < 5 && committed.length === 0; attempt++) {
+      // A workload write may even reach it while it starts: it ends before it is ready.
+      const armed = await instance.restart({ CRASH_AFTER_COMMIT: '1' }).then(
+        () => true,
+        () => false,
+      );
+      if (!armed) continue;
+      const key = String(keys + 1 + attempt);
+      const marker = `crash-${nanoid(8)}`;
+      const write = await writeUser(
+        instance,
+        { session: DATABASE_SESSION, key },
+        context.now,
+        marker,
+      );
+      const { rows } = await client.query<{ version: string; name: string }>(
+        'SELECT version::text, name FROM users WHERE id = $1',
+        [key],
+      );
+      const row = rows[0];
+      if (row?.name === marker) {
+        const { status: _status, error: _error, ...done } = write;
+        committed = [
+          { ...done, ok: true, version: Number(row.version), completeMs: context.now() },
+        ];
+      }
     }
   } finally {
     await client.end().catch(() => {});
