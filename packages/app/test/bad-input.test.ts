@@ -72,12 +72,34 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
 
   it.each([
     ['invalid JSON', '{"name": "Ada",'],
-    ['a JSON string', '"Ada"'],
-    ['JSON null', 'null'],
+    ['a bare word', 'Ada'],
+    ['nothing but spaces', '  '],
   ])('rejects %s (E_INVALID_JSON)', async (_what, raw) => {
     const { base } = await appFixture();
     await expectError(await send(`${base}/users/x`, 'PUT', raw), 400, 'E_INVALID_JSON');
   });
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '42'],
+    ['a string', '"Ada"'],
+    ['a boolean', 'true'],
+    ['an empty array', '[]'],
+  ])(
+    'rejects valid JSON that is not an object, %s, as a body (E_INVALID_BODY)',
+    async (_what, raw) => {
+      const { base } = await appFixture();
+      for (const [method, url] of [
+        ['PUT', `${base}/users/not-an-object`],
+        ['POST', `${base}/users`],
+      ] as const) {
+        const response = await send(url, method, raw);
+        const { error } = (await response.clone().json()) as { error: { message: string } };
+        expect(error.message, `${method} ${raw}`).toMatch(/^the body must be a JSON object/);
+        await expectError(response, 400, 'E_INVALID_BODY');
+      }
+    },
+  );
 
   it.each([
     ['1 MB', 1024 * 1024],
