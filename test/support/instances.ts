@@ -1,11 +1,5 @@
-import {
-  type InstanceProcess,
-  startDatabaseServer,
-  startInstance,
-  startRedisServer,
-  type TestDatabaseServer,
-  type TestRedisServer,
-} from '@cachelab/testkit';
+import type { InstanceProcess, TestDatabaseServer, TestRedisServer } from '@cachelab/testkit';
+import { startDatabaseServer, startInstance, startRedisServer } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { inject } from 'vitest';
 
