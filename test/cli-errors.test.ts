@@ -79,8 +79,13 @@ const CASES: [command: string, args: string[], says: string][] = [
     ['--only', 'l2'],
     "bench: option '--only <section,...>' argument 'l2' is invalid. Accepted: a comma-separated list of l1, http",
   ],
-  ['', ['nope'], "cachelab-lab: unknown command 'nope'"],
+  [
+    '',
+    ['nope'],
+    "cachelab-lab: unknown command 'nope'; accepted: consistency, bench, stats, demo, help",
+  ],
   ['demo', ['warmpu'], "cachelab-lab: unknown command 'warmpu'"],
+  ['demo', ['warmpu'], '; accepted: warmup, eviction, consistency, help'],
 ];
 
 describe('command-line errors of the scripts', () => {
@@ -91,6 +96,30 @@ describe('command-line errors of the scripts', () => {
     expect(output).toContain(says);
     expect(output).not.toMatch(/^\s+at /m);
   });
+
+  it.each([
+    ['stats', [], 'stats', '--urls, --interval, --once, --count, --help'],
+    ['bench', [], 'bench', '--quick, --out, --only, --help'],
+    ['consistency', [], 'consistency', '--help'],
+    ['consistency', ['write-then-read'], 'consistency', '--iterations'],
+    ['consistency', ['history'], 'consistency', '--fault'],
+    ['demo warmup', [], 'demo:warmup', '--phase'],
+    ['demo eviction', [], 'demo:eviction', '--policies'],
+    ['demo consistency', [], 'demo:consistency', '--strategies'],
+    ['demo', [], 'cachelab-lab', '--help'],
+    ['', [], 'cachelab-lab', '--help'],
+  ])(
+    '%s %j --bogus names the options it accepts (%s; %s); exit 2',
+    async (command, args, name, lists) => {
+      const { code, output } = await run(command, [...args, '--bogus']);
+      expect(code, output).toBe(2);
+      expect(output.trim().split('\n'), output).toHaveLength(1);
+      expect(output.trim()).toMatch(
+        new RegExp(`^${name}: unknown option '--bogus'; accepted: (--[a-z-]+, )*--help$`),
+      );
+      expect(output).toContain(lists);
+    },
+  );
 
   it.each([
     ['consistency', ['--help'], 'write-then-read'],

@@ -1,14 +1,8 @@
 import type { StatsResponse } from '@cachelab/app';
-import {
-  type InstanceProcess,
-  startDatabaseServer,
-  startInstance,
-  type TestDatabaseServer,
-  waitFor,
-} from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type InstanceProcess, type TestDatabaseServer, waitFor } from '@cachelab/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, type Timed } from './support/index.ts';
+import { killInstances, startWithOwnDatabase, testNamespace } from './support/instances.ts';
 
 /** Bounds of the instances, kept short so that a frozen database shows quickly. */
 const QUERY_TIMEOUT_MS = 1000;
@@ -28,24 +22,17 @@ const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
 
 beforeAll(async () => {
   // Its own database process: this test freezes and kills it.
-  database = await startDatabaseServer();
-  const env = {
-    REDIS_URL: inject('redisUrl'),
-    DATABASE_URL: database.url,
-    DB_LATENCY_MS: '0',
+  const own = await startWithOwnDatabase(['do-a', 'do-b'], {
     SEED_USERS: '200',
     DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
     DB_CONNECT_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
-    CACHE_NAMESPACE: `do-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
-  };
-  [a, b] = await Promise.all([
-    startInstance({ ...env, INSTANCE_NAME: 'do-a' }),
-    startInstance({ ...env, INSTANCE_NAME: 'do-b' }),
-  ]);
+    CACHE_NAMESPACE: testNamespace('do'),
+  });
+  database = own.database;
+  [a, b] = own.instances;
 });
 afterAll(async () => {
-  for (const instance of [a, b])
-    if (instance?.child.exitCode === null) instance.child.kill('SIGKILL');
+  killInstances([a, b]);
   http.close();
   await database?.stop();
 });

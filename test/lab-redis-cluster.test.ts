@@ -1,8 +1,6 @@
-import type { CheckResult } from '@cachelab/lab/lab/checker.ts';
-import { summarize } from '@cachelab/lab/lab/checker.ts';
 import type { FaultMark } from '@cachelab/lab/lab/history.ts';
 import { describe, expect, it } from 'vitest';
-import { fileEnding, runLab } from './support/lab.ts';
+import { historyReport, runLab, shortWorkload } from './support/lab.ts';
 
 // One short lab run on a Redis Cluster of the lab's own (six redis-server processes, three
 // instances): the three cluster faults one after the other, each on the slot of user 1 (a key the
@@ -15,16 +13,7 @@ describe('the consistency lab on a Redis Cluster (--start --cluster)', () => {
         'history',
         '--start',
         '--cluster',
-        '--duration',
-        '10s',
-        '--sessions',
-        '4',
-        '--keys',
-        '20',
-        '--quiet',
-        '1s',
-        '--db-latency',
-        '2ms',
+        ...shortWorkload('10s'),
         '--fault',
         'failover@1s',
         '--fault',
@@ -35,10 +24,7 @@ describe('the consistency lab on a Redis Cluster (--start --cluster)', () => {
       180_000,
     );
     expect(run.code, run.output).toBe(0);
-    const { history, result } = JSON.parse(fileEnding(run, '-history.json')) as {
-      history: { faults: FaultMark[] };
-      result: CheckResult;
-    };
+    const { history, result, summary } = historyReport(run);
     // Each fault ran to its end, on the slot of user 1 (its detail says what it did).
     expect(history.faults.map((fault) => fault.kind)).toEqual([
       'failover',
@@ -51,7 +37,6 @@ describe('the consistency lab on a Redis Cluster (--start --cluster)', () => {
     expect(killed?.detail).toMatch(/master \d+ killed, replica \d+ promoted, \d+ restarted$/);
     for (const fault of history.faults) expect(fault.endMs).toBeGreaterThan(fault.atMs);
 
-    const summary = summarize(result);
     expect(summary.stuckKeys, run.output).toBe(0);
     expect(summary.mismatches, run.output).toBe(0);
     for (const fault of result.faults) {

@@ -1,23 +1,15 @@
-import type { CheckResult } from '@cachelab/lab/lab/checker.ts';
-import { summarize } from '@cachelab/lab/lab/checker.ts';
 import { DATABASE_SESSION, DATABASE_WRITER } from '@cachelab/lab/lab/faults.ts';
-import type { History } from '@cachelab/lab/lab/history.ts';
 import { describe, expect, it } from 'vitest';
-import { fileEnding, runLab } from './support/lab.ts';
+import {
+  compareSummaries,
+  fileEnding,
+  historyReport,
+  runLab,
+  shortWorkload,
+} from './support/lab.ts';
 
 // Short, bounded lab runs: each starts its own redis-server, embedded database and 3 instances.
-const SHORT = [
-  '--duration',
-  '2s',
-  '--sessions',
-  '4',
-  '--keys',
-  '20',
-  '--quiet',
-  '1s',
-  '--db-latency',
-  '2ms',
-];
+const SHORT = shortWorkload();
 
 describe('the consistency lab', () => {
   it('tells delete from versioned: the stale-set race leaves stuck keys only with delete', async () => {
@@ -31,11 +23,7 @@ describe('the consistency lab', () => {
       ...SHORT,
     ]);
     expect(run.code, run.output).toBe(0);
-    const rows = JSON.parse(fileEnding(run, '-compare.json')) as {
-      strategy: string;
-      summary: ReturnType<typeof summarize>;
-    }[];
-    const of = (strategy: string) => rows.find((row) => row.strategy === strategy)?.summary;
+    const of = compareSummaries(run);
     expect(of('delete')?.stuckKeys, run.output).toBeGreaterThanOrEqual(1);
     expect(of('versioned')?.stuckKeys, run.output).toBe(0);
     expect(of('versioned')?.mismatches).toBe(0);
@@ -54,12 +42,8 @@ describe('the consistency lab', () => {
       ...SHORT,
     ]);
     expect(run.code, run.output).toBe(0);
-    const { history, result } = JSON.parse(fileEnding(run, '-history.json')) as {
-      history: { faults: { kind: string }[] };
-      result: CheckResult;
-    };
+    const { history, summary } = historyReport(run);
     expect(history.faults.map((fault) => fault.kind)).toEqual(['kill-pubsub', 'restart-redis']);
-    const summary = summarize(result);
     expect(summary.stuckKeys, run.output).toBe(0);
     expect(summary.mismatches, run.output).toBe(0);
     expect(run.output).toContain('Stale read');
@@ -98,10 +82,7 @@ describe('the consistency lab', () => {
       ...SHORT,
     ]);
     expect(run.code, run.output).toBe(0);
-    const { history, result } = JSON.parse(fileEnding(run, '-history.json')) as {
-      history: History;
-      result: CheckResult;
-    };
+    const { history, summary } = historyReport(run);
     expect(history.faults.map((fault) => fault.kind).sort()).toEqual([
       'bulk-write',
       'crash-after-commit',
@@ -121,7 +102,6 @@ describe('the consistency lab', () => {
     // Every key the faults wrote is swept on every instance after the quiet period.
     const swept = new Set(history.operations.filter((op) => op.final).map((op) => op.key));
     for (const op of behind) expect(swept.has(op.key)).toBe(true);
-    const summary = summarize(result);
     expect(summary.stuckKeys, run.output).toBe(0);
     expect(summary.mismatches, run.output).toBe(0);
     // A write behind the instances is announced by the relay, one poll (250 ms) after its commit
@@ -146,11 +126,7 @@ describe('the consistency lab', () => {
       360_000,
     );
     expect(run.code, run.output).toBe(0);
-    const rows = JSON.parse(fileEnding(run, '-compare.json')) as {
-      strategy: string;
-      summary: ReturnType<typeof summarize>;
-    }[];
-    const of = (strategy: string) => rows.find((row) => row.strategy === strategy)?.summary;
+    const of = compareSummaries(run);
     // Nothing tells delete or ttl-only about a write that never passed through an instance: keys
     // cached before it are served old until their TTL (a minute), the final sweep included.
     expect(of('delete')?.stuckKeys, run.output).toBeGreaterThanOrEqual(1);

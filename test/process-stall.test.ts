@@ -2,48 +2,32 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StatsResponse } from '@cachelab/app';
-import {
-  type InstanceProcess,
-  startInstance,
-  startRedisServer,
-  type TestRedisServer,
-  waitFor,
-} from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
+import { type InstanceProcess, type TestRedisServer, waitFor } from '@cachelab/testkit';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient } from './support/index.ts';
+import { killInstances, startWithOwnRedis, testNamespace } from './support/instances.ts';
 
 /** How long instance 3 stays stopped: less than HEARTBEAT_TIMEOUT_MS (2 s), as in the report. */
 const PAUSE_MS = 1500;
 
 let redis: TestRedisServer;
 let instances: InstanceProcess[] = [];
-const prefix = `st-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+const prefix = testNamespace('st');
 const http = createHttpClient({ maxSockets: 4, timeoutMs: 10_000 });
 
 beforeAll(async () => {
   // Its own redis-server: this test kills its subscriber connections.
-  redis = await startRedisServer();
   // The defaults of npm start: heartbeat every 500 ms, timeout 2 s.
-  const env = {
-    REDIS_URL: redis.url,
-    DATABASE_URL: inject('databaseUrl'),
-    DB_LATENCY_MS: '0',
+  ({ redis, instances } = await startWithOwnRedis(['st-1', 'st-2', 'st-3'], {
     SEED_USERS: '100',
     CACHE_NAMESPACE: prefix,
     HEARTBEAT_INTERVAL_MS: '500',
     HEARTBEAT_TIMEOUT_MS: '2000',
-  };
-  instances = await Promise.all(
-    [1, 2, 3].map((n) => startInstance({ ...env, INSTANCE_NAME: `st-${n}` })),
-  );
+  }));
 });
 afterAll(async () => {
-  for (const { child } of instances) {
-    child.kill('SIGCONT');
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
+  killInstances(instances);
   http.close();
   await redis?.stop();
 });

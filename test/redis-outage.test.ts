@@ -1,15 +1,9 @@
 import { distribution } from '@cachelab/lab/lab/checker.ts';
 import { createPool, createUsersRepository } from '@cachelab/store';
-import {
-  type InstanceProcess,
-  startInstance,
-  startRedisServer,
-  type TestRedisServer,
-  waitFor,
-} from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
+import { type InstanceProcess, type TestRedisServer, waitFor } from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient, runLoops, type Timed } from './support/index.ts';
+import { killInstances, startWithOwnRedis, testNamespace } from './support/instances.ts';
 
 const INSTANCES = 3;
 const KEYS = 20;
@@ -26,7 +20,7 @@ type Ready = {
 
 let redis: TestRedisServer;
 let instances: InstanceProcess[] = [];
-const prefix = `ro-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+const prefix = testNamespace('ro');
 const ids = Array.from({ length: KEYS }, (_, i) => `${prefix}-${i}`);
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
 const pool = createPool({ connectionString: inject('databaseUrl'), max: 2 });
@@ -34,25 +28,16 @@ const database = createUsersRepository({ db: pool });
 
 beforeAll(async () => {
   // Its own redis-server: this test kills it.
-  redis = await startRedisServer();
-  const env = {
-    REDIS_URL: redis.url,
-    DATABASE_URL: inject('databaseUrl'),
-    DB_LATENCY_MS: '0',
+  const names = Array.from({ length: INSTANCES }, (_, i) => `ro-${i}`);
+  ({ redis, instances } = await startWithOwnRedis(names, {
     SEED_USERS: '100',
     CACHE_NAMESPACE: prefix,
     HEARTBEAT_INTERVAL_MS: '100',
     HEARTBEAT_TIMEOUT_MS: '400',
-  };
-  instances = await Promise.all(
-    Array.from({ length: INSTANCES }, (_, i) =>
-      startInstance({ ...env, INSTANCE_NAME: `ro-${i}` }),
-    ),
-  );
+  }));
 });
 afterAll(async () => {
-  for (const instance of instances)
-    if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
+  killInstances(instances);
   http.close();
   await pool.end();
   await redis?.stop();

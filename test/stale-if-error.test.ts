@@ -1,13 +1,7 @@
-import {
-  type InstanceProcess,
-  startDatabaseServer,
-  startInstance,
-  type TestDatabaseServer,
-  waitFor,
-} from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type InstanceProcess, type TestDatabaseServer, waitFor } from '@cachelab/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient } from './support/index.ts';
+import { killInstances, startWithOwnDatabase, testNamespace } from './support/instances.ts';
 
 let database: TestDatabaseServer;
 let a: InstanceProcess;
@@ -16,11 +10,7 @@ const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
 
 beforeAll(async () => {
   // Its own database process: this test kills it.
-  database = await startDatabaseServer();
-  const env = {
-    REDIS_URL: inject('redisUrl'),
-    DATABASE_URL: database.url,
-    DB_LATENCY_MS: '0',
+  const own = await startWithOwnDatabase(['se-a', 'se-b'], {
     SEED_USERS: '50',
     DB_QUERY_TIMEOUT_MS: '1000',
     DB_CONNECT_TIMEOUT_MS: '1000',
@@ -28,16 +18,13 @@ beforeAll(async () => {
     L1_TTL_MS: '300',
     TTL_JITTER: '0',
     STALE_IF_ERROR_MS: '60000',
-    CACHE_NAMESPACE: `se-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
-  };
-  [a, b] = await Promise.all([
-    startInstance({ ...env, INSTANCE_NAME: 'se-a' }),
-    startInstance({ ...env, INSTANCE_NAME: 'se-b' }),
-  ]);
+    CACHE_NAMESPACE: testNamespace('se'),
+  });
+  database = own.database;
+  [a, b] = own.instances;
 });
 afterAll(async () => {
-  for (const instance of [a, b])
-    if (instance?.child.exitCode === null) instance.child.kill('SIGKILL');
+  killInstances([a, b]);
   http.close();
   await database?.stop();
 });

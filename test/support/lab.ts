@@ -1,6 +1,8 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type CheckResult, type Summary, summarize } from '@cachelab/lab/lab/checker.ts';
+import type { History } from '@cachelab/lab/lab/history.ts';
 import { runNodeScript, type ScriptRun } from '@cachelab/testkit';
 
 /** The lab's one command line (`cachelab-lab`), a path from the repository root. */
@@ -57,4 +59,45 @@ export function fileEnding(run: LabRun, suffix: string): string {
   if (names.length !== 1)
     throw new Error(`expected one *${suffix}, got ${names.join(', ')}\n${run.output}`);
   return run.files[names[0] as string] as string;
+}
+
+/**
+ * The workload options of a short, bounded lab run (`history`): 4 sessions over 20 keys for
+ * `duration`, then 1 s quiet before the final sweep, 2 ms per database query.
+ */
+export function shortWorkload(duration = '2s'): string[] {
+  return [
+    '--duration',
+    duration,
+    '--sessions',
+    '4',
+    '--keys',
+    '20',
+    '--quiet',
+    '1s',
+    '--db-latency',
+    '2ms',
+  ];
+}
+
+/** What a `history` run wrote (`*-history.json`): the history, the checker's result, its summary. */
+export function historyReport(run: LabRun): {
+  history: History;
+  result: CheckResult;
+  summary: Summary;
+} {
+  const { history, result } = JSON.parse(fileEnding(run, '-history.json')) as {
+    history: History;
+    result: CheckResult;
+  };
+  return { history, result, summary: summarize(result) };
+}
+
+/** The summary of each strategy of a `history --compare` run (`*-compare.json`), by its name. */
+export function compareSummaries(run: LabRun): (strategy: string) => Summary | undefined {
+  const rows = JSON.parse(fileEnding(run, '-compare.json')) as {
+    strategy: string;
+    summary: Summary;
+  }[];
+  return (strategy) => rows.find((row) => row.strategy === strategy)?.summary;
 }

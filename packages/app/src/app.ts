@@ -21,8 +21,9 @@ export function createApp(deps: AppDeps): Express {
   metrics.collectFrom(deps);
   const instance = `${deps.instance.name}/${deps.instance.id}`;
   app.use(observeRequests({ instance, metrics, logger, isDraining: deps.isDraining }));
-  // Bodies only where they are read, and only as JSON objects of bounded size.
-  const json = [requireJson, express.json({ limit: BODY_LIMIT, strict: true })];
+  // Bodies only where they are read, as JSON of bounded size. Not `strict`: that would call a
+  // valid `null` or `42` invalid JSON; the routes' validation says the body must be an object.
+  const json = [requireJson, express.json({ limit: BODY_LIMIT, strict: false })];
   // The hot route first, on the app itself rather than a nested router: an L1-hit read passes
   // one middleware and its route, nothing else.
   addUserRoutes(app, deps, json);

@@ -12,6 +12,7 @@ export const errorCodes = {
   versionUnavailable: 'E_VERSION_UNAVAILABLE',
   preconditionFailed: 'E_PRECONDITION_FAILED',
   routeNotFound: 'E_ROUTE_NOT_FOUND',
+  methodNotAllowed: 'E_METHOD_NOT_ALLOWED',
   databaseUnavailable: 'E_DB_UNAVAILABLE',
   overloaded: 'E_OVERLOADED',
   shuttingDown: 'E_SHUTTING_DOWN',

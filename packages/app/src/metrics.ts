@@ -178,6 +178,11 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
     ],
     [`${c}corrupt_entries_total`, 'Undecodable Redis entries.', () => stats().corruptEntries],
     [`${c}writes_total`, 'Writes handled (cache.set calls).', () => stats().writes],
+    [
+      `${c}announcements_total`,
+      'Versions announced without a value (announce/announceMany entries).',
+      () => stats().announcements,
+    ],
     [`${c}invalidations_sent_total`, 'Invalidations published.', () => stats().invalidationsSent],
     [
       `${c}invalidations_received_total`,
@@ -233,6 +238,21 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
       "Misses answered by another instance's load (the load lease) instead of a database read.",
       () => stats().leaseWaits,
     ],
+    [
+      `${c}lease_timeouts_total`,
+      "Waits for another instance's load that ended without its fill (then loaded here).",
+      () => stats().leaseTimeouts,
+    ],
+    [
+      `${c}early_refreshes_total`,
+      'Background reloads started by an L1 hit near its expiry (EARLY_REFRESH).',
+      () => stats().earlyRefreshes,
+    ],
+    [
+      `${c}early_refresh_failures_total`,
+      'Background reloads near expiry that failed (the entry then simply expires).',
+      () => stats().earlyRefreshFailures,
+    ],
   ];
 }
 
@@ -277,6 +297,12 @@ function registerCollectors(
   );
   scrapedCounter(
     registry,
+    'cachelab_outbox_batches_total',
+    'Outbox batches announced to the caches by this instance.',
+    outbox((s) => s.batches),
+  );
+  scrapedCounter(
+    registry,
     'cachelab_outbox_set_aside_total',
     'Outbox rows set aside as unannounceable (key outside the scheme, bad version).',
     outbox((s) => s.setAside),
@@ -286,6 +312,12 @@ function registerCollectors(
     'cachelab_outbox_failures_total',
     'Outbox batches whose claim, announcement or deletion failed (retried).',
     outbox((s) => s.failures),
+  );
+  scrapedCounter(
+    registry,
+    'cachelab_outbox_notifications_total',
+    'Database notifications (LISTEN) that woke the outbox relay; 0 where none are delivered.',
+    outbox((s) => s.notifications),
   );
   scrapedCounter(
     registry,

@@ -72,12 +72,34 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
 
   it.each([
     ['invalid JSON', '{"name": "Ada",'],
-    ['a JSON string', '"Ada"'],
-    ['JSON null', 'null'],
+    ['a bare word', 'Ada'],
+    ['nothing but spaces', '  '],
   ])('rejects %s (E_INVALID_JSON)', async (_what, raw) => {
     const { base } = await appFixture();
     await expectError(await send(`${base}/users/x`, 'PUT', raw), 400, 'E_INVALID_JSON');
   });
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '42'],
+    ['a string', '"Ada"'],
+    ['a boolean', 'true'],
+    ['an empty array', '[]'],
+  ])(
+    'rejects valid JSON that is not an object, %s, as a body (E_INVALID_BODY)',
+    async (_what, raw) => {
+      const { base } = await appFixture();
+      for (const [method, url] of [
+        ['PUT', `${base}/users/not-an-object`],
+        ['POST', `${base}/users`],
+      ] as const) {
+        const response = await send(url, method, raw);
+        const { error } = (await response.clone().json()) as { error: { message: string } };
+        expect(error.message, `${method} ${raw}`).toMatch(/^the body must be a JSON object/);
+        await expectError(response, 400, 'E_INVALID_BODY');
+      }
+    },
+  );
 
   it.each([
     ['1 MB', 1024 * 1024],
@@ -122,15 +144,32 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
     expect(response.status).toBeLessThan(300);
   });
 
-  it('answers unknown routes and methods with a JSON 404', async () => {
+  it('answers unknown paths with a JSON 404', async () => {
     const { base } = await appFixture();
     await expectError(await fetch(`${base}/nope`), 404, 'E_ROUTE_NOT_FOUND');
-    await expectError(
-      await fetch(`${base}/users/1`, { method: 'PATCH' }),
-      404,
-      'E_ROUTE_NOT_FOUND',
-    );
-    await expectError(await fetch(`${base}/users`), 404, 'E_ROUTE_NOT_FOUND');
+    await expectError(await send(`${base}/nope`, 'POST', ada), 404, 'E_ROUTE_NOT_FOUND');
+    await expectError(await fetch(`${base}/users/1/more`), 404, 'E_ROUTE_NOT_FOUND');
+  });
+
+  it('answers HEAD wherever it answers GET', async () => {
+    const { base } = await appFixture();
+    for (const path of ['/users/1', '/healthz', '/stats']) {
+      expect((await fetch(`${base}${path}`, { method: 'HEAD' })).status, path).toBe(200);
+    }
+  });
+
+  it.each([
+    ['PATCH', '/users/1', 'GET, HEAD, PUT, DELETE'],
+    ['POST', '/users/1', 'GET, HEAD, PUT, DELETE'],
+    ['GET', '/users', 'POST'],
+    ['DELETE', '/users', 'POST'],
+    ['POST', '/stats', 'GET, HEAD'],
+    ['DELETE', '/healthz', 'GET, HEAD'],
+  ])('answers %s %s with a JSON 405 that allows %s', async (method, path, allow) => {
+    const { base } = await appFixture();
+    const response = await fetch(`${base}${path}`, { method });
+    expect(response.headers.get('allow')).toBe(allow);
+    await expectError(response, 405, 'E_METHOD_NOT_ALLOWED');
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import type { OutboxRelayStats } from '@cachelab/store';
 import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from '../../../test/support/index.ts';
@@ -117,6 +118,106 @@ describe('GET /metrics', () => {
       .get('cachelab_http_request_duration_seconds')
       ?.samples.filter((s) => s.name.endsWith('_count'));
     expect(series?.map((s) => s.labels.route).sort()).toEqual(['/users/:id', 'unmatched']);
+  });
+});
+
+/** A metric family, and its labels or the label that a per-reason map's keys are values of. */
+type Metric = [family: string, labels?: Record<string, string> | string];
+
+/**
+ * The `/stats` fields whose metric is not named by the README's rule (`cache.xyzAbc` is
+ * `cachelab_cache_xyz_abc_total`, `database.xyz` is `cachelab_db_xyz_total`, `outbox.xyz` is
+ * `cachelab_outbox_xyz_total`), as the README's table maps them; a label name stands for the keys
+ * of a per-reason map. `null`: no counter of its own (a histogram, an info label).
+ */
+const RENAMED: Record<string, Metric | null> = {
+  'cache.l1Size': ['cachelab_cache_l1_entries'],
+  'cache.trusted': ['cachelab_cache_l1_trusted'],
+  'cache.l1Hits': ['cachelab_cache_hits_total', { tier: 'L1' }],
+  'cache.l2Hits': ['cachelab_cache_hits_total', { tier: 'L2' }],
+  'cache.strictConfirmed': ['cachelab_cache_strict_checks_total', { result: 'confirmed' }],
+  'cache.strictRefuted': ['cachelab_cache_strict_checks_total', { result: 'refuted' }],
+  'cache.fillsRejected': ['cachelab_cache_fills_rejected_total', 'reason'],
+  'cache.messagesRejected': ['cachelab_cache_messages_rejected_total', 'reason'],
+  'cache.propagationMs': null,
+  'cache.strategy': null,
+  'database.errors': ['cachelab_db_query_errors_total'],
+};
+
+/** The gauges among the `/stats` fields the rule names: no `_total`. */
+const GAUGES = new Set([
+  'cache.highWaterMarks',
+  'cache.pendingInvalidations',
+  'cache.loadsInFlight',
+]);
+
+const SECTIONS = { cache: 'cache', database: 'db', outbox: 'outbox' } as const;
+
+describe('the metrics of the /stats counters', () => {
+  it('expose every counter of /stats under the name the README gives it', async () => {
+    const { cache, users, instance } = await appFixture();
+    // The real counters' fields, each with a value of its own: a metric reading the wrong field shows.
+    let next = 0;
+    const renumber = <T>(stats: T): T =>
+      JSON.parse(JSON.stringify(stats), (_key, value) =>
+        typeof value === 'number' ? ++next : value,
+      );
+    const outbox: OutboxRelayStats = {
+      relayed: 0,
+      batches: 0,
+      setAside: 0,
+      failures: 0,
+      notifications: 0,
+    };
+    const stats = {
+      cache: renumber(cache.stats()),
+      database: renumber(users.stats()),
+      outbox: renumber(outbox),
+    };
+    const metrics = createMetrics();
+    metrics.collectFrom({
+      cache: { stats: () => stats.cache },
+      users: { stats: () => stats.database },
+      outbox: { stats: () => stats.outbox },
+      instance,
+    });
+    const families = parsePrometheusText(await metrics.scrape());
+
+    const checked: string[] = [];
+    for (const [section, fields] of Object.entries(stats)) {
+      for (const [field, value] of Object.entries(fields as object)) {
+        const path = `${section}.${field}`;
+        const snake = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+        const base = `cachelab_${SECTIONS[section as keyof typeof SECTIONS]}_${snake}`;
+        const renamed = RENAMED[path];
+        const metric: Metric | null =
+          renamed === undefined ? [GAUGES.has(path) ? base : `${base}_total`] : renamed;
+        if (metric === null) continue;
+        const [family, labels = {}] = metric;
+        const kind = family.endsWith('_total') ? 'counter' : 'gauge';
+        expect(families.get(family)?.type, `${path} as ${family}`).toBe(kind);
+        expect(families.get(family)?.help, family).not.toBe('');
+        if (typeof labels === 'string') {
+          for (const [key, count] of Object.entries(value as Record<string, number>)) {
+            expect(sampleValue(families, family, { [labels]: key }), `${path}.${key}`).toBe(count);
+          }
+        } else {
+          expect(sampleValue(families, family, labels), path).toBe(Number(value));
+        }
+        checked.push(path);
+      }
+    }
+    // The six that once had no metric are among them.
+    expect(checked).toEqual(
+      expect.arrayContaining([
+        'cache.announcements',
+        'cache.leaseTimeouts',
+        'cache.earlyRefreshes',
+        'cache.earlyRefreshFailures',
+        'outbox.batches',
+        'outbox.notifications',
+      ]),
+    );
   });
 });
 

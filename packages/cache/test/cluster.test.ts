@@ -295,7 +295,7 @@ describe('a Redis Cluster failing over (after the tests above: it changes the to
     const hot = keysOnEveryShard()[0] as string;
     const result = await underLoad(async (namespace) => {
       const channelSlot = calculateSlot(createKeys(namespace).shardChannels()[3] as string);
-      for (const slot of [calculateSlot(hot), channelSlot]) await migrateSlot(slot);
+      for (const slot of [calculateSlot(hot), channelSlot]) await cluster.migrateSlot(slot);
     });
     console.log('slot migrated', JSON.stringify(summary(result)));
     expect(result.stuck).toEqual([]);
@@ -333,41 +333,4 @@ function summary(result: Awaited<ReturnType<typeof underLoad>>) {
     redisErrors,
     degradedReads,
   };
-}
-
-/** Moves `slot` and its keys to another master: SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE. */
-async function migrateSlot(slot: number): Promise<void> {
-  const source = await cluster.masterOf(slot);
-  const masters = new Set<number>();
-  for (const range of [0, 8191, 16_383]) masters.add(await cluster.masterOf(range));
-  const target = [...masters].find((port) => port !== source);
-  if (target === undefined) throw new Error('no other master');
-  const id = (port: number) => cluster.cli(port, 'CLUSTER', 'MYID');
-  const [sourceId, targetId] = [await id(source), await id(target)];
-  await cluster.cli(target, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
-  await cluster.cli(source, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
-  for (;;) {
-    const keys = (await cluster.cli(source, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100'))
-      .split('\n')
-      .filter(Boolean);
-    if (keys.length === 0) break;
-    await cluster.cli(
-      source,
-      'MIGRATE',
-      '127.0.0.1',
-      String(target),
-      '',
-      '0',
-      '5000',
-      'KEYS',
-      ...keys,
-    );
-  }
-  for (const port of [target, source, ...masters]) {
-    await cluster.cli(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
-  }
-  await waitFor(async () => (await cluster.masterOf(slot)) === target, {
-    timeoutMs: 10_000,
-    what: `slot ${slot} on ${target}`,
-  });
 }

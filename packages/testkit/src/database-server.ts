@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { answersSelect1 } from './answers-query.ts';
 import { freePort } from './net.ts';
 import { signalProcess } from './process.ts';
 import { waitFor } from './wait.ts';
@@ -46,7 +46,10 @@ export async function startDatabaseServer(): Promise<TestDatabaseServer> {
     // port is only free when it was picked), a query would be answered by the wrong server.
     // Generous: PGlite took over 20 s to start on a loaded 2-core machine.
     await listening(child, port, 90_000);
-    await waitFor(() => answers(url, child), { timeoutMs: 30_000, what: `database on ${port}` });
+    await waitFor(() => answersSelect1(url, child, 'database'), {
+      timeoutMs: 30_000,
+      what: `database on ${port}`,
+    });
     return child;
   }
 
@@ -65,19 +68,6 @@ export async function startDatabaseServer(): Promise<TestDatabaseServer> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-async function answers(url: string, child: ChildProcess): Promise<boolean> {
-  if (child.exitCode !== null) throw new Error(`database exited with ${child.exitCode}`);
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
 
 /**

@@ -7,7 +7,12 @@ export {
   type TestPostgresServer,
 } from './postgres-server.ts';
 export { runNodeScript, type ScriptRun, signalProcess } from './process.ts';
-export { type ClusterNode, startRedisCluster, type TestRedisCluster } from './redis-cluster.ts';
+export {
+  type ClusterNode,
+  type SlotMigration,
+  startRedisCluster,
+  type TestRedisCluster,
+} from './redis-cluster.ts';
 export { startRedisServer, type TestRedisServer, type TlsFiles } from './redis-server.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { type WaitOptions, waitFor } from './wait.ts';

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { answersSelect1 } from './answers-query.ts';
 import { freePort } from './net.ts';
 import { signalProcess } from './process.ts';
 import { waitFor } from './wait.ts';
@@ -73,23 +73,11 @@ export async function startPostgresServer(): Promise<TestPostgresServer> {
     );
     child.once('error', () => {});
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`postgres exited ${child.exitCode}`);
-        const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-        client.on('error', () => {});
-        try {
-          await client.connect();
-          await client.query('SELECT 1');
-          return true;
-        } catch {
-          return false;
-        } finally {
-          await client.end().catch(() => {});
-        }
-      },
-      { timeoutMs: 60_000, intervalMs: 100, what: `postgres on ${port}` },
-    );
+    await waitFor(() => answersSelect1(url, child, 'postgres'), {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      what: `postgres on ${port}`,
+    });
     return {
       url,
       process: () => child,

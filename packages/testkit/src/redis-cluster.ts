@@ -9,6 +9,9 @@ import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);
 
+/** A range of `CLUSTER SLOTS`: first and last slot, then the master (`[host, port, …]`). */
+type SlotRange = [number, number, [string, number]];
+
 /** One `redis-server` of a {@link TestRedisCluster}. */
 export interface ClusterNode {
   port: number;
@@ -20,6 +23,16 @@ export interface ClusterNode {
    * meanwhile. Resolves once it answers PING.
    */
   restart(): Promise<void>;
+}
+
+/** What {@link TestRedisCluster.migrateSlot} did. */
+export interface SlotMigration {
+  /** Port of the master that served the slot before. */
+  from: number;
+  /** Port of the master serving it now. */
+  to: number;
+  /** How many keys were migrated. */
+  keys: number;
 }
 
 /**
@@ -34,6 +47,20 @@ export interface TestRedisCluster {
   cli(port: number, ...args: string[]): Promise<string>;
   /** The port of the master serving `slot` now. */
   masterOf(slot: number): Promise<number>;
+  /**
+   * Moves `slot` and its keys to the master on port `target` (by default the first other master
+   * in slot order), as `redis-cli --cluster reshard` does: `CLUSTER SETSLOT … IMPORTING` on the
+   * target, `MIGRATING` on the source, `MIGRATE` of its keys 100 at a time, then `SETSLOT … NODE`
+   * on every master. Meanwhile clients get `ASK` for keys already moved, and `MOVED` after.
+   * Resolves once the cluster says `target` serves `slot`.
+   *
+   * @returns the ports of the old (`from`) and new (`to`) master and the number of keys moved.
+   * @throws {Error} when `target` is not a master serving slots or already serves `slot`, when the
+   *   cluster has no other master, when a step fails (a `SETSLOT` or `MIGRATE` answers other than
+   *   `OK`, or `redis-cli` exits non-zero), or when the new owner is not seen within 10 s; the
+   *   slot may then be left `IMPORTING`/`MIGRATING`.
+   */
+  migrateSlot(slot: number, target?: number): Promise<SlotMigration>;
   /** Waits until every node reports `cluster_state:ok` and agrees on `masters` masters. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node (SIGTERM, then waits) and deletes the directory. */
@@ -114,6 +141,12 @@ export async function startRedisCluster(
     await stop();
     throw error;
   }
+  /** `CLUSTER SLOTS` as a live node sees it. */
+  const slotRanges = async () => {
+    const live = nodes.find(({ child }) => child.exitCode === null && child.signalCode === null);
+    const reply = await cli(live?.port ?? 0, '--json', 'CLUSTER', 'SLOTS');
+    return JSON.parse(reply) as SlotRange[];
+  };
   const cluster: TestRedisCluster = {
     nodes: nodes.map((node) => ({
       port: node.port,
@@ -126,14 +159,8 @@ export async function startRedisCluster(
     })),
     seeds: nodes.map(({ port }) => `127.0.0.1:${port}`).join(','),
     cli,
-    async masterOf(slot) {
-      const live = nodes.find(({ child }) => child.exitCode === null && child.signalCode === null);
-      const reply = await cli(live?.port ?? 0, '--json', 'CLUSTER', 'SLOTS');
-      const ranges = JSON.parse(reply) as [number, number, [string, number]][];
-      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-      if (!range) throw new Error(`no master serves slot ${slot}`);
-      return range[2][1];
-    },
+    masterOf: async (slot) => ownerOf(await slotRanges(), slot),
+    migrateSlot: (slot, target) => migrateSlot(cli, slotRanges, slot, target),
     async waitHealthy(timeoutMs = 30_000) {
       const masters = count / 2;
       await waitFor(
@@ -158,4 +185,57 @@ export async function startRedisCluster(
     throw error;
   }
   return cluster;
+}
+
+/** {@link TestRedisCluster.migrateSlot}, over the cluster's `cli` and its slot table. */
+async function migrateSlot(
+  cli: TestRedisCluster['cli'],
+  slotRanges: () => Promise<SlotRange[]>,
+  slot: number,
+  target?: number,
+): Promise<SlotMigration> {
+  const ranges = await slotRanges();
+  const source = ownerOf(ranges, slot);
+  const masters = new Set(ranges.sort(([a], [b]) => a - b).map(([, , [, port]]) => port));
+  const to = target ?? [...masters].find((port) => port !== source);
+  if (to === undefined) throw new Error('the cluster has no other master');
+  if (to === source) throw new Error(`the master on ${to} already serves slot ${slot}`);
+  if (!masters.has(to)) throw new Error(`${to} is not a master serving slots`);
+  // redis-cli exits 0 on an error reply: each step checks what it answered.
+  const step = async (port: number, expected: string[], ...args: string[]) => {
+    const reply = await cli(port, ...args);
+    if (!expected.includes(reply)) throw new Error(`${args.join(' ')} on ${port}: ${reply}`);
+  };
+  const setslot = (port: number, ...args: string[]) =>
+    step(port, ['OK'], 'CLUSTER', 'SETSLOT', String(slot), ...args);
+  const id = (port: number) => cli(port, 'CLUSTER', 'MYID');
+  const [sourceId, targetId] = [await id(source), await id(to)];
+  // IMPORTING before MIGRATING: a client sent to the target by ASK must find it importing.
+  await setslot(to, 'IMPORTING', sourceId);
+  await setslot(source, 'MIGRATING', targetId);
+  let keys = 0;
+  for (;;) {
+    const batch = (await cli(source, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100'))
+      .split('\n')
+      .filter(Boolean);
+    if (batch.length === 0) break;
+    // NOKEY: the batch expired or was deleted meanwhile.
+    const migrate = ['MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...batch];
+    await step(source, ['OK', 'NOKEY'], ...migrate);
+    keys += batch.length;
+  }
+  for (const port of new Set([to, source, ...masters])) await setslot(port, 'NODE', targetId);
+  await waitFor(async () => ownerOf(await slotRanges(), slot) === to, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+    what: `slot ${slot} on ${to}`,
+  });
+  return { from: source, to, keys };
+}
+
+/** The port of the master serving `slot` in `ranges`. */
+function ownerOf(ranges: SlotRange[], slot: number): number {
+  const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+  if (!range) throw new Error(`no master serves slot ${slot}`);
+  return range[2][1];
 }

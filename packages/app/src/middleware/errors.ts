@@ -18,6 +18,24 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, errorCodes.routeNotFound, `no route for ${req.method} ${req.path}`));
 };
 
+/**
+ * Answers a method a path has no route for with a JSON 405 and `Allow: <methods>`. Mount it with
+ * `router.all(path, …)` after that path's routes, so that it only sees the methods they left.
+ */
+export function methodNotAllowed(methods: readonly string[]): RequestHandler {
+  const allow = methods.join(', ');
+  return (req, res, next) => {
+    res.set('Allow', allow);
+    next(
+      new HttpError(
+        405,
+        errorCodes.methodNotAllowed,
+        `${req.method} is not allowed on ${req.path}; allowed: ${allow}`,
+      ),
+    );
+  };
+}
+
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 
 /** Requires `Content-Type: application/json` (UTF-8, as RFC 8259 says) on requests with a body. */

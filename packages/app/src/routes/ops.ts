@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { AppDeps, Check } from '../deps.ts';
 import type { AppMetrics } from '../metrics.ts';
+import { methodNotAllowed } from '../middleware/errors.ts';
 import type { StatsResponse, StatsResponseMemory } from '../stats-response.ts';
 
 const CHECK_TIMEOUT_MS = 1000;
@@ -70,6 +71,11 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
     const text = await metrics.scrape();
     res.type(metrics.registry.contentType).send(text);
   });
+
+  // One route per path, so that a 405 is labelled with its path in /metrics like the GETs.
+  for (const path of ['/healthz', '/readyz', '/stats', '/metrics']) {
+    router.all(path, methodNotAllowed(['GET', 'HEAD']));
+  }
 
   return router;
 }

@@ -10,7 +10,7 @@ import {
 } from '../conditional.ts';
 import type { AppDeps } from '../deps.ts';
 import { errorCodes, HttpError } from '../errors.ts';
-import { assertNoQuery, rejectQuery } from '../middleware/errors.ts';
+import { assertNoQuery, methodNotAllowed, rejectQuery } from '../middleware/errors.ts';
 import { sendUserAnswer, userAnswerOf } from '../user-answer.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
 import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
@@ -25,7 +25,8 @@ function writeConditionOf(req: Request): WriteCondition | undefined {
  * Adds `GET/PUT/DELETE /users/:id` and `POST /users` to `router`: cache-aside reads, invalidating
  * writes. None takes a query string (400); `parseBody` runs before the writes that carry a body.
  * Every user answer carries `ETag: "v<version>"`; a GET honours `If-None-Match` (304), a PUT or
- * DELETE `If-Match` (412, checked by the database write itself).
+ * DELETE `If-Match` (412, checked by the database write itself). Another method on these paths
+ * is a 405 with `Allow`.
  */
 export function addUserRoutes(
   router: IRouter,
@@ -109,4 +110,8 @@ export function addUserRoutes(
     await cache.set(userKey(id), { value: null, version: tombstone.version });
     res.status(204).set('X-Version', String(tombstone.version)).end();
   });
+
+  // Any other method on these paths is a 405 (the path exists), never reached by the routes above.
+  router.all('/users/:id', methodNotAllowed(['GET', 'HEAD', 'PUT', 'DELETE']));
+  router.all('/users', methodNotAllowed(['POST']));
 }

@@ -4,19 +4,41 @@
  * error is one line on stderr — the option, what was given, what is accepted — and exit status 2;
  * `--help` exits 0.
  */
-import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { Command, type ErrorOptions, InvalidArgumentError } from '@commander-js/extra-typings';
 import { type DurationRange, parseDuration } from './duration.ts';
 
 /** Exit status of a command-line error (wrong option, value or combination). */
 export const USAGE_ERROR_EXIT_CODE = 2;
 
 /**
+ * A commander command whose "unknown option" error lists the options it accepts, and whose
+ * "unknown command" error its commands; its subcommands (`.command()`) are of this kind too.
+ */
+class LabCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new LabCommand(name);
+  }
+
+  override error(message: string, options?: ErrorOptions): never {
+    const help = this.createHelp();
+    let accepted: string[] = [];
+    if (options?.code === 'commander.unknownOption') {
+      accepted = help.visibleOptions(this).map((option) => option.long ?? option.short ?? '');
+    } else if (options?.code === 'commander.unknownCommand') {
+      accepted = help.visibleCommands(this).map((command) => command.name());
+    }
+    const list = accepted.filter(Boolean).join(', ');
+    return super.error(list === '' ? message : `${message}; accepted: ${list}`, options);
+  }
+}
+
+/**
  * A commander program named `name` (as the user types it, e.g. `demo:warmup`) whose errors are one
- * line prefixed with that name and exit with {@link USAGE_ERROR_EXIT_CODE}. Subcommands created
- * with `.command()` afterwards inherit both.
+ * line prefixed with that name and exit with {@link USAGE_ERROR_EXIT_CODE}; an unknown option or
+ * command is told what is accepted. Subcommands created with `.command()` afterwards inherit all three.
  */
 export function createProgram(name: string): Command {
-  return new Command(name)
+  return new LabCommand(name)
     .helpOption('-h, --help', 'show this help')
     .configureOutput({
       // Commander puts "(Did you mean …?)" on a line of its own: keep the error on one line.

@@ -74,51 +74,14 @@ export async function killMaster(
 }
 
 /**
- * Moves `slot` and its keys to another master, as `redis-cli --cluster reshard` does: `CLUSTER
- * SETSLOT … IMPORTING` on the target, `MIGRATING` on the source, `MIGRATE` of its keys (100 at a
- * time), then `SETSLOT … NODE` on every master. Meanwhile clients get `ASK` for keys already moved,
- * and `MOVED` after. Returns what happened, for the report.
+ * Moves `slot` and its keys to another master ({@link TestRedisCluster.migrateSlot}). Returns what
+ * happened, for the report.
  *
  * @throws {Error} when the cluster has a single master or a step fails.
  */
 export async function migrateSlot(cluster: TestRedisCluster, slot: number): Promise<string> {
-  const source = await cluster.masterOf(slot);
-  const masters = new Set<number>();
-  for (const edge of [0, 8191, 16_383]) masters.add(await cluster.masterOf(edge));
-  const target = [...masters].find((port) => port !== source);
-  if (target === undefined) throw new Error('the cluster has no other master');
-  const id = (port: number) => cluster.cli(port, 'CLUSTER', 'MYID');
-  const [sourceId, targetId] = [await id(source), await id(target)];
-  await cluster.cli(target, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
-  await cluster.cli(source, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
-  let moved = 0;
-  for (;;) {
-    const keys = (await cluster.cli(source, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100'))
-      .split('\n')
-      .filter(Boolean);
-    if (keys.length === 0) break;
-    await cluster.cli(
-      source,
-      'MIGRATE',
-      '127.0.0.1',
-      String(target),
-      '',
-      '0',
-      '5000',
-      'KEYS',
-      ...keys,
-    );
-    moved += keys.length;
-  }
-  for (const port of [target, source, ...masters]) {
-    await cluster.cli(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
-  }
-  await waitFor(async () => (await cluster.masterOf(slot)) === target, {
-    timeoutMs: 10_000,
-    intervalMs: 100,
-    what: `slot ${slot} on ${target}`,
-  });
-  return `slot ${slot}: ${moved} keys moved from ${source} to ${target}`;
+  const { from, to, keys } = await cluster.migrateSlot(slot);
+  return `slot ${slot}: ${keys} keys moved from ${from} to ${to}`;
 }
 
 /** `CLIENT KILL TYPE pubsub` on every live node: every shard subscription drops. */
