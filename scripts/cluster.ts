@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redactUrl } from '@cachelab/app';
 import {
+  CLUSTER_LOCATION_SETTINGS,
   type ClusterConfig,
   ClusterConfigError,
   clusterPorts,
@@ -155,6 +156,12 @@ function redisClusterCommands(ports: number[]): ConcurrentlyCommandInput[] {
 }
 
 /** Prints the ready banner, with paste-able examples and the line tests wait for. */
+/** " with the same settings (BASE_PORT, …)" when the cluster was moved by any, so reset finds it. */
+function sameSettings(): string {
+  const set = CLUSTER_LOCATION_SETTINGS.filter((name) => process.env[name]?.trim());
+  return set.length > 0 ? ` with the same settings (${set.join(', ')})` : '';
+}
+
 function printReady(urls: string[]): void {
   const body = `'{"name":"Ada","email":"ada@example.com","age":36}'`;
   const redis =
@@ -176,7 +183,7 @@ function printReady(urls: string[]): void {
       `  curl -i -X PUT ${urls[0]}/users/42 -H 'content-type: application/json' -d ${body}`,
       `  curl -i ${urls[urls.length - 1]}/users/42`,
       '',
-      'Ctrl-C stops everything; then `npm run reset` starts the next run from a fresh database.',
+      `Ctrl-C stops everything; then \`npm run reset\`${sameSettings()} starts the next run from a fresh database.`,
       '',
       `cachelab cluster ready: ${urls.join(',')}`,
     ].join('\n'),

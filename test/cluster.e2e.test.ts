@@ -120,6 +120,12 @@ describe('npm start (scripts/cluster.ts)', () => {
     expect(cluster?.output()).toContain(`curl -i ${instanceUrl(1)}/users/42`);
   });
 
+  it('tells to run npm run reset with the settings that moved the cluster', () => {
+    expect(cluster?.output()).toContain(
+      '`npm run reset` with the same settings (INSTANCES, BASE_PORT, DB_PORT, DB_DATA_DIR, REDIS_URL, CACHE_NAMESPACE)',
+    );
+  });
+
   it('says that it uses the Redis of REDIS_URL and starts none of its own', () => {
     expect(cluster?.output()).toMatch(
       /^cluster: Redis: using \S+ from REDIS_URL, not started by npm start/m,

@@ -111,6 +111,8 @@ const pool = createPool(
     max: config.dbPoolMax,
     queryTimeoutMs: config.dbQueryTimeoutMs,
     connectTimeoutMs: config.dbConnectTimeoutMs,
+    // This instance announces its own writes; the relays' NOTIFY is for writers that do not.
+    wakeRelays: false,
   },
   (error) => {
     if (draining) logger.debug(`database connection closed while stopping: ${error.message}`);

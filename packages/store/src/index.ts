@@ -14,7 +14,12 @@ export { createOutboxRelay } from './outbox-relay.ts';
 export type { PoolOptions } from './pool.ts';
 export { createPool } from './pool.ts';
 export type { Queryable } from './queryable.ts';
-export { OUTBOX_CHANNEL, prepareDatabase, USER_KEY_PREFIX } from './schema.ts';
+export {
+  OUTBOX_CHANNEL,
+  prepareDatabase,
+  USER_KEY_PREFIX,
+  WAKE_RELAY_SETTING,
+} from './schema.ts';
 export type {
   PutResult,
   QueryEvent,

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { pg } from './pg.ts';
+import { WAKE_RELAY_SETTING } from './schema.ts';
 
 /** Options of {@link createPool}. */
 export interface PoolOptions {
@@ -20,6 +21,16 @@ export interface PoolOptions {
    * @default 2000
    */
   connectTimeoutMs?: number;
+  /**
+   * Whether writes on these connections wake the outbox relays with NOTIFY. `false` suits a
+   * writer that announces its own writes (a cachelab instance): NOTIFY serialises the commits of
+   * every transaction that sends one, and the relays still find these rows at their next poll.
+   * Set through the connection's `options` (`-c cachelab.wake_relay=off`), which an `options`
+   * parameter in `connectionString` replaces. The embedded PGlite server ignores it (it does not
+   * deliver NOTIFY either).
+   * @default true
+   */
+  wakeRelays?: boolean;
 }
 
 /** Creates a `pg` Pool with bounded waits; idle-connection errors are reported, never thrown. */
@@ -30,6 +41,7 @@ export function createPool(options: PoolOptions, onError: (error: Error) => void
     query_timeout: options.queryTimeoutMs ?? 5000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
     idleTimeoutMillis: 30_000,
+    ...(options.wakeRelays === false ? { options: `-c ${WAKE_RELAY_SETTING}=off` } : {}),
   });
   // Without a listener, an idle client losing its connection (database restarted) would crash
   // the process with an unhandled 'error' event.

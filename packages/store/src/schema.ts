@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS users (
 /** Channel notified (once per transaction) when outbox rows were added. */
 export const OUTBOX_CHANNEL = 'cachelab_outbox';
 
+/**
+ * Session setting that keeps a connection's writes from waking the relays with NOTIFY, for a
+ * writer that announces its own writes (a cachelab instance): `off` there, unset everywhere else.
+ * Its outbox rows are still written, and relayed by the next poll.
+ */
+export const WAKE_RELAY_SETTING = 'cachelab.wake_relay';
+
 /** The cache key of a user id in the outbox: the application's key scheme for users. */
 export const USER_KEY_PREFIX = 'user:';
 
@@ -62,8 +69,15 @@ BEGIN
   INSERT INTO cache_outbox (key, version) VALUES ('${USER_KEY_PREFIX}' || NEW.id, NEW.version);
   RETURN NULL;
 END $$;
+-- NOTIFY serialises the commits of every transaction that sends one: PostgreSQL holds a
+-- cluster-wide lock from queueing the notification until after the commit
+-- (src/backend/commands/async.c, PreCommit_Notify). A writer that
+-- announces its own writes (a cachelab instance) does not need it: its connections set
+-- ${WAKE_RELAY_SETTING} to off, and its rows wait for the next poll, which matters only if it died
+-- before announcing.
 CREATE OR REPLACE FUNCTION users_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('${WAKE_RELAY_SETTING}', true) = 'off' THEN RETURN NULL; END IF;
   PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
   RETURN NULL;
 END $$;

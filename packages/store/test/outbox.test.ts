@@ -1,10 +1,11 @@
 import { waitFor } from '@cachelab/testkit';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
   createOutboxRelay,
   createPool,
   createUsersRepository,
+  OUTBOX_CHANNEL,
   type OutboxEntry,
   prepareDatabase,
   type UsersRepository,
@@ -276,4 +277,35 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
       await relay.close();
     }
   });
+
+  it.runIf(name === 'PostgreSQL')(
+    'does not NOTIFY for a pool whose writer announces itself, and still records the row',
+    async () => {
+      const listener = new pg.Client({ connectionString: database.url });
+      const payloads: string[] = [];
+      listener.on('notification', (message) => payloads.push(message.payload ?? ''));
+      await listener.connect();
+      const quiet = createPool({ connectionString: database.url, max: 1, wakeRelays: false });
+      try {
+        await listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
+        const { rows } = await quiet.query(
+          `UPDATE users SET age = age + 1 WHERE id = '4' RETURNING version`,
+        );
+        // Notifications arrive in commit order: once the marker is in, the write's would be too.
+        await pool.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', 'marker')`);
+        await waitFor(() => payloads.includes('marker'), { what: 'the marker notification' });
+        expect(payloads).toEqual(['marker']);
+        expect(await outbox()).toEqual([{ key: 'user:4', version: Number(rows[0]?.version) }]);
+
+        // The same write on an ordinary connection does wake the relays.
+        payloads.length = 0;
+        await pool.query(`UPDATE users SET age = age + 1 WHERE id = '4'`);
+        await waitFor(() => payloads.length > 0, { what: 'the notification of a plain write' });
+        expect(payloads).toEqual(['']);
+      } finally {
+        await quiet.end();
+        await listener.end();
+      }
+    },
+  );
 });

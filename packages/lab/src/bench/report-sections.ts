@@ -412,7 +412,9 @@ process, round robin, ${o.writeSeconds} s per run, ${o.writeRounds} rounds alter
 instances with the outbox's two triggers disabled (\`ALTER TABLE users DISABLE TRIGGER users_outbox,
 users_outbox_notify\`): the version trigger still runs, no outbox row is written, the relays find
 nothing. "outbox": every write also inserts its outbox row, and the relays claim, announce (a second
-time: the write path announced it already) and delete it. Median (min–max) over the rounds.
+time: the write path announced it already) and delete it, at their poll: an instance's own writes do
+not NOTIFY (its connections set \`cachelab.wake_relay=off\`; NOTIFY serialises the commits that send
+one). Median (min–max) over the rounds.
 
 ${table(
   ['database', 'mode', 'writes/s', 'p50 ms', 'p99 ms', 'errors'],

@@ -66,6 +66,23 @@ export class ClusterConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /**
+ * The variables that say where `npm start`'s cluster lives: `npm run reset` must be given the same
+ * ones to find it.
+ */
+export const CLUSTER_LOCATION_SETTINGS = [
+  'INSTANCES',
+  'BASE_PORT',
+  'DB_PORT',
+  'DB_DATA_DIR',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'REDIS_PORT',
+  'REDIS_CLUSTER',
+  'REDIS_CLUSTER_NODES',
+  'CACHE_NAMESPACE',
+] as const;
+
+/**
  * Reads the cluster's settings from `env`.
  * @throws ClusterConfigError naming the first invalid variable.
  */

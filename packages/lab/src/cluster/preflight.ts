@@ -37,20 +37,31 @@ export function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** One line per port in `ports` that is taken, naming who needed it and the setting that moves it. */
+/**
+ * One line per port in `ports` that is taken, naming who needed it and the setting that moves it.
+ * The suggested value is the same on every line of a setting and moves all of its ports: the
+ * instances by 100, say, rather than one line per instance with a value of its own.
+ */
 export async function takenPorts(ports: ClusterPort[]): Promise<string[]> {
   const free = await Promise.all(ports.map(({ port }) => isFree(port)));
   return ports
     .filter((_, i) => !free[i])
     .map(
       ({ port, user, setting }) =>
-        `port ${port} (${user}) is already in use: stop what listens there, or set ${setting} to move it (e.g. ${setting}=${suggestion(setting, port)})`,
+        `port ${port} (${user}) is already in use: stop what listens there, or set ${setting} to move it (e.g. ${setting}=${suggestion(setting, ports)})`,
     );
 }
 
-function suggestion(setting: ClusterPort['setting'], port: number): number {
-  if (setting === 'BASE_PORT') return port < 4000 ? 4001 : port + 100;
-  return port < 65_000 ? port + 1 : port - 1;
+/** Another value for `setting`: its first port moved past the ports it sets (cluster bus ports are +10000). */
+function suggestion(setting: ClusterPort['setting'], ports: ClusterPort[]): number {
+  const own = ports.filter((p) => p.setting === setting).map((p) => p.port);
+  const first = Math.min(...own);
+  if (setting === 'BASE_PORT') return first < 4000 ? 4001 : first + 100;
+  // One port (the database, a single redis-server) moves by one; a group of nodes by 100, down
+  // where up would leave Redis's highest node port (55535, for its bus port).
+  const step = own.length > 1 ? 100 : 1;
+  const limit = setting === 'REDIS_PORT' && own.length > 1 ? 55_530 : 65_535;
+  return first + step <= limit ? first + step : first - step;
 }
 
 /**

@@ -1,0 +1,48 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import { clusterPorts, readClusterConfig } from '@cachelab/lab/cluster/config.ts';
+import { takenPorts } from '@cachelab/lab/cluster/preflight.ts';
+import { freePort } from '@cachelab/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+
+async function occupy(port: number): Promise<void> {
+  const server = createServer().listen(port, '127.0.0.1');
+  servers.push(server);
+  await once(server, 'listening');
+}
+
+/** The value each line suggests for `setting`. */
+function suggested(lines: string[], setting: string): number[] {
+  return lines.map((line) => Number(line.match(new RegExp(`e\\.g\\. ${setting}=(\\d+)`))?.[1]));
+}
+
+describe('the port preflight of npm start', () => {
+  it('suggests one BASE_PORT for every taken instance port, and it moves them all clear', async () => {
+    const base = await freePort();
+    const config = readClusterConfig({ INSTANCES: '3', BASE_PORT: String(base) });
+    await occupy(base);
+    await occupy(base + 2);
+    const lines = await takenPorts(clusterPorts(config).filter((p) => p.setting === 'BASE_PORT'));
+    expect(lines).toHaveLength(2);
+    const [first, second] = suggested(lines, 'BASE_PORT');
+    expect(first).toBe(second);
+    // The suggested instances' ports overlap none of the taken ones.
+    for (let i = 0; i < 3; i++) expect([base, base + 2]).not.toContain((first as number) + i);
+  });
+
+  it('moves a group of Redis Cluster nodes by more than the group, below the highest node port', async () => {
+    const config = readClusterConfig({ REDIS_CLUSTER: '1', REDIS_PORT: '55500' });
+    const nodes = clusterPorts(config).filter((p) => p.setting === 'REDIS_PORT');
+    const port = nodes[1]?.port as number;
+    await occupy(port);
+    const [value] = suggested(await takenPorts(nodes), 'REDIS_PORT');
+    // Six nodes from the suggestion stay at or below 55535 and clear of the taken port.
+    expect(value).toBeLessThanOrEqual(55_530);
+    expect(Math.abs((value as number) - port)).toBeGreaterThan(6);
+  });
+});
