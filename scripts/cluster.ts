@@ -155,13 +155,13 @@ function redisClusterCommands(ports: number[]): ConcurrentlyCommandInput[] {
   return [...nodes, create];
 }
 
-/** Prints the ready banner, with paste-able examples and the line tests wait for. */
 /** " with the same settings (BASE_PORT, …)" when the cluster was moved by any, so reset finds it. */
 function sameSettings(): string {
   const set = CLUSTER_LOCATION_SETTINGS.filter((name) => process.env[name]?.trim());
   return set.length > 0 ? ` with the same settings (${set.join(', ')})` : '';
 }
 
+/** Prints the ready banner, with paste-able examples and the line tests wait for. */
 function printReady(urls: string[]): void {
   const body = `'{"name":"Ada","email":"ada@example.com","age":36}'`;
   const redis =

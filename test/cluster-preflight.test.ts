@@ -45,4 +45,18 @@ describe('the port preflight of npm start', () => {
     expect(value).toBeLessThanOrEqual(55_530);
     expect(Math.abs((value as number) - port)).toBeGreaterThan(6);
   });
+
+  it.each([
+    ['BASE_PORT', { INSTANCES: '3', BASE_PORT: '65533' }, 65_535],
+    ['REDIS_PORT', { REDIS_PORT: '65530' }, 65_530],
+  ])(
+    'suggests a %s that npm start accepts when the taken port is at the top of the range',
+    async (setting, env, port) => {
+      const config = readClusterConfig(env);
+      await occupy(port);
+      const lines = await takenPorts(clusterPorts(config).filter((p) => p.setting === setting));
+      const [value] = suggested(lines, setting);
+      expect(() => readClusterConfig({ ...env, [setting]: String(value) })).not.toThrow();
+    },
+  );
 });

@@ -25,9 +25,11 @@ export interface PoolOptions {
    * Whether writes on these connections wake the outbox relays with NOTIFY. `false` suits a
    * writer that announces its own writes (a cachelab instance): NOTIFY serialises the commits of
    * every transaction that sends one, and the relays still find these rows at their next poll.
-   * Set through the connection's `options` (`-c cachelab.wake_relay=off`), which an `options`
-   * parameter in `connectionString` replaces. The embedded PGlite server ignores it (it does not
-   * deliver NOTIFY either).
+   * Each new connection runs `SET cachelab.wake_relay = off` before its first query. Behind a
+   * pooler in transaction mode (PgBouncer) that setting stays with the server connection: some
+   * writes may still notify, or another client's not, which only moves them between NOTIFY and
+   * the next poll. The embedded PGlite server runs one session for every client, and delivers no
+   * NOTIFY anyway.
    * @default true
    */
   wakeRelays?: boolean;
@@ -41,8 +43,16 @@ export function createPool(options: PoolOptions, onError: (error: Error) => void
     query_timeout: options.queryTimeoutMs ?? 5000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
     idleTimeoutMillis: 30_000,
-    ...(options.wakeRelays === false ? { options: `-c ${WAKE_RELAY_SETTING}=off` } : {}),
   });
+  if (options.wakeRelays === false) {
+    // A SET once connected rather than the startup packet's `options`: that one would replace
+    // PGOPTIONS and be replaced by an `options` in the URL, and PgBouncer refuses the connection
+    // ("unsupported startup parameter"). pg runs it before any query the pool sends on the client.
+    pool.on('connect', (client) => {
+      // Should it fail, this connection's writes wake the relays as any writer's do: never wrong.
+      client.query(`SET ${WAKE_RELAY_SETTING} = off`).catch(() => {});
+    });
+  }
   // Without a listener, an idle client losing its connection (database restarted) would crash
   // the process with an unhandled 'error' event.
   pool.on('error', onError);

@@ -9,6 +9,7 @@ import {
   type OutboxEntry,
   prepareDatabase,
   type UsersRepository,
+  WAKE_RELAY_SETTING,
 } from '../src/index.ts';
 import { databaseBackends, type FreshDatabase } from './fresh-database.ts';
 
@@ -305,6 +306,34 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
       } finally {
         await quiet.end();
         await listener.end();
+      }
+    },
+  );
+
+  it.runIf(name === 'PostgreSQL')(
+    'keeps a pool quiet next to the options of its URL or of PGOPTIONS, and honours them',
+    async () => {
+      const withOptions = new URL(database.url);
+      withOptions.searchParams.set('options', '-c search_path=public');
+      const given = process.env.PGOPTIONS;
+      for (const [what, url, pgOptions] of [
+        ['options in the URL', withOptions.toString(), undefined],
+        ['PGOPTIONS', database.url, '-c search_path=public'],
+      ] as const) {
+        if (pgOptions === undefined) delete process.env.PGOPTIONS;
+        else process.env.PGOPTIONS = pgOptions;
+        const quiet = createPool({ connectionString: url, max: 1, wakeRelays: false });
+        try {
+          const { rows } = await quiet.query(
+            `SELECT current_setting('${WAKE_RELAY_SETTING}', true) AS wake,
+                    current_setting('search_path') AS path`,
+          );
+          expect(rows[0], what).toEqual({ wake: 'off', path: 'public' });
+        } finally {
+          await quiet.end();
+          if (given === undefined) delete process.env.PGOPTIONS;
+          else process.env.PGOPTIONS = given;
+        }
       }
     },
   );

@@ -52,16 +52,25 @@ export async function takenPorts(ports: ClusterPort[]): Promise<string[]> {
     );
 }
 
-/** Another value for `setting`: its first port moved past the ports it sets (cluster bus ports are +10000). */
+/**
+ * Another value for `setting`: its first port moved past the ports it sets (cluster bus ports are
+ * +10000), down instead where up would pass the highest value `readClusterConfig` accepts.
+ */
 function suggestion(setting: ClusterPort['setting'], ports: ClusterPort[]): number {
   const own = ports.filter((p) => p.setting === setting).map((p) => p.port);
   const first = Math.min(...own);
-  if (setting === 'BASE_PORT') return first < 4000 ? 4001 : first + 100;
-  // One port (the database, a single redis-server) moves by one; a group of nodes by 100, down
-  // where up would leave Redis's highest node port (55535, for its bus port).
-  const step = own.length > 1 ? 100 : 1;
-  const limit = setting === 'REDIS_PORT' && own.length > 1 ? 55_530 : 65_535;
-  return first + step <= limit ? first + step : first - step;
+  if (setting === 'BASE_PORT' && first < 4000) return 4001;
+  // One port (the database, a single redis-server) moves by one; a group of ports by 100.
+  const step = setting === 'BASE_PORT' || own.length > 1 ? 100 : 1;
+  return first + step <= highestValue(setting, own.length) ? first + step : first - step;
+}
+
+/** The highest value `readClusterConfig` takes for `setting`, which sets `count` ports. */
+function highestValue(setting: ClusterPort['setting'], count: number): number {
+  // The instances' ports end at 65535; a Redis Cluster's six nodes, bus ports included, too.
+  if (setting === 'BASE_PORT') return 65_536 - count;
+  if (setting === 'REDIS_PORT') return count > 1 ? 55_530 : 65_530;
+  return 65_535;
 }
 
 /**
