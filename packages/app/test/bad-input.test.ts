@@ -159,17 +159,29 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
   });
 
   it.each([
-    ['PATCH', '/users/1', 'GET, HEAD, PUT, DELETE'],
-    ['POST', '/users/1', 'GET, HEAD, PUT, DELETE'],
-    ['GET', '/users', 'POST'],
-    ['DELETE', '/users', 'POST'],
-    ['POST', '/stats', 'GET, HEAD'],
-    ['DELETE', '/healthz', 'GET, HEAD'],
+    ['PATCH', '/users/1', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+    ['POST', '/users/1', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+    ['GET', '/users', 'POST, OPTIONS'],
+    ['DELETE', '/users', 'POST, OPTIONS'],
+    ['POST', '/stats', 'GET, HEAD, OPTIONS'],
+    ['DELETE', '/healthz', 'GET, HEAD, OPTIONS'],
   ])('answers %s %s with a JSON 405 that allows %s', async (method, path, allow) => {
     const { base } = await appFixture();
     const response = await fetch(`${base}${path}`, { method });
     expect(response.headers.get('allow')).toBe(allow);
     await expectError(response, 405, 'E_METHOD_NOT_ALLOWED');
+  });
+
+  it.each([
+    ['/users/1', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+    ['/users', 'POST, OPTIONS'],
+    ['/metrics', 'GET, HEAD, OPTIONS'],
+  ])('answers OPTIONS %s with 204 and Allow: %s', async (path, allow) => {
+    const { base } = await appFixture();
+    const response = await fetch(`${base}${path}`, { method: 'OPTIONS' });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('allow')).toBe(allow);
+    expect(await response.text()).toBe('');
   });
 
   it.each([

@@ -19,13 +19,19 @@ export const notFound: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Answers a method a path has no route for with a JSON 405 and `Allow: <methods>`. Mount it with
+ * Answers a method a path has no route for with a JSON 405 and `Allow: <methods>, OPTIONS`, and
+ * OPTIONS with a 204 and the same header. Mount it with
  * `router.all(path, …)` after that path's routes, so that it only sees the methods they left.
  */
 export function methodNotAllowed(methods: readonly string[]): RequestHandler {
-  const allow = methods.join(', ');
+  const allow = [...methods, 'OPTIONS'].join(', ');
   return (req, res, next) => {
     res.set('Allow', allow);
+    // OPTIONS asks what the path allows (RFC 9110 §9.3.7): the answer is the header alone.
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
     next(
       new HttpError(
         405,
