@@ -5,7 +5,7 @@ import pg from 'pg';
  * Whether the server at `url` answers `SELECT 1` over a fresh connection (1 s to connect): resolves
  * `true`, or throws why not, so that `waitFor` can name the last reason when it gives up.
  *
- * @throws {Error} `<name> exited with <code>` once `child` (the server process) has exited; the
+ * @throws {Error} `<name> exited with <code or signal>` once `child` (the server process) has exited; the
  *   connection or query error otherwise.
  */
 export async function answersSelect1(
@@ -13,7 +13,10 @@ export async function answersSelect1(
   child: ChildProcess,
   name: string,
 ): Promise<true> {
-  if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+  // A server killed by a signal has no exit code, only a signal code.
+  if (child.exitCode !== null || child.signalCode !== null) {
+    throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}`);
+  }
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
   client.on('error', () => {});
   try {
