@@ -1,0 +1,131 @@
+import {
+  type InstanceProcess,
+  postgresBinaries,
+  startInstance,
+  startPostgresServer,
+  startRedisServer,
+  type TestPostgresServer,
+  type TestRedisServer,
+  waitFor,
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
+
+/**
+ * The outbox on a real PostgreSQL, which delivers NOTIFY: a write from psql wakes the relays at
+ * its commit, and a write through an instance does not (the instance announces it itself; NOTIFY
+ * would serialise its commit). The relays poll once a minute here, so only a notification can
+ * deliver a psql write within the test's deadline.
+ */
+const INSTANCES = 2;
+const USERS = 20;
+const DELIVERY_MS = 8000;
+
+let postgres: TestPostgresServer;
+let redis: TestRedisServer;
+let instances: InstanceProcess[] = [];
+let psql: pg.Pool;
+const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
+
+interface OutboxStats {
+  outbox: { notifications: number; relayed: number } | null;
+}
+
+async function notifications(instance: InstanceProcess): Promise<number> {
+  const answer = await http.send('GET', `${instance.url}/stats`);
+  return (answer.body as OutboxStats).outbox?.notifications ?? Number.NaN;
+}
+
+async function versionServed(url: string, id: string): Promise<number> {
+  const answer = await http.send('GET', `${url}/users/${id}`);
+  return answer.status === 200 ? (answer.body as { version: number }).version : -answer.status;
+}
+
+async function everyInstanceServes(id: string, version: number, what: string): Promise<void> {
+  await waitFor(
+    async () =>
+      (await Promise.all(instances.map(({ url }) => versionServed(url, id)))).every(
+        (served) => served === version,
+      ),
+    { timeoutMs: DELIVERY_MS, intervalMs: 20, what },
+  );
+}
+
+describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', () => {
+  beforeAll(async () => {
+    [postgres, redis] = await Promise.all([startPostgresServer(), startRedisServer()]);
+    psql = new pg.Pool({ connectionString: postgres.url, max: 2 });
+    psql.on('error', () => {});
+    const env = {
+      REDIS_URL: redis.url,
+      DATABASE_URL: postgres.url,
+      DB_LATENCY_MS: '0',
+      SEED_USERS: String(USERS),
+      CACHE_NAMESPACE: `obpg${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`,
+      CACHE_TTL_MS: '600000',
+      L1_TTL_MS: '600000',
+      REDIS_TIMEOUT_MS: '2000',
+      OUTBOX_POLL_MS: '60000',
+      OUTBOX_LISTEN: '1',
+    };
+    instances = await Promise.all(
+      Array.from({ length: INSTANCES }, (_, i) =>
+        startInstance({ ...env, INSTANCE_NAME: `obpg-${i}` }),
+      ),
+    );
+    // Each relay LISTENs on a connection of its own, set up after the instance is ready: write
+    // from psql until every relay has had a notification.
+    await waitFor(
+      async () => {
+        await psql.query(`UPDATE users SET age = age + 1 WHERE id = '1'`);
+        return (await Promise.all(instances.map(notifications))).every((n) => n > 0);
+      },
+      { timeoutMs: DELIVERY_MS, intervalMs: 100, what: 'every relay listening' },
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const instance of instances) {
+      if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
+    }
+    http.close();
+    await psql?.end();
+    await redis?.stop();
+    await postgres?.stop();
+  });
+
+  it('delivers a psql UPDATE to every instance at its commit, a minute before the next poll', async () => {
+    await Promise.all(instances.map(({ url }) => versionServed(url, '5')));
+    await Promise.all(instances.map(({ url }) => versionServed(url, '5')));
+    const { rows } = await psql.query(
+      `UPDATE users SET name = 'from psql' WHERE id = '5' RETURNING version::int AS v`,
+    );
+    await everyInstanceServes('5', rows[0].v as number, 'every instance to serve the psql write');
+  });
+
+  it('does not wake the relays for a write through an instance, which it announces itself', async () => {
+    const [writer, reader] = instances as [InstanceProcess, InstanceProcess];
+    await versionServed(reader.url, '9');
+    await versionServed(reader.url, '9');
+    const before = await Promise.all(instances.map(notifications));
+    const put = await http.send('PUT', `${writer.url}/users/9`, {
+      name: 'through an instance',
+      email: 'nine@example.com',
+      age: 40,
+    });
+    expect(put.status).toBe(200);
+    const version = (put.body as { version: number }).version;
+    // Served by the other instance at once: the write path's own announcement.
+    await everyInstanceServes('9', version, 'the instance write served everywhere');
+    // A psql write after it: notifications arrive in commit order, so once the relays have
+    // delivered this one, a notification of the PUT would have arrived before it.
+    const { rows } = await psql.query(
+      `UPDATE users SET age = age + 1 WHERE id = '10' RETURNING version::int AS v`,
+    );
+    await everyInstanceServes('10', rows[0].v as number, 'the psql write after the PUT');
+    const after = await Promise.all(instances.map(notifications));
+    expect(after.map((n, i) => n - (before[i] as number))).toEqual(instances.map(() => 1));
+  });
+});
