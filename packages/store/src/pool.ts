@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { pg } from './pg.ts';
 import { WAKE_RELAY_SETTING } from './schema.ts';
 
@@ -43,16 +43,12 @@ export function createPool(options: PoolOptions, onError: (error: Error) => void
     query_timeout: options.queryTimeoutMs ?? 5000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
     idleTimeoutMillis: 30_000,
-  });
-  if (options.wakeRelays === false) {
     // A SET once connected rather than the startup packet's `options`: that one would replace
     // PGOPTIONS and be replaced by an `options` in the URL, and PgBouncer refuses the connection
-    // ("unsupported startup parameter"). pg runs it before any query the pool sends on the client.
-    pool.on('connect', (client) => {
-      // Should it fail, this connection's writes wake the relays as any writer's do: never wrong.
-      client.query(`SET ${WAKE_RELAY_SETTING} = off`).catch(() => {});
-    });
-  }
+    // ("unsupported startup parameter"). The pool awaits the hook before it hands the client out
+    // (a SET from its 'connect' event would race the first query, which pg deprecates).
+    ...(options.wakeRelays === false ? { onConnect: quietRelays } : {}),
+  });
   // Without a listener, an idle client losing its connection (database restarted) would crash
   // the process with an unhandled 'error' event.
   pool.on('error', onError);
@@ -65,6 +61,12 @@ export function createPool(options: PoolOptions, onError: (error: Error) => void
     if (error && /timeout/i.test(error.message)) checkIdle();
   });
   return pool;
+}
+
+/** Marks a new connection's writes as announced by their writer (see `wakeRelays`). */
+async function quietRelays(client: ClientBase): Promise<void> {
+  // Should it fail, this connection's writes wake the relays as any writer's do: never wrong.
+  await client.query(`SET ${WAKE_RELAY_SETTING} = off`).catch(() => {});
 }
 
 /**

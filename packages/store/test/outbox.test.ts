@@ -337,4 +337,21 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
       }
     },
   );
+
+  it('makes a quiet pool wait for its SET before the first query, without pg warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const quiet = createPool({ connectionString: database.url, max: 2, wakeRelays: false });
+    try {
+      // Two connections opened at once, each with a query waiting for it.
+      await Promise.all([quiet.query('SELECT 1'), quiet.query('SELECT 2')]);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((message) => /already executing a query/.test(message))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await quiet.end();
+    }
+  });
 });
