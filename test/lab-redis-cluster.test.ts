@@ -7,7 +7,7 @@ import { historyReport, runLab, shortWorkload } from './support/lab.ts';
 // workload reads and writes), each finished before the next starts (the lab runs one topology
 // change at a time).
 describe('the consistency lab on a Redis Cluster (--start --cluster)', () => {
-  it('a manual failover, a migrated slot and a killed master: no stuck key, stale reads only around the kill', async () => {
+  it('a manual failover, a migrated slot and a killed master: no stuck key, stale reads only around the kill and the migration', async () => {
     const run = await runLab(
       [
         'history',
@@ -42,15 +42,19 @@ describe('the consistency lab on a Redis Cluster (--start --cluster)', () => {
     for (const fault of result.faults) {
       expect(fault.reads, `${fault.fault.kind}\n${run.output}`).toBeGreaterThan(0);
     }
-    // No stale read around a failover or a migration. Around a killed master a few may occur (a
-    // write whose fill failed while the slot had no master: Redis keeps the older pointer until
-    // the retry, every HEARTBEAT_INTERVAL_MS, once the replica is promoted): each must start
-    // while the kill is under way or within 2 s after, and be over within the promotion time
-    // (cluster-node-timeout 2 s and the election) plus a retry.
-    const kill = killed as FaultMark;
-    const duringKill = (at: number) => at >= kill.atMs && at <= (kill.endMs ?? 0) + 2000;
+    // No stale read around a failover. Around a killed master a few may occur (a write whose
+    // fill failed while the slot had no master: Redis keeps the older pointer until the retry,
+    // every HEARTBEAT_INTERVAL_MS, once the replica is promoted), and around a migrated slot
+    // (between `SETSLOT … NODE` on the target and on the source, an SPUBLISH on the new owner
+    // does not reach a subscriber still on the old one, which only learns of the move when the
+    // source gives the slot up; one such read was seen in CI, 0.7 ms after the write). Each must
+    // start while the fault is under way or within 2 s after, and be over within 5 s: the
+    // promotion time (cluster-node-timeout 2 s and the election) plus a retry.
+    const around = (fault: FaultMark, at: number) =>
+      at >= fault.atMs && at <= (fault.endMs ?? 0) + 2000;
     for (const stale of result.stale.list) {
-      expect(duringKill(stale.invokeMs), `${JSON.stringify(stale)}\n${run.output}`).toBe(true);
+      const during = [killed, migrated].some((fault) => around(fault as FaultMark, stale.invokeMs));
+      expect(during, `${JSON.stringify(stale)}\n${run.output}`).toBe(true);
       expect(stale.windowMs, JSON.stringify(stale)).toBeLessThan(5000);
     }
     console.log(

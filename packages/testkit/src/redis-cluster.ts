@@ -50,7 +50,8 @@ export interface TestRedisCluster {
   /**
    * Moves `slot` and its keys to the master on port `target` (by default the first other master
    * in slot order), as `redis-cli --cluster reshard` does: `CLUSTER SETSLOT … IMPORTING` on the
-   * target, `MIGRATING` on the source, `MIGRATE` of its keys 100 at a time, then `SETSLOT … NODE`
+   * target, `MIGRATING` on the source, `MIGRATE … REPLACE` of its keys 100 at a time (the source's
+   * copy wins over a leftover on the target), then `SETSLOT … NODE`
    * on every master. Meanwhile clients get `ASK` for keys already moved, and `MOVED` after.
    * Resolves once the cluster says `target` serves `slot`.
    *
@@ -219,8 +220,13 @@ async function migrateSlot(
       .split('\n')
       .filter(Boolean);
     if (batch.length === 0) break;
-    // NOKEY: the batch expired or was deleted meanwhile.
-    const migrate = ['MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...batch];
+    // NOKEY: the batch expired or was deleted meanwhile. REPLACE: while the slot is MIGRATING the
+    // source serves every key it holds, so its copy is the one clients used; a copy the target
+    // holds already is a leftover (a CI run met one, BUSYKEY) and must not stop the migration.
+    const migrate = [
+      ...['MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'REPLACE'],
+      ...['KEYS', ...batch],
+    ];
     await step(source, ['OK', 'NOKEY'], ...migrate);
     keys += batch.length;
   }
