@@ -11,7 +11,7 @@ import {
 import { nanoid } from 'nanoid';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient } from './support/index.ts';
+import { createHttpClient, versionServed } from './support/index.ts';
 
 /**
  * The outbox on a real PostgreSQL, which delivers NOTIFY: a write from psql wakes the relays at
@@ -28,6 +28,7 @@ let redis: TestRedisServer;
 let instances: InstanceProcess[] = [];
 let psql: pg.Pool;
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
+const versionAt = (url: string, id: string) => versionServed(http, url, id);
 
 interface OutboxStats {
   outbox: { notifications: number; relayed: number } | null;
@@ -38,15 +39,10 @@ async function notifications(instance: InstanceProcess): Promise<number> {
   return (answer.body as OutboxStats).outbox?.notifications ?? Number.NaN;
 }
 
-async function versionServed(url: string, id: string): Promise<number> {
-  const answer = await http.send('GET', `${url}/users/${id}`);
-  return answer.status === 200 ? (answer.body as { version: number }).version : -answer.status;
-}
-
 async function everyInstanceServes(id: string, version: number, what: string): Promise<void> {
   await waitFor(
     async () =>
-      (await Promise.all(instances.map(({ url }) => versionServed(url, id)))).every(
+      (await Promise.all(instances.map(({ url }) => versionAt(url, id)))).every(
         (served) => served === version,
       ),
     { timeoutMs: DELIVERY_MS, intervalMs: 20, what },
@@ -97,8 +93,8 @@ describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', 
   });
 
   it('delivers a psql UPDATE to every instance at its commit, a minute before the next poll', async () => {
-    await Promise.all(instances.map(({ url }) => versionServed(url, '5')));
-    await Promise.all(instances.map(({ url }) => versionServed(url, '5')));
+    await Promise.all(instances.map(({ url }) => versionAt(url, '5')));
+    await Promise.all(instances.map(({ url }) => versionAt(url, '5')));
     const { rows } = await psql.query(
       `UPDATE users SET name = 'from psql' WHERE id = '5' RETURNING version::int AS v`,
     );
@@ -107,8 +103,8 @@ describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', 
 
   it('does not wake the relays for a write through an instance, which it announces itself', async () => {
     const [writer, reader] = instances as [InstanceProcess, InstanceProcess];
-    await versionServed(reader.url, '9');
-    await versionServed(reader.url, '9');
+    await versionAt(reader.url, '9');
+    await versionAt(reader.url, '9');
     const before = await Promise.all(instances.map(notifications));
     const put = await http.send('PUT', `${writer.url}/users/9`, {
       name: 'through an instance',

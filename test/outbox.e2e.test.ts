@@ -12,7 +12,7 @@ import { nanoid } from 'nanoid';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient } from './support/index.ts';
+import { createHttpClient, versionServed } from './support/index.ts';
 
 /**
  * Writes that never pass through an instance's write path — psql, a bulk UPDATE, an instance
@@ -32,6 +32,7 @@ let psql: pg.Pool;
 const namespace = `ob${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
 const keys = createKeys(namespace);
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
+const versionAt = (url: string, id: string) => versionServed(http, url, id);
 const ids = Array.from({ length: USERS }, (_, i) => String(i + 1));
 let env: Record<string, string>;
 
@@ -74,16 +75,10 @@ afterAll(async () => {
 
 const live = () => instances.filter((instance) => instance.child.exitCode === null);
 
-async function versionServed(url: string, id: string): Promise<number> {
-  const answer = await http.send('GET', `${url}/users/${id}`);
-  if (answer.status !== 200) return -answer.status;
-  return (answer.body as { version: number }).version;
-}
-
 /** Reads every user on every instance twice, so each holds it in L1. */
 async function warm(): Promise<void> {
   for (let round = 0; round < 2; round++) {
-    await Promise.all(live().flatMap(({ url }) => ids.map((id) => versionServed(url, id))));
+    await Promise.all(live().flatMap(({ url }) => ids.map((id) => versionAt(url, id))));
   }
 }
 
@@ -101,7 +96,7 @@ async function everyInstanceServesTheDatabase(what: string): Promise<void> {
     async () => {
       const served = await Promise.all(
         live().flatMap(({ url }) =>
-          ids.map(async (id) => (await versionServed(url, id)) === expected.get(id)),
+          ids.map(async (id) => (await versionAt(url, id)) === expected.get(id)),
         ),
       );
       return served.every(Boolean);
@@ -119,7 +114,7 @@ describe('writes that bypass the instances reach every cache through the outbox'
     const version = rows[0].v as number;
     await waitFor(
       async () =>
-        (await Promise.all(live().map(({ url }) => versionServed(url, '7')))).every(
+        (await Promise.all(live().map(({ url }) => versionAt(url, '7')))).every(
           (served) => served === version,
         ),
       { timeoutMs: DELIVERY_MS, intervalMs: 20, what: 'every instance to serve the psql write' },
@@ -284,7 +279,7 @@ describe('the relay after faults of its own', () => {
       `UPDATE users SET name = 'after restart' WHERE id = '11' RETURNING version::int AS v`,
     );
     await everyInstanceServesTheDatabase('every instance to serve a write made after the restart');
-    expect(await versionServed(instances[2]?.url ?? '', '11')).toBe(rows[0].v);
+    expect(await versionAt(instances[2]?.url ?? '', '11')).toBe(rows[0].v);
   });
 
   it('sets aside an unannounceable row, counts it, and relays the rows behind it', async () => {

@@ -85,3 +85,9 @@ export async function runLoops(
     }),
   );
 }
+
+/** The version of user `id` that the instance at `url` serves, or `-status` when not a 200. */
+export async function versionServed(http: HttpClient, url: string, id: string): Promise<number> {
+  const answer = await http.send('GET', `${url}/users/${id}`);
+  return answer.status === 200 ? (answer.body as { version: number }).version : -answer.status;
+}

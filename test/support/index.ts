@@ -1,6 +1,12 @@
 import './context.ts';
 
-export { createHttpClient, type HttpClient, runLoops, type Timed } from './http.ts';
+export {
+  createHttpClient,
+  type HttpClient,
+  runLoops,
+  type Timed,
+  versionServed,
+} from './http.ts';
 export {
   type PromFamily,
   type PromSample,
