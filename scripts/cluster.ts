@@ -31,6 +31,7 @@ import {
 import { waitUntilReady } from '@cachelab/lab/cluster/readiness.ts';
 import { removeRunFile, writeRunFile } from '@cachelab/lab/cluster/run-file.ts';
 import { instanceName } from '@cachelab/lab/cluster-defaults.ts';
+import { INSTANCE_LAUNCHERS } from '@cachelab/lab/instance-languages.ts';
 import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
 
 const READY_DEADLINE_MS = 60_000;
@@ -113,7 +114,7 @@ function buildCommands(): ConcurrentlyCommandInput[] {
     commands.push({
       name: instanceName(i),
       prefixColor: APP_COLORS[i % APP_COLORS.length],
-      command: 'exec node packages/app/dist/main.js',
+      command: `exec ${INSTANCE_LAUNCHERS[config.languages[i] ?? 'node'].start.join(' ')}`,
       env: {
         PORT: String(port),
         INSTANCE_NAME: instanceName(i),
