@@ -24,6 +24,7 @@ import {
 import {
   dataDirHolder,
   dataDirInUse,
+  ephemeralPorts,
   INSTALL_REDIS,
   onPath,
   takenPorts,
@@ -64,6 +65,7 @@ if (holder !== undefined) {
 }
 const taken = await takenPorts(clusterPorts(config));
 if (taken.length > 0) fail(...taken);
+for (const note of ephemeralPorts(clusterPorts(config))) console.log(`cluster: ${note}`);
 
 /** A token per run: every instance reports it on /readyz, so readiness cannot be someone else's. */
 const runId = randomBytes(9).toString('base64url');

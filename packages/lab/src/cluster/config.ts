@@ -50,7 +50,7 @@ export interface ClusterConfig {
   redis: RedisSource;
   /** `DATABASE_URL`: a PostgreSQL to use instead of the embedded database. @default none */
   databaseUrl: string | undefined;
-  /** `DB_PORT` of the embedded database. @default 55432 */
+  /** `DB_PORT` of the embedded database. @default 25432 */
   dbPort: number;
   /** `DB_DATA_DIR`, absolute. @default `<root>/.data/pglite` */
   dbDataDir: string;
