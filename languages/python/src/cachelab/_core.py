@@ -131,6 +131,10 @@ class VersionedCore(Generic[V]):
             # Max is idempotent and commutative: duplicates and reordering change nothing.
             self.marks.raise_(message.key, message.version)
             self.l1.drop_older_than(message.key, message.version)
+        if self.options.on_propagated is not None:
+            # A broken observer must not break invalidation.
+            with contextlib.suppress(Exception):
+                self.options.on_propagated(max(0.0, wall_clock_ms() - message.ts))
 
     def on_trust_change(self, trusted: bool) -> None:
         with self.lock:

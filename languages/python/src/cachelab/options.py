@@ -54,6 +54,8 @@ class CacheOptions:
     invalidate_attempts: int = 3
     #: Secrets that sign and verify messages (the first signs); empty: unsigned.
     signing_secrets: Sequence[str] = ()
+    #: Called with the delay (ms) of every invalidation received from another instance.
+    on_propagated: Callable[[float], None] | None = None
     #: Told of failures that are never raised at readers (Redis down, corrupt entries…).
     on_error: Callable[[CachelabError], None] = field(default=_ignore)
 

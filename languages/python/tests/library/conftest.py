@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 import redis
-from redis_server import RedisServer
 
 from cachelab import Cache, CacheOptions
+from redis_server import RedisServer
 
 _namespaces = itertools.count()
 

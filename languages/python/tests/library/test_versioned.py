@@ -1,4 +1,4 @@
-"""The versioned protocol against a real Redis: two caches in one process stand for two instances."""
+"""The versioned protocol against a real Redis; two caches in one process are two instances."""
 
 from __future__ import annotations
 
@@ -8,11 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from cachelab import (
+    Cache,
+    CacheOptions,
+    InvalidKeyError,
+    Loaded,
+    OverloadedError,
+    VersionUnavailableError,
+)
+from cachelab.keys import Keys
 from fakes import Source
 from redis_server import RedisServer, wait_for
-
-from cachelab import Cache, InvalidKeyError, Loaded, OverloadedError, VersionUnavailableError
-from cachelab.keys import Keys
 
 
 def test_a_miss_fills_redis_with_pointer_and_data_and_l1_serves_the_next_read(
@@ -180,8 +187,6 @@ def test_trust_is_withdrawn_when_the_subscriber_is_killed_and_l1_is_flushed_afte
 def test_a_silent_subscription_loses_trust_by_heartbeat_timeout(
     own_redis: RedisServer, namespace: str
 ) -> None:
-    from cachelab import CacheOptions
-
     cache: Cache[Any] = Cache(
         own_redis.client(),
         CacheOptions(namespace=namespace, heartbeat_interval_ms=50, heartbeat_timeout_ms=300),
