@@ -49,6 +49,7 @@ class Cache(Generic[V]):
         self._beat_now = asyncio.Event()
         self._pubsub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = asyncio.Event()
 
     async def start(self) -> Cache[V]:
         """Starts the subscriber and the heartbeat; L1 serves once a heartbeat came back."""
@@ -261,6 +262,7 @@ class Cache(Generic[V]):
             try:
                 if self._pubsub is None:
                     self._pubsub = await self._subscribe()
+                    self._subscribed.set()
                     bus.on_ready()
                     self._beat_now.set()
                 bus.check_liveness()
@@ -350,6 +352,12 @@ class Cache(Generic[V]):
         stats["pending_invalidations"] = len(self._pending)
         stats["loads_in_flight"] = len(self._flights)
         return stats
+
+    async def wait_until_subscribed(self, timeout_s: float = 5.0) -> bool:
+        """Waits until every SUBSCRIBE (or SSUBSCRIBE) was acknowledged once."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout_s)
+        return self._subscribed.is_set()
 
     async def wait_until_trusted(self, timeout_s: float = 5.0) -> bool:
         """Waits until the first own heartbeat came back (L1 serves from then on)."""
