@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 import redis.asyncio as aioredis
 
 import cachelab.asyncio as cl_async
-from cachelab import CachelabError, CacheOptions, Loaded
+from cachelab import CachelabError, CacheOptions, Consistency, Loaded
 
 VERSION = "0.1.0"
 
