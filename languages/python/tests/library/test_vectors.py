@@ -18,7 +18,7 @@ from cachelab import InvalidKeyError, Keys
 from cachelab.codec import parse_version
 from cachelab.keys import is_valid_key, is_valid_namespace, key_slot, shard_of_slot
 from cachelab.messages import Heartbeat, Invalidation, MessageCodec, Signer
-from cachelab.scripts import script_text
+from cachelab.scripts import SCRIPT_NAMES, script_text
 from redis_server import RedisServer, wait_for
 
 _namespaces = itertools.count()
@@ -155,3 +155,19 @@ def _drain(pubsub: redis.client.PubSub, into: list[dict[str, str]]) -> int:
     while (message := pubsub.get_message(timeout=0.01)) is not None:
         into.append({"channel": message["channel"], "message": message["data"]})
     return len(into)
+
+
+SCRIPTS = VECTORS.parent / "scripts"
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_packaged_scripts_are_the_protocols(name: str) -> None:
+    """The wheel's copies (cachelab/lua/) say what protocol/scripts says, region markers aside."""
+    if not (SCRIPTS / name).is_file():
+        pytest.skip(f"no {SCRIPTS / name}")
+    protocol = [
+        line
+        for line in (SCRIPTS / name).read_text().splitlines()
+        if "#region tutorial:" not in line and "#endregion tutorial:" not in line
+    ]
+    assert script_text(name).splitlines() == protocol
