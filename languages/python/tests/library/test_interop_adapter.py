@@ -101,7 +101,8 @@ def test_write_read_and_a_held_load_answered_after_a_later_set(
     peek = y.call(op="peek", key="user:2")
     assert not peek["found"] or peek["version"] == 2  # v1 never reached L1
     final = y.call(op="read", key="user:2", source=None)
-    assert (final["value"], final["version"], final["tier"]) == (None, 2, "L2")
+    assert (final["value"], final["version"]) == (None, 2)
+    assert final["tier"] in {"L1", "L2"}  # L1 when the tombstone was read before the load
 
 
 def test_errors_have_codes(adapter: Callable[[str], AdapterProcess]) -> None:
