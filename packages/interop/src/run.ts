@@ -13,6 +13,8 @@ export interface HarnessOptions {
   root: string;
   /** Adapter names of protocol/adapters.json; every ordered pair runs, each with itself too. */
   impls: string[];
+  /** Adapters besides those of protocol/adapters.json (tests register their own). */
+  adapters?: Record<string, AdapterSpec>;
   /** Skip an adapter whose program is missing instead of failing. */
   allowMissing?: boolean;
   /** Topologies to run. @default both */
@@ -41,10 +43,11 @@ export class UsageError extends Error {}
 /** Runs every scenario for every pair on every topology; resolves to what was observed. */
 export async function runHarness(options: HarnessOptions): Promise<Report> {
   const log = options.log ?? (() => {});
-  const registry = loadAdapters(options.root);
+  const registry = { ...loadAdapters(options.root), ...options.adapters };
   const report: Report = { checks: [], propagation: [], skipped: [] };
   const impls: [string, AdapterSpec][] = [];
-  for (const name of options.impls) {
+  // `--impl node --impl node` is the pair node → node once.
+  for (const name of new Set(options.impls)) {
     const spec = registry[name];
     if (!spec)
       throw new UsageError(
