@@ -149,7 +149,12 @@ describe('protocol/vectors/scripts.json', () => {
       published: { channel: string; message: string }[];
     }
   >;
-  const file = vectors<{ cases: ScriptCase[] }>('scripts.json');
+  const file = vectors<{ sha1: Record<string, string>; cases: ScriptCase[] }>('scripts.json');
+
+  it('loads every script of protocol/scripts byte for byte (MUST-SCRIPT-1)', () => {
+    for (const [name, sha] of Object.entries(file.sha1))
+      expect(loadScript(name).sha, name).toBe(sha);
+  });
 
   it.each(file.cases.map((c) => [title(c), c] as const))('%s', async (_, vector) => {
     const namespace = uniqueNamespace();
