@@ -1,5 +1,6 @@
 /**
- * `npm run interop -- --impl A [--impl B …] [--allow-missing] [--only single|cluster] [--writes N]`:
+ * `npm run interop -- --impl A [--impl B …] [--allow-missing] [--only single|cluster]
+ * [--scenario NAME …] [--writes N]`:
  * runs the interop harness (protocol/INTEROP.md) and prints PASS or FAIL per MUST of
  * protocol/SPEC.md. Exit 0: every MUST passed; 1: one failed; 2: usage error or an adapter
  * that could not start.
@@ -11,7 +12,7 @@ import { runHarness, UsageError } from './run.ts';
 import type { TopologyKind } from './topology.ts';
 
 const USAGE =
-  'usage: npm run interop -- --impl NAME [--impl NAME …] [--allow-missing] [--only single|cluster] [--writes N]';
+  'usage: npm run interop -- --impl NAME [--impl NAME …] [--allow-missing] [--only single|cluster] [--scenario NAME …] [--writes N]';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 function parse() {
@@ -20,6 +21,7 @@ function parse() {
       impl: { type: 'string', multiple: true, default: [] },
       'allow-missing': { type: 'boolean', default: false },
       only: { type: 'string' },
+      scenario: { type: 'string', multiple: true },
       writes: { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -37,6 +39,7 @@ function parse() {
     impls: values.impl,
     allowMissing: values['allow-missing'],
     topologies: values.only ? [values.only as TopologyKind] : undefined,
+    scenarios: values.scenario,
     writes,
   };
 }

@@ -19,6 +19,8 @@ export interface HarnessOptions {
   allowMissing?: boolean;
   /** Topologies to run. @default both */
   topologies?: TopologyKind[];
+  /** Run only the scenarios of these names. @default every one */
+  scenarios?: string[];
   /** Writes measured by the propagation scenario. @default 30 */
   writes?: number;
   /** Progress lines. @default none */
@@ -61,13 +63,20 @@ export async function runHarness(options: HarnessOptions): Promise<Report> {
         `adapter ${name} needs ${missing}, which is not on PATH (--allow-missing skips it)`,
       );
   }
+  const known = scenarios({ writes: 1 }).map((scenario) => scenario.name);
+  const unknown = options.scenarios?.find((name) => !known.includes(name));
+  if (unknown) throw new UsageError(`no scenario "${unknown}" (known: ${known.join(', ')})`);
   const pairs = impls.flatMap((x) => impls.map((y) => [x, y] as const));
   for (const kind of options.topologies ?? ['single', 'cluster']) {
     if (pairs.length === 0) break;
     log(`starting ${kind === 'single' ? 'a redis-server' : 'a Redis Cluster'}…`);
     const topology = kind === 'single' ? await startSingle() : await startCluster();
     try {
-      for (const [x, y] of pairs) await runPair(options, topology, x, y, report, log);
+      for (const [x, y] of pairs) await runPair(options, topology, x, y, true, report, log);
+      // Without secrets, on one Redis only: plain messages between the pair (MUST-SIGN-4).
+      if (kind === 'single') {
+        for (const [x, y] of pairs) await runPair(options, topology, x, y, false, report, log);
+      }
     } finally {
       await topology.stop();
     }
@@ -80,18 +89,20 @@ async function runPair(
   topology: Topology,
   [xName, xSpec]: readonly [string, AdapterSpec],
   [yName, ySpec]: readonly [string, AdapterSpec],
+  signed: boolean,
   report: Report,
   log: (line: string) => void,
 ): Promise<void> {
   const pair = `${xName} → ${yName}`;
   const namespace = `interop-${randomBytes(4).toString('hex')}`;
-  log(`${pair} on ${topology.label}, namespace ${namespace}`);
+  const channel = signed ? 'signed' : 'unsigned';
+  log(`${pair} on ${topology.label}, ${channel} messages, namespace ${namespace}`);
   const env = (origin: string, secrets: string[]) => ({
     ...topology.adapterEnv(),
     ...ADAPTER_SETTINGS,
     CACHELAB_NAMESPACE: namespace,
     CACHELAB_ORIGIN: origin,
-    CACHELAB_SECRETS: secrets.join(','),
+    CACHELAB_SECRETS: signed ? secrets.join(',') : '',
   });
   // Each signs with its own first secret and lists the other's second: every message between
   // them exercises rotation (SPEC MUST-SIGN-2).
@@ -112,6 +123,8 @@ async function runPair(
     const samples: number[] = [];
     for (const scenario of scenarios({ writes: options.writes ?? 30 })) {
       if (scenario.only && scenario.only !== topology.kind) continue;
+      if ((scenario.channel ?? 'signed') !== channel) continue;
+      if (options.scenarios && !options.scenarios.includes(scenario.name)) continue;
       const checks: Check[] = [];
       const record = (must: string, ok: boolean, what: string) =>
         checks.push({ must, ok, what, scenario: scenario.name, pair, topology: topology.label });
@@ -121,6 +134,7 @@ async function runPair(
         topology,
         keys: createKeys(namespace),
         secrets: { accepted: SECRETS.writer, stranger: SECRETS.stranger },
+        signed,
         record,
       });
       try {
@@ -141,7 +155,9 @@ async function runPair(
         `  ${failed.length === 0 ? 'PASS' : 'FAIL'} ${scenario.name}${failed.map((f) => `\n    ${f.must}: ${f.what}`).join('')}`,
       );
     }
-    if (samples.length > 0) report.propagation.push({ pair, topology: topology.label, samples });
+    if (samples.length > 0) {
+      report.propagation.push({ pair, topology: topology.label, samples });
+    }
   } finally {
     await Promise.all(started.map((adapter) => adapter.close()));
   }

@@ -12,6 +12,8 @@ export interface Scenario {
   musts: readonly string[];
   /** Only on this topology (e.g. a restart of the single redis-server). */
   only?: TopologyKind;
+  /** Runs with signing secrets (the default) or without. */
+  channel?: 'signed' | 'unsigned';
   run(t: ScenarioContext): Promise<void>;
 }
 
@@ -48,6 +50,8 @@ export class ScenarioContext {
   readonly keys: KeyBuilder;
   /** A secret the reader accepts (its second one) and one nobody has. */
   readonly secrets: { accepted: string; stranger: string };
+  /** Whether the adapters sign their messages (and refuse unsigned ones). */
+  readonly signed: boolean;
   readonly record: (must: string, ok: boolean, what: string) => void;
   readonly samples: number[] = [];
 
@@ -57,6 +61,7 @@ export class ScenarioContext {
     topology: Topology;
     keys: KeyBuilder;
     secrets: { accepted: string; stranger: string };
+    signed: boolean;
     record: (must: string, ok: boolean, what: string) => void;
   }) {
     this.x = init.x;
@@ -64,6 +69,7 @@ export class ScenarioContext {
     this.topology = init.topology;
     this.keys = init.keys;
     this.secrets = init.secrets;
+    this.signed = init.signed;
     this.record = init.record;
   }
 
@@ -130,6 +136,11 @@ export class ScenarioContext {
       .update(`${channel}\n${payload}`, 'utf8')
       .digest('base64url');
     return `${mac}.${payload}`;
+  }
+
+  /** `payload` as the adapters accept it: signed when they sign, else as it is. */
+  encode(payload: string): string {
+    return this.signed ? this.sign(payload) : payload;
   }
 
   /** An invalidation from the harness, as JSON text. */

@@ -35,7 +35,7 @@ describe('the interop harness', () => {
         },
       },
       topologies: ['single'],
-      writes: 3,
+      scenarios: ['write-read', 'subscriber-killed'],
     });
     const failed = [...byMust(report.checks)]
       .filter(([, m]) => m.failed.length > 0)

@@ -1,7 +1,7 @@
 import type { Scenario } from '../scenario.ts';
 import { minVersion, strict } from './consistency.ts';
 import { redisRestart, scriptFlush, subscriberKilled } from './faults.ts';
-import { hostileMessages, replay } from './messages.ts';
+import { hostileMessages, replay, unsignedChannel } from './messages.ts';
 import { propagation } from './propagation.ts';
 import { announce, deletion, olderWrite, staleFill, writeRead } from './reads-and-writes.ts';
 
@@ -21,5 +21,6 @@ export function scenarios(options: { writes: number }): Scenario[] {
     scriptFlush,
     subscriberKilled,
     redisRestart,
+    unsignedChannel,
   ];
 }

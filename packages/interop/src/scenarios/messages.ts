@@ -1,12 +1,12 @@
 import { row, type Scenario, type ScenarioContext, type Stats } from '../scenario.ts';
 
 /** Publishes `messages` raw on `key`'s channel, then a valid one, and waits for Y to take it. */
-async function deliver(t: ScenarioContext, key: string, messages: string[]): Promise<Stats> {
+export async function deliver(t: ScenarioContext, key: string, messages: string[]): Promise<Stats> {
   const before = await t.stats(t.y);
   const channel = t.channelOf(key);
   for (const message of messages) await t.topology.publish(channel, message);
   // Version 1 is below what Y holds: accepted, counted, and it changes nothing.
-  await t.topology.publish(channel, t.sign(t.invalidation(key, 1)));
+  await t.topology.publish(channel, t.encode(t.invalidation(key, 1)));
   let after = before;
   await t.eventually([], 'Y received the harness invalidation', async () => {
     after = await t.stats(t.y);
@@ -15,7 +15,7 @@ async function deliver(t: ScenarioContext, key: string, messages: string[]): Pro
   return after;
 }
 
-const rejected = (before: Stats, after: Stats, reason: string) =>
+export const rejected = (before: Stats, after: Stats, reason: string) =>
   (after.rejected[reason] ?? 0) - (before.rejected[reason] ?? 0);
 
 /** Forged, unsigned, malformed and oversized messages on a signed channel. */
@@ -95,5 +95,37 @@ export const replay: Scenario = {
       rejected(before, after, 'forged') === 1,
       after.rejected,
     );
+  },
+};
+
+/** Without secrets: plain messages travel between X and Y, a signed one is malformed. */
+export const unsignedChannel: Scenario = {
+  name: 'unsigned-channel',
+  musts: ['MUST-SIGN-4', 'MUST-MSG-6'],
+  channel: 'unsigned',
+  async run(t) {
+    const key = 'unsigned:1';
+    await t.x.call('set', { key, ...row(1) });
+    await t.warm(t.y, key, 1);
+    await t.x.call('set', { key, ...row(2) });
+    await t.eventually(
+      ['MUST-SIGN-4', 'MUST-MSG-6'],
+      "Y drops v1 on X's unsigned announcement",
+      async () => {
+        const peek = await t.peek(t.y, key);
+        return !peek.found || peek.version >= 2;
+      },
+    );
+    await t.warm(t.y, key, 2);
+    const before = await t.stats(t.y);
+    const after = await deliver(t, key, [t.sign(t.invalidation(key, 99))]);
+    t.check(
+      ['MUST-SIGN-4'],
+      'a signed message is malformed on an unsigned channel',
+      rejected(before, after, 'malformed') === 1,
+      after.rejected,
+    );
+    const peek = await t.peek(t.y, key);
+    t.check(['MUST-SIGN-4'], "Y's L1 unchanged", peek.found && peek.version === 2, peek);
   },
 };
