@@ -125,6 +125,20 @@ export class ScenarioContext {
     if (!held) throw new Error(`${what}: not within 3000 ms`);
   }
 
+  /**
+   * Whether `adapter`'s L1 serves `version` of `key`, polled for up to 2 s: a loaded machine can
+   * suspend trust for a moment (a late tick, SPEC SHOULD-TRUST-7) without the entry being gone.
+   */
+  async holds(adapter: AdapterProcess, key: string, version: number): Promise<boolean> {
+    const deadline = performance.now() + 2000;
+    for (;;) {
+      const peek = await this.peek(adapter, key);
+      if (peek.found && peek.version === version) return true;
+      if (performance.now() > deadline) return false;
+      await delay(10);
+    }
+  }
+
   /** The channel an announcement of `key` travels on, in this topology. */
   channelOf(key: string): string {
     return this.topology.kind === 'cluster' ? this.keys.shardChannel(key) : this.keys.channel();
