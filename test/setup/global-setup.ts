@@ -11,14 +11,16 @@ import {
   startRedisServer,
 } from '@cachelab/testkit';
 import type { TestProject } from 'vitest/node';
+import { copyLuaScripts } from '../../scripts/build/copy-lua.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Builds the packages' `dist/` (`npm run build`; nothing to do when it is up to date), once before
- * any test: tests import the sources, but `npm start`'s cluster (test/cluster.e2e.test.ts), the
- * bench's compiled instance and the packed library (test/package-install.test.ts) run the compiled
- * JavaScript, and test files must not build it concurrently. A type error is reported, not
+ * Builds the packages' `dist/` (`npm run build`: tsc, nothing to do when it is up to date, then
+ * the protocol's Lua scripts copied into the library's), once before any test: tests import the
+ * sources, but `npm start`'s cluster (test/cluster.e2e.test.ts), the bench's compiled instance and
+ * the packed library (test/package-install.test.ts) run the compiled JavaScript, and test files
+ * must not build it concurrently. A type error is reported, not
  * thrown: tsc still emits, and the tests of the sources run as they would without a build.
  */
 async function buildPackages(): Promise<void> {
@@ -27,6 +29,8 @@ async function buildPackages(): Promise<void> {
   await promisify(execFile)(process.execPath, args, { cwd: ROOT }).catch((error) => {
     console.warn(`npm run build failed (tests of dist/ may fail):\n${error.stdout}${error.stderr}`);
   });
+  // The rest of `npm run build`: the protocol's Lua scripts next to the compiled library.
+  copyLuaScripts(ROOT);
 }
 
 /**
