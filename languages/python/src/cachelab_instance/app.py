@@ -6,8 +6,11 @@ after the route matched (``/users/a%2Fb`` is the id ``a/b``, a 400, not another 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
+import resource
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,19 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
 from cachelab import (
-    CacheRead,
     CachelabError,
+    CacheRead,
     InvalidKeyError,
     Loaded,
     OverloadedError,
     VersionUnavailableError,
 )
 from cachelab.asyncio import Cache
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
-
 from cachelab_instance import errors
 from cachelab_instance.errors import HttpError
 from cachelab_instance.observe import Metrics, Propagation, cache_stats
@@ -42,6 +46,8 @@ from cachelab_instance.validation import (
     parse_user_id,
     parse_user_input,
 )
+
+log = logging.getLogger("cachelab_instance")
 
 #: Largest request body accepted (bytes), as Node's ``express.json({limit: '16kb'})``.
 BODY_LIMIT = 16 * 1024
@@ -84,9 +90,9 @@ def _decode_component(raw: str) -> str:
     if _PERCENT.search(raw):
         raise HttpError(400, errors.BAD_REQUEST, "the request could not be understood")
     try:
-        data = re.sub(
-            r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), raw
-        ).encode("latin-1")
+        data = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), raw).encode(
+            "latin-1"
+        )
         return data.decode("utf-8")
     except (UnicodeDecodeError, UnicodeEncodeError):
         # Not percent-encoded bytes of UTF-8 (or a raw non-ASCII path): same answer.
@@ -127,9 +133,12 @@ def _method_not_allowed(methods: list[str], request: Request, path: str) -> Resp
 class App:
     """The ASGI application of one instance."""
 
-    def __init__(self, deps: Deps, metrics: Metrics) -> None:
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.metrics = metrics
+        identity = {"name": deps.instance["name"], "id": deps.instance["id"]}
+        self.metrics = Metrics({**identity, "strategy": "versioned"}, self)
+        deps.propagation.observers.append(self.metrics.observe_propagation)
+        deps.users.on_query = self.metrics.observe_query
         self._started = time.monotonic()
         self._name = f"{deps.instance['name']}/{deps.instance['id']}"
 
@@ -164,14 +173,15 @@ class App:
                 if request.method not in ("GET", "HEAD"):
                     return path, _method_not_allowed(["GET", "HEAD"], request, raw)
                 return path, await self._ops(path)
-            raise HttpError(
-                404, errors.ROUTE_NOT_FOUND, f"no route for {request.method} {raw}"
-            )
+            raise HttpError(404, errors.ROUTE_NOT_FOUND, f"no route for {request.method} {raw}")
         except HttpError as error:
             route = "/users/:id" if _USER_PATH.fullmatch(raw) else "unmatched"
             return route, _error_response(error)
         except Exception as error:
-            return "unmatched", _error_response(_http_error_of(error))
+            http = _http_error_of(error)
+            if http.code == errors.INTERNAL:
+                log.error("unexpected error on %s %s", request.method, raw, exc_info=error)
+            return "unmatched", _error_response(http)
 
     # --- users -------------------------------------------------------------------------------
 
@@ -183,7 +193,9 @@ class App:
             return await self._put(request, raw_id)
         if method == "DELETE":
             return await self._delete(request, raw_id)
-        return _method_not_allowed(["GET", "HEAD", "PUT", "DELETE"], request, scope_path(request.scope))
+        return _method_not_allowed(
+            ["GET", "HEAD", "PUT", "DELETE"], request, scope_path(request.scope)
+        )
 
     async def _load(self, key: str) -> Loaded[dict[str, Any]]:
         user = await self.deps.users.get(key.removeprefix("user:"))
@@ -206,7 +218,7 @@ class App:
             read = await self.deps.cache.get_or_load(
                 key, self._load, min_version=options.min_version, consistency=options.consistency
             )
-        headers = {"X-Cache": read.tier}
+        headers: dict[str, str] = {"X-Cache": read.tier}
         if read.value is None:
             error = HttpError(404, errors.USER_NOT_FOUND, f"no user {user_id}", headers)
             return _error_response(error)
@@ -248,7 +260,7 @@ class App:
         except (ValueError, RecursionError) as error:
             raise HttpError(400, errors.INVALID_JSON, f"invalid JSON: {error}") from None
 
-    def _if_match(self, request: Request) -> list[int] | None | bool:
+    def _if_match(self, request: Request) -> list[int] | bool | None:
         """False without ``If-Match``; None for ``*``; else the versions it accepts."""
         tags = parse_entity_tags("If-Match", _header(request, "if-match"))
         return False if tags is None else accepted_versions(tags)
@@ -295,8 +307,6 @@ class App:
             return await self._readyz()
         if path == "/stats":
             return Response(_json_bytes(self.stats()), 200, media_type=_JSON)
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
         return Response(generate_latest(self.metrics.registry), 200, media_type=CONTENT_TYPE_LATEST)
 
     async def _readyz(self) -> Response:
@@ -331,6 +341,10 @@ class App:
         """The cache's counters under Node's names."""
         return cache_stats(self.deps.cache.stats(), self.deps.propagation)
 
+    def database_stats(self) -> dict[str, int]:
+        """The repository's counters."""
+        return dict(self.deps.users.counters)
+
     def outbox_stats(self) -> dict[str, int]:
         """The relay's counters (zeros without one)."""
         relay = self.deps.relay
@@ -342,8 +356,6 @@ class App:
         """The ``/stats`` body: the keys of Node's ``StatsResponse``."""
         cache = self.cache_stats()
         hits = cache["l1Hits"] + cache["l2Hits"]
-        import resource
-
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         return {
             "instance": self.deps.instance,
@@ -354,7 +366,7 @@ class App:
                 "hitRatio": None if cache["reads"] == 0 else hits / cache["reads"],
                 "invalidations": cache["writes"],
             },
-            "database": dict(self.deps.users.counters),
+            "database": self.database_stats(),
             "outbox": None if self.deps.relay is None else self.outbox_stats(),
             "memory": {"rss": rss, "heapUsed": 0, "heapTotal": 0, "external": 0},
         }
@@ -373,12 +385,10 @@ def _no_constant(name: str) -> Any:
 
 
 async def _probe(check: Callable[[], Awaitable[Any]]) -> str:
-    import asyncio
-
     try:
         async with asyncio.timeout(1):
             await check()
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever the failure, the dependency is down
         return "down"
     return "ok"
 

@@ -102,7 +102,9 @@ def read_config(env: Mapping[str, str]) -> Config:
     )
     strategy = get("CACHE_STRATEGY") or "versioned"
     if strategy != "versioned":
-        problems.append(f"CACHE_STRATEGY: the Python instance implements versioned only, got {strategy!r}")
+        problems.append(
+            f"CACHE_STRATEGY: the Python instance implements versioned only, got {strategy!r}"
+        )
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config

@@ -13,18 +13,19 @@ import string
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 import uvicorn
-from cachelab import CachelabError, CacheOptions
-from cachelab.asyncio import Cache
 from psycopg_pool import AsyncConnectionPool
 
+from cachelab import CachelabError
+from cachelab.asyncio import Cache
 from cachelab_instance.app import App, Deps
 from cachelab_instance.config import Config, ConfigError, read_config
-from cachelab_instance.observe import Metrics, Propagation
+from cachelab_instance.observe import Propagation
 from cachelab_instance.outbox import OutboxRelay
 from cachelab_instance.schema import prepare_database
 from cachelab_instance.users import UsersRepository
@@ -45,7 +46,9 @@ async def _prepare(config: Config) -> None:
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(
-                config.database_url, autocommit=True, prepare_threshold=None,
+                config.database_url,
+                autocommit=True,
+                prepare_threshold=None,
                 connect_timeout=max(1, config.db_connect_timeout_ms // 1000),
             ) as connection:
                 await prepare_database(connection, config.seed_users)
@@ -90,19 +93,15 @@ async def serve(config: Config) -> AsyncIterator[App]:
     await pool.open()
     client = _redis_client(config)
     propagation = Propagation()
-    metrics_holder: list[Metrics] = []
-
-    def on_propagated(delay_ms: float) -> None:
-        propagation.add(delay_ms)
-        if metrics_holder:
-            metrics_holder[0].propagation.observe(delay_ms / 1000)
 
     def on_error(error: CachelabError) -> None:
         log.debug("cache: %s", error)
 
-    options = CacheOptions(
-        **{**vars(config.cache), "origin": f"{config.instance_name}/{instance_id}",
-           "on_propagated": on_propagated, "on_error": on_error}
+    options = replace(
+        config.cache,
+        origin=f"{config.instance_name}/{instance_id}",
+        on_propagated=propagation.add,
+        on_error=on_error,
     )
     cache: Cache[dict[str, Any]] = Cache(client, options)
     await cache.start()
@@ -114,25 +113,12 @@ async def serve(config: Config) -> AsyncIterator[App]:
         batch_size=config.outbox_batch_size,
         lease_ms=config.outbox_lease_ms,
     )
-    deps = Deps(identity, cache, users, client.ping, relay, propagation)
-    app_ref: list[App] = []
-    metrics = Metrics(
-        {"name": config.instance_name, "id": instance_id, "strategy": "versioned"},
-        lambda: app_ref[0].cache_stats(),
-        lambda: dict(users.counters),
-        lambda: app_ref[0].outbox_stats(),
-    )
-    metrics_holder.append(metrics)
-    users._on_query = lambda op, s, ok: metrics.query_duration.labels(
-        op, "ok" if ok else "error"
-    ).observe(s)
-    app = App(deps, metrics)
-    app_ref.append(app)
+    app = App(Deps(identity, cache, users, client.ping, relay, propagation))
     relay.start()
     try:
         yield app
     finally:
-        deps.draining = True
+        app.deps.draining = True
         await relay.close()
         await cache.close()
         await client.aclose()
@@ -149,12 +135,14 @@ async def _run(config: Config) -> None:
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
-                timeout_graceful_shutdown=config.shutdown_timeout_ms / 1000,
+                timeout_graceful_shutdown=max(1, config.shutdown_timeout_ms // 1000),
             )
         )
         log.info(
             "cachelab-instance %s listening on http://%s:%d",
-            config.instance_name, config.host, config.port,
+            config.instance_name,
+            config.host,
+            config.port,
         )
         await server.serve()
 

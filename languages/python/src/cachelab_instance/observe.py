@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
@@ -35,10 +35,15 @@ class Propagation:
     def __init__(self, size: int = 1024) -> None:
         self.samples: deque[float] = deque(maxlen=size)
         self.count = 0
+        #: Also told of every delay (the ``/metrics`` histogram).
+        self.observers: list[Callable[[float], None]] = []
 
     def add(self, delay_ms: float) -> None:
+        """One invalidation received ``delay_ms`` after it was published."""
         self.count += 1
         self.samples.append(delay_ms)
+        for observe in self.observers:
+            observe(delay_ms)
 
     def summary(self) -> dict[str, float | int | None]:
         ordered = sorted(self.samples)
@@ -65,17 +70,24 @@ def cache_stats(raw: dict[str, Any], propagation: Propagation) -> dict[str, Any]
     return stats
 
 
+class Sources(Protocol):
+    """Where the scrape-time counters come from (the app)."""
+
+    def cache_stats(self) -> dict[str, Any]:
+        """The cache's counters under Node's names."""
+
+    def database_stats(self) -> dict[str, int]:
+        """The repository's counters."""
+
+    def outbox_stats(self) -> dict[str, int]:
+        """The relay's counters."""
+
+
 class Metrics:
     """The instance's Prometheus registry: request, propagation and query histograms, and the
     counters of the cache, the database and the outbox read at scrape time."""
 
-    def __init__(
-        self,
-        identity: dict[str, str],
-        cache: Callable[[], dict[str, Any]],
-        database: Callable[[], dict[str, int]],
-        outbox: Callable[[], dict[str, int]],
-    ) -> None:
+    def __init__(self, identity: dict[str, str], sources: Sources) -> None:
         self.registry = CollectorRegistry()
         self.requests = 0
         self.request_duration = Histogram(
@@ -98,7 +110,7 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_Scraped(identity, cache, database, outbox))
+        self.registry.register(_Scraped(identity, sources))
 
     def observe_request(self, method: str, route: str, status: int, tier: str, s: float) -> None:
         """One answered request; ``/users`` routes count as API requests in ``/stats``."""
@@ -106,50 +118,94 @@ class Metrics:
             self.requests += 1
         self.request_duration.labels(method, route, str(status), tier).observe(s)
 
+    def observe_query(self, operation: str, s: float, ok: bool) -> None:
+        """One database query, ``s`` seconds, simulated latency included."""
+        self.query_duration.labels(operation, "ok" if ok else "error").observe(s)
+
+    def observe_propagation(self, delay_ms: float) -> None:
+        """One invalidation received ``delay_ms`` after it was published."""
+        self.propagation.observe(delay_ms / 1000)
+
 
 # (metric, help, field of the cache stats or a labelled split)
 _CACHE_COUNTERS: list[tuple[str, str, str | tuple[str, dict[str, str]]]] = [
     ("reads", "Cache reads (getOrLoad calls).", "reads"),
-    ("hits", "Reads answered by a cache tier (L1 in-process, L2 Redis).",
-     ("tier", {"L1": "l1Hits", "L2": "l2Hits"})),
+    (
+        "hits",
+        "Reads answered by a cache tier (L1 in-process, L2 Redis).",
+        ("tier", {"L1": "l1Hits", "L2": "l2Hits"}),
+    ),
     ("misses", "Reads that needed the loader.", "misses"),
     ("negative_hits", 'Hits on a cached "not found".', "negativeHits"),
     ("loads", "Loader calls (single-flight joins misses).", "loads"),
-    ("strict_checks", "Strict reads whose L1 version Redis confirmed or refuted.",
-     ("result", {"confirmed": "strictConfirmed", "refuted": "strictRefuted"})),
+    (
+        "strict_checks",
+        "Strict reads whose L1 version Redis confirmed or refuted.",
+        ("result", {"confirmed": "strictConfirmed", "refuted": "strictRefuted"}),
+    ),
     ("l2_stale", "Redis entries skipped as older than announced.", "l2Stale"),
     ("redis_errors", "Redis calls that failed or timed out.", "redisErrors"),
-    ("redis_skipped", "Redis calls skipped because Redis had not answered since a timeout.",
-     "redisSkipped"),
+    (
+        "redis_skipped",
+        "Redis calls skipped because Redis had not answered since a timeout.",
+        "redisSkipped",
+    ),
     ("corrupt_entries", "Undecodable Redis entries.", "corruptEntries"),
     ("writes", "Writes handled (cache.set calls).", "writes"),
     ("announcements", "Versions announced without a value.", "announcements"),
     ("invalidations_sent", "Invalidations published.", "invalidationsSent"),
-    ("invalidations_received", "Invalidations received from other instances.",
-     "invalidationsReceived"),
+    (
+        "invalidations_received",
+        "Invalidations received from other instances.",
+        "invalidationsReceived",
+    ),
     ("publish_failures", "Failed publish attempts.", "publishFailures"),
-    ("invalidations_retried", "Invalidations that went through on a background retry.",
-     "invalidationsRetried"),
-    ("invalidation_failures", "Invalidations given up (stale up to the TTL).",
-     "invalidationFailures"),
+    (
+        "invalidations_retried",
+        "Invalidations that went through on a background retry.",
+        "invalidationsRetried",
+    ),
+    (
+        "invalidation_failures",
+        "Invalidations given up (stale up to the TTL).",
+        "invalidationFailures",
+    ),
     ("trust_lost", "Times L1 stopped being trusted.", "trustLost"),
-    ("subscriber_reconnects", "Subscriber recoveries (trust regained after a loss).",
-     "subscriberReconnects"),
+    (
+        "subscriber_reconnects",
+        "Subscriber recoveries (trust regained after a loss).",
+        "subscriberReconnects",
+    ),
     ("stalls", "Stalls that withheld L1 until an own heartbeat returned.", "stalls"),
     ("l1_flushes", "L1 flushes (one per recovery).", "l1Flushes"),
     ("l1_evictions", "L1 entries evicted by the size bound.", "l1Evictions"),
-    ("degraded_reads", "Reads that went to the database because Redis failed or timed out.",
-     "degradedReads"),
+    (
+        "degraded_reads",
+        "Reads that went to the database because Redis failed or timed out.",
+        "degradedReads",
+    ),
     ("loads_shed", "Misses refused at once because too many loads were in flight.", "loadsShed"),
-    ("stale_served", "Reads answered with an expired copy because the database failed.",
-     "staleServed"),
+    (
+        "stale_served",
+        "Reads answered with an expired copy because the database failed.",
+        "staleServed",
+    ),
     ("lease_waits", "Misses answered by another instance's load.", "leaseWaits"),
-    ("lease_timeouts", "Waits for another instance's load that ended without its fill.",
-     "leaseTimeouts"),
-    ("early_refreshes", "Background reloads started by an L1 hit near its expiry.",
-     "earlyRefreshes"),
-    ("early_refresh_failures", "Background reloads near expiry that failed.",
-     "earlyRefreshFailures"),
+    (
+        "lease_timeouts",
+        "Waits for another instance's load that ended without its fill.",
+        "leaseTimeouts",
+    ),
+    (
+        "early_refreshes",
+        "Background reloads started by an L1 hit near its expiry.",
+        "earlyRefreshes",
+    ),
+    (
+        "early_refresh_failures",
+        "Background reloads near expiry that failed.",
+        "earlyRefreshFailures",
+    ),
 ]
 _CACHE_GAUGES = [
     ("l1_entries", "Entries in L1.", "l1Size"),
@@ -173,28 +229,22 @@ _DATABASE = [
 
 
 class _Scraped(Collector):
-    def __init__(
-        self,
-        identity: dict[str, str],
-        cache: Callable[[], dict[str, Any]],
-        database: Callable[[], dict[str, int]],
-        outbox: Callable[[], dict[str, int]],
-    ) -> None:
+    def __init__(self, identity: dict[str, str], sources: Sources) -> None:
         self._identity = identity
-        self._cache = cache
-        self._database = database
-        self._outbox = outbox
+        self._sources = sources
 
     def collect(self) -> Iterator[Any]:
         info = InfoMetricFamily(
-            "cachelab_instance", "This instance: its name, the id it drew at start, and its cache strategy."
+            "cachelab_instance",
+            "This instance: its name, the id it drew at start, and its cache strategy.",
         )
         info.add_metric([], self._identity)
         yield info
-        stats = self._cache()
+        stats = self._sources.cache_stats()
         for name, help_text, source in _CACHE_COUNTERS:
             family = CounterMetricFamily(
-                f"cachelab_cache_{name}", help_text,
+                f"cachelab_cache_{name}",
+                help_text,
                 labels=[source[0]] if isinstance(source, tuple) else None,
             )
             if isinstance(source, tuple):
@@ -203,19 +253,22 @@ class _Scraped(Collector):
             else:
                 family.add_metric([], float(stats.get(source, 0)))
             yield family
-        for reason_field, metric in (("fillsRejected", "fills_rejected"),
-                                     ("messagesRejected", "messages_rejected")):
-            family = CounterMetricFamily(f"cachelab_cache_{metric}", f"{metric}, by reason.",
-                                         labels=["reason"])
+        for reason_field, metric in (
+            ("fillsRejected", "fills_rejected"),
+            ("messagesRejected", "messages_rejected"),
+        ):
+            family = CounterMetricFamily(
+                f"cachelab_cache_{metric}", f"{metric}, by reason.", labels=["reason"]
+            )
             for reason, count in stats.get(reason_field, {}).items():
                 family.add_metric([reason], float(count))
             yield family
         for name, help_text, field in _CACHE_GAUGES:
             yield GaugeMetricFamily(f"cachelab_cache_{name}", help_text, value=float(stats[field]))
-        database = self._database()
+        database = self._sources.database_stats()
         for name, help_text, field in _DATABASE:
             yield CounterMetricFamily(f"cachelab_db_{name}", help_text, value=database[field])
-        outbox = self._outbox()
+        outbox = self._sources.outbox_stats()
         for name, help_text in _OUTBOX:
             yield CounterMetricFamily(
                 f"cachelab_outbox_{name}", help_text, value=outbox[_camel(name)]

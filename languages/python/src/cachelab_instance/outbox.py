@@ -77,7 +77,7 @@ class OutboxRelay:
             try:
                 while await self.relay_batch():
                     pass
-            except Exception as error:  # a database or Redis failure: next poll tries again
+            except Exception as error:  # noqa: BLE001 - database or Redis: the next poll retries
                 self.counters["failures"] += 1
                 log.debug("outbox relay failed: %r", error)
             await asyncio.sleep(self._poll_s)

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from cachelab_instance.errors import HttpError, PRECONDITION_FAILED, db_unavailable
+from cachelab_instance.errors import PRECONDITION_FAILED, HttpError, db_unavailable
 from cachelab_instance.validation import UserInput
 
 _COLUMNS = "id, name, email, age, version, deleted, updated_at"
@@ -38,11 +38,13 @@ RETURNING {_COLUMNS}"""
 CONDITIONAL_UPDATE = f"""
 UPDATE users SET name = %(name)s, email = %(email)s, age = %(age)s, version = version + 1,
   updated_at = now()
-WHERE id = %(id)s AND NOT deleted AND (%(versions)s::bigint[] IS NULL OR version = ANY(%(versions)s::bigint[]))
+WHERE id = %(id)s AND NOT deleted
+  AND (%(versions)s::bigint[] IS NULL OR version = ANY(%(versions)s::bigint[]))
 RETURNING {_COLUMNS}"""
 CONDITIONAL_DELETE = f"""
 UPDATE users SET deleted = true, version = version + 1, updated_at = now()
-WHERE id = %(id)s AND NOT deleted AND (%(versions)s::bigint[] IS NULL OR version = ANY(%(versions)s::bigint[]))
+WHERE id = %(id)s AND NOT deleted
+  AND (%(versions)s::bigint[] IS NULL OR version = ANY(%(versions)s::bigint[]))
 RETURNING {_COLUMNS}"""
 
 _ID_ALPHABET = "useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict"
@@ -110,7 +112,7 @@ class UsersRepository:
     ) -> None:
         self._pool = pool
         self._latency_s = latency_ms / 1000
-        self._on_query = on_query
+        self.on_query = on_query
         self.counters = {"queries": 0, "errors": 0, "failedFast": 0}
 
     async def _query(self, operation: str, text: str, params: Any) -> list[dict[str, Any]]:
@@ -133,8 +135,8 @@ class UsersRepository:
             self.counters["errors"] += 1
             raise
         finally:
-            if self._on_query is not None:
-                self._on_query(operation, time.perf_counter() - started, ok)
+            if self.on_query is not None:
+                self.on_query(operation, time.perf_counter() - started, ok)
 
     async def get(self, user_id: str) -> User | None:
         """The row of ``user_id`` (a tombstone included), or None."""
@@ -142,7 +144,7 @@ class UsersRepository:
         return _user(rows[0]) if rows else None
 
     async def put(
-        self, user_id: str, data: UserInput, versions: list[int] | None | bool = False
+        self, user_id: str, data: UserInput, versions: list[int] | bool | None = False
     ) -> tuple[User, bool]:
         """Full replace (creates when absent): the row and whether it was created.
 
@@ -162,7 +164,7 @@ class UsersRepository:
         rows = await self._query("create", INSERT, (new_id, data.name, data.email, data.age))
         return _user(rows[0])
 
-    async def delete(self, user_id: str, versions: list[int] | None | bool = False) -> User | None:
+    async def delete(self, user_id: str, versions: list[int] | bool | None = False) -> User | None:
         """Soft delete: the tombstone (with its new version), or None when there was no user."""
         if versions is not False:
             rows = await self._query(
