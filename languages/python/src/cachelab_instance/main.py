@@ -43,6 +43,7 @@ async def _prepare(config: Config) -> None:
     """Runs the schema's idempotent SQL, retrying until the database answers (it may start
     beside the instances) or ``STARTUP_TIMEOUT_MS`` passed."""
     deadline = time.monotonic() + config.startup_timeout_ms / 1000
+    said_at = 0.0
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(
@@ -56,7 +57,10 @@ async def _prepare(config: Config) -> None:
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
                 raise
-            log.info("waiting for the database: %s", str(error).strip().splitlines()[0])
+            # Said once, then every 5 s: the database may take seconds to start beside us.
+            if time.monotonic() - said_at > 5:
+                said_at = time.monotonic()
+                log.info("waiting for the database: %s", str(error).strip().splitlines()[-1])
             await asyncio.sleep(0.2)
 
 
