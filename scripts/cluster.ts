@@ -7,6 +7,7 @@
  * `.data/run-<BASE_PORT>.json` (./cluster/run-file.ts), where the checkout's scripts find it.
  * Ctrl-C (SIGINT) or SIGTERM stops every process it started.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +33,7 @@ import {
 import { waitUntilReady } from '@cachelab/lab/cluster/readiness.ts';
 import { removeRunFile, writeRunFile } from '@cachelab/lab/cluster/run-file.ts';
 import { instanceName } from '@cachelab/lab/cluster-defaults.ts';
-import { INSTANCE_LAUNCHERS } from '@cachelab/lab/instance-languages.ts';
+import { INSTANCE_LAUNCHERS, prepareCommands } from '@cachelab/lab/instance-languages.ts';
 import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
 
 const READY_DEADLINE_MS = 60_000;
@@ -196,6 +197,18 @@ function printReady(urls: string[]): void {
 // --- Main. ---
 
 const redisNodePorts = config.redis.kind === 'own' ? config.redis.clusterPorts : undefined;
+// Each language's one-time preparation (the Python instance's virtual environment) before any
+// instance of it starts; its output shows only when it fails.
+for (const [program = 'true', ...args] of prepareCommands(config.languages)) {
+  const prepared = spawnSync(program, args, { encoding: 'utf8' });
+  if (prepared.status !== 0) {
+    fail(
+      `preparing instances failed: ${[program, ...args].join(' ')} exited ${prepared.status ?? prepared.signal}`,
+      `${prepared.stdout ?? ''}${prepared.stderr ?? prepared.error?.message ?? ''}`.trim(),
+    );
+  }
+}
+
 const running = concurrently(buildCommands(), {
   prefix: 'name',
   padPrefix: true,

@@ -1,4 +1,5 @@
 import { readClusterConfig } from '@cachelab/lab/cluster/config.ts';
+import { prepareCommands } from '@cachelab/lab/instance-languages.ts';
 import { describe, expect, it } from 'vitest';
 
 describe('INSTANCE_LANGUAGES, the language of each instance of npm start', () => {
@@ -17,15 +18,22 @@ describe('INSTANCE_LANGUAGES, the language of each instance of npm start', () =>
     );
   });
 
+  it('accepts python, whose instance is prepared (its virtual environment) before it starts', () => {
+    const config = readClusterConfig({ INSTANCE_LANGUAGES: 'node,node,python' });
+    expect(config.languages).toEqual(['node', 'node', 'python']);
+    expect(prepareCommands(config.languages)).toEqual([['bash', 'languages/python/setup.sh']]);
+    expect(prepareCommands(['node', 'node'])).toEqual([]);
+  });
+
   it('names a language of the course outline that has no instance yet, and those that have one', () => {
-    expect(() => readClusterConfig({ INSTANCE_LANGUAGES: 'node,node,python' })).toThrow(
-      '`INSTANCE_LANGUAGES`: python has no cachelab instance yet (instances exist in: node)',
+    expect(() => readClusterConfig({ INSTANCE_LANGUAGES: 'node,go' })).toThrow(
+      '`INSTANCE_LANGUAGES`: go has no cachelab instance yet (instances exist in: node, python)',
     );
   });
 
   it('refuses a name that is no language it knows, and a count that disagrees with INSTANCES', () => {
     expect(() => readClusterConfig({ INSTANCE_LANGUAGES: 'node,cobol' })).toThrow(
-      /"cobol" is not a language cachelab knows \(instances exist in: node; planned: python, go/,
+      /"cobol" is not a language cachelab knows \(instances exist in: node, python; planned: go, java/,
     );
     expect(() => readClusterConfig({ INSTANCES: '3', INSTANCE_LANGUAGES: 'node,node' })).toThrow(
       '`INSTANCE_LANGUAGES` names 2 instance(s) but `INSTANCES` is 3',

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI for languages/python: lint, format check, mypy --strict, pytest against real redis-servers
-# (the tests start and stop their own), then the wheel built and installed into a fresh virtual
+# and a PostgreSQL (the tests start and stop their own; the instance's tests need PostgreSQL's
+# binaries, /usr/lib/postgresql/15/bin or PG_BIN), then the wheel built and installed into a fresh virtual
 # environment that runs the two-instance example. Idempotent; exits non-zero on any failure.
 #
 #   bash languages/python/ci.sh            (PYTHON=python3.12 to pick the interpreter)
@@ -16,7 +17,7 @@ step() { printf '\n== python: %s (%ss)\n' "$1" "$(($(date +%s) - started))"; }
 step "virtual environment and dev dependencies"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev,instance]'
 
 step "ruff check, ruff format --check"
 "$VENV/bin/ruff" check .
@@ -42,7 +43,7 @@ wheel=$(ls "$HERE"/dist/cachelab-*.whl)
 import sys, zipfile
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 needed = {f"cachelab/lua/{n}.lua" for n in ("read", "fill", "announce", "announce-many", "take-lease", "release-lease")}
-needed |= {"cachelab/py.typed", "cachelab/asyncio/__init__.py"}
+needed |= {"cachelab/py.typed", "cachelab/asyncio/__init__.py", "cachelab_instance/main.py"}
 missing = needed - names
 if missing:
     sys.exit(f"python: the wheel lacks {sorted(missing)}")

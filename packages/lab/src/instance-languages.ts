@@ -12,6 +12,12 @@ export interface InstanceLauncher {
   start: readonly string[];
   /** The command the lab and the tests run: from the sources when the language has a build. */
   fromSources: readonly string[];
+  /**
+   * Run once, before the first instance of the language starts (by `npm start` and the lab):
+   * idempotent, quick when there is nothing to do, e.g. creating a virtual environment.
+   * @default none
+   */
+  prepare?: readonly string[];
 }
 
 /** Languages that have an instance, by the name `INSTANCE_LANGUAGES` gives them. */
@@ -20,6 +26,12 @@ export const INSTANCE_LAUNCHERS = {
     start: ['node', 'packages/app/dist/main.js'],
     fromSources: ['node', '--import', 'tsx', 'packages/app/src/main.ts'],
   },
+  python: {
+    // languages/python/src/cachelab_instance, installed editable into languages/python/.venv.
+    start: ['languages/python/.venv/bin/cachelab-instance'],
+    fromSources: ['languages/python/.venv/bin/cachelab-instance'],
+    prepare: ['bash', 'languages/python/setup.sh'],
+  },
 } as const satisfies Record<string, InstanceLauncher>;
 
 /** A language that has an instance. */
@@ -27,9 +39,9 @@ export type InstanceLanguage = keyof typeof INSTANCE_LAUNCHERS;
 
 /**
  * The other languages of the course outline (docs/tutorial/README.md), which have no instance
- * yet: named in the error, so that "python" reads as "not yet", not as a typo.
+ * yet: named in the error, so that "go" reads as "not yet", not as a typo.
  */
-const PLANNED_LANGUAGES = ['python', 'go', 'java', 'rust', 'c', 'php', 'dotnet'] as const;
+const PLANNED_LANGUAGES = ['go', 'java', 'rust', 'c', 'php', 'dotnet'] as const;
 
 /** `INSTANCE_LANGUAGES` that cannot be used; the message names the variable. */
 export class InstanceLanguagesError extends Error {
@@ -70,4 +82,12 @@ export function parseInstanceLanguages(
     );
   }
   return listed as InstanceLanguage[];
+}
+
+/** The `prepare` commands of `languages`, each once, in the order the languages first appear. */
+export function prepareCommands(languages: readonly InstanceLanguage[]): (readonly string[])[] {
+  const launchers: InstanceLauncher[] = [...new Set(languages)].map(
+    (language) => INSTANCE_LAUNCHERS[language],
+  );
+  return launchers.flatMap((launcher) => (launcher.prepare ? [launcher.prepare] : []));
 }

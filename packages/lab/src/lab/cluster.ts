@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   freePort,
   signalProcess,
@@ -15,7 +16,11 @@ import {
   waitFor,
 } from '@cachelab/testkit';
 import { checkReadiness } from '../cluster/readiness.ts';
-import { INSTANCE_LAUNCHERS, type InstanceLanguage } from '../instance-languages.ts';
+import {
+  INSTANCE_LAUNCHERS,
+  type InstanceLanguage,
+  prepareCommands,
+} from '../instance-languages.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -84,6 +89,8 @@ process.on('exit', () => {
 
 /** Starts a cluster and waits until every instance answers `/readyz`. */
 export async function startLabCluster(options: LabClusterOptions): Promise<LabCluster> {
+  // Before anything starts: a language whose instances cannot be prepared stops the lab here.
+  await prepareLanguages(options.languages ?? []);
   const redisCluster = options.redisCluster ? await startRedisCluster() : undefined;
   const redis = redisCluster ? undefined : await startRedisServer();
   const redisEnv: Record<string, string> = redisCluster
@@ -181,6 +188,23 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs the `prepare` command of each language of the cluster once (e.g. the Python instance's
+ * virtual environment); fails with what the command printed.
+ */
+export async function prepareLanguages(languages: readonly InstanceLanguage[]): Promise<void> {
+  for (const [program = 'true', ...args] of prepareCommands(languages)) {
+    try {
+      await promisify(execFile)(program, args, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(
+        `preparing instances failed (${[program, ...args].join(' ')}): ${`${stdout}${stderr}`.trim()}`,
+      );
+    }
+  }
 }
 
 function labInstance(
