@@ -99,21 +99,28 @@ describe.runIf(pgbench && existsSync(pgbench))('the embedded database with libpq
     expect(rows[0].n).toBe(200);
   });
 
-  it('rolls back the transaction of a connection that closes inside it, and serves the others', async () => {
-    const quitter = new pg.Client({ connectionString: database.url });
-    await quitter.connect();
-    quitter.on('error', () => {});
-    await quitter.query('BEGIN');
-    await quitter.query('INSERT INTO ledger VALUES (-1)');
-    (
-      quitter as unknown as { connection: { stream: { destroy(): void } } }
-    ).connection.stream.destroy();
-    const other = new pg.Client({ connectionString: database.url });
-    await other.connect();
-    const { rows } = await other.query('SELECT count(*)::int AS n FROM ledger WHERE client = -1');
-    await other.end();
-    expect(rows[0].n).toBe(0);
-  });
+  it.each([
+    ['closes (FIN)', 'destroy'],
+    ['is reset (RST)', 'resetAndDestroy'],
+  ] as const)(
+    'rolls back the transaction of a connection that %s inside it, and serves the others',
+    async (_how, end) => {
+      const quitter = new pg.Client({ connectionString: database.url });
+      await quitter.connect();
+      quitter.on('error', () => {});
+      await quitter.query('BEGIN');
+      await quitter.query('INSERT INTO ledger VALUES (-1)');
+      const { stream } = (
+        quitter as unknown as { connection: { stream: import('node:net').Socket } }
+      ).connection;
+      stream[end]();
+      const other = new pg.Client({ connectionString: database.url });
+      await other.connect();
+      const { rows } = await other.query('SELECT count(*)::int AS n FROM ledger WHERE client = -1');
+      await other.end();
+      expect(rows[0].n).toBe(0);
+    },
+  );
 });
 
 function message(type: string, strings: string[], rest: Buffer): Buffer {

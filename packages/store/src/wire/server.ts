@@ -118,7 +118,9 @@ class Session {
     socket.setNoDelay(true);
     socket.on('data', (chunk) => this.#receive(chunk));
     socket.on('error', () => socket.destroy());
-    this.ended = once(socket, 'close').then(() => {
+    // Not events.once(socket, 'close'): it rejects on an 'error' (a reset connection), and the
+    // clean-up that releases the session would never run.
+    this.ended = new Promise<void>((resolve) => socket.once('close', () => resolve())).then(() => {
       this.#closed = true;
       return this.#enqueue(() => this.#cleanUp());
     });
