@@ -23,6 +23,8 @@ N = TypeVar("N", bound=Hashable)
 #: What a Redis call may raise: a cluster client's own failures (no node reachable, a slot not
 #: covered) are not ``RedisError``s.
 REDIS_FAILURES: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
+#: What ends a subscription: the subscriber withdraws trust and subscribes again.
+SUBSCRIBER_FAILURES: tuple[type[Exception], ...] = (*REDIS_FAILURES, OSError, ValueError)
 
 #: Message types that end a subscription: the server unsubscribed us (a slot moved away).
 ENDED = ("unsubscribe", "sunsubscribe")

@@ -10,6 +10,7 @@ import redis
 from cachelab._core import Announcement, FillOutcome, VersionedCore, VersionedRead
 from cachelab.cluster import (
     REDIS_FAILURES,
+    SUBSCRIBER_FAILURES,
     ClusterSubscriber,
     check_message,
     close_pubsub,
@@ -25,8 +26,6 @@ from cachelab.types import CacheRead, Consistency, Loaded, Loader, V
 
 #: How long the subscriber waits between attempts to reconnect (s).
 _RESUBSCRIBE_INTERVAL_S = 0.1
-#: What ends a subscription: the subscriber withdraws trust and subscribes again.
-_SUBSCRIBER_FAILURES: tuple[type[Exception], ...] = (*REDIS_FAILURES, OSError, ValueError)
 
 
 class Cache(Generic[V]):
@@ -281,7 +280,7 @@ class Cache(Generic[V]):
                 message = check_message(self._pubsub.get_message(timeout=0.05))
                 if message is not None and message["type"] in ("message", "smessage"):
                     bus.on_message(message["data"], message["channel"])
-            except _SUBSCRIBER_FAILURES as error:
+            except SUBSCRIBER_FAILURES as error:
                 if self._closed.is_set():
                     return
                 bus.on_down()
