@@ -65,6 +65,7 @@ class AsyncClusterSubscriber:
     ) -> AsyncClusterSubscriber:
         """Subscribes every channel on the node that owns its slot, each acknowledged."""
         subscriber = cls(on_reconnect)
+        await cluster.initialize()  # the slot map, read once (again by refresh_slots)
         nodes: Any = cluster  # redis-py leaves its node look-ups untyped
         groups = group_by_node(channels, lambda channel: nodes.get_node_from_key(channel).name)
         try:
