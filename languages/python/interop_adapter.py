@@ -5,8 +5,8 @@ JSON lines on stdin, answered by JSON lines on stdout, each request handled as i
         python3 languages/python/interop_adapter.py
 
 Runs from the repository with the sources (``src/`` is put on the path) or with the installed
-``cachelab`` wheel. Only a single ``redis-server`` for now: with ``REDIS_CLUSTER_NODES`` it says
-so on stderr and exits 2.
+``cachelab`` wheel. With ``REDIS_CLUSTER_NODES`` (comma-separated ``redis://host:port`` seeds) it
+uses a Redis Cluster and sharded Pub/Sub instead, as the harness asks (SPEC §6.3).
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode
 
 import cachelab.asyncio as cl_async
 from cachelab import CachelabError, CacheOptions, Consistency, Loaded
@@ -28,12 +30,23 @@ from cachelab import CachelabError, CacheOptions, Consistency, Loaded
 VERSION = "0.1.0"
 
 
-def options_from_env() -> CacheOptions:
+def client_from_env() -> aioredis.Redis | aioredis.RedisCluster:
+    """``REDIS_CLUSTER_NODES`` (a cluster) or ``REDIS_URL`` (one Redis); exactly one is set."""
+    seeds = [url for url in os.environ.get("REDIS_CLUSTER_NODES", "").split(",") if url]
+    if not seeds:
+        return aioredis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
+    nodes = [urlsplit(url) for url in seeds]
+    startup = [ClusterNode(node.hostname or "127.0.0.1", node.port or 6379) for node in nodes]
+    return aioredis.RedisCluster(startup_nodes=startup)
+
+
+def options_from_env(cluster: bool) -> CacheOptions:
     heartbeat_ms = int(os.environ.get("CACHELAB_HEARTBEAT_MS") or 500)
     timeout_ms = int(os.environ.get("CACHELAB_HEARTBEAT_TIMEOUT_MS") or 4 * heartbeat_ms)
     secrets = [s for s in os.environ.get("CACHELAB_SECRETS", "").split(",") if s]
     return CacheOptions(
         namespace=os.environ.get("CACHELAB_NAMESPACE", "cl"),
+        pubsub="sharded" if cluster else "global",
         origin=os.environ.get("CACHELAB_ORIGIN") or None,
         heartbeat_interval_ms=heartbeat_ms,
         heartbeat_timeout_ms=timeout_ms,
@@ -161,11 +174,9 @@ async def answer(adapter: Adapter, raw: bytes) -> bool:
 
 
 async def main() -> int:
-    if os.environ.get("REDIS_CLUSTER_NODES"):
-        print("python adapter: Redis Cluster is not supported yet", file=sys.stderr)
-        return 2
-    client = aioredis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
-    cache: cl_async.Cache[Any] = cl_async.Cache(client, options_from_env())
+    client = client_from_env()
+    options = options_from_env(isinstance(client, aioredis.RedisCluster))
+    cache: cl_async.Cache[Any] = cl_async.Cache(client, options)
     await cache.start()
     if not await cache.wait_until_subscribed(10):
         print("python adapter: could not subscribe", file=sys.stderr)

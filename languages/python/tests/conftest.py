@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from redis_server import RedisServer, start_redis
+from redis_server import RedisClusterServers, RedisServer, start_cluster, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +24,11 @@ def own_redis() -> Iterator[RedisServer]:
     server = start_redis()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """One Redis Cluster (three masters, a replica each) for the whole run."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()

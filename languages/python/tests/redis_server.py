@@ -19,18 +19,28 @@ REDIS_SERVER = os.environ.get(
 PORTS = range(20000, 32000)
 
 
-def free_port() -> int:
-    """A port in PORTS that binds now; tried from a random start so parallel runs spread out."""
-    start = int.from_bytes(os.urandom(2), "big") % len(PORTS)
-    for i in range(len(PORTS)):
-        port = PORTS[(start + i) % len(PORTS)]
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+# A cluster node also listens on its port + 10000 (the cluster bus): both stay below 32768.
+CLUSTER_PORTS = range(20000, 22767)
+
+
+def _binds(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(ports: range = PORTS, bus: bool = False) -> int:
+    """A port in ``ports`` that binds now (and its bus port, +10000, with ``bus``); tried from a
+    random start so parallel runs spread out."""
+    start = int.from_bytes(os.urandom(2), "big") % len(ports)
+    for i in range(len(ports)):
+        port = ports[(start + i) % len(ports)]
+        if _binds(port) and (not bus or _binds(port + 10000)):
             return port
-    raise RuntimeError("no free port in 20000-32000")
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop}")
 
 
 def wait_for(check: object, timeout_s: float = 10.0, interval_s: float = 0.01) -> None:
@@ -72,10 +82,10 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_redis(port: int | None = None) -> RedisServer:
+def start_redis(port: int | None = None, *extra: str) -> RedisServer:
     """Starts redis-server with nothing persisted and waits until it answers PING."""
     for _ in range(5):
-        chosen = port or free_port()
+        chosen = port or (free_port(CLUSTER_PORTS, bus=True) if extra else free_port())
         directory = tempfile.mkdtemp(prefix="cachelab-redis-")
         process = subprocess.Popen(
             [
@@ -90,6 +100,7 @@ def start_redis(port: int | None = None) -> RedisServer:
                 "no",
                 "--dir",
                 directory,
+                *extra,
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -105,3 +116,73 @@ def start_redis(port: int | None = None) -> RedisServer:
         if port is not None:
             break
     raise RuntimeError("could not start redis-server")
+
+
+@dataclass
+class RedisClusterServers:
+    """A Redis Cluster of three masters with a replica each, started by this test run."""
+
+    servers: list[RedisServer]
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.port for server in self.servers]
+
+    @property
+    def nodes(self) -> str:
+        """Seed URLs as ``REDIS_CLUSTER_NODES`` takes them."""
+        return ",".join(server.url for server in self.servers)
+
+    def client(self) -> redis.RedisCluster:
+        return redis.RedisCluster(
+            host="127.0.0.1", port=self.ports[0], decode_responses=True, socket_timeout=2
+        )
+
+    def masters(self) -> list[RedisServer]:
+        """The servers that are masters now."""
+        return [s for s in self.servers if s.client().info("replication")["role"] == "master"]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def start_cluster(size: int = 6) -> RedisClusterServers:
+    """Starts ``size`` redis-servers in cluster mode, joins them with ``redis-cli --cluster
+    create`` (one replica per master) and waits for ``cluster_state:ok`` on every node."""
+    servers: list[RedisServer] = []
+    try:
+        for _ in range(size):
+            config = f"nodes-{len(servers)}.conf"
+            servers.append(
+                start_redis(None, "--cluster-enabled", "yes", "--cluster-config-file", config)
+            )
+        cluster = RedisClusterServers(servers)
+        subprocess.run(
+            [
+                os.environ.get("REDIS_CLI", shutil.which("redis-cli") or "/usr/bin/redis-cli"),
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{port}" for port in cluster.ports),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=60,
+        )
+
+        def ready() -> bool:
+            for server in servers:
+                info = server.client().execute_command("CLUSTER", "INFO")
+                if "cluster_state:ok" not in info:
+                    return False
+            return True
+
+        wait_for(ready, timeout_s=30, interval_s=0.05)
+        return cluster
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise

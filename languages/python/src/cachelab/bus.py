@@ -119,8 +119,9 @@ class BusState:
         if record is None:
             return
         # Heartbeats of one channel arrive in order: a skipped seq means lost messages.
+        # The connection that delivered it works, though: it stays connected (as in Node).
         if self._sharded and record.seq >= 0 and message.seq > record.seq + 1:
-            self.on_down()
+            self._lost(connected=self._connected)
         record.seq = max(record.seq, message.seq)
         record.at = monotonic_ms()
         floor = min(seen.seq for seen in self._seen.values())
@@ -133,9 +134,13 @@ class BusState:
             self._set_trust(True)
 
     def on_down(self) -> None:
-        """The subscription may have lost messages (an error, a reconnect, a skipped seq)."""
+        """The subscription may have lost messages (an error, a reconnect): it is not connected
+        until :meth:`on_ready`."""
+        self._lost(connected=False)
+
+    def _lost(self, *, connected: bool) -> None:
         with self.lock:
-            self._connected = False
+            self._connected = connected
             self._needed_seq = self._heartbeat_seq
             # Every drop starts a new epoch, even while untrusted: a fill that began before it
             # may carry a value whose invalidation was lost.

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any, Generic
 
 import redis
-from redis.exceptions import RedisError
 
 from cachelab._core import Announcement, FillOutcome, VersionedCore, VersionedRead
+from cachelab.cluster import (
+    REDIS_FAILURES,
+    SUBSCRIBER_FAILURES,
+    ClusterSubscriber,
+    check_message,
+    close_pubsub,
+    refresh_slots,
+)
 from cachelab.codec import at_least, check_entry, check_min_version
 from cachelab.errors import InvalidationFailedError, RedisFailedError
 from cachelab.keys import check_key
@@ -25,12 +31,15 @@ _RESUBSCRIBE_INTERVAL_S = 0.1
 class Cache(Generic[V]):
     """Two-tier cache-aside (L1 in this process, L2 in Redis) for threads.
 
-    ``redis`` is the command client; the subscriber takes a connection of its own from its pool.
-    Reads are answered from L1 only while the subscription is trusted. Use as a context manager,
-    or call :meth:`close`.
+    ``client`` is the command client, a ``redis.Redis`` or a ``redis.RedisCluster``; the
+    subscriber takes connections of its own from it (on a cluster, one on each node that owns a
+    channel's slot: :mod:`cachelab.cluster`). Reads are answered from L1 only while the
+    subscription is trusted. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, client: redis.Redis, options: CacheOptions | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis | redis.RedisCluster, options: CacheOptions | None = None
+    ) -> None:
         self.options = options or CacheOptions()
         self._redis = client
         self._core: VersionedCore[V] = VersionedCore(self.options)
@@ -120,7 +129,7 @@ class Cache(Generic[V]):
             reply = self._read(
                 keys=[self._core.keys.pointer(key)], args=[self._core.keys.data_prefix(key)]
             )
-        except RedisError as error:
+        except REDIS_FAILURES as error:
             # The read goes on to the loader: degraded (slower, still correct), never failed.
             self._core.counters.degraded_reads += 1
             self._redis_failed(error)
@@ -142,7 +151,7 @@ class Cache(Generic[V]):
             outcome, published = self._fill_redis(
                 key, entry, core.announcement(key, entry.version, "advanced")
             )
-        except RedisError as error:
+        except REDIS_FAILURES as error:
             self._redis_failed(error)
             outcome, published = None, False
         if published:
@@ -194,7 +203,7 @@ class Cache(Generic[V]):
                 outcome, _published = self._fill_redis(
                     key, written, self._core.announcement(key, written.version, "always")
                 )
-            except RedisError as error:
+            except REDIS_FAILURES as error:
                 self._core.counters.publish_failures += 1
                 self._redis_failed(error)
                 continue
@@ -224,7 +233,7 @@ class Cache(Generic[V]):
                 self._fill_redis(
                     key, written, self._core.announcement(key, written.version, "always")
                 )
-            except RedisError:
+            except REDIS_FAILURES:
                 self._core.counters.publish_failures += 1
                 return
             with self._core.lock:
@@ -249,7 +258,7 @@ class Cache(Generic[V]):
             outcome = core.parse_outcome(reply)
             if outcome != "stale" and announcement.sharded:
                 self._redis.spublish(announcement.channel, announcement.payload)
-        except RedisError as error:
+        except REDIS_FAILURES as error:
             core.counters.publish_failures += 1
             self._redis_failed(error)
             raise
@@ -268,18 +277,29 @@ class Cache(Generic[V]):
                     bus.on_ready()
                     self._beat_now.set()
                 bus.check_liveness()
-                message = self._pubsub.get_message(timeout=0.05)
+                message = check_message(self._pubsub.get_message(timeout=0.05))
                 if message is not None and message["type"] in ("message", "smessage"):
                     bus.on_message(message["data"], message["channel"])
-            except (RedisError, OSError, ValueError) as error:
+            except SUBSCRIBER_FAILURES as error:
                 if self._closed.is_set():
                     return
                 bus.on_down()
                 self._redis_failed(error)
                 self._drop_pubsub()
                 self._closed.wait(_RESUBSCRIBE_INTERVAL_S)
+                if isinstance(self._redis, redis.RedisCluster):
+                    refresh_slots(self._redis)
 
     def _subscribe(self) -> Any:
+        if isinstance(self._redis, redis.RedisCluster):
+            return ClusterSubscriber(
+                self._redis,
+                self._core.bus.channels,
+                sharded=self._core.sharded,
+                timeout_s=self.options.heartbeat_timeout_ms / 1000,
+                on_message=lambda m: self._core.bus.on_message(m["data"], m["channel"]),
+                on_reconnect=self._on_reconnect,
+            )
         pubsub = self._redis.pubsub()
         channels = self._core.bus.channels
         try:
@@ -290,7 +310,9 @@ class Cache(Generic[V]):
             # Wait for every confirmation, so that trust never precedes the subscription.
             confirmed = 0
             while confirmed < len(channels):
-                reply = pubsub.get_message(timeout=self.options.heartbeat_timeout_ms / 1000)
+                reply = check_message(
+                    pubsub.get_message(timeout=self.options.heartbeat_timeout_ms / 1000)
+                )
                 if reply is None:
                     raise redis.TimeoutError("no SUBSCRIBE confirmation")
                 if reply["type"] in ("subscribe", "ssubscribe"):
@@ -302,7 +324,7 @@ class Cache(Generic[V]):
             assert pubsub.connection is not None
             pubsub.connection.register_connect_callback(self._on_reconnect)
         except BaseException:
-            pubsub.close()
+            close_pubsub(pubsub, self._on_reconnect)
             raise
         return pubsub
 
@@ -313,9 +335,10 @@ class Cache(Generic[V]):
 
     def _drop_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                pubsub.close()
+        if isinstance(pubsub, ClusterSubscriber):
+            pubsub.close()
+        elif pubsub is not None:
+            close_pubsub(pubsub, self._on_reconnect)
 
     def _heartbeat_loop(self) -> None:
         interval_s = self.options.heartbeat_interval_ms / 1000
@@ -331,7 +354,7 @@ class Cache(Generic[V]):
                         self._redis.spublish(channel, payload)
                     else:
                         self._redis.publish(channel, payload)
-            except RedisError as error:
+            except REDIS_FAILURES as error:
                 # A lost heartbeat is what the timeout check catches.
                 self._redis_failed(error)
             if self._pending:

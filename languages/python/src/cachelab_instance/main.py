@@ -15,11 +15,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import redis.asyncio as aioredis
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio.cluster import ClusterNode
 
 from cachelab import CachelabError
 from cachelab.asyncio import Cache
@@ -64,16 +66,22 @@ async def _prepare(config: Config) -> None:
             await asyncio.sleep(0.2)
 
 
-def _redis_client(config: Config) -> aioredis.Redis:
-    if config.redis_cluster_nodes is not None:
-        raise ConfigError(
-            "REDIS_CLUSTER_NODES: the Python instance does not run on a Redis Cluster yet"
-        )
-    return aioredis.Redis.from_url(
-        config.redis_url,
-        socket_timeout=max(1.0, config.cache.redis_timeout_ms / 1000 * 4),
-        socket_connect_timeout=1.0,
-        health_check_interval=0,
+def _redis_client(config: Config) -> aioredis.Redis | aioredis.RedisCluster:
+    """One Redis (``REDIS_URL``), or a Redis Cluster (``REDIS_CLUSTER_NODES``, with the
+    credentials and TLS of ``REDIS_URL`` for every node, as in Node's ``redis-cluster.ts``)."""
+    timeouts: dict[str, Any] = {
+        "socket_timeout": max(1.0, config.cache.redis_timeout_ms / 1000 * 4),
+        "socket_connect_timeout": 1.0,
+    }
+    if config.redis_cluster_nodes is None:
+        return aioredis.Redis.from_url(config.redis_url, health_check_interval=0, **timeouts)
+    url = urlsplit(config.redis_url)
+    return aioredis.RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in config.redis_cluster_nodes],
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        ssl=url.scheme == "rediss",
+        **timeouts,
     )
 
 

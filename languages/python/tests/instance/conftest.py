@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from redis_server import RedisServer, free_port, start_redis, wait_for
+from redis_server import RedisClusterServers, RedisServer, free_port, start_redis, wait_for
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 INSTANCE = Path(sys.executable).parent / "cachelab-instance"
@@ -102,7 +102,7 @@ class Instance:
     url: str
     process: subprocess.Popen[bytes]
     database_url: str
-    redis: RedisServer
+    redis: RedisServer | None
 
     def request(
         self,
@@ -131,17 +131,34 @@ class Instance:
 def instance(postgres: Postgres) -> Iterator[Instance]:
     """A ``cachelab-instance`` of this test alone, with its own Redis and namespace."""
     redis = start_redis()
+    try:
+        yield from _instance(postgres, redis, {"REDIS_URL": redis.url})
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def cluster_instance(postgres: Postgres, redis_cluster: RedisClusterServers) -> Iterator[Instance]:
+    """A ``cachelab-instance`` on the session's Redis Cluster, in a namespace of its own."""
+    env = {"REDIS_CLUSTER_NODES": ",".join(f"127.0.0.1:{p}" for p in redis_cluster.ports)}
+    env["CACHE_NAMESPACE"] = f"inst{free_port()}"
+    yield from _instance(postgres, None, env)
+
+
+def _instance(
+    postgres: Postgres, redis: RedisServer | None, extra: dict[str, str]
+) -> Iterator[Instance]:
     port = free_port()
     env = {
         **os.environ,
         "PORT": str(port),
         "INSTANCE_NAME": "py-test",
         "CLUSTER_RUN_ID": "pytest-run",
-        "REDIS_URL": redis.url,
         "DATABASE_URL": postgres.url,
         "DB_LATENCY_MS": "0",
         "SEED_USERS": "20",
         "OUTBOX_POLL_MS": "50",
+        **extra,
     }
     process = subprocess.Popen([INSTANCE], env=env)
     url = f"http://127.0.0.1:{port}"
@@ -161,4 +178,3 @@ def instance(postgres: Postgres) -> Iterator[Instance]:
         if process.poll() is None:
             process.kill()
             process.wait()
-        redis.stop()

@@ -90,3 +90,15 @@ def test_without_redis_it_serves_from_the_database_and_says_degraded(instance: I
     assert (status, ready["status"], ready["checks"]["redis"]) == (200, "degraded", "down")
     status, _, written = instance.request("/users/7", "PUT", ADA)
     assert (status, written["name"]) == (200, "Ada")
+
+
+def test_runs_on_a_redis_cluster_with_sharded_pub_sub(cluster_instance: Instance) -> None:
+    status, _, ready = cluster_instance.request("/readyz")
+    assert (status, ready["status"]) == (200, "ready")
+    status, headers, _ = cluster_instance.request("/users/4")
+    assert (status, headers["x-cache"]) == (200, "MISS")
+    wait_for(lambda: cluster_instance.request("/users/4")[1]["x-cache"] == "L1")
+    status, _, written = cluster_instance.request("/users/4", "PUT", {**ADA, "age": 40})
+    assert (status, written["age"]) == (200, 40)
+    status, headers, read = cluster_instance.request("/users/4")
+    assert (status, read["age"], headers["x-version"]) == (200, 40, str(written["version"]))

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from cachelab import Cache, Loaded
-from redis_server import RedisServer, wait_for
+from cachelab import Cache, CacheOptions, Loaded
+from redis_server import RedisClusterServers, RedisServer, wait_for
 
 REPO = Path(__file__).resolve().parents[4]
 PEER = Path(__file__).resolve().parents[1] / "node" / "peer.ts"
@@ -134,3 +134,42 @@ def test_a_stale_fill_from_either_language_is_refused(
     assert node.call(op="get", key="k", row=row("v4", 4))["version"] == 5
     node.call(op="set", key="j", value="v9", version=9)
     assert py.get_or_load("j", lambda _k: Loaded("v8", 8)).version == 9
+
+
+def test_python_and_node_invalidate_each_other_on_a_redis_cluster(
+    redis_cluster: RedisClusterServers, namespace: str
+) -> None:
+    secret = "a-shared-secret-of-32-characters"
+    node = NodePeer(redis_cluster.nodes, namespace, "node-1", "sharded", secret)
+    options = CacheOptions(
+        namespace=namespace,
+        origin="py-1",
+        pubsub="sharded",
+        heartbeat_interval_ms=50,
+        heartbeat_timeout_ms=500,
+        signing_secrets=[secret],
+    )
+    try:
+        wait_for(lambda: node.call(op="stats")["trusted"], timeout_s=10)
+        with Cache[Any](redis_cluster.client(), options) as py:
+            assert py.wait_until_trusted(5)
+            keys = [f"user:{n}" for n in range(8)]  # spread over the three masters
+            for key in keys:
+                py.set(key, Loaded({"name": "Ada"}, 1))
+                assert node.call(op="get", key=key)["tier"] == "L2"
+                assert node.call(op="get", key=key)["tier"] == "L1"
+                assert py.get_or_load(key, lambda _k: Loaded(None, 0)).tier == "L1"
+            for key in keys:
+                node.call(op="set", key=key, value={"name": "Grace"}, version=2)
+            wait_for(lambda: py.stats()["invalidations_received"] == len(keys))
+            for key in keys:
+                read = py.get_or_load(key, lambda _k: Loaded(None, 0))
+                assert (read.tier, read.version) == ("L2", 2)
+                py.set(key, Loaded({"name": "Lin"}, 3))
+            # Python's writes of v1 and of v3, each announced on the key's shard channel.
+            wait_for(lambda: node.call(op="stats")["invalidationsReceived"] == 2 * len(keys))
+            answer = node.call(op="get", key=keys[0])
+            assert (answer["tier"], answer["version"]) == ("L2", 3)
+            assert set(py.stats()["messages_rejected"].values()) == {0}
+    finally:
+        node.close()

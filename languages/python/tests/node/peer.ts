@@ -4,15 +4,19 @@
  *
  *   node --import tsx peer.ts <redis-url> <namespace> <origin> [pubsub] [secret]
  *
+ * A comma-separated list of URLs is a Redis Cluster's seed nodes (then `pubsub` is `sharded`).
+ *
  * Commands: {op:'get', key, row:{value, version}, minVersion?, consistency?} (the row is what
  * the loader returns), {op:'set', key, value, version}, {op:'stats'}, {op:'close'}.
  */
 import { createInterface } from 'node:readline';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { createCache } from '../../../../packages/cache/src/index.ts';
 
 const [url, namespace, origin, pubsub = 'global', secret] = process.argv.slice(2);
-const redis = createClient({ url });
+const redis = url.includes(',')
+  ? createCluster({ rootNodes: url.split(',').map((node) => ({ url: node })) })
+  : createClient({ url });
 const subscriber = redis.duplicate();
 await Promise.all([redis.connect(), subscriber.connect()]);
 const cache = createCache<unknown>({

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from cachelab._core import Announcement, FillOutcome, VersionedCore, VersionedRead
+from cachelab.asyncio._cluster import AsyncClusterSubscriber, aclose_pubsub, refresh_slots
+from cachelab.cluster import REDIS_FAILURES, check_message
 from cachelab.codec import at_least, check_entry, check_min_version
 from cachelab.errors import InvalidationFailedError, RedisFailedError
 from cachelab.keys import check_key
@@ -27,13 +28,17 @@ __all__ = ["Cache", "create_cache"]
 
 T = TypeVar("T")
 _RESUBSCRIBE_INTERVAL_S = 0.1
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+_FAILURES: tuple[type[Exception], ...] = (*REDIS_FAILURES, OSError, asyncio.TimeoutError)
+_SUBSCRIBER_FAILURES: tuple[type[Exception], ...] = (*_FAILURES, ValueError)
 
 
 class Cache(Generic[V]):
-    """Two-tier cache-aside (L1 in this process, L2 in Redis) for one asyncio event loop."""
+    """Two-tier cache-aside (L1 in this process, L2 in Redis) for one asyncio event loop, over
+    a ``redis.asyncio.Redis`` or a ``redis.asyncio.RedisCluster``."""
 
-    def __init__(self, client: aioredis.Redis, options: CacheOptions | None = None) -> None:
+    def __init__(
+        self, client: aioredis.Redis | aioredis.RedisCluster, options: CacheOptions | None = None
+    ) -> None:
         self.options = options or CacheOptions()
         self._redis = client
         self._core: VersionedCore[V] = VersionedCore(self.options)
@@ -266,10 +271,10 @@ class Cache(Generic[V]):
                     bus.on_ready()
                     self._beat_now.set()
                 bus.check_liveness()
-                message = await self._pubsub.get_message(timeout=0.05)
+                message = check_message(await self._pubsub.get_message(timeout=0.05))
                 if message is not None and message["type"] in ("message", "smessage"):
                     bus.on_message(message["data"], message["channel"])
-            except (*_FAILURES, ValueError) as error:
+            except _SUBSCRIBER_FAILURES as error:
                 if self._closed.is_set():
                     return
                 bus.on_down()
@@ -277,8 +282,19 @@ class Cache(Generic[V]):
                 await self._drop_pubsub()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._closed.wait(), _RESUBSCRIBE_INTERVAL_S)
+                if isinstance(self._redis, aioredis.RedisCluster):
+                    await refresh_slots(self._redis)
 
     async def _subscribe(self) -> Any:
+        if isinstance(self._redis, aioredis.RedisCluster):
+            return await AsyncClusterSubscriber.open(
+                self._redis,
+                self._core.bus.channels,
+                sharded=self._core.sharded,
+                timeout_s=self.options.heartbeat_timeout_ms / 1000,
+                on_message=lambda m: self._core.bus.on_message(m["data"], m["channel"]),
+                on_reconnect=self._on_reconnect,
+            )
         pubsub = self._redis.pubsub()
         channels = self._core.bus.channels
         try:
@@ -289,7 +305,7 @@ class Cache(Generic[V]):
             confirmed = 0
             async with asyncio.timeout(self.options.heartbeat_timeout_ms / 1000):
                 while confirmed < len(channels):
-                    reply = await pubsub.get_message(timeout=0.05)
+                    reply = check_message(await pubsub.get_message(timeout=0.05))
                     if reply is None:
                         continue
                     if reply["type"] in ("subscribe", "ssubscribe"):
@@ -300,7 +316,7 @@ class Cache(Generic[V]):
             # redis-py reconnects and re-subscribes by itself; a reconnect may have lost messages.
             pubsub.connection.register_connect_callback(self._on_reconnect)
         except BaseException:
-            await pubsub.aclose()
+            await aclose_pubsub(pubsub, self._on_reconnect)
             raise
         return pubsub
 
@@ -311,9 +327,10 @@ class Cache(Generic[V]):
 
     async def _drop_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(*_FAILURES):
-                await pubsub.aclose()
+        if isinstance(pubsub, AsyncClusterSubscriber):
+            await pubsub.aclose()
+        elif pubsub is not None:
+            await aclose_pubsub(pubsub, self._on_reconnect)
 
     async def _heartbeat_loop(self) -> None:
         interval_s = self.options.heartbeat_interval_ms / 1000
