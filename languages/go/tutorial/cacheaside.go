@@ -13,6 +13,8 @@ import (
 // ErrNotFound means there is no such user: in the database, or cached as "not found".
 var ErrNotFound = errors.New("user not found")
 
+// #region tutorial:tiers
+
 // Tier says who answered a read, as the X-Cache header does.
 type Tier string
 
@@ -22,6 +24,8 @@ const (
 	TierL2   Tier = "L2"
 	TierMiss Tier = "MISS"
 )
+
+// #endregion tutorial:tiers
 
 // Stats counts what the cache did; chapter 6 reads them.
 type Stats struct {

@@ -157,6 +157,14 @@ func TestGoRedisClientSideCaching(t *testing.T) {
 	if stats := cached.CSCStats(); stats.Hits < 1 || stats.Misses < 1 {
 		t.Fatalf("client-side cache stats %+v, want a miss then hits", stats)
 	}
+	// A Lua script is not a read it can cache: every EVALSHA goes to Redis.
+	before := cached.CSCStats()
+	for range 2 {
+		readScript.Run(ctx, cached, []string{"cl:{user:42}:ver"}, "cl:{user:42}:v:")
+	}
+	if after := cached.CSCStats(); after.Hits != before.Hits {
+		t.Fatalf("EVALSHA was served from the client-side cache: %+v → %+v", before, after)
+	}
 	// Another client writes: Redis pushes an invalidation, and the local copy goes.
 	f.rdb.Set(ctx, "cl:{user:42}:val", "v2", time.Minute)
 	waitFor(t, "the client-side copy to be invalidated", func() bool {
