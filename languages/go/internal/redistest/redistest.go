@@ -31,6 +31,7 @@ var ErrNoRedis = errors.New("redistest: redis-server not found (install it, or s
 type Server struct {
 	Port int
 	Addr string
+	bin  string
 	args []string
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -53,7 +54,7 @@ func Start(ctx context.Context, args ...string) (*Server, error) {
 			lastErr = err
 			continue
 		}
-		s := &Server{Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port)}
+		s := &Server{Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), bin: bin}
 		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no"}, args...)
 		if err := s.launch(ctx, bin); err != nil {
@@ -86,6 +87,12 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Restart kills the server and starts it again, empty, on the same port.
+func (s *Server) Restart(ctx context.Context) error {
+	s.Stop()
+	return s.launch(ctx, s.bin)
 }
 
 // Stop kills the server (it keeps nothing) and waits for the process to exit.
