@@ -206,3 +206,19 @@ func TestNoScriptFallsBackToEval(t *testing.T) {
 		t.Fatalf("%d writes failed after SCRIPT FLUSH", fails)
 	}
 }
+
+func TestScriptSHA1s(t *testing.T) {
+	var v struct{ SHA1 map[string]string }
+	readVectors(t, "scripts.json", &v)
+	s := newScripts()
+	byFile := map[string]*redis.Script{"read.lua": s.read, "fill.lua": s.fill, "announce.lua": s.announce,
+		"announce-many.lua": s.announceMany, "take-lease.lua": s.takeLease, "release-lease.lua": s.releaseLease}
+	if len(v.SHA1) != len(byFile) {
+		t.Fatalf("scripts.json lists %d scripts, the library embeds %d", len(v.SHA1), len(byFile))
+	}
+	for file, want := range v.SHA1 {
+		if got := byFile[file].Hash(); got != want {
+			t.Errorf("%s: SHA1 %s, want %s (MUST-SCRIPT-1: byte for byte)", file, got, want)
+		}
+	}
+}
