@@ -41,23 +41,61 @@ func (c *counters) propagation(ms float64) {
 	c.propMu.Unlock()
 }
 
-// Stats is a snapshot of what an instance did since it started.
+// Stats is a snapshot of what an instance did since it started. The JSON names are the Node
+// library's (an instance's /stats reads alike in both languages).
 type Stats struct {
-	Reads, L1Hits, L2Hits, Misses, Loads, NegativeHits, L2Stale int64
-	HitRatio                                                    float64
-	Writes, InvalidationsSent, InvalidationsReceived            int64
-	PublishFailures, InvalidationsRetried                       int64
-	FillsRejected                                               struct{ Epoch, Superseded, Forgotten int64 }
-	MessagesRejected                                            struct{ Malformed, Unsigned, Forged int64 }
-	Trusted                                                     bool
-	TrustLost, L1Flushes, Stalls, RedisErrors, DegradedReads    int64
-	StrictConfirmed, StrictRefuted, LeaseWaits, LeaseTimeouts   int64
-	CorruptEntries, LoadsShed                                   int64
-	L1Size                                                      int
-	L1Evictions                                                 int64
-	HighWaterMarks                                              int
-	PendingInvalidations                                        int
-	LastPropagationMs, MaxPropagationMs                         float64
+	Reads                 int64         `json:"reads"`
+	L1Hits                int64         `json:"l1Hits"`
+	L2Hits                int64         `json:"l2Hits"`
+	Misses                int64         `json:"misses"`
+	NegativeHits          int64         `json:"negativeHits"`
+	Loads                 int64         `json:"loads"`
+	LoadsShed             int64         `json:"loadsShed"`
+	LeaseWaits            int64         `json:"leaseWaits"`
+	LeaseTimeouts         int64         `json:"leaseTimeouts"`
+	StrictConfirmed       int64         `json:"strictConfirmed"`
+	StrictRefuted         int64         `json:"strictRefuted"`
+	L2Stale               int64         `json:"l2Stale"`
+	FillsRejected         FillsRejected `json:"fillsRejected"`
+	RedisErrors           int64         `json:"redisErrors"`
+	DegradedReads         int64         `json:"degradedReads"`
+	CorruptEntries        int64         `json:"corruptEntries"`
+	Writes                int64         `json:"writes"`
+	InvalidationsSent     int64         `json:"invalidationsSent"`
+	InvalidationsReceived int64         `json:"invalidationsReceived"`
+	MessagesRejected      Rejected      `json:"messagesRejected"`
+	PublishFailures       int64         `json:"publishFailures"`
+	InvalidationsRetried  int64         `json:"invalidationsRetried"`
+	TrustLost             int64         `json:"trustLost"`
+	Stalls                int64         `json:"stalls"`
+	L1Flushes             int64         `json:"l1Flushes"`
+	Trusted               bool          `json:"trusted"`
+	L1Size                int           `json:"l1Size"`
+	L1Evictions           int64         `json:"l1Evictions"`
+	HighWaterMarks        int           `json:"highWaterMarks"`
+	PendingInvalidations  int           `json:"pendingInvalidations"`
+	HitRatio              float64       `json:"-"` // (L1Hits + L2Hits) / Reads; 0 before the first read
+	PropagationMs         PropagationMs `json:"propagationMs"`
+}
+
+// FillsRejected counts refused L1 fills by reason (MUST-FILL-3).
+type FillsRejected struct {
+	Superseded int64 `json:"superseded"`
+	Epoch      int64 `json:"epoch"`
+	Forgotten  int64 `json:"forgotten"`
+}
+
+// Rejected counts dropped messages by reason (MUST-MSG-5).
+type Rejected struct {
+	Malformed int64 `json:"malformed"`
+	Unsigned  int64 `json:"unsigned"`
+	Forged    int64 `json:"forged"`
+}
+
+// PropagationMs is the delay from another instance's publish to its receipt here, in ms.
+type PropagationMs struct {
+	Last float64 `json:"last"`
+	Max  float64 `json:"max"`
 }
 
 // Stats returns a snapshot of the counters.
@@ -73,10 +111,9 @@ func (c *Cache[V]) Stats() Stats {
 		StrictConfirmed: k.strictConfirmed.Load(), StrictRefuted: k.strictRefuted.Load(),
 		LeaseWaits: k.leaseWaits.Load(), LeaseTimeouts: k.leaseTimeouts.Load(),
 		CorruptEntries: k.corruptEntries.Load(), LoadsShed: k.loadsShed.Load()}
-	s.FillsRejected.Epoch, s.FillsRejected.Superseded = k.rejectedEpoch.Load(), k.rejectedSuperseded.Load()
-	s.FillsRejected.Forgotten = k.rejectedForgotten.Load()
-	s.MessagesRejected.Malformed, s.MessagesRejected.Unsigned = k.malformed.Load(), k.unsigned.Load()
-	s.MessagesRejected.Forged = k.forged.Load()
+	s.FillsRejected = FillsRejected{Superseded: k.rejectedSuperseded.Load(), Epoch: k.rejectedEpoch.Load(),
+		Forgotten: k.rejectedForgotten.Load()}
+	s.MessagesRejected = Rejected{Malformed: k.malformed.Load(), Unsigned: k.unsigned.Load(), Forged: k.forged.Load()}
 	if s.Reads > 0 {
 		s.HitRatio = float64(s.L1Hits+s.L2Hits) / float64(s.Reads)
 	}
@@ -85,7 +122,7 @@ func (c *Cache[V]) Stats() Stats {
 	c.mu.Unlock()
 	s.PendingInvalidations = c.writes.size()
 	k.propMu.Lock()
-	s.LastPropagationMs, s.MaxPropagationMs = k.propLast, k.propMax
+	s.PropagationMs = PropagationMs{Last: k.propLast, Max: k.propMax}
 	k.propMu.Unlock()
 	return s
 }
