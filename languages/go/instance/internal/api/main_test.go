@@ -23,7 +23,7 @@ import (
 // The servers the tests share: one PostgreSQL (its database prepared and seeded once) and one
 // redis-server; each test uses a cache namespace of its own.
 var (
-	pg    *pgtest.Server
+	pg          *pgtest.Server
 	redisServer *redistest.Server
 )
 

@@ -96,7 +96,9 @@ var counterDescs = func() []counterDesc {
 		d(c+"redis_errors_total", "Redis calls that failed or timed out.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.RedisErrors) }),
 		d(c+"writes_total", "Writes handled (cache.set calls).", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.Writes) }),
 		d(c+"invalidations_sent_total", "Invalidations published.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.InvalidationsSent) }),
-		d(c+"invalidations_received_total", "Invalidations received from other instances.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.InvalidationsReceived) }),
+		d(c+"invalidations_received_total", "Invalidations received from other instances.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled {
+			return one(s.InvalidationsReceived)
+		}),
 		d(c+"messages_rejected_total", "Messages on the channel rejected, by reason (malformed, unsigned, forged).", []string{"reason"}, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled {
 			m := s.MessagesRejected
 			return []labelled{{float64(m.Malformed), []string{"malformed"}}, {float64(m.Unsigned), []string{"unsigned"}}, {float64(m.Forged), []string{"forged"}}}
