@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI of the Go implementation (languages/go): formatting, vet, staticcheck, the tests with the
-# race detector (they start their own redis-server), and the two-instance example built and run
-# from a fresh module that requires the library. Idempotent; needs go (1.26+), redis-server and
-# the Go module proxy. Exits non-zero on any failure.
+# race detector (they start their own redis-server, and the instance's their own PostgreSQL), and
+# the two-instance example built and run from a fresh module that requires the library.
+# Idempotent; needs go (1.26+), redis-server, PostgreSQL's server binaries and the Go module
+# proxy. Exits non-zero on any failure.
 #
 #   bash languages/go/ci.sh
 set -euo pipefail
@@ -28,20 +29,23 @@ if [ -n "$unformatted" ]; then
   fail "these files need gofmt -w"
 fi
 
+# The library's module, the instance's (PostgreSQL and Prometheus stay out of the library's
+# dependencies), and the example's.
+modules=(. instance examples/two-instances)
+
 step "go vet"
-go vet ./...
-(cd examples/two-instances && go vet ./...)
+for module in "${modules[@]}"; do (cd "$module" && go vet ./...); done
 
 step "staticcheck $STATICCHECK_VERSION"
 staticcheck="$(go env GOPATH)/bin/staticcheck"
 if ! "$staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; then
   go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
-"$staticcheck" ./...
-(cd examples/two-instances && "$staticcheck" ./...)
+for module in "${modules[@]}"; do (cd "$module" && "$staticcheck" ./...); done
 
 step "go test -race ./..."
 go test -race -count=1 ./...
+(cd instance && go test -race -count=1 ./...)
 
 step "the two-instance example, from a fresh module"
 work=$(mktemp -d)

@@ -119,6 +119,9 @@ func New[V any](opts Options) (*Cache[V], error) {
 // Origin is this instance's name in its messages.
 func (c *Cache[V]) Origin() string { return c.opts.Origin }
 
+// Namespace is the prefix of this cache's keys and channels.
+func (c *Cache[V]) Namespace() string { return c.opts.Namespace }
+
 // WaitSubscribed blocks until every channel's subscription was confirmed once, or ctx ends.
 func (c *Cache[V]) WaitSubscribed(ctx context.Context) error {
 	select {
