@@ -23,6 +23,9 @@ COPY tsconfig.base.json ./
 COPY packages packages
 # The TypeScript of the lock file, never a package that npx would fetch if it were missing.
 RUN node_modules/.bin/tsc -b packages/app
+# The protocol's Lua scripts, which the compiled library reads from its dist/lua/ (as npm run build
+# copies them there).
+COPY protocol/scripts packages/cache/dist/lua
 
 # --- runtime: production dependencies and the compiled JavaScript, nothing else. ---
 FROM node:20-bookworm-slim AS runtime

@@ -7,6 +7,7 @@
  * `.data/run-<BASE_PORT>.json` (./cluster/run-file.ts), where the checkout's scripts find it.
  * Ctrl-C (SIGINT) or SIGTERM stops every process it started.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ import {
 import {
   dataDirHolder,
   dataDirInUse,
+  ephemeralPorts,
   INSTALL_REDIS,
   onPath,
   takenPorts,
@@ -31,6 +33,7 @@ import {
 import { waitUntilReady } from '@cachelab/lab/cluster/readiness.ts';
 import { removeRunFile, writeRunFile } from '@cachelab/lab/cluster/run-file.ts';
 import { instanceName } from '@cachelab/lab/cluster-defaults.ts';
+import { INSTANCE_LAUNCHERS, prepareCommands } from '@cachelab/lab/instance-languages.ts';
 import { type ConcurrentlyCommandInput, concurrently } from 'concurrently';
 
 const READY_DEADLINE_MS = 60_000;
@@ -63,6 +66,7 @@ if (holder !== undefined) {
 }
 const taken = await takenPorts(clusterPorts(config));
 if (taken.length > 0) fail(...taken);
+for (const note of ephemeralPorts(clusterPorts(config))) console.log(`cluster: ${note}`);
 
 /** A token per run: every instance reports it on /readyz, so readiness cannot be someone else's. */
 const runId = randomBytes(9).toString('base64url');
@@ -113,7 +117,7 @@ function buildCommands(): ConcurrentlyCommandInput[] {
     commands.push({
       name: instanceName(i),
       prefixColor: APP_COLORS[i % APP_COLORS.length],
-      command: 'exec node packages/app/dist/main.js',
+      command: `exec ${INSTANCE_LAUNCHERS[config.languages[i] ?? 'node'].start.join(' ')}`,
       env: {
         PORT: String(port),
         INSTANCE_NAME: instanceName(i),
@@ -193,6 +197,18 @@ function printReady(urls: string[]): void {
 // --- Main. ---
 
 const redisNodePorts = config.redis.kind === 'own' ? config.redis.clusterPorts : undefined;
+// Each language's one-time preparation (the Python instance's virtual environment) before any
+// instance of it starts; its output shows only when it fails.
+for (const [program = 'true', ...args] of prepareCommands(config.languages)) {
+  const prepared = spawnSync(program, args, { encoding: 'utf8' });
+  if (prepared.status !== 0) {
+    fail(
+      `preparing instances failed: ${[program, ...args].join(' ')} exited ${prepared.status ?? prepared.signal}`,
+      `${prepared.stdout ?? ''}${prepared.stderr ?? prepared.error?.message ?? ''}`.trim(),
+    );
+  }
+}
+
 const running = concurrently(buildCommands(), {
   prefix: 'name',
   padPrefix: true,

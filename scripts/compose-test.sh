@@ -220,7 +220,7 @@ read -r REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3
   CLUSTER_APP_1_HOST_PORT CLUSTER_APP_2_HOST_PORT CLUSTER_APP_3_HOST_PORT < <(
   node -e '
     const net = require("node:net");
-    const avoid = new Set([3001, 3002, 3003, 5432, 6379, 55432]);
+    const avoid = new Set([3001, 3002, 3003, 5432, 6379, 25432]);
     const ports = [];
     const next = () => {
       if (ports.length === 8) return console.log(ports.join(" "));

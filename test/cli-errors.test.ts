@@ -11,6 +11,16 @@ const run = (command: string, args: string[]) =>
 const CASES: [command: string, args: string[], says: string][] = [
   [
     'consistency',
+    ['history', '--start', '--languages', 'node,python'],
+    "consistency: option '--languages <language,...>' argument 'node,python' is invalid. `INSTANCE_LANGUAGES`: python has no cachelab instance yet (instances exist in: node)",
+  ],
+  [
+    'consistency',
+    ['write-then-read', '--start', '--instances', '4', '--languages', 'node,node'],
+    "consistency: option '--instances 4' disagrees with the 2 languages of --languages (INSTANCE_LANGUAGES)",
+  ],
+  [
+    'consistency',
     ['history', '--duration', '4x'],
     "consistency: option '--duration <duration>' argument '4x' is invalid. Not a duration; accepted: 500ms, 2.5s, 1m, or a bare number of seconds.",
   ],

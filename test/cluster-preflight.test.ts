@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { clusterPorts, readClusterConfig } from '@cachelab/lab/cluster/config.ts';
-import { takenPorts } from '@cachelab/lab/cluster/preflight.ts';
-import { freePort } from '@cachelab/testkit';
+import { ephemeralPorts, takenPorts } from '@cachelab/lab/cluster/preflight.ts';
+import { ephemeralPortRange, freePort } from '@cachelab/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const servers: Server[] = [];
@@ -59,4 +59,41 @@ describe('the port preflight of npm start', () => {
       expect(() => readClusterConfig({ ...env, [setting]: String(value) })).not.toThrow();
     },
   );
+});
+
+describe('npm start and the ports the kernel lends out', () => {
+  it('listens by default only on ports outside the ephemeral range this machine reports', () => {
+    const [low, high] = ephemeralPortRange();
+    for (const env of [{}, { REDIS_CLUSTER: '1' }]) {
+      const ports = clusterPorts(readClusterConfig(env));
+      expect(ports.filter(({ port }) => port >= low && port <= high)).toEqual([]);
+      expect(ephemeralPorts(ports)).toEqual([]);
+    }
+  });
+
+  it('tells a port held by an open connection from one a process listens on', async () => {
+    const port = await freePort();
+    await occupy(port);
+    const client = connect({ host: '127.0.0.1', port });
+    await once(client, 'connect');
+    try {
+      // The client's local port: bound by the kernel for the connection, listened on by nobody.
+      const lent = client.localPort as number;
+      const lines = await takenPorts([
+        { port: lent, user: 'the embedded database', setting: 'DB_PORT' },
+        { port, user: 'redis-server', setting: 'REDIS_PORT' },
+      ]);
+      expect(lines[0]).toContain(
+        `port ${lent} (the embedded database) is held by an open connection, not a listener (the kernel lent it as a connection's local port, as it lies in the kernel's ephemeral range`,
+      );
+      expect(lines[1]).toContain(
+        `port ${port} (redis-server) is already in use: stop what listens there`,
+      );
+      expect(ephemeralPorts([{ port: lent, user: 'x', setting: 'DB_PORT' }])[0]).toContain(
+        "lies in the kernel's ephemeral range",
+      );
+    } finally {
+      client.destroy();
+    }
+  });
 });

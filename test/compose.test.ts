@@ -249,9 +249,10 @@ describe('the Dockerfile', () => {
 
 describe('npm run test:compose (scripts/compose-test.sh)', () => {
   it('runs in CI after npm test', () => {
+    // Each part of .ci/run is a line `part "NAME" COMMAND…`.
     const steps = read('.ci/run')
       .split('\n')
-      .filter((line) => /^npm (test|run test:compose)$/.test(line));
+      .flatMap((line) => /^part "[^"]+" (npm (?:test|run test:compose))$/.exec(line)?.[1] ?? []);
     expect(steps).toEqual(['npm test', 'npm run test:compose']);
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
     expect(pkg.scripts['test:compose']).toBe('bash scripts/compose-test.sh');

@@ -50,9 +50,12 @@ describe('the consistency lab', () => {
   }, 120_000);
 
   it('runs write-then-read against a cluster and reports convergence per instance', async () => {
+    // --languages names each instance's language (INSTANCE_LANGUAGES): Node's alone, for now.
     const run = await runLab([
       'write-then-read',
       '--start',
+      '--languages',
+      'node,node,node',
       '--iterations',
       '30',
       '--db-latency',

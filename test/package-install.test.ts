@@ -74,7 +74,7 @@ describe('the packed @cachelab/cache, installed into a plain Node ESM project', 
     if (project) await rm(project, { recursive: true, force: true });
   });
 
-  it('ships the compiled entry point, its declarations, the docs and the example, no tests', () => {
+  it('ships the compiled entry point, its declarations, the Lua scripts, the docs and the example, no tests', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'package.json',
@@ -83,6 +83,8 @@ describe('the packed @cachelab/cache, installed into a plain Node ESM project', 
         'CHANGELOG.md',
         'dist/index.js',
         'dist/index.d.ts',
+        'dist/lua/read.lua',
+        'dist/lua/fill.lua',
         'examples/two-instances.js',
       ]),
     );

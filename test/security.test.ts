@@ -86,7 +86,7 @@ async function writeThenRead(a: string, b: string): Promise<{ id: string; versio
 
 const namespace = () => `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
 
-/** The ACL rule of the app's user (README "Running it safely" shows it for the namespace `cl`). */
+/** The ACL rule of the app's user (docs/running-safely.md shows it for the namespace `cl`). */
 const appUserRule = (ns: string, password: string) => [
   'reset',
   'on',

@@ -55,6 +55,8 @@ const LANGUAGES: Record<string, string> = {
   '.yml': 'yaml',
   '.yaml': 'yaml',
   '.sh': 'sh',
+  '.py': 'python',
+  '.go': 'go',
 };
 
 /** Finds every `tutorial:` region of a source file; `file` only labels the problems. */

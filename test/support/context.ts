@@ -6,7 +6,10 @@ declare module 'vitest' {
     redisUrl: string;
     /** The in-memory embedded database served over the Postgres wire protocol. */
     databaseUrl: string;
-    /** A real PostgreSQL from `TEST_DATABASE_URL`, or `''` when none is configured. */
+    /**
+     * A real PostgreSQL: `TEST_DATABASE_URL`, else one the setup started (when the machine has
+     * PostgreSQL's server binaries), else `''`.
+     */
     postgresUrl: string;
   }
 }

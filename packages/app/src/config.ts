@@ -296,7 +296,7 @@ export function readConfig(env: Env): AppConfig {
     redisTlsCa: caFile === undefined ? undefined : readPem('REDIS_TLS_CA_FILE', caFile, problems),
     redisClusterNodes: clusterNodes(env.REDIS_CLUSTER_NODES, problems),
     invalidationSecrets: secrets(env.INVALIDATION_SECRET),
-    databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:55432/postgres', [
+    databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:25432/postgres', [
       'postgres:',
       'postgresql:',
     ]),

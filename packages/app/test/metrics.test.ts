@@ -125,9 +125,9 @@ describe('GET /metrics', () => {
 type Metric = [family: string, labels?: Record<string, string> | string];
 
 /**
- * The `/stats` fields whose metric is not named by the README's rule (`cache.xyzAbc` is
- * `cachelab_cache_xyz_abc_total`, `database.xyz` is `cachelab_db_xyz_total`, `outbox.xyz` is
- * `cachelab_outbox_xyz_total`), as the README's table maps them; a label name stands for the keys
+ * The `/stats` fields whose metric is not named by the rule of docs/monitoring.md (`cache.xyzAbc`
+ * is `cachelab_cache_xyz_abc_total`, `database.xyz` is `cachelab_db_xyz_total`, `outbox.xyz` is
+ * `cachelab_outbox_xyz_total`), as that page's table maps them; a label name stands for the keys
  * of a per-reason map. `null`: no counter of its own (a histogram, an info label).
  */
 const RENAMED: Record<string, Metric | null> = {
@@ -154,7 +154,7 @@ const GAUGES = new Set([
 const SECTIONS = { cache: 'cache', database: 'db', outbox: 'outbox' } as const;
 
 describe('the metrics of the /stats counters', () => {
-  it('expose every counter of /stats under the name the README gives it', async () => {
+  it('expose every counter of /stats under the name docs/monitoring.md gives it', async () => {
     const { cache, users, instance } = await appFixture();
     // The real counters' fields, each with a value of its own: a metric reading the wrong field shows.
     let next = 0;

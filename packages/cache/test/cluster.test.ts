@@ -301,7 +301,7 @@ describe('a Redis Cluster failing over (after the tests above: it changes the to
     expect(result.stuck).toEqual([]);
     // Trust is withdrawn only if one of its own heartbeats fell between the old master dropping
     // the channel and node-redis subscribing on the new one (a skipped seq): not asserted, see the
-    // README's known gap.
+    // known gap in docs/redis-cluster.md.
   }, 60_000);
 
   it('a killed master (SIGKILL; its replica promoted) under reads and writes: no stuck key', async () => {

@@ -42,7 +42,7 @@ describe.each<Strategy>(['versioned', 'delete', 'ttl-only', 'none'])(
       expect(error).toBeInstanceOf(CacheError);
       expect((error as CacheError).code).toBe(errors.versionUnavailable);
       expect(error).toMatchObject({ key: 'user:7', minVersion: 99, version: 1 });
-      // The bound the README states: a read that starts the load itself loads once, and asks
+      // The bound docs/consistency.md states: a read that starts the load itself loads once, and asks
       // Redis twice (the read, the fill) at most; `versioned` adds its load lease (take, release).
       expect(db.calls).toEqual(['user:7']);
       expect(counts.calls).toBe({ none: 0, versioned: 4 }[strategy as string] ?? 2);

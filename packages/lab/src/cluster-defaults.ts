@@ -9,19 +9,19 @@ export const CLUSTER_DEFAULTS = {
   /** `BASE_PORT`: instance i (0-based) listens on basePort + i. */
   basePort: 3001,
   /** `DB_PORT`: where the embedded database listens. */
-  dbPort: 55_432,
+  dbPort: 25_432,
   /** `DB_DATA_DIR`: where the embedded database persists, from the repository root. */
   dbDataDir: '.data/pglite',
   /**
    * `REDIS_PORT`: where the `redis-server` that `npm start` runs itself listens. Not 6379, so that
    * the cluster never takes (nor runs the tutorial's commands against) a Redis someone else runs.
    */
-  redisPort: 56_379,
+  redisPort: 26_379,
   /**
    * `REDIS_PORT` with `REDIS_CLUSTER=1`: the first of six cluster-mode nodes. At most 55530, as a
    * node's cluster bus listens 10000 above its port and Redis refuses ports above 55535.
    */
-  redisClusterPort: 46_380,
+  redisClusterPort: 21_380,
   /** `DB_LATENCY_MS` */
   dbLatencyMs: 50,
   /** `SEED_USERS` */

@@ -12,9 +12,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StatsResponse } from '@cachelab/app';
+import type { Command } from '@commander-js/extra-typings';
 import { formatDuration } from './cli/duration.ts';
 import { usageError } from './cli/program.ts';
 import { findOwnCluster } from './cluster/run-file.ts';
+import type { InstanceLanguage } from './instance-languages.ts';
 import { checkHistory, summarize } from './lab/checker.ts';
 import { findUnreachable, type Target } from './lab/client.ts';
 import { type LabCluster, startLabCluster } from './lab/cluster.ts';
@@ -34,6 +36,7 @@ const {
 } = createLabProgram();
 
 writeThenReadCommand.action(async (options, command) => {
+  matchLanguages(options, command);
   if (options.cluster && !options.start) {
     usageError(command, "option '--cluster' starts a Redis Cluster of the lab's own: add --start");
   }
@@ -55,6 +58,7 @@ writeThenReadCommand.action(async (options, command) => {
 });
 
 historyCommand.action(async (options, command) => {
+  matchLanguages(options, command);
   const ownCluster = options.start || options.compare !== undefined;
   if (options.cluster && !ownCluster) {
     usageError(
@@ -115,10 +119,32 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => pr
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
+/**
+ * `--languages` (or `INSTANCE_LANGUAGES`) sets how many instances a lab cluster has; an
+ * `--instances` that disagrees is a usage error.
+ */
+function matchLanguages(
+  options: { instances: number; languages?: InstanceLanguage[] },
+  command: Command,
+): void {
+  if (!options.languages) return;
+  if (
+    command.getOptionValueSource('instances') === 'cli' &&
+    options.instances !== options.languages.length
+  ) {
+    usageError(
+      command,
+      `option '--instances ${options.instances}' disagrees with the ${options.languages.length} languages of --languages (INSTANCE_LANGUAGES)`,
+    );
+  }
+  options.instances = options.languages.length;
+}
+
 async function startCluster(
   strategy: string,
   options: {
     instances: number;
+    languages?: InstanceLanguage[];
     dbLatency: number;
     cluster?: boolean;
     staleSet?: boolean;
@@ -130,6 +156,7 @@ async function startCluster(
   const cluster = await startLabCluster({
     redisCluster: options.cluster,
     instances: options.instances,
+    languages: options.languages,
     strategy,
     dbLatencyMs: options.dbLatency,
     seedUsers: 1000,

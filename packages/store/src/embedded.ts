@@ -9,8 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import { startWireServer } from './wire/server.ts';
 
 /** Options of {@link startEmbeddedDatabase}. */
 export interface EmbeddedDatabaseOptions {
@@ -71,20 +71,19 @@ export async function startEmbeddedDatabase(
     // Fails in milliseconds on a taken port, rather than after PGlite's start (seconds).
     await checkPortFree(host, options.port);
     db = await PGlite.create(options.dataDir);
-    const server = new PGLiteSocketServer({
+    const server = await startWireServer({
       db,
       host,
       port: options.port,
       maxConnections: options.maxConnections ?? 100,
     });
-    await server.start();
     const opened = db;
     return {
       url: `postgres://postgres@${host}:${options.port}/postgres`,
-      connections: () => server.getStats().activeConnections,
+      connections: () => server.connections(),
       async stop({ graceMs = 0 } = {}) {
         const deadline = Date.now() + graceMs;
-        while (server.getStats().activeConnections > 0 && Date.now() < deadline) await delay(20);
+        while (server.connections() > 0 && Date.now() < deadline) await delay(20);
         await server.stop();
         await opened.close();
         lock?.release();

@@ -1,6 +1,12 @@
 export { startDatabaseServer, type TestDatabaseServer } from './database-server.ts';
 export { type InstanceProcess, type StartInstanceOptions, startInstance } from './instance.ts';
-export { canBind, freeClusterNodePort, freePort, NOTHING_LISTENS_URL } from './net.ts';
+export {
+  canBind,
+  ephemeralPortRange,
+  freeClusterNodePort,
+  freePort,
+  NOTHING_LISTENS_URL,
+} from './net.ts';
 export {
   postgresBinaries,
   startPostgresServer,

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures cachelab on this machine in one run, next to its baselines, and writes
- * `bench/results/<date>.md` and `.json` plus `bench/results/latest.md` (docs in README, Benchmarks).
+ * `bench/results/<date>.md` and `.json` plus `bench/results/latest.md` (docs/benchmarks.md).
  *
  *   --quick          tiny durations and counts: only proves every section runs (CI); writes to a
  *                    temporary directory unless --out is given

@@ -6,6 +6,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from '@cachelab/app';
 import { CLUSTER_DEFAULTS, instanceName } from '../cluster-defaults.ts';
+import {
+  type InstanceLanguage,
+  InstanceLanguagesError,
+  parseInstanceLanguages,
+} from '../instance-languages.ts';
 
 /** The repository root: where relative paths of the cluster are resolved. */
 export const ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
@@ -34,8 +39,10 @@ export interface ClusterPort {
 
 /** The cluster's settings. */
 export interface ClusterConfig {
-  /** `INSTANCES` @default 3 */
+  /** `INSTANCES`, or as many as `INSTANCE_LANGUAGES` lists. @default 3 */
   instances: number;
+  /** `INSTANCE_LANGUAGES`: the language of each instance, in order. @default all `node` */
+  languages: InstanceLanguage[];
   /** `BASE_PORT`: instance i (0-based) listens on basePort + i. @default 3001 */
   basePort: number;
   /** The ports of the instances, in order. */
@@ -43,7 +50,7 @@ export interface ClusterConfig {
   redis: RedisSource;
   /** `DATABASE_URL`: a PostgreSQL to use instead of the embedded database. @default none */
   databaseUrl: string | undefined;
-  /** `DB_PORT` of the embedded database. @default 55432 */
+  /** `DB_PORT` of the embedded database. @default 25432 */
   dbPort: number;
   /** `DB_DATA_DIR`, absolute. @default `<root>/.data/pglite` */
   dbDataDir: string;
@@ -110,7 +117,18 @@ export function readClusterConfig(env: Env): ClusterConfig {
     return raw;
   };
 
-  const instances = int('INSTANCES', CLUSTER_DEFAULTS.instances, 1, 32);
+  const count = env.INSTANCES?.trim() ? int('INSTANCES', 0, 1, 32) : undefined;
+  let languages: InstanceLanguage[];
+  try {
+    languages = parseInstanceLanguages(env.INSTANCE_LANGUAGES, count, CLUSTER_DEFAULTS.instances);
+  } catch (error) {
+    if (error instanceof InstanceLanguagesError) throw new ClusterConfigError(error.message);
+    throw error;
+  }
+  if (languages.length > 32) {
+    throw new ClusterConfigError('`INSTANCE_LANGUAGES` must name at most 32 instances');
+  }
+  const instances = languages.length;
   const basePort = int('BASE_PORT', CLUSTER_DEFAULTS.basePort, 1, 65_536 - instances);
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
   const redisCluster = int('REDIS_CLUSTER', 0, 0, 1) === 1;
@@ -145,6 +163,7 @@ export function readClusterConfig(env: Env): ClusterConfig {
   }
   const config: ClusterConfig = {
     instances,
+    languages,
     basePort,
     appPorts: Array.from({ length: instances }, (_, i) => basePort + i),
     redis: clusterNodes

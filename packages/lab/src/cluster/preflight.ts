@@ -6,13 +6,24 @@ import { accessSync, constants } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { lockHolder } from '@cachelab/store/data-dir-lock';
+import { ephemeralPortRange } from '@cachelab/testkit';
 import type { ClusterConfig, ClusterPort } from './config.ts';
 import { displayPath } from './config.ts';
 
+/**
+ * Who holds 127.0.0.1:`port`: `free` when it can be bound and nothing accepts there; `listener`
+ * when something accepts connections; `connection` when it cannot be bound yet nothing listens,
+ * which means the kernel lent it as the local port of a connection (it frees once that closes).
+ */
+export async function portHolder(port: number): Promise<'free' | 'listener' | 'connection'> {
+  const [bindable, answers] = await Promise.all([canBind(port), accepts(port)]);
+  if (answers) return 'listener';
+  return bindable ? 'free' : 'connection';
+}
+
 /** Whether nothing listens on 127.0.0.1:`port`: it can be bound, and nothing accepts there. */
 export async function isFree(port: number): Promise<boolean> {
-  const [bindable, answers] = await Promise.all([canBind(port), accepts(port)]);
-  return bindable && !answers;
+  return (await portHolder(port)) === 'free';
 }
 
 function canBind(port: number): Promise<boolean> {
@@ -43,12 +54,37 @@ export function accepts(port: number): Promise<boolean> {
  * instances by 100, say, rather than one line per instance with a value of its own.
  */
 export async function takenPorts(ports: ClusterPort[]): Promise<string[]> {
-  const free = await Promise.all(ports.map(({ port }) => isFree(port)));
+  const holders = await Promise.all(ports.map(({ port }) => portHolder(port)));
+  const [low, high] = ephemeralPortRange();
+  return ports.flatMap(({ port, user, setting }, i) => {
+    const move = `set ${setting} to move it (e.g. ${setting}=${suggestion(setting, ports)})`;
+    if (holders[i] === 'listener') {
+      return [`port ${port} (${user}) is already in use: stop what listens there, or ${move}`];
+    }
+    if (holders[i] === 'connection') {
+      const lent =
+        port >= low && port <= high
+          ? `, as it lies in the kernel's ephemeral range ${low}-${high}`
+          : '';
+      return [
+        `port ${port} (${user}) is held by an open connection, not a listener (the kernel lent it as a connection's local port${lent}): ${move}`,
+      ];
+    }
+    return [];
+  });
+}
+
+/**
+ * One line per port in `ports` inside the kernel's ephemeral range
+ * (`/proc/sys/net/ipv4/ip_local_port_range`): free now, but any outgoing connection may take it.
+ */
+export function ephemeralPorts(ports: ClusterPort[]): string[] {
+  const [low, high] = ephemeralPortRange();
   return ports
-    .filter((_, i) => !free[i])
+    .filter(({ port }) => port >= low && port <= high)
     .map(
       ({ port, user, setting }) =>
-        `port ${port} (${user}) is already in use: stop what listens there, or set ${setting} to move it (e.g. ${setting}=${suggestion(setting, ports)})`,
+        `note: port ${port} (${user}, ${setting}) lies in the kernel's ephemeral range ${low}-${high}, where any outgoing connection may take it; a port outside it is safer`,
     );
 }
 

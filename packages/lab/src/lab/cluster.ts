@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   freePort,
   signalProcess,
@@ -15,12 +16,19 @@ import {
   waitFor,
 } from '@cachelab/testkit';
 import { checkReadiness } from '../cluster/readiness.ts';
+import {
+  INSTANCE_LAUNCHERS,
+  type InstanceLanguage,
+  prepareCommands,
+} from '../instance-languages.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** Settings of a cluster the lab starts for itself. */
 export interface LabClusterOptions {
   instances: number;
+  /** The language of each instance, in order (`INSTANCE_LANGUAGES`). @default all `node` */
+  languages?: readonly InstanceLanguage[];
   strategy: string;
   dbLatencyMs: number;
   seedUsers: number;
@@ -81,6 +89,8 @@ process.on('exit', () => {
 
 /** Starts a cluster and waits until every instance answers `/readyz`. */
 export async function startLabCluster(options: LabClusterOptions): Promise<LabCluster> {
+  // Before anything starts: a language whose instances cannot be prepared stops the lab here.
+  await prepareLanguages(options.languages ?? []);
   const redisCluster = options.redisCluster ? await startRedisCluster() : undefined;
   const redis = redisCluster ? undefined : await startRedisServer();
   const redisEnv: Record<string, string> = redisCluster
@@ -113,7 +123,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     const dbPort = await freePort();
     databaseUrl = `postgres://postgres@127.0.0.1:${dbPort}/postgres`;
     database = launch(
-      'packages/store/src/server/main.ts',
+      ['node', '--import', 'tsx', 'packages/store/src/server/main.ts'],
       { DB_PORT: String(dbPort), DB_DATA_DIR: dataDir },
       options.verbose,
       true,
@@ -148,7 +158,8 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
         LAB_FILL_DELAY_MS: String(slow),
         CLUSTER_RUN_ID: runId,
       };
-      instances.push(labInstance(`app-${i}`, port, env, options.verbose));
+      const language = options.languages?.[i - 1] ?? 'node';
+      instances.push(labInstance(`app-${i}`, language, port, env, options.verbose));
     }
     await Promise.all(
       instances.map((instance) => waitReady(instance.url, instance.process(), runId)),
@@ -179,13 +190,32 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   };
 }
 
+/**
+ * Runs the `prepare` command of each language of the cluster once (e.g. the Python instance's
+ * virtual environment); fails with what the command printed.
+ */
+export async function prepareLanguages(languages: readonly InstanceLanguage[]): Promise<void> {
+  for (const [program = 'true', ...args] of prepareCommands(languages)) {
+    try {
+      await promisify(execFile)(program, args, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(
+        `preparing instances failed (${[program, ...args].join(' ')}): ${`${stdout}${stderr}`.trim()}`,
+      );
+    }
+  }
+}
+
 function labInstance(
   name: string,
+  language: InstanceLanguage,
   port: number,
   env: Record<string, string>,
   verbose?: boolean,
 ): LabInstance {
-  let child = launch('packages/app/src/main.ts', env, verbose);
+  const command = INSTANCE_LAUNCHERS[language].fromSources;
+  let child = launch(command, env, verbose);
   const url = `http://127.0.0.1:${port}`;
   return {
     name,
@@ -196,20 +226,24 @@ function labInstance(
       // its `exit` event is gone and will not come again.
       await signalProcess(child, 'SIGKILL');
       Object.assign(env, extra);
-      child = launch('packages/app/src/main.ts', env, verbose);
+      child = launch(command, env, verbose);
       await waitReady(url, child, env.CLUSTER_RUN_ID as string);
     },
   };
 }
 
-/** Spawns `entry` under tsx; `piped`: its stdout and stderr are readable (and echoed if verbose). */
+/**
+ * Spawns `command` from the repository root (`node` is this process's Node); `piped`: its stdout
+ * and stderr are readable (and echoed if verbose).
+ */
 function launch(
-  entry: string,
+  command: readonly string[],
   env: Record<string, string>,
   verbose?: boolean,
   piped = false,
 ): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const [program = 'node', ...args] = command;
+  const child = spawn(program === 'node' ? process.execPath : program, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: piped ? ['ignore', 'pipe', 'pipe'] : verbose ? 'inherit' : 'ignore',

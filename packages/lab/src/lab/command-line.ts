@@ -15,6 +15,7 @@ import {
   urlList,
   usageError,
 } from '../cli/program.ts';
+import { InstanceLanguagesError, parseInstanceLanguages } from '../instance-languages.ts';
 import { FAULT_HELP, type FaultSpec, parseFaultSpec } from './faults.ts';
 
 /** The strategies a lab cluster can run (`CACHE_STRATEGY`). */
@@ -45,6 +46,21 @@ const clusterOptions = {
     new Option('--instances <n>', 'instances of a lab cluster')
       .argParser(integer(1, 16))
       .default(3),
+  languages: () =>
+    new Option(
+      '--languages <language,...>',
+      'the language of each instance of a lab cluster, e.g. node,node,python (sets --instances)',
+    )
+      .env('INSTANCE_LANGUAGES')
+      .argParser((raw) => {
+        try {
+          return parseInstanceLanguages(raw, undefined, 0);
+        } catch (error) {
+          if (error instanceof InstanceLanguagesError)
+            throw new InvalidArgumentError(error.message);
+          throw error;
+        }
+      }),
   dbLatency: () =>
     new Option('--db-latency <duration>', 'simulated database latency of a lab cluster')
       .argParser(duration({ maxMs: 10_000 }))
@@ -88,6 +104,7 @@ export function createLabProgram() {
     .addOption(clusterOptions.cluster())
     .addOption(clusterOptions.strategy())
     .addOption(clusterOptions.instances())
+    .addOption(clusterOptions.languages())
     .addOption(clusterOptions.dbLatency())
     .addOption(
       new Option('--iterations <n>', 'writes in total, round robin over the instances')
@@ -112,6 +129,7 @@ export function createLabProgram() {
     )
     .addOption(clusterOptions.strategy())
     .addOption(clusterOptions.instances())
+    .addOption(clusterOptions.languages())
     .addOption(clusterOptions.dbLatency())
     .addOption(
       new Option('--sessions <n>', 'concurrent sessions, one operation at a time each')

@@ -23,7 +23,7 @@ function readPort(name: string, fallback: number): number {
   return port;
 }
 
-const port = readPort('DB_PORT', 55432);
+const port = readPort('DB_PORT', 25432);
 const host = process.env.DB_HOST || '127.0.0.1';
 const dataDir = process.env.DB_DATA_DIR || '.data/pglite';
 const location = dataDir.startsWith('memory://') ? dataDir : resolve(dataDir);

@@ -1,0 +1,1 @@
+"""The HTTP instance of the mixed cluster."""
