@@ -174,6 +174,10 @@ func (c *Cache[V]) onTrustChange(trusted bool) {
 		c.counter.trustLost.Add(1)
 		return
 	}
+	// Messages may have been lost while the channel was deaf: forget everything learnt before.
+	if c.counter.trustLost.Load() > 0 {
+		c.counter.subscriberReconnects.Add(1)
+	}
 	c.mu.Lock()
 	c.l1.Clear()
 	c.marks.Clear()

@@ -2,6 +2,7 @@ package cachelab
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -17,11 +18,17 @@ type counters struct {
 	trustLost, l1Flushes, stalls, redisErrors, degradedReads       atomic.Int64
 	strictConfirmed, strictRefuted, leaseWaits, leaseTimeouts      atomic.Int64
 	corruptEntries, loadsShed, invalidationsRetried                atomic.Int64
+	announcements, invalidationFailures, subscriberReconnects      atomic.Int64
 
-	propMu   sync.Mutex
-	propLast float64
-	propMax  float64
+	propMu      sync.Mutex
+	propCount   int64
+	propLast    float64
+	propSamples []float64 // the last propagationSamples delays, a ring
+	propNext    int
 }
+
+// propagationSamples is how many recent propagation delays the percentiles are taken over.
+const propagationSamples = 1000
 
 func (c *counters) reject(reason message.Reason) {
 	switch reason {
@@ -37,8 +44,37 @@ func (c *counters) reject(reason message.Reason) {
 func (c *counters) propagation(ms float64) {
 	ms = math.Max(0, ms)
 	c.propMu.Lock()
-	c.propLast, c.propMax = ms, math.Max(c.propMax, ms)
+	defer c.propMu.Unlock()
+	c.propCount++
+	c.propLast = ms
+	if len(c.propSamples) < propagationSamples {
+		c.propSamples = append(c.propSamples, ms)
+		return
+	}
+	c.propSamples[c.propNext] = ms
+	c.propNext = (c.propNext + 1) % propagationSamples
+}
+
+// propagationSnapshot summarises the recent delays: p50 and p99 by nearest rank, as Node does.
+func (c *counters) propagationSnapshot() PropagationMs {
+	c.propMu.Lock()
+	sorted := slices.Clone(c.propSamples)
+	p := PropagationMs{Count: c.propCount}
+	if c.propCount > 0 {
+		last := c.propLast
+		p.Last = &last
+	}
 	c.propMu.Unlock()
+	if len(sorted) == 0 {
+		return p
+	}
+	slices.Sort(sorted)
+	at := func(q float64) *float64 {
+		v := sorted[max(0, int(math.Ceil(q*float64(len(sorted))))-1)]
+		return &v
+	}
+	p.P50, p.P99, p.Max = at(0.5), at(0.99), &sorted[len(sorted)-1]
+	return p
 }
 
 // Stats is a snapshot of what an instance did since it started. The JSON names are the Node
@@ -53,20 +89,27 @@ type Stats struct {
 	LoadsShed             int64         `json:"loadsShed"`
 	LeaseWaits            int64         `json:"leaseWaits"`
 	LeaseTimeouts         int64         `json:"leaseTimeouts"`
+	StaleServed           int64         `json:"staleServed"`          // always 0: no stale-if-error in Go
+	EarlyRefreshes        int64         `json:"earlyRefreshes"`       // always 0: no early refresh in Go
+	EarlyRefreshFailures  int64         `json:"earlyRefreshFailures"` // always 0
 	StrictConfirmed       int64         `json:"strictConfirmed"`
 	StrictRefuted         int64         `json:"strictRefuted"`
 	L2Stale               int64         `json:"l2Stale"`
 	FillsRejected         FillsRejected `json:"fillsRejected"`
 	RedisErrors           int64         `json:"redisErrors"`
+	RedisSkipped          int64         `json:"redisSkipped"` // always 0: no circuit breaker in Go
 	DegradedReads         int64         `json:"degradedReads"`
 	CorruptEntries        int64         `json:"corruptEntries"`
 	Writes                int64         `json:"writes"`
+	Announcements         int64         `json:"announcements"`
 	InvalidationsSent     int64         `json:"invalidationsSent"`
 	InvalidationsReceived int64         `json:"invalidationsReceived"`
 	MessagesRejected      Rejected      `json:"messagesRejected"`
 	PublishFailures       int64         `json:"publishFailures"`
 	InvalidationsRetried  int64         `json:"invalidationsRetried"`
+	InvalidationFailures  int64         `json:"invalidationFailures"`
 	TrustLost             int64         `json:"trustLost"`
+	SubscriberReconnects  int64         `json:"subscriberReconnects"`
 	Stalls                int64         `json:"stalls"`
 	L1Flushes             int64         `json:"l1Flushes"`
 	Trusted               bool          `json:"trusted"`
@@ -74,6 +117,7 @@ type Stats struct {
 	L1Evictions           int64         `json:"l1Evictions"`
 	HighWaterMarks        int           `json:"highWaterMarks"`
 	PendingInvalidations  int           `json:"pendingInvalidations"`
+	LoadsInFlight         int           `json:"loadsInFlight"`
 	HitRatio              float64       `json:"-"` // (L1Hits + L2Hits) / Reads; 0 before the first read
 	PropagationMs         PropagationMs `json:"propagationMs"`
 }
@@ -92,10 +136,14 @@ type Rejected struct {
 	Forged    int64 `json:"forged"`
 }
 
-// PropagationMs is the delay from another instance's publish to its receipt here, in ms.
+// PropagationMs summarises the delays from another instance's publish to its receipt here, in
+// ms: how many, the last, and p50, p99 and max of the last 1000 (nil before the first).
 type PropagationMs struct {
-	Last float64 `json:"last"`
-	Max  float64 `json:"max"`
+	Count int64    `json:"count"`
+	Last  *float64 `json:"last"`
+	P50   *float64 `json:"p50"`
+	P99   *float64 `json:"p99"`
+	Max   *float64 `json:"max"`
 }
 
 // Stats returns a snapshot of the counters.
@@ -110,7 +158,9 @@ func (c *Cache[V]) Stats() Stats {
 		RedisErrors: k.redisErrors.Load(), DegradedReads: k.degradedReads.Load(),
 		StrictConfirmed: k.strictConfirmed.Load(), StrictRefuted: k.strictRefuted.Load(),
 		LeaseWaits: k.leaseWaits.Load(), LeaseTimeouts: k.leaseTimeouts.Load(),
-		CorruptEntries: k.corruptEntries.Load(), LoadsShed: k.loadsShed.Load()}
+		CorruptEntries: k.corruptEntries.Load(), LoadsShed: k.loadsShed.Load(),
+		Announcements: k.announcements.Load(), InvalidationFailures: k.invalidationFailures.Load(),
+		SubscriberReconnects: k.subscriberReconnects.Load()}
 	s.FillsRejected = FillsRejected{Superseded: k.rejectedSuperseded.Load(), Epoch: k.rejectedEpoch.Load(),
 		Forgotten: k.rejectedForgotten.Load()}
 	s.MessagesRejected = Rejected{Malformed: k.malformed.Load(), Unsigned: k.unsigned.Load(), Forged: k.forged.Load()}
@@ -121,8 +171,9 @@ func (c *Cache[V]) Stats() Stats {
 	s.L1Size, s.L1Evictions, s.HighWaterMarks = c.l1.Len(), c.l1.Evictions(), c.marks.Len()
 	c.mu.Unlock()
 	s.PendingInvalidations = c.writes.size()
-	k.propMu.Lock()
-	s.PropagationMs = PropagationMs{Last: k.propLast, Max: k.propMax}
-	k.propMu.Unlock()
+	s.PropagationMs = k.propagationSnapshot()
+	c.loadsMu.Lock()
+	s.LoadsInFlight = len(c.loading)
+	c.loadsMu.Unlock()
 	return s
 }

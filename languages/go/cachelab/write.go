@@ -78,6 +78,7 @@ func (c *Cache[V]) Announce(ctx context.Context, key string, version int64) erro
 	if version < 1 || version > maxVersion {
 		return ErrInvalidEntry
 	}
+	c.counter.announcements.Add(1)
 	// Our own messages come back ignored: this instance learns of the version here.
 	c.mu.Lock()
 	c.marks.Raise(key, version)
@@ -120,6 +121,7 @@ func (c *Cache[V]) keepPending(key string, written Loaded[V]) {
 		return
 	}
 	if !ok && len(w.pending) >= c.opts.HighWaterMarkMaxEntries {
+		c.counter.invalidationFailures.Add(1)
 		c.opts.OnError(&wrapped{what: key + ": too many announcements pending; stale until its TTL",
 			err: ErrInvalidationFailed, kind: ErrInvalidationFailed})
 		return

@@ -121,8 +121,33 @@ var counterDescs = func() []counterDesc {
 	}
 }()
 
+// gaugeDescs are read at scrape time too, as gauges.
+var gaugeDescs = []counterDesc{
+	{prometheus.NewDesc("cachelab_cache_l1_entries", "Entries in L1.", nil, nil),
+		func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(int64(s.L1Size)) }},
+	{prometheus.NewDesc("cachelab_cache_l1_trusted", "1 while L1 is served.", nil, nil),
+		func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled {
+			if s.Trusted {
+				return one(1)
+			}
+			return one(0)
+		}},
+	{prometheus.NewDesc("cachelab_cache_high_water_marks", "Keys whose announced version is remembered.", nil, nil),
+		func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled {
+			return one(int64(s.HighWaterMarks))
+		}},
+	{prometheus.NewDesc("cachelab_cache_pending_invalidations", "Invalidations waiting for Redis.", nil, nil),
+		func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled {
+			return one(int64(s.PendingInvalidations))
+		}},
+	{prometheus.NewDesc("cachelab_cache_loads_in_flight", "Distinct keys being loaded from the database now.", nil, nil),
+		func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled {
+			return one(int64(s.LoadsInFlight))
+		}},
+}
+
 func (c *countersCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range counterDescs {
+	for _, d := range append(counterDescs, gaugeDescs...) {
 		ch <- d.desc
 	}
 }
@@ -133,6 +158,11 @@ func (c *countersCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, desc := range counterDescs {
 		for _, l := range desc.value(s, d, r) {
 			ch <- prometheus.MustNewConstMetric(desc.desc, prometheus.CounterValue, l.value, l.labels...)
+		}
+	}
+	for _, desc := range gaugeDescs {
+		for _, l := range desc.value(s, d, r) {
+			ch <- prometheus.MustNewConstMetric(desc.desc, prometheus.GaugeValue, l.value, l.labels...)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,6 +146,20 @@ func TestSameAnswersAsNode(t *testing.T) {
 		}
 	}
 
+	// The same /stats names (top level and cache) as a Node instance.
+	var goStats, nodeStats map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(goInstance.do("GET", "/stats", "").body), &goStats)
+	_ = json.Unmarshal([]byte(nodeInst.do("GET", "/stats", "").body), &nodeStats)
+	if got, want := keysOf(goStats), keysOf(nodeStats); got != want {
+		t.Errorf("/stats keys: go %s, node %s", got, want)
+	}
+	var goCache, nodeCache map[string]json.RawMessage
+	_ = json.Unmarshal(goStats["cache"], &goCache)
+	_ = json.Unmarshal(nodeStats["cache"], &nodeCache)
+	if got, want := keysOf(goCache), keysOf(nodeCache); got != want {
+		t.Errorf("/stats cache keys:\n  go   %s\n  node %s", got, want)
+	}
+
 	// Each serves the other's writes, with the same bodies.
 	put := nodeInst.do("PUT", "/users/50", valid)
 	waitFor(t, "go to hear of node's write", func() bool { return goInstance.cache.Stats().InvalidationsReceived >= 1 })
@@ -175,4 +190,13 @@ func summary(r response) string {
 		parts = append(parts, "body="+r.body)
 	}
 	return strings.Join(parts, " ")
+}
+
+func keysOf(m map[string]json.RawMessage) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
 }

@@ -83,7 +83,6 @@ func (h *handler) stats() map[string]any {
 	runtime.ReadMemStats(&mem)
 	return map[string]any{
 		"instance":      h.Instance,
-		"language":      "go",
 		"uptimeSeconds": int64(math.Round(time.Since(h.startedAt).Seconds())),
 		"http":          map[string]int64{"requests": h.Metrics.apiRequests.Load()},
 		"cache":         cache,
