@@ -136,6 +136,9 @@ func (c *Cache[V]) load(ctx context.Context, key string, loader Loader[V]) (Read
 	if err := checkVersion(loaded.Version); err != nil {
 		return Read[V]{}, err
 	}
+	if c.opts.BeforeFill != nil {
+		c.opts.BeforeFill(ctx, key)
+	}
 	payload, err := encode(loaded.Value)
 	if err != nil {
 		return Read[V]{}, err

@@ -1,6 +1,7 @@
 package cachelab
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -50,6 +51,10 @@ type Options struct {
 	MaxConcurrentLoads      int           // keys loading at once before E_OVERLOADED; default 32
 	InvalidateAttempts      int           // attempts of a write's fill before background retries; default 3
 	LoadLease               time.Duration // one load per key for the cluster; default 500 ms, negative: off
+
+	// BeforeFill, when set, runs between a load's read of the source of truth and its fill of
+	// Redis and L1: a hook for labs and tests (a slow reader, the stale-set race). Default: none.
+	BeforeFill func(ctx context.Context, key string)
 
 	// OnError receives what the cache reports but never returns to a caller (Redis failures,
 	// corrupt entries, announcements given up). Must not block. Default: ignored.

@@ -94,7 +94,8 @@ func run(ctx context.Context, cfg config.Config) error {
 		TTLJitter: jitter, L1TTL: cfg.L1TTL, L1MaxEntries: l1Max, HighWaterMarkMaxEntries: cfg.HighWaterMarks,
 		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatTimeout: cfg.HeartbeatTimeout,
 		RedisTimeout: cfg.RedisTimeout, MaxConcurrentLoads: cfg.MaxConcurrentLoads, LoadLease: lease,
-		OnError: func(err error) { log.Debug("cache", "err", err.Error()) },
+		OnError:    func(err error) { log.Debug("cache", "err", err.Error()) },
+		BeforeFill: labFillDelay(cfg.LabFillDelay),
 	})
 	if err != nil {
 		return err
@@ -110,7 +111,7 @@ func run(ctx context.Context, cfg config.Config) error {
 	var draining atomic.Bool
 	handler := api.NewHandler(api.Deps{Cache: cache, Users: users, Relay: relay, Instance: identity,
 		RedisPing: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		Draining:  draining.Load, Metrics: metrics, Log: log})
+		Draining:  draining.Load, Metrics: metrics, Log: log, AfterCommit: crashAfterCommit(cfg, log)})
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -188,4 +189,32 @@ func randomID(n int) string {
 		b[i] = alphabet[b[i]&63]
 	}
 	return string(b)
+}
+
+// labFillDelay is LAB_FILL_DELAY_MS: every fill held after its database read (the lab's stale-set
+// race), or no hook.
+func labFillDelay(d time.Duration) func(context.Context, string) {
+	if d == 0 {
+		return nil
+	}
+	return func(ctx context.Context, _ string) {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// crashAfterCommit is CRASH_AFTER_COMMIT=1: the process kills itself right after a database
+// commit, before any Redis call (the lab's crash-after-commit fault), or nothing.
+func crashAfterCommit(cfg config.Config, log *slog.Logger) func() {
+	if !cfg.CrashAfterCommit {
+		return nil
+	}
+	return func() {
+		log.Warn("CRASH_AFTER_COMMIT: dying after the commit, before Redis")
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
 }

@@ -44,6 +44,9 @@ type Deps struct {
 	Draining func() bool
 	Metrics  *Metrics
 	Log      *slog.Logger
+	// AfterCommit, when set, runs after every database write, before any Redis call (the lab's
+	// CRASH_AFTER_COMMIT ends the process there).
+	AfterCommit func()
 }
 
 // bodyLimit is the largest request body accepted (a user is a few hundred bytes).
@@ -61,6 +64,9 @@ type handler struct {
 func NewHandler(d Deps) http.Handler {
 	if d.Draining == nil {
 		d.Draining = func() bool { return false }
+	}
+	if d.AfterCommit == nil {
+		d.AfterCommit = func() {}
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)

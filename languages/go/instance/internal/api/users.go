@@ -157,6 +157,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request, rawID string) erro
 	if err != nil {
 		return err
 	}
+	h.AfterCommit()
 	written := toBody(user)
 	// The database commit comes first; only then may readers be told to look again. The cache
 	// write must finish even if the client hangs up.
@@ -185,6 +186,7 @@ func (h *handler) postUser(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
+		h.AfterCommit()
 		written := toBody(user)
 		_ = h.Cache.Set(context.WithoutCancel(r.Context()), userKey(user.ID), cachelab.Loaded[UserBody]{Value: &written, Version: user.Version})
 		w.Header().Set("Location", "/users/"+user.ID)
@@ -218,6 +220,7 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, rawID strin
 		if tombstone == nil {
 			return fail(404, codeUserNotFound, "no user "+id)
 		}
+		h.AfterCommit()
 		_ = h.Cache.Delete(context.WithoutCancel(r.Context()), userKey(id), tombstone.Version)
 		w.Header().Set("X-Version", itoa(tombstone.Version))
 		w.WriteHeader(http.StatusNoContent)

@@ -43,6 +43,8 @@ type Config struct {
 	StartupTimeout     time.Duration
 	ShutdownTimeout    time.Duration
 	LogLevel           string
+	LabFillDelay       time.Duration // LAB_FILL_DELAY_MS: lab only, holds every fill after its read
+	CrashAfterCommit   bool          // CRASH_AFTER_COMMIT=1: lab only, die right after a commit
 }
 
 var (
@@ -85,6 +87,8 @@ func Read(getenv func(string) string) (Config, error) {
 		StartupTimeout:     r.ms("STARTUP_TIMEOUT_MS", 30000, 1),
 		ShutdownTimeout:    r.ms("SHUTDOWN_TIMEOUT_MS", 10000, 1),
 		LogLevel:           r.str("LOG_LEVEL", "info"),
+		LabFillDelay:       r.ms("LAB_FILL_DELAY_MS", 0, 0),
+		CrashAfterCommit:   getenv("CRASH_AFTER_COMMIT") == "1",
 	}
 	if r.err != nil {
 		return Config{}, r.err
