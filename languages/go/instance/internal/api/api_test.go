@@ -1,0 +1,189 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func errorCode(body string) string {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(body), &e)
+	return e.Error.Code
+}
+
+func TestReadsThroughTheTiers(t *testing.T) {
+	in := newInstances(t, 2)
+	a, b := in[0], in[1]
+	for _, step := range []struct {
+		in   *instance
+		tier string
+	}{{a, "MISS"}, {a, "L1"}, {b, "L2"}, {b, "L1"}} {
+		r := step.in.do("GET", "/users/7", "")
+		if r.status != 200 || r.header.Get("X-Cache") != step.tier || r.header.Get("X-Version") != "1" ||
+			r.header.Get("ETag") != `"v1"` || !strings.HasPrefix(r.header.Get("X-Instance"), "go-") {
+			t.Fatalf("GET /users/7: %d %v", r.status, r.header)
+		}
+		var user UserBody
+		if json.Unmarshal([]byte(r.body), &user) != nil || user.ID != "7" || user.Name != "User 7" {
+			t.Fatalf("body %s", r.body)
+		}
+	}
+	if r := a.do("GET", "/users/7", "", "If-None-Match", `W/"v1"`); r.status != 304 || r.body != "" {
+		t.Fatalf("If-None-Match of the current version: %d %q", r.status, r.body)
+	}
+}
+
+func TestWritesAreCoherentAcrossInstances(t *testing.T) {
+	in := newInstances(t, 2)
+	a, b := in[0], in[1]
+	b.do("GET", "/users/8", "")
+	r := a.do("PUT", "/users/8", `{"name":"Ada","email":"ada@example.com","age":36}`)
+	if r.status != 200 || r.header.Get("X-Version") != "2" || r.header.Get("ETag") != `"v2"` {
+		t.Fatalf("PUT: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := a.do("GET", "/users/8", ""); r.header.Get("X-Cache") != "L1" || r.header.Get("X-Version") != "2" {
+		t.Fatalf("the writer read %v", r.header)
+	}
+	waitFor(t, "b to drop v1", func() bool { _, ok := b.cache.Peek("user:8"); return !ok })
+	if r := b.do("GET", "/users/8", ""); r.header.Get("X-Cache") != "L2" || r.header.Get("X-Version") != "2" {
+		t.Fatalf("b read %v", r.header)
+	}
+	// A stale If-Match loses; a current one wins.
+	if r := b.do("PUT", "/users/8", `{"name":"Grace","email":"g@example.com","age":40}`, "If-Match", `"v1"`); r.status != 412 || errorCode(r.body) != "E_PRECONDITION_FAILED" {
+		t.Fatalf("a stale If-Match: %d %s", r.status, r.body)
+	}
+	if r := b.do("PUT", "/users/8", `{"name":"Grace","email":"g@example.com","age":40}`, "If-Match", `"v2"`); r.status != 200 || r.header.Get("X-Version") != "3" {
+		t.Fatalf("a current If-Match: %d %s", r.status, r.body)
+	}
+	// Delete, then it is gone everywhere.
+	if r := a.do("DELETE", "/users/8", ""); r.status != 204 || r.header.Get("X-Version") != "4" {
+		t.Fatalf("DELETE: %d %v", r.status, r.header)
+	}
+	waitFor(t, "b to hear of the delete", func() bool { _, ok := b.cache.Peek("user:8"); return !ok })
+	if r := b.do("GET", "/users/8", ""); r.status != 404 || errorCode(r.body) != "E_USER_NOT_FOUND" {
+		t.Fatalf("GET after DELETE: %d %s", r.status, r.body)
+	}
+	if r := a.do("DELETE", "/users/8", ""); r.status != 404 {
+		t.Fatalf("a second DELETE: %d", r.status)
+	}
+	// A re-created user gets a higher version, and a create from nothing is a 201.
+	if r := a.do("PUT", "/users/8", `{"name":"Back","email":"b@example.com","age":1}`); r.status != 201 || r.header.Get("X-Version") != "5" {
+		t.Fatalf("re-create: %d %v", r.status, r.header)
+	}
+	r = a.do("POST", "/users", `{"name":"New","email":"n@example.com","age":2}`)
+	if r.status != 201 || !strings.HasPrefix(r.header.Get("Location"), "/users/") || r.header.Get("X-Version") != "1" {
+		t.Fatalf("POST: %d %v", r.status, r.header)
+	}
+	if r := b.do("GET", r.header.Get("Location"), ""); r.status != 200 {
+		t.Fatalf("GET of the created user: %d", r.status)
+	}
+}
+
+func TestBadInputIsA4xx(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	valid := `{"name":"Ada","email":"ada@example.com","age":36}`
+	tests := []struct {
+		method, path, body string
+		headers            []string
+		status             int
+		code               string
+	}{
+		{"GET", "/users/a:b", "", nil, 400, "E_INVALID_ID"},
+		{"GET", "/users/" + strings.Repeat("x", 65), "", nil, 400, "E_INVALID_ID"},
+		{"GET", "/users/a%2Fb", "", nil, 400, "E_INVALID_ID"},
+		{"GET", "/users/1?x=1", "", nil, 400, "E_INVALID_QUERY"},
+		{"GET", "/users/1", "", []string{"X-Min-Version", "abc"}, 400, "E_INVALID_HEADER"},
+		{"GET", "/users/1", "", []string{"X-Min-Version", "1", "X-Min-Version", "2"}, 400, "E_INVALID_HEADER"},
+		{"GET", "/users/1", "", []string{"X-Consistency", "linear"}, 400, "E_INVALID_HEADER"},
+		{"GET", "/users/1", "", []string{"If-None-Match", "v1"}, 400, "E_INVALID_HEADER"},
+		{"GET", "/users/1", "", []string{"X-Min-Version", "99"}, 412, "E_VERSION_UNAVAILABLE"},
+		{"GET", "/users/nobody", "", nil, 404, "E_USER_NOT_FOUND"},
+		{"PUT", "/users/1", `{"name":"Ada"`, nil, 400, "E_INVALID_JSON"},
+		{"PUT", "/users/1", `[1]`, nil, 400, "E_INVALID_BODY"},
+		{"PUT", "/users/1", `{"name":"Ada","email":"ada@example.com","age":36,"__proto__":1}`, nil, 400, "E_INVALID_BODY"},
+		{"PUT", "/users/1", `{"name":"","email":"ada@example.com","age":36}`, nil, 400, "E_INVALID_BODY"},
+		{"PUT", "/users/1", `{"name":"Ada","email":"nope","age":36}`, nil, 400, "E_INVALID_BODY"},
+		{"PUT", "/users/1", `{"name":"Ada","email":"ada@example.com","age":36.5}`, nil, 400, "E_INVALID_BODY"},
+		{"PUT", "/users/1", `{"name":"A\u0000","email":"ada@example.com","age":36}`, nil, 400, "E_INVALID_BODY"},
+		{"PUT", "/users/1", `{"name":"A\ud800","email":"ada@example.com","age":36}`, nil, 400, "E_INVALID_BODY"},
+		{"PUT", "/users/1", `{"name":"` + strings.Repeat("x", 20000) + `"}`, nil, 413, "E_BODY_TOO_LARGE"},
+		{"PUT", "/users/1", valid, []string{"Content-Type", "text/plain"}, 415, "E_UNSUPPORTED_MEDIA_TYPE"},
+		{"PUT", "/users/1", valid, []string{"If-Match", "nope"}, 400, "E_INVALID_HEADER"},
+		{"PUT", "/users/a:b", valid, nil, 400, "E_INVALID_ID"},
+		{"DELETE", "/users/1", "", []string{"If-Match", `"v99"`}, 412, "E_PRECONDITION_FAILED"},
+		{"PATCH", "/users/1", "", nil, 405, "E_METHOD_NOT_ALLOWED"},
+		{"GET", "/users", "", nil, 405, "E_METHOD_NOT_ALLOWED"},
+		{"GET", "/nothing", "", nil, 404, "E_ROUTE_NOT_FOUND"},
+	}
+	for _, tt := range tests {
+		r := in.do(tt.method, tt.path, tt.body, tt.headers...)
+		if r.status != tt.status || errorCode(r.body) != tt.code {
+			t.Errorf("%s %s %v: %d %s, want %d %s", tt.method, tt.path, tt.headers, r.status, r.body, tt.status, tt.code)
+		}
+	}
+	if r := in.do("OPTIONS", "/users/1", ""); r.status != 204 || r.header.Get("Allow") != "GET, HEAD, PUT, DELETE, OPTIONS" {
+		t.Errorf("OPTIONS: %d Allow %q", r.status, r.header.Get("Allow"))
+	}
+}
+
+func TestOpsEndpoints(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	in.do("GET", "/users/3", "")
+	if r := in.do("GET", "/healthz", ""); r.status != 200 || r.body != `{"status":"ok"}` {
+		t.Errorf("/healthz: %d %s", r.status, r.body)
+	}
+	var ready struct {
+		Status, Run, L1 string
+		Checks          map[string]string
+	}
+	r := in.do("GET", "/readyz", "")
+	if json.Unmarshal([]byte(r.body), &ready) != nil || r.status != 200 || ready.Status != "ready" || ready.Run != "run1" ||
+		ready.L1 != "trusted" || ready.Checks["database"] != "ok" {
+		t.Errorf("/readyz: %d %s", r.status, r.body)
+	}
+	var stats struct {
+		Instance struct{ Name string }
+		Cache    struct {
+			Reads, Misses int64
+			HitRatio      *float64
+			Trusted       bool
+		}
+		Database struct{ Queries int64 }
+	}
+	r = in.do("GET", "/stats", "")
+	if json.Unmarshal([]byte(r.body), &stats) != nil || stats.Cache.Reads != 1 || stats.Cache.Misses != 1 ||
+		stats.Cache.HitRatio == nil || stats.Database.Queries < 1 || !stats.Cache.Trusted {
+		t.Errorf("/stats: %s", r.body)
+	}
+	r = in.do("GET", "/metrics", "")
+	for _, want := range []string{`cachelab_cache_hits_total{tier="L1"} 0`, "cachelab_cache_misses_total 1",
+		`cachelab_http_request_duration_seconds_count{cache="MISS",method="GET",route="/users/:id",status="200"} 1`,
+		"cachelab_db_queries_total"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("/metrics has no %q", want)
+		}
+	}
+}
+
+func TestOutboxRelayAnnouncesWritesThatBypassTheInstances(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	in.do("GET", "/users/9", "")
+	// A write straight in the database: the trigger bumps the version and fills the outbox.
+	_, err := in.users.Pool().Exec(t.Context(), "UPDATE users SET name = 'Grace' WHERE id = '9'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := storeRelay(in)
+	waitFor(t, "the relay to announce v2", func() bool {
+		relay()
+		_, ok := in.cache.Peek("user:9")
+		return !ok
+	})
+	r := in.do("GET", "/users/9", "")
+	if r.header.Get("X-Version") != "2" || !strings.Contains(r.body, "Grace") {
+		t.Fatalf("after the relay: %v %s", r.header, r.body)
+	}
+}

@@ -1,0 +1,59 @@
+
+SELECT pg_advisory_xact_lock(4215001);
+CREATE TABLE IF NOT EXISTS cache_outbox (
+  seq           bigserial PRIMARY KEY,
+  key           text NOT NULL,
+  version       bigint NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+  claimed_until timestamptz
+);
+CREATE TABLE IF NOT EXISTS cache_outbox_dead (
+  seq         bigint PRIMARY KEY,
+  key         text NOT NULL,
+  version     bigint NOT NULL,
+  created_at  timestamptz NOT NULL,
+  reason      text NOT NULL,
+  set_aside_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE OR REPLACE FUNCTION users_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    NEW.version := 1;
+  ELSE
+    NEW.version := OLD.version + 1;
+    NEW.updated_at := now();
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION users_soft_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE users SET deleted = true, updated_at = now() WHERE id = OLD.id AND NOT deleted;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION users_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- The seed of an empty table, which no cache can hold yet, is not announced.
+  IF current_setting('cachelab.seeding', true) = 'on' THEN RETURN NULL; END IF;
+  INSERT INTO cache_outbox (key, version) VALUES ('user:' || NEW.id, NEW.version);
+  RETURN NULL;
+END $$;
+-- NOTIFY serialises the commits of every transaction that sends one: PostgreSQL holds a
+-- cluster-wide lock from queueing the notification until after the commit
+-- (src/backend/commands/async.c, PreCommit_Notify). A writer that
+-- announces its own writes (a cachelab instance) does not need it: its connections set
+-- cachelab.wake_relay to off, and its rows wait for the next poll, which matters only if it died
+-- before announcing.
+CREATE OR REPLACE FUNCTION users_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('cachelab.wake_relay', true) = 'off' THEN RETURN NULL; END IF;
+  PERFORM pg_notify('cachelab_outbox', '');
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER users_version BEFORE INSERT OR UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION users_version();
+CREATE OR REPLACE TRIGGER users_soft_delete BEFORE DELETE ON users
+  FOR EACH ROW EXECUTE FUNCTION users_soft_delete();
+CREATE OR REPLACE TRIGGER users_outbox AFTER INSERT OR UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION users_outbox();
+CREATE OR REPLACE TRIGGER users_outbox_notify AFTER INSERT OR UPDATE OR DELETE ON users
+  FOR EACH STATEMENT EXECUTE FUNCTION users_outbox_notify();
