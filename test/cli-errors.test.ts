@@ -11,8 +11,8 @@ const run = (command: string, args: string[]) =>
 const CASES: [command: string, args: string[], says: string][] = [
   [
     'consistency',
-    ['history', '--start', '--languages', 'node,python'],
-    "consistency: option '--languages <language,...>' argument 'node,python' is invalid. `INSTANCE_LANGUAGES`: python has no cachelab instance yet (instances exist in: node)",
+    ['history', '--start', '--languages', 'node,rust'],
+    "consistency: option '--languages <language,...>' argument 'node,rust' is invalid. `INSTANCE_LANGUAGES`: rust has no cachelab instance yet (instances exist in: node, python, go)",
   ],
   [
     'consistency',

@@ -26,14 +26,14 @@ describe('INSTANCE_LANGUAGES, the language of each instance of npm start', () =>
   });
 
   it('names a language of the course outline that has no instance yet, and those that have one', () => {
-    expect(() => readClusterConfig({ INSTANCE_LANGUAGES: 'node,go' })).toThrow(
-      '`INSTANCE_LANGUAGES`: go has no cachelab instance yet (instances exist in: node, python)',
+    expect(() => readClusterConfig({ INSTANCE_LANGUAGES: 'node,java' })).toThrow(
+      '`INSTANCE_LANGUAGES`: java has no cachelab instance yet (instances exist in: node, python, go)',
     );
   });
 
   it('refuses a name that is no language it knows, and a count that disagrees with INSTANCES', () => {
     expect(() => readClusterConfig({ INSTANCE_LANGUAGES: 'node,cobol' })).toThrow(
-      /"cobol" is not a language cachelab knows \(instances exist in: node, python; planned: go, java/,
+      /"cobol" is not a language cachelab knows \(instances exist in: node, python, go; planned: java, rust/,
     );
     expect(() => readClusterConfig({ INSTANCES: '3', INSTANCE_LANGUAGES: 'node,node' })).toThrow(
       '`INSTANCE_LANGUAGES` names 2 instance(s) but `INSTANCES` is 3',

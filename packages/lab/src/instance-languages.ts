@@ -32,6 +32,20 @@ export const INSTANCE_LAUNCHERS = {
     fromSources: ['languages/python/.venv/bin/cachelab-instance'],
     prepare: ['bash', 'languages/python/setup.sh'],
   },
+  go: {
+    // languages/go/instance, a module of its own; `go build` does nothing when it is up to date.
+    start: ['languages/go/instance/bin/cachelab-instance'],
+    fromSources: ['languages/go/instance/bin/cachelab-instance'],
+    prepare: [
+      'go',
+      '-C',
+      'languages/go/instance',
+      'build',
+      '-o',
+      'bin/cachelab-instance',
+      './cmd/cachelab-instance',
+    ],
+  },
 } as const satisfies Record<string, InstanceLauncher>;
 
 /** A language that has an instance. */
@@ -39,9 +53,9 @@ export type InstanceLanguage = keyof typeof INSTANCE_LAUNCHERS;
 
 /**
  * The other languages of the course outline (docs/tutorial/README.md), which have no instance
- * yet: named in the error, so that "go" reads as "not yet", not as a typo.
+ * yet: named in the error, so that "java" reads as "not yet", not as a typo.
  */
-const PLANNED_LANGUAGES = ['go', 'java', 'rust', 'c', 'php', 'dotnet'] as const;
+const PLANNED_LANGUAGES = ['java', 'rust', 'c', 'php', 'dotnet'] as const;
 
 /** `INSTANCE_LANGUAGES` that cannot be used; the message names the variable. */
 export class InstanceLanguagesError extends Error {
