@@ -4,7 +4,7 @@ returns the tracked client stops answering the old value (Redis pushes the inval
 reads it before its next command). The writer is a plain connection of this same process.
 
     python bench/client_side_cache.py '{"redisUrl": "redis://…", "iterations": 200000,
-                                         "rounds": 7, "writes": 200}'
+                                         "runs": 7, "writes": 200}'
 
 Prints one JSON line: ``{"applicable": false, "reason": ...}`` when this redis-py or this Redis
 does not offer it (redis-py 8 asks for Redis 7.4 or later), else ``{"applicable": true,
@@ -48,9 +48,9 @@ def main() -> None:
         plain.close()
         print(json.dumps({"applicable": False, "reason": str(error), "runtime": runtime}))
         return
-    iterations, rounds = int(settings["iterations"]), int(settings["rounds"])
+    iterations, runs = int(settings["iterations"]), int(settings["runs"])
     hits: list[float] = []
-    for _ in range(rounds):
+    for _ in range(runs):
         started = time.perf_counter_ns()
         for _ in range(iterations):
             tracked.get(key)

@@ -1,9 +1,9 @@
 """What an L1 hit costs in process, in Python: ns per ``cache.get_or_load`` (the sync API) on a
-warm key, next to a plain ``dict.get``, in alternating rounds in one process (the twin of
+warm key, next to a plain ``dict.get``, in alternating runs in one process (the twin of
 packages/lab/src/bench/workers/l1.ts). Redis only brings the invalidation bus to trust; the
 measured loop never leaves the process.
 
-    python bench/l1_hit.py '{"redisUrl": "redis://…", "iterations": 200000, "rounds": 7}'
+    python bench/l1_hit.py '{"redisUrl": "redis://…", "iterations": 200000, "runs": 7}'
 
 Prints one JSON line: ``{"nsPerHit": [...], "nsPerDictGet": [...], "l1Hits": n, "runtime": ...}``.
 """
@@ -41,7 +41,7 @@ def ns_per_op(run: Callable[[], object], iterations: int) -> float:
 
 def main() -> None:
     settings = json.loads(sys.argv[1])
-    iterations, rounds = int(settings["iterations"]), int(settings["rounds"])
+    iterations, runs = int(settings["iterations"]), int(settings["runs"])
     client = redis.Redis.from_url(settings["redisUrl"])
     options = CacheOptions(namespace=f"bench-l1-py-{os.getpid()}")
     with Cache[Any](client, options) as cache:
@@ -51,14 +51,14 @@ def main() -> None:
         table = {"user:1": USER}
         hits: list[float] = []
         dict_gets: list[float] = []
-        for _ in range(rounds):
+        for _ in range(runs):
             dict_gets.append(ns_per_op(lambda: table.get("user:1"), iterations))
             hits.append(ns_per_op(lambda: cache.get_or_load("user:1", loader), iterations))
         l1_hits = int(cache.stats()["l1_hits"])
     client.close()
     # A read that met a moment without trust went to Redis: a few are possible, many are a bug.
-    if l1_hits < iterations * rounds * 0.99:
-        raise SystemExit(f"expected L1 hits only, got {l1_hits} of {iterations * rounds}")
+    if l1_hits < iterations * runs * 0.99:
+        raise SystemExit(f"expected L1 hits only, got {l1_hits} of {iterations * runs}")
     runtime = f"{platform.python_implementation()} {platform.python_version()}"
     print(
         json.dumps(

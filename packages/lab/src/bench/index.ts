@@ -6,7 +6,7 @@
  *                    temporary directory unless --out is given
  *   --out DIR        where the results go
  *   --only a,b       run only these sections (l1, http, profile, propagation, storms, memory,
- *                    outbox, cluster);
+ *                    outbox, cluster, languages);
  *                    like --quick, writes to a temporary directory unless --out is given
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { type BenchReport, renderMarkdown } from './report.ts';
 import { runCluster } from './sections/cluster.ts';
 import { runHttp } from './sections/http.ts';
 import { runL1 } from './sections/l1.ts';
+import { runLanguages } from './sections/languages.ts';
 import { runMemory } from './sections/memory.ts';
 import { runOutbox } from './sections/outbox.ts';
 import { runProfile } from './sections/profile.ts';
@@ -38,6 +39,7 @@ const SECTIONS = [
   'memory',
   'outbox',
   'cluster',
+  'languages',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -111,6 +113,9 @@ try {
   if (selected.has('memory')) await timed('memory', () => runMemory(settings, services));
   if (selected.has('outbox')) await timed('outbox', () => runOutbox(settings, services, log));
   if (selected.has('cluster')) await timed('cluster', () => runCluster(settings, services));
+  if (selected.has('languages')) {
+    await timed('languages', () => runLanguages(settings, services, log));
+  }
 
   const report: BenchReport = {
     date: startedAt.toISOString(),
