@@ -67,5 +67,5 @@ ${propagation}
 (${runs} runs of ${iterations.toLocaleString('en')}), and from a \`SET\` on another connection of the same process
 returning until the tracked client answers the new value (${writes} writes).
 
-${measured.length > 0 ? caches : ''}${notApplicable.length > 0 ? `\n${notApplicable.join('\n')}` : ''}${skipped}`;
+${[measured.length > 0 ? caches : '', notApplicable.join('\n')].filter(Boolean).join('\n\n')}${skipped}`;
 }
