@@ -63,6 +63,8 @@ const program = createProgram('bench')
   .addHelpText('after', `\nSections: ${SECTIONS.join(', ')}. Command-line errors exit 2.`)
   .parse();
 const values = program.opts();
+/** As this run was asked for, after `npm run bench` (the CLI set argv to this program's own). */
+const args = process.argv.slice(2);
 const only = values.only ?? [...SECTIONS];
 const selected = new Set(only as Section[]);
 const settings = values.quick ? QUICK : FULL;
@@ -119,6 +121,7 @@ try {
 
   const report: BenchReport = {
     date: startedAt.toISOString(),
+    command: ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' '),
     durationSeconds: Math.round((performance.now() - started) / 100) / 10,
     machine,
     settings,

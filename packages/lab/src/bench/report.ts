@@ -25,6 +25,8 @@ import type { BenchSettings } from './settings.ts';
 /** Everything one run wrote: the JSON file is this object. */
 export interface BenchReport {
   date: string;
+  /** The command line that made it, e.g. `npm run bench -- --only languages` (absent before). */
+  command?: string;
   durationSeconds: number;
   machine: Machine;
   settings: BenchSettings;
@@ -63,7 +65,7 @@ ${report.settings.mode === 'quick' ? '> **Quick mode**: tiny durations and count
   ],
 )}
 
-Command: \`npm run bench${report.settings.mode === 'quick' ? ' -- --quick' : ''}\`. Every setting is in the JSON file next to this one
+Command: \`${report.command ?? `npm run bench${report.settings.mode === 'quick' ? ' -- --quick' : ''}`}\`. Every setting is in the JSON file next to this one
 (\`settings\`); the ones that shape the numbers are repeated under each section.`;
 }
 
