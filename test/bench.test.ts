@@ -18,7 +18,8 @@ describe('npm run bench -- --quick', () => {
     expect(report.errors).toEqual({});
     expect(report.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
     expect(report.settings.mode).toBe('quick');
-    const { l1, http, profile, propagation, storms, memory, outbox, cluster } = report.results;
+    const { l1, http, profile, propagation, storms, memory, outbox, cluster, languages } =
+      report.results;
 
     expect(l1?.rows.map((r) => r.name)).toEqual([
       'Map.get',
@@ -113,6 +114,25 @@ describe('npm run bench -- --quick', () => {
     }
     expect(traffic.get('global')).toHaveLength(6);
 
+    // Languages: Node always; Python when its virtual environment is there, else a line saying so.
+    const measured = languages?.l1.map((row) => row.language) ?? [];
+    expect(measured[0]).toBe('node');
+    for (const row of languages?.l1 ?? [])
+      expect(row.nsPerHit.median, row.language).toBeGreaterThan(0);
+    if (measured.includes('python')) {
+      expect(languages?.propagation.map((row) => row.pair)).toEqual(
+        expect.arrayContaining(['node → python', 'python → node']),
+      );
+      const [csc] = languages?.clientCaches ?? [];
+      expect(csc?.applicable || (csc?.applicable === false && csc.reason.length > 0)).toBe(true);
+    } else {
+      expect(languages?.skipped.join('\n')).toContain('python');
+    }
+    for (const row of languages?.propagation ?? []) {
+      expect(row.allWithin2s, row.pair).toBe(true);
+      expect(row.fromWriteStartMs.count, row.pair).toBe(report.settings.languages.writes);
+    }
+
     const markdown = run.files['latest.md'] as string;
     const headings = [
       '## Targets',
@@ -124,6 +144,7 @@ describe('npm run bench -- --quick', () => {
       '## 5.',
       '## 6.',
       '## 7.',
+      '## 8.',
     ];
     for (const heading of headings) {
       expect(markdown).toContain(heading);

@@ -94,8 +94,16 @@ async function runPair(
   log: (line: string) => void,
 ): Promise<void> {
   const pair = `${xName} → ${yName}`;
-  const namespace = `interop-${randomBytes(4).toString('hex')}`;
   const channel = signed ? 'signed' : 'unsigned';
+  const chosen = scenarios({ writes: options.writes ?? 30 }).filter(
+    (scenario) =>
+      (!scenario.only || scenario.only === topology.kind) &&
+      (scenario.channel ?? 'signed') === channel &&
+      (!options.scenarios || options.scenarios.includes(scenario.name)),
+  );
+  // Nothing to run on this channel (e.g. `--scenario propagation` unsigned): no adapters started.
+  if (chosen.length === 0) return;
+  const namespace = `interop-${randomBytes(4).toString('hex')}`;
   log(`${pair} on ${topology.label}, ${channel} messages, namespace ${namespace}`);
   const env = (origin: string, secrets: string[]) => ({
     ...topology.adapterEnv(),
@@ -121,10 +129,7 @@ async function runPair(
     const x = await start(xName, xSpec, `x-${xName}`, [SECRETS.writer, SECRETS.reader]);
     const y = await start(yName, ySpec, `y-${yName}`, [SECRETS.reader, SECRETS.writer]);
     const samples: number[] = [];
-    for (const scenario of scenarios({ writes: options.writes ?? 30 })) {
-      if (scenario.only && scenario.only !== topology.kind) continue;
-      if ((scenario.channel ?? 'signed') !== channel) continue;
-      if (options.scenarios && !options.scenarios.includes(scenario.name)) continue;
+    for (const scenario of chosen) {
       const checks: Check[] = [];
       const record = (must: string, ok: boolean, what: string) =>
         checks.push({ must, ok, what, scenario: scenario.name, pair, topology: topology.label });

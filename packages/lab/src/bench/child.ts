@@ -22,17 +22,48 @@ export async function runWorker<T>(
   input: unknown,
   options: WorkerOptions,
 ): Promise<T> {
-  const child = spawnWorker(name, input, options);
+  return lastJsonLine<T>(`bench worker ${name}`, spawnWorker(name, input, options), options);
+}
+
+/**
+ * Runs `command` (a program and its arguments, from the repository root, without a shell) with
+ * `input` as its last argument (JSON) and resolves with the JSON object it printed last on
+ * stdout: the contract of the other languages' bench harnesses (`../bench/languages.ts`).
+ */
+export async function runCommand<T>(
+  command: readonly string[],
+  input: unknown,
+  options: WorkerOptions,
+): Promise<T> {
+  const [program, ...args] = command as [string, ...string[]];
+  const child = track(
+    spawn(program, [...args, JSON.stringify(input)], {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  return lastJsonLine<T>(command.join(' '), child, options);
+}
+
+async function lastJsonLine<T>(
+  what: string,
+  child: ChildProcess,
+  options: WorkerOptions,
+): Promise<T> {
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => (stdout += chunk));
   child.stderr?.on('data', (chunk) => (stderr += chunk));
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const code = await new Promise<number | null | string>((resolve) => {
+    child.once('exit', resolve);
+    child.once('error', (error) => resolve(error.message));
+  });
   clearTimeout(timer);
   const last = stdout.trim().split('\n').at(-1) ?? '';
   if (code !== 0 || !last.startsWith('{')) {
-    throw new Error(`bench worker ${name} failed (exit ${code}):\n${stderr}${stdout}`);
+    throw new Error(`${what} failed (exit ${code}):\n${stderr}${stdout}`);
   }
   return JSON.parse(last) as T;
 }

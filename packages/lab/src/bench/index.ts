@@ -6,7 +6,7 @@
  *                    temporary directory unless --out is given
  *   --out DIR        where the results go
  *   --only a,b       run only these sections (l1, http, profile, propagation, storms, memory,
- *                    outbox, cluster);
+ *                    outbox, cluster, languages);
  *                    like --quick, writes to a temporary directory unless --out is given
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { type BenchReport, renderMarkdown } from './report.ts';
 import { runCluster } from './sections/cluster.ts';
 import { runHttp } from './sections/http.ts';
 import { runL1 } from './sections/l1.ts';
+import { runLanguages } from './sections/languages.ts';
 import { runMemory } from './sections/memory.ts';
 import { runOutbox } from './sections/outbox.ts';
 import { runProfile } from './sections/profile.ts';
@@ -38,6 +39,7 @@ const SECTIONS = [
   'memory',
   'outbox',
   'cluster',
+  'languages',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -61,6 +63,8 @@ const program = createProgram('bench')
   .addHelpText('after', `\nSections: ${SECTIONS.join(', ')}. Command-line errors exit 2.`)
   .parse();
 const values = program.opts();
+/** As this run was asked for, after `npm run bench` (the CLI set argv to this program's own). */
+const args = process.argv.slice(2);
 const only = values.only ?? [...SECTIONS];
 const selected = new Set(only as Section[]);
 const settings = values.quick ? QUICK : FULL;
@@ -111,9 +115,13 @@ try {
   if (selected.has('memory')) await timed('memory', () => runMemory(settings, services));
   if (selected.has('outbox')) await timed('outbox', () => runOutbox(settings, services, log));
   if (selected.has('cluster')) await timed('cluster', () => runCluster(settings, services));
+  if (selected.has('languages')) {
+    await timed('languages', () => runLanguages(settings, services, log));
+  }
 
   const report: BenchReport = {
     date: startedAt.toISOString(),
+    command: ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' '),
     durationSeconds: Math.round((performance.now() - started) / 100) / 10,
     machine,
     settings,

@@ -1,6 +1,7 @@
 import type { Machine } from './machine.ts';
 import { clusterSection } from './report-cluster.ts';
 import { type Check, table } from './report-format.ts';
+import { languagesSection } from './report-languages.ts';
 import {
   httpSection,
   l1Section,
@@ -13,6 +14,7 @@ import {
 import type { ClusterResults } from './sections/cluster.ts';
 import type { HttpResults } from './sections/http.ts';
 import type { L1Results } from './sections/l1.ts';
+import type { LanguagesResults } from './sections/languages.ts';
 import type { MemoryResults } from './sections/memory.ts';
 import type { OutboxResults } from './sections/outbox.ts';
 import type { ProfileResults } from './sections/profile.ts';
@@ -23,6 +25,8 @@ import type { BenchSettings } from './settings.ts';
 /** Everything one run wrote: the JSON file is this object. */
 export interface BenchReport {
   date: string;
+  /** The command line that made it, e.g. `npm run bench -- --only languages` (absent before). */
+  command?: string;
   durationSeconds: number;
   machine: Machine;
   settings: BenchSettings;
@@ -36,6 +40,7 @@ export interface BenchReport {
     memory?: MemoryResults;
     outbox?: OutboxResults;
     cluster?: ClusterResults;
+    languages?: LanguagesResults;
   };
   /** Sections that failed, with their error. */
   errors: Record<string, string>;
@@ -60,7 +65,7 @@ ${report.settings.mode === 'quick' ? '> **Quick mode**: tiny durations and count
   ],
 )}
 
-Command: \`npm run bench${report.settings.mode === 'quick' ? ' -- --quick' : ''}\`. Every setting is in the JSON file next to this one
+Command: \`${report.command ?? `npm run bench${report.settings.mode === 'quick' ? ' -- --quick' : ''}`}\`. Every setting is in the JSON file next to this one
 (\`settings\`); the ones that shape the numbers are repeated under each section.`;
 }
 
@@ -77,6 +82,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (results.memory) parts.push(memorySection(results.memory, checks));
   if (results.cluster) parts.push(clusterSection(results.cluster));
   if (results.outbox) parts.push(outboxSection(results.outbox, settings, checks));
+  if (results.languages) parts.push(languagesSection(results.languages, settings));
   for (const [section, error] of Object.entries(report.errors))
     parts.push(`## ${section}: failed\n\n\`\`\`\n${error}\n\`\`\``);
   parts.splice(

@@ -40,6 +40,11 @@ export interface BenchSettings {
   };
   /** Invalidations of one key whose cluster-bus Pub/Sub traffic is counted, per flavour. */
   cluster: { trafficWrites: number };
+  /**
+   * Every language's harnesses: L1 hits per run and runs; writes per propagation pair and of the
+   * client library's own cache.
+   */
+  languages: { iterations: number; runs: number; writes: number };
 }
 
 /** The full run: bounded to a few minutes on 2 cores. */
@@ -75,6 +80,7 @@ export const FULL: BenchSettings = {
     writeConnections: 12,
   },
   cluster: { trafficWrites: 1000 },
+  languages: { iterations: 200_000, runs: 7, writes: 200 },
 };
 
 /** `--quick`: only proves that every section runs end to end; the numbers mean nothing. */
@@ -104,4 +110,5 @@ export const QUICK: BenchSettings = {
     writeConnections: 4,
   },
   cluster: { trafficWrites: 20 },
+  languages: { iterations: 2_000, runs: 2, writes: 10 },
 };
