@@ -123,10 +123,24 @@ describe('npm run bench -- --quick', () => {
       expect(languages?.propagation.map((row) => row.pair)).toEqual(
         expect.arrayContaining(['node → python', 'python → node']),
       );
-      const [csc] = languages?.clientCaches ?? [];
-      expect(csc?.applicable || (csc?.applicable === false && csc.reason.length > 0)).toBe(true);
     } else {
       expect(languages?.skipped.join('\n')).toContain('python');
+    }
+    // Go when `go` is on PATH, else a line saying so.
+    if (measured.includes('go')) {
+      expect(languages?.propagation.map((row) => row.pair)).toEqual(
+        expect.arrayContaining(['node → go', 'go → node']),
+      );
+    } else {
+      expect(languages?.skipped.join('\n')).toContain('go');
+    }
+    // Every client library's own cache measured, or why not.
+    expect(languages?.clientCaches.map((row) => row.language)).toEqual(
+      measured.filter((language) => language !== 'node'),
+    );
+    for (const csc of languages?.clientCaches ?? []) {
+      expect(csc.applicable || csc.reason.length > 0, csc.language).toBe(true);
+      if (csc.applicable) expect(csc.lost, csc.language).toBe(0);
     }
     for (const row of languages?.propagation ?? []) {
       expect(row.allWithin2s, row.pair).toBe(true);

@@ -43,4 +43,16 @@ export const LANGUAGE_BENCHES: Record<string, LanguageBench> = {
     requires: [PYTHON],
     setup: 'bash languages/python/setup.sh',
   },
+  // `go -C` (not a cwd): every command runs from the root. `go run` compiles once per command,
+  // before the program starts, so the build is in no sample (and cached after the first run).
+  go: {
+    adapter: 'go',
+    l1Hit: ['go', '-C', 'languages/go', 'run', './bench/l1hit'],
+    clientCache: {
+      name: "go-redis's server-assisted client-side caching (Protocol 3, ClientSideCacheConfig)",
+      command: ['go', '-C', 'languages/go', 'run', './bench/clientcache'],
+    },
+    requires: ['go'],
+    setup: 'Go 1.26 or later on PATH (languages/go/README.md)',
+  },
 };

@@ -51,7 +51,8 @@ export function languagesSection(r: LanguagesResults, s: BenchSettings): string 
 **L1 hit in process**, measured by each language's own harness
 (packages/lab/src/bench/languages.ts) in a process of its own, one language after the other:
 ${iterations.toLocaleString('en')} reads of one warm key through the public API per run, ${runs} runs (Node:
-\`await cache.getOrLoad\`, the worker of section 1; Python: the synchronous \`Cache.get_or_load\`).
+\`await cache.getOrLoad\`, the worker of section 1; Python: the synchronous \`Cache.get_or_load\`;
+Go: \`Cache.Get\`, eventual).
 
 ${l1}
 
