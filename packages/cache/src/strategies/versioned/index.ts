@@ -101,11 +101,13 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
         seq: seq++,
         ts: wallClockMs(),
       } satisfies InvalidationMessage;
-      // Signed here when a secret is set: the FILL script publishes this payload as it is (or,
-      // sharded, the store SPUBLISHes it after the script on the key's channel).
-      const payload = codec.encode(message);
-      if (sharded) return { channel: context.keys.shardChannel(key), when, payload, sharded };
-      return { channel, when, payload };
+      if (sharded) {
+        // SPUBLISHed by the store after the script, on the key's channel: numbered then.
+        const shard = context.keys.shardChannel(key);
+        return { channel: shard, when, payload: '', publish: () => bus.publish(shard, message) };
+      }
+      // Signed here when a secret is set: the FILL script publishes this payload as it is.
+      return { channel, when, payload: codec.encode(message) };
     },
     ttlOf: (entry) => ({
       ttlMs: jitterTtl(
