@@ -84,8 +84,10 @@ export function createWritePath<V>(state: VersionedState<V>) {
       const announcement = state.announcement(key, written.version, 'always');
       try {
         await store.fill(key, written, state.ttlOf(written), announcement);
-      } catch {
+      } catch (error) {
         counters.publishFailures++;
+        // Counted and reported like any Redis failure (a skipped call only counted).
+        context.redisFailed(error);
         break; // Redis is still unreachable: try again later.
       }
       counters.invalidationsSent++;
