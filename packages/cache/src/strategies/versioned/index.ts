@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
 import { createMessageCodec, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
+import { CacheError, errors } from '../../errors.ts';
 import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
@@ -78,6 +79,11 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
     onTrustChange,
     onStall: () => counters.stalls++,
     onRejected: (reason) => counters.messagesRejected[reason]++,
+    onSubscribeFailed: (error) => {
+      const reason = (error as Error)?.message ?? String(error);
+      const message = `SUBSCRIBE to the invalidation channel failed (${reason}); L1 stays unused until it succeeds`;
+      context.redisFailed(new CacheError(errors.subscribeFailed, message, { cause: error }));
+    },
   });
   const started = bus.start();
 
