@@ -33,6 +33,7 @@ export {
   type RedisLike,
   type RejectedFills,
   type RejectedMessages,
+  type RestartAwareRedisLike,
   type ShardedRedisLike,
   type ShardedSubscriberLike,
   type Strategy,
