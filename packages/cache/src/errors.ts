@@ -9,8 +9,6 @@
  * - `E_OVERLOADED` (thrown): a miss while `maxConcurrentLoads` loads are in flight.
  * - `E_REDIS_TIMEOUT`, `E_REDIS_FAILED`, `E_CORRUPT_ENTRY`, `E_INVALIDATION_FAILED` (reported to
  *   `onError`, never thrown at readers).
- * - `E_SUBSCRIBE_FAILED` (reported to `onError` at each attempt): the invalidation channel could
- *   not be subscribed (e.g. an ACL without it: `NOPERM`); L1 is not used until it is.
  */
 export const errors = {
   invalidKey: 'E_INVALID_KEY',
@@ -21,7 +19,6 @@ export const errors = {
   redisSkipped: 'E_REDIS_SKIPPED',
   corruptEntry: 'E_CORRUPT_ENTRY',
   invalidationFailed: 'E_INVALIDATION_FAILED',
-  subscribeFailed: 'E_SUBSCRIBE_FAILED',
   overloaded: 'E_OVERLOADED',
 } as const;
 

@@ -33,7 +33,6 @@ export {
   type RedisLike,
   type RejectedFills,
   type RejectedMessages,
-  type RestartAwareRedisLike,
   type ShardedRedisLike,
   type ShardedSubscriberLike,
   type Strategy,

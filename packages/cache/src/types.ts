@@ -22,24 +22,6 @@ export interface RedisLike {
 }
 
 /**
- * What a single Redis's command client may also offer (node-redis's does): with it, the versioned
- * cache notices that Redis restarted from an older snapshot (its `run_id` changed) and deletes what
- * the snapshot brought back before reading Redis again. Without it, or when Redis refuses these
- * commands (an ACL without `+info +scan +unlink`), a restored snapshot can be served until its TTLs.
- */
-export interface RestartAwareRedisLike extends RedisLike {
-  /** `INFO section`: the text of that section (`run_id:…` in `server`). */
-  info(section: string): Promise<string>;
-  /** `SCAN cursor MATCH pattern COUNT count`. */
-  scan(
-    cursor: string,
-    options: { MATCH: string; COUNT: number },
-  ): Promise<{ cursor: string; keys: string[] }>;
-  /** `UNLINK key…`: how many keys were removed (freed in the background). */
-  unlink(keys: string[]): Promise<number>;
-}
-
-/**
  * With `pubsub: 'sharded'` (Redis Cluster): the command client also publishes with `SPUBLISH`.
  * node-redis's cluster client (`createCluster`) satisfies it (a type test keeps it that way).
  */

@@ -12,8 +12,6 @@ export interface InvalidationMessage {
   seq: number;
   /** The sender's clock when it published ({@link wallClockMs}), for propagation delay. */
   ts: number;
-  /** Sharded Pub/Sub: the sender's channel sequence number (see {@link HeartbeatMessage.cseq}). */
-  cseq?: number;
 }
 
 /** Published by each instance to itself: seeing it come back proves the subscription works. */
@@ -22,12 +20,6 @@ export interface HeartbeatMessage {
   origin: string;
   seq: number;
   ts: number;
-  /**
-   * Sharded Pub/Sub only: how many messages (announcements and heartbeats) the sender published
-   * on this channel before this one, since it started. A receiver that sees it skip a number has
-   * lost a message on that channel. Absent with global Pub/Sub.
-   */
-  cseq?: number;
 }
 
 /** Anything that travels on the invalidation channel. */
@@ -90,16 +82,8 @@ function decodeMessage(raw: unknown): BusMessage | undefined {
   const m = parsed as Record<string, unknown>;
   if (typeof m.origin !== 'string' || !ORIGIN.test(m.origin)) return undefined;
   if (!isCount(m.seq) || typeof m.ts !== 'number' || !Number.isFinite(m.ts)) return undefined;
-  if (m.cseq !== undefined && !isCount(m.cseq)) return undefined;
-  const cseq = m.cseq === undefined ? {} : { cseq: m.cseq };
   if (m.type === 'hb') {
-    return {
-      type: 'hb',
-      origin: m.origin,
-      seq: m.seq,
-      ts: m.ts,
-      ...cseq,
-    } satisfies HeartbeatMessage;
+    return { type: 'hb', origin: m.origin, seq: m.seq, ts: m.ts } satisfies HeartbeatMessage;
   }
   if (m.type !== 'inv' || !isValidKey(m.key) || !isCount(m.version)) return undefined;
   return {
@@ -109,7 +93,6 @@ function decodeMessage(raw: unknown): BusMessage | undefined {
     origin: m.origin,
     seq: m.seq,
     ts: m.ts,
-    ...cseq,
   } satisfies InvalidationMessage;
 }
 

@@ -1,5 +1,5 @@
 import type { KeyBuilder } from '../keys.ts';
-import type { Loaded, RedisLike } from '../types.ts';
+import type { Loaded, RedisLike, ShardedRedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
 import {
   ANNOUNCE,
@@ -30,11 +30,10 @@ export interface Announcement {
   payload: string;
   when: 'always' | 'advanced';
   /**
-   * Sharded Pub/Sub: sends it (`SPUBLISH`) after the script rather than `PUBLISH`ing `payload`
-   * inside: a script may only publish on a shard channel of its keys' slot, and the channel's
-   * slot is another one of the same range. It is numbered (`cseq`) as it is sent.
+   * `SPUBLISH` it after the script rather than `PUBLISH` it inside: a script may only publish on
+   * a shard channel of its keys' slot, and the channel's slot is another one of the same range.
    */
-  publish?: () => Promise<unknown>;
+  sharded?: boolean;
 }
 
 /** The Redis tier of the versioned strategy: a version pointer plus data entries per version. */
@@ -124,7 +123,7 @@ export function createVersionedStore(
         String(ttl.ttlMs),
         String(ttl.pointerTtlMs),
         JSON.stringify(entry.value),
-        announcement.publish ? '' : announcement.channel,
+        announcement.sharded ? '' : announcement.channel,
         announcement.payload,
         announcement.when,
       ];
@@ -132,8 +131,11 @@ export function createVersionedStore(
       if (!Array.isArray(reply)) return { outcome: 'stale', published: false };
       const outcome = OUTCOMES[String(reply[0])] ?? 'stale';
       const published = reply[1] === 1;
-      // Rejects like the fill itself: a write retries both (the fill is idempotent).
-      if (published && announcement.publish) await announcement.publish();
+      if (published && announcement.sharded) {
+        // Rejects like the fill itself: a write retries both (the fill is idempotent).
+        const { channel, payload } = announcement;
+        await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
+      }
       return { outcome, published };
     },
     async announce(key, version, pointerTtlMs, announcement) {
@@ -141,19 +143,22 @@ export function createVersionedStore(
         keys.dataPrefix(key),
         String(version),
         String(pointerTtlMs),
-        announcement.publish ? '' : announcement.channel,
+        announcement.sharded ? '' : announcement.channel,
         announcement.payload,
       ];
       const reply = await run('announce', ANNOUNCE, [keys.pointer(key)], args);
       const outcome = OUTCOMES[String(reply)] ?? 'stale';
-      // As for a fill: the script cannot SPUBLISH on the key's channel (another slot).
-      if (outcome !== 'stale' && announcement.publish) await announcement.publish();
+      if (outcome !== 'stale' && announcement.sharded) {
+        // As for a fill: the script cannot SPUBLISH on the key's channel (another slot).
+        const { channel, payload } = announcement;
+        await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
+      }
       return outcome;
     },
     async announceMany(entries, pointerTtlMs) {
       const first = entries[0]?.announcement;
       if (!first) return [];
-      if (entries.some(({ announcement }) => announcement.publish)) {
+      if (entries.some(({ announcement }) => announcement.sharded)) {
         throw new TypeError('announceMany publishes in the script: not for sharded announcements');
       }
       const args = [String(pointerTtlMs), first.channel];

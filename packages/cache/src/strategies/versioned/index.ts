@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
 import { createMessageCodec, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
-import { CacheError, errors } from '../../errors.ts';
 import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
-import type { RedisCall } from '../../redis/health-gate.ts';
-import { createRestartFence } from '../../redis/restart-fence.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
 import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
 import type { SubscriberLike } from '../../types.ts';
@@ -80,44 +77,9 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
     onInvalidation,
     onTrustChange,
     onStall: () => counters.stalls++,
-    // Any drop may be Redis restarting, perhaps from an older snapshot: check before using it.
-    onLost: () => fence?.suspect(),
     onRejected: (reason) => counters.messagesRejected[reason]++,
-    onSubscribeFailed: (error) => {
-      const reason = (error as Error)?.message ?? String(error);
-      const message = `SUBSCRIBE to the invalidation channel failed (${reason}); L1 stays unused until it succeeds`;
-      context.redisFailed(new CacheError(errors.subscribeFailed, message, { cause: error }));
-    },
   });
-  // A single Redis only: a Redis Cluster's nodes restart one by one, each with its replica.
-  const fence = sharded
-    ? undefined
-    : createRestartFence({
-        redis: config.redis,
-        keys: context.keys,
-        redisCall: context.redisCall,
-        retryMs: config.heartbeatIntervalMs,
-        onUnavailable: (error) => context.redisFailed(error),
-      });
-  /**
-   * The store's calls wait for the first restart check (a few round trips at start), and skip
-   * Redis while a later one runs (see createRestartFence).
-   */
-  let firstChecked = fence === undefined;
-  void fence?.firstCheck.then(() => {
-    firstChecked = true;
-  });
-  const storeCall: RedisCall = (what, run) => {
-    if (!firstChecked && fence) return fence.firstCheck.then(() => storeCall(what, run));
-    if (fence !== undefined && !fence.ready) {
-      const skipped = `${what} skipped: checking whether Redis restarted`;
-      return Promise.reject(new CacheError(errors.redisSkipped, skipped));
-    }
-    return context.redisCall(what, run);
-  };
-
-  // Subscribed once the first restart check has run, so that trust never comes before it.
-  const started = (fence?.firstCheck ?? Promise.resolve()).then(() => bus.start());
+  const started = bus.start();
 
   // #region tutorial:pointer-ttl
   // The pointer outlives its data, so that a very late fill still finds the newer version.
@@ -128,7 +90,7 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
     l1,
     marks,
     bus,
-    store: createVersionedStore(config.redis, context.keys, storeCall),
+    store: createVersionedStore(config.redis, context.keys, context.redisCall),
     origin,
     announcement(key, version, when) {
       const message = {
@@ -139,13 +101,11 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
         seq: seq++,
         ts: wallClockMs(),
       } satisfies InvalidationMessage;
-      if (sharded) {
-        // SPUBLISHed by the store after the script, on the key's channel: numbered then.
-        const shard = context.keys.shardChannel(key);
-        return { channel: shard, when, payload: '', publish: () => bus.publish(shard, message) };
-      }
-      // Signed here when a secret is set: the FILL script publishes this payload as it is.
-      return { channel, when, payload: codec.encode(message) };
+      // Signed here when a secret is set: the FILL script publishes this payload as it is (or,
+      // sharded, the store SPUBLISHes it after the script on the key's channel).
+      const payload = codec.encode(message);
+      if (sharded) return { channel: context.keys.shardChannel(key), when, payload, sharded };
+      return { channel, when, payload };
     },
     ttlOf: (entry) => ({
       ttlMs: jitterTtl(
@@ -178,7 +138,6 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
     }),
     async close() {
       writePath.close();
-      fence?.close();
       await started;
       await bus.close();
     },

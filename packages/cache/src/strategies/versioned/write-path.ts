@@ -35,14 +35,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
   // forward. Bounded; the newest write per key wins.
   const pending = new Map<string, Loaded<V>>();
   let retryTimer: NodeJS.Timeout | undefined;
-  let retrying = false;
   let closed = false;
-  // Redis answering again (a pause or freeze over) sends what waited at once, not at the next tick.
-  context.onRedisBack(() => {
-    if (closed || retrying || pending.size === 0) return;
-    clearTimeout(retryTimer);
-    void retryPending();
-  });
 
   function keepPending(key: string, written: Loaded<V>): void {
     const queued = pending.get(key);
@@ -69,31 +62,20 @@ export function createWritePath<V>(state: VersionedState<V>) {
 
   async function retryPending(): Promise<void> {
     retryTimer = undefined;
-    retrying = true;
-    try {
-      await retryEach();
-    } finally {
-      retrying = false;
-    }
-    scheduleRetry();
-  }
-
-  async function retryEach(): Promise<void> {
     for (const [key, written] of [...pending]) {
       if (closed) return;
       const announcement = state.announcement(key, written.version, 'always');
       try {
         await store.fill(key, written, state.ttlOf(written), announcement);
-      } catch (error) {
+      } catch {
         counters.publishFailures++;
-        // Counted and reported like any Redis failure (a skipped call only counted).
-        context.redisFailed(error);
         break; // Redis is still unreachable: try again later.
       }
       counters.invalidationsSent++;
       counters.invalidationsRetried++;
       if (pending.get(key) === written) pending.delete(key);
     }
+    scheduleRetry();
   }
 
   // #region tutorial:write-path
