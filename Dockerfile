@@ -12,10 +12,12 @@ COPY package.json package-lock.json ./
 COPY packages/cache/package.json packages/cache/
 COPY packages/store/package.json packages/store/
 COPY packages/app/package.json packages/app/
-# The lab and the testkit are development tools (the root's dev dependency links the lab's bin):
-# their manifests only, so that the install and `npm ls` see every workspace the lock file names.
+# The lab, the testkit and the interop harness are development tools (the root's dev dependency
+# links the lab's bin): their manifests only, so that the install and `npm ls` see every workspace
+# the lock file names.
 COPY packages/lab/package.json packages/lab/
 COPY packages/testkit/package.json packages/testkit/
+COPY packages/interop/package.json packages/interop/
 # `npm ls` fails on a missing or invalid dependency: npm 10 can end a failed install with
 # "Exit handler never called!" and exit 0, and the build must stop there.
 RUN npm ci --no-audit --no-fund && npm ls >/dev/null

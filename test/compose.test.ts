@@ -237,6 +237,12 @@ describe('the Dockerfile', () => {
 
   it('type-checks with the TypeScript of the lock file, after an install checked complete', () => {
     expect(stages[0]).toMatch(/^RUN npm ci [^\n]*&& npm ls\b/m);
+    // `npm ls` fails on a workspace the lock file names whose manifest the build lacks.
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, unknown> };
+    const workspaces = Object.keys(lock.packages).filter((path) => /^packages\/[^/]+$/.test(path));
+    for (const workspace of workspaces) {
+      expect(stages[0], workspace).toContain(`COPY ${workspace}/package.json ${workspace}/`);
+    }
     expect(dockerfile).not.toMatch(/^RUN .*\bnpx\b/m);
     expect(stages[0]).toMatch(/^RUN node_modules\/\.bin\/tsc -b packages\/app$/m);
   });
