@@ -1,9 +1,15 @@
-"""The protocol's Lua scripts, read from the files the package carries (``cachelab/lua/``)."""
+"""The protocol's Lua scripts: the one copy in ``protocol/scripts/`` of the repository, which
+the wheel carries as ``cachelab/lua/`` and a source checkout reads where it is. Loaded byte for
+byte, so every language's instances run the same script (the same SHA1)."""
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from pathlib import Path
+
+#: protocol/scripts, seen from src/cachelab/ in a source checkout (an editable install, the tests).
+_CHECKOUT_SCRIPTS = Path(__file__).resolve().parents[4] / "protocol" / "scripts"
 
 #: The scripts of the protocol, by file name.
 SCRIPT_NAMES = (
@@ -21,4 +27,7 @@ def script_text(name: str) -> str:
     """The text of the protocol's script ``name`` (``read.lua``)."""
     if name not in SCRIPT_NAMES:
         raise KeyError(name)
-    return resources.files("cachelab").joinpath("lua", name).read_text("utf-8")
+    packaged = resources.files("cachelab").joinpath("lua", name)
+    if packaged.is_file():
+        return packaged.read_text("utf-8")
+    return (_CHECKOUT_SCRIPTS / name).read_text("utf-8")

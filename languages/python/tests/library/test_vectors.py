@@ -162,12 +162,7 @@ SCRIPTS = VECTORS.parent / "scripts"
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_packaged_scripts_are_the_protocols(name: str) -> None:
-    """The wheel's copies (cachelab/lua/) say what protocol/scripts says, region markers aside."""
+    """The package runs protocol/scripts byte for byte (the same SHA1 as every other language)."""
     if not (SCRIPTS / name).is_file():
         pytest.skip(f"no {SCRIPTS / name}")
-    protocol = [
-        line
-        for line in (SCRIPTS / name).read_text().splitlines()
-        if "#region tutorial:" not in line and "#endregion tutorial:" not in line
-    ]
-    assert script_text(name).splitlines() == protocol
+    assert script_text(name) == (SCRIPTS / name).read_text("utf-8")
