@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { ephemeralPortRange, freePort } from '@cachelab/testkit';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -109,27 +110,20 @@ function canListen(port: number): Promise<boolean> {
 }
 
 /**
- * The first of `count` consecutive TCP ports that could all be bound a moment ago. Starts from
- * a port the kernel picks, so that concurrent test runs are unlikely to choose the same range.
+ * The first of `count` consecutive TCP ports that could all be bound a moment ago, all outside
+ * the kernel's ephemeral range: a port inside it can be taken meanwhile as the local port of
+ * any outgoing connection (an instance of a CI run once failed with EADDRINUSE on such a port).
+ * Starts from a random free port, so that concurrent test runs are unlikely to choose the same
+ * range.
  */
 export async function freePortRange(count: number): Promise<number> {
+  const [low, high] = ephemeralPortRange();
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await kernelPickedPort();
-    if (base + count - 1 > 65_535) continue;
-    const ports = Array.from({ length: count - 1 }, (_, i) => base + 1 + i);
+    const base = await freePort();
+    const last = base + count - 1;
+    if (last > 65_535 || (last >= low && base <= high)) continue;
+    const ports = Array.from({ length: count }, (_, i) => base + i);
     if ((await Promise.all(ports.map(canListen))).every(Boolean)) return base;
   }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
-
-function kernelPickedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  throw new Error(`no ${count} consecutive free ports found outside the ephemeral range`);
 }
