@@ -1,4 +1,4 @@
-import { errorCodes, HttpError } from './errors.ts';
+import { appErrorCodes, HttpError } from './errors.ts';
 
 /** An entity tag of a request header: its opaque part (without quotes) and whether it is weak. */
 export interface EntityTag {
@@ -49,7 +49,7 @@ export function parseEntityTags(
 function malformed(name: string): HttpError {
   return new HttpError(
     400,
-    errorCodes.invalidHeader,
+    appErrorCodes.invalidHeader,
     `\`${name}\` must be * or a list of at most ${MAX_ENTITY_TAGS} entity tags such as "v7"`,
   );
 }

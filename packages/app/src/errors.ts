@@ -1,5 +1,8 @@
-/** Stable codes of the errors the HTTP API returns in `{ error: { code, message } }`. */
-export const errorCodes = {
+/**
+ * The stable codes of the errors the HTTP API answers with, in `{ error: { code, message } }`. Their
+ * statuses and meanings are the catalogue in docs/http-api.md ("Errors"), which a test keeps in step.
+ */
+export const appErrorCodes = {
   invalidId: 'E_INVALID_ID',
   invalidBody: 'E_INVALID_BODY',
   invalidJson: 'E_INVALID_JSON',
@@ -15,19 +18,18 @@ export const errorCodes = {
   methodNotAllowed: 'E_METHOD_NOT_ALLOWED',
   databaseUnavailable: 'E_DB_UNAVAILABLE',
   overloaded: 'E_OVERLOADED',
-  shuttingDown: 'E_SHUTTING_DOWN',
   internal: 'E_INTERNAL',
 } as const;
 
-/** A code from {@link errorCodes}. */
-export type ErrorCode = (typeof errorCodes)[keyof typeof errorCodes];
+/** A code from {@link appErrorCodes}. */
+export type AppErrorCode = (typeof appErrorCodes)[keyof typeof appErrorCodes];
 
 /** An error that maps to one HTTP response: its status, a stable code and a message for clients. */
 export class HttpError extends Error {
   readonly status: number;
-  readonly code: ErrorCode;
+  readonly code: AppErrorCode;
 
-  constructor(status: number, code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(status: number, code: AppErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'HttpError';
     this.status = status;

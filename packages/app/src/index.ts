@@ -7,7 +7,7 @@ export {
   redactUrl,
 } from './config.ts';
 export type { AppDeps, Check, InstanceIdentity, RequestInfo } from './deps.ts';
-export { type ErrorCode, errorCodes, HttpError } from './errors.ts';
+export { type AppErrorCode, appErrorCodes, HttpError } from './errors.ts';
 export { createLogger, type LoggerOptions, type LogLevel, logLevels } from './logger.ts';
 export { type AppMetrics, createMetrics, type MetricSources } from './metrics.ts';
 export { refuseConnect } from './refuse-connect.ts';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorCodes } from './errors.ts';
+import { appErrorCodes } from './errors.ts';
 
 /**
  * Builds a `'connect'` listener for the HTTP server. Node hands CONNECT (a proxy tunnel request) to
@@ -10,7 +10,7 @@ import { errorCodes } from './errors.ts';
  */
 export function refuseConnect(instance: string): (req: IncomingMessage, socket: Duplex) => void {
   const body = JSON.stringify({
-    error: { code: errorCodes.routeNotFound, message: 'CONNECT is not supported' },
+    error: { code: appErrorCodes.routeNotFound, message: 'CONNECT is not supported' },
   });
   const response =
     'HTTP/1.1 404 Not Found\r\n' +

@@ -1,6 +1,6 @@
 import type { ReadOptions } from '@cachelab/cache';
 import type { UserInput } from '@cachelab/store';
-import { errorCodes, HttpError } from './errors.ts';
+import { appErrorCodes, HttpError } from './errors.ts';
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -10,7 +10,11 @@ const NO_READ_OPTIONS: ReadOptions = Object.freeze({});
 /** Returns `raw` when it is a valid user id (`[A-Za-z0-9_-]`, 1-64 characters); 400 otherwise. */
 export function parseUserId(raw: unknown): string {
   if (typeof raw === 'string' && USER_ID.test(raw)) return raw;
-  throw new HttpError(400, errorCodes.invalidId, 'user ids are 1-64 characters of [A-Za-z0-9_-]');
+  throw new HttpError(
+    400,
+    appErrorCodes.invalidId,
+    'user ids are 1-64 characters of [A-Za-z0-9_-]',
+  );
 }
 
 /**
@@ -48,7 +52,7 @@ function storable(text: string): boolean {
 }
 
 function invalid(message: string): HttpError {
-  return new HttpError(400, errorCodes.invalidBody, message);
+  return new HttpError(400, appErrorCodes.invalidBody, message);
 }
 
 /**
@@ -70,7 +74,7 @@ export function parseReadOptions(
     if (!/^\d{1,16}$/.test(minVersion) || !Number.isSafeInteger(value)) {
       throw new HttpError(
         400,
-        errorCodes.invalidHeader,
+        appErrorCodes.invalidHeader,
         '`X-Min-Version` must be a version number',
       );
     }
@@ -80,7 +84,7 @@ export function parseReadOptions(
     if (consistency !== 'eventual' && consistency !== 'strict') {
       throw new HttpError(
         400,
-        errorCodes.invalidHeader,
+        appErrorCodes.invalidHeader,
         '`X-Consistency` must be eventual or strict',
       );
     }
@@ -94,7 +98,7 @@ function rejectRepeated(name: string, value: string | undefined): void {
   if (value?.includes(',')) {
     throw new HttpError(
       400,
-      errorCodes.invalidHeader,
+      appErrorCodes.invalidHeader,
       `\`${name}\` is a repeated header (got "${value.slice(0, 100)}"): send it once, with one value`,
     );
   }

@@ -1,4 +1,4 @@
-import { CacheError, errors, VersionUnavailableError } from './errors.ts';
+import { CacheError, cacheErrorCodes, VersionUnavailableError } from './errors.ts';
 import { checkKey } from './keys.ts';
 import type { Announced, Loaded, ReadOptions } from './types.ts';
 
@@ -43,7 +43,7 @@ export function checkEntry<V>(entry: Loaded<V>, from: string): Loaded<V> {
     entry.value === undefined
   ) {
     throw new CacheError(
-      errors.invalidEntry,
+      cacheErrorCodes.invalidEntry,
       `${from} must give { value, version }: a value (null for "not found") and a non-negative integer version`,
     );
   }
@@ -75,7 +75,7 @@ export function checkAnnounced(entry: Announced): Announced {
   const version = entry?.version;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
     throw new CacheError(
-      errors.invalidEntry,
+      cacheErrorCodes.invalidEntry,
       `announce needs a positive safe integer version, got ${String(version)}`,
     );
   }

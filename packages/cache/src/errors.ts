@@ -1,16 +1,9 @@
 /**
- * Stable codes of the errors the cache raises or reports:
- * - `E_INVALID_KEY` (thrown): a key that is not 1-512 characters, or holds braces, spaces, control
- *   characters or an unpaired surrogate.
- * - `E_INVALID_ENTRY` (thrown): a loader answer or a written entry that is not `{ value, version }`
- *   with a non-negative integer version and a defined value (`null` for "not found").
- * - `E_VERSION_UNAVAILABLE` (thrown, {@link VersionUnavailableError}): a read's `minVersion` is
- *   above what the source of truth holds, even after a fresh load.
- * - `E_OVERLOADED` (thrown): a miss while `maxConcurrentLoads` loads are in flight.
- * - `E_REDIS_TIMEOUT`, `E_REDIS_FAILED`, `E_CORRUPT_ENTRY`, `E_INVALIDATION_FAILED` (reported to
- *   `onError`, never thrown at readers).
+ * The stable codes of the errors the cache throws or reports. What each means, and whether it is
+ * thrown or reported to `onError`, is the catalogue in the package README ("Errors"), which a test
+ * keeps in step with this map.
  */
-export const errors = {
+export const cacheErrorCodes = {
   invalidKey: 'E_INVALID_KEY',
   invalidEntry: 'E_INVALID_ENTRY',
   versionUnavailable: 'E_VERSION_UNAVAILABLE',
@@ -22,8 +15,8 @@ export const errors = {
   overloaded: 'E_OVERLOADED',
 } as const;
 
-/** A code from {@link errors}. */
-export type CacheErrorCode = (typeof errors)[keyof typeof errors];
+/** A code from {@link cacheErrorCodes}. */
+export type CacheErrorCode = (typeof cacheErrorCodes)[keyof typeof cacheErrorCodes];
 
 /** An error of the cache; `cause` keeps the underlying error. */
 export class CacheError extends Error {
@@ -49,7 +42,7 @@ export class VersionUnavailableError extends CacheError {
 
   constructor(key: string, minVersion: number, version: number) {
     super(
-      errors.versionUnavailable,
+      cacheErrorCodes.versionUnavailable,
       `${key} is at version ${version} in the source of truth, below the minVersion ${minVersion} asked for`,
     );
     this.name = 'VersionUnavailableError';

@@ -2,7 +2,7 @@ export { createCache } from './create-cache.ts';
 export {
   CacheError,
   type CacheErrorCode,
-  errors,
+  cacheErrorCodes,
   VersionUnavailableError,
 } from './errors.ts';
 export { CHANNEL_SHARDS, createKeys, type KeyBuilder, shardOfSlot } from './keys.ts';

@@ -1,5 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
-import { CacheError, errors } from './errors.ts';
+import { CacheError, cacheErrorCodes } from './errors.ts';
 
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,32}$/;
 // Braces would break the hash tag; control characters and spaces make keys unreadable in tools.
@@ -106,7 +106,7 @@ export function isValidKey(key: unknown): key is string {
 export function checkKey(key: string): string {
   if (isValidKey(key)) return key;
   throw new CacheError(
-    errors.invalidKey,
+    cacheErrorCodes.invalidKey,
     `cache keys are 1-${MAX_KEY_LENGTH} characters without braces, spaces, control characters or unpaired surrogates`,
   );
 }

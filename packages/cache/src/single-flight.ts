@@ -1,4 +1,4 @@
-import { CacheError, errors } from './errors.ts';
+import { CacheError, cacheErrorCodes } from './errors.ts';
 
 /** Joins concurrent calls per key; see {@link createSingleFlight}. */
 export interface SingleFlight<T> {
@@ -28,7 +28,7 @@ export function createSingleFlight<T>(
       if (inFlight.size >= maxInFlight) {
         options.onShed?.();
         const message = `${inFlight.size} loads in flight already (maxConcurrentLoads)`;
-        return Promise.reject(new CacheError(errors.overloaded, message));
+        return Promise.reject(new CacheError(cacheErrorCodes.overloaded, message));
       }
       const started = run().finally(() => inFlight.delete(key));
       inFlight.set(key, started);

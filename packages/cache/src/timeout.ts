@@ -1,4 +1,4 @@
-import { CacheError, errors } from './errors.ts';
+import { CacheError, cacheErrorCodes } from './errors.ts';
 
 /**
  * Settles with `promise`, or rejects with `E_REDIS_TIMEOUT` after `ms`, so that a stuck Redis can
@@ -8,7 +8,8 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new CacheError(errors.redisTimeout, `${what} timed out after ${ms} ms`)),
+      () =>
+        reject(new CacheError(cacheErrorCodes.redisTimeout, `${what} timed out after ${ms} ms`)),
       ms,
     );
   });
@@ -24,6 +25,6 @@ export async function redisCall<T>(what: string, ms: number, run: () => Promise<
     return await withTimeout(run(), ms, what);
   } catch (error) {
     if (error instanceof CacheError) throw error;
-    throw new CacheError(errors.redisFailed, `${what} failed`, { cause: error });
+    throw new CacheError(cacheErrorCodes.redisFailed, `${what} failed`, { cause: error });
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheError, errors, type Strategy } from '../src/index.ts';
+import { CacheError, cacheErrorCodes, type Strategy } from '../src/index.ts';
 import { cacheFixture, mapLoader } from './fixture.ts';
 
 type User = { name: string };
@@ -19,7 +19,7 @@ describe('load shedding', () => {
 
       const shed = await cache.getOrLoad('c', source.load).catch((error: unknown) => error);
       expect(shed).toBeInstanceOf(CacheError);
-      expect((shed as CacheError).code).toBe(errors.overloaded);
+      expect((shed as CacheError).code).toBe(cacheErrorCodes.overloaded);
       const joined = cache.getOrLoad('a', source.load);
       // Four misses: a, b, the shed c, and the second read of a, now waiting on a's load.
       await expect.poll(() => cache.stats().misses).toBe(4);
@@ -47,7 +47,7 @@ describe('load shedding', () => {
       const answers = await Promise.all(reads);
       // The source of truth never reaches the token: every read fails, none answers below it.
       for (const answer of answers) {
-        expect(answer).toMatchObject({ code: errors.versionUnavailable, version: 1 });
+        expect(answer).toMatchObject({ code: cacheErrorCodes.versionUnavailable, version: 1 });
       }
       // One load, then one shared reload for the reads that joined it: not one database read per
       // waiting request.

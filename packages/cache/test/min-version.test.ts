@@ -1,6 +1,6 @@
 import { waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
-import { CacheError, errors, type RedisLike, type Strategy } from '../src/index.ts';
+import { CacheError, cacheErrorCodes, type RedisLike, type Strategy } from '../src/index.ts';
 import { cacheFixture, mapLoader, redisClient } from './fixture.ts';
 
 const COUNTED = ['get', 'set', 'del', 'evalSha'] as const;
@@ -40,7 +40,7 @@ describe.each<Strategy>(['versioned', 'delete', 'ttl-only', 'none'])(
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(CacheError);
-      expect((error as CacheError).code).toBe(errors.versionUnavailable);
+      expect((error as CacheError).code).toBe(cacheErrorCodes.versionUnavailable);
       expect(error).toMatchObject({ key: 'user:7', minVersion: 99, version: 1 });
       // The bound docs/consistency.md states: a read that starts the load itself loads once, and asks
       // Redis twice (the read, the fill) at most; `versioned` adds its load lease (take, release).
@@ -63,7 +63,7 @@ describe.each<Strategy>(['versioned', 'delete', 'ttl-only', 'none'])(
       expect(db.calls.length).toBe(shared ? 1 : 2);
       release();
       await first;
-      expect(await settled).toMatchObject({ code: errors.versionUnavailable });
+      expect(await settled).toMatchObject({ code: cacheErrorCodes.versionUnavailable });
       // The joined load, then one reload of its own (none shares nothing: its one load).
       expect(db.calls.length).toBe(2);
     });
@@ -72,7 +72,7 @@ describe.each<Strategy>(['versioned', 'delete', 'ttl-only', 'none'])(
       const { cache } = await cacheFixture({ strategy });
       const db = mapLoader<{ name: string }>({});
       await expect(cache.getOrLoad('user:404', db.load, { minVersion: 3 })).rejects.toMatchObject({
-        code: errors.versionUnavailable,
+        code: cacheErrorCodes.versionUnavailable,
         version: 0,
       });
     });

@@ -2,20 +2,20 @@ import { CacheError, VersionUnavailableError } from '@cachelab/cache';
 import { StoreError } from '@cachelab/store';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { RequestInfo } from '../deps.ts';
-import { type ErrorCode, errorCodes, HttpError } from '../errors.ts';
+import { type AppErrorCode, appErrorCodes, HttpError } from '../errors.ts';
 import { requestIdOf } from './observe.ts';
 
 /** Errors raised by `express.json()` (body-parser), by their `type`. */
-const BODY_PARSER_ERRORS: Record<string, [number, ErrorCode]> = {
-  'entity.parse.failed': [400, errorCodes.invalidJson],
-  'entity.too.large': [413, errorCodes.bodyTooLarge],
-  'encoding.unsupported': [415, errorCodes.unsupportedMediaType],
-  'charset.unsupported': [415, errorCodes.unsupportedMediaType],
+const BODY_PARSER_ERRORS: Record<string, [number, AppErrorCode]> = {
+  'entity.parse.failed': [400, appErrorCodes.invalidJson],
+  'entity.too.large': [413, appErrorCodes.bodyTooLarge],
+  'encoding.unsupported': [415, appErrorCodes.unsupportedMediaType],
+  'charset.unsupported': [415, appErrorCodes.unsupportedMediaType],
 };
 
 /** Answers every unmatched route with a JSON 404. */
 export const notFound: RequestHandler = (req, _res, next) => {
-  next(new HttpError(404, errorCodes.routeNotFound, `no route for ${req.method} ${req.path}`));
+  next(new HttpError(404, appErrorCodes.routeNotFound, `no route for ${req.method} ${req.path}`));
 };
 
 /**
@@ -35,7 +35,7 @@ export function methodNotAllowed(methods: readonly string[]): RequestHandler {
     next(
       new HttpError(
         405,
-        errorCodes.methodNotAllowed,
+        appErrorCodes.methodNotAllowed,
         `${req.method} is not allowed on ${req.path}; allowed: ${allow}`,
       ),
     );
@@ -51,7 +51,7 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next(
     new HttpError(
       415,
-      errorCodes.unsupportedMediaType,
+      appErrorCodes.unsupportedMediaType,
       'send the body as application/json in UTF-8',
     ),
   );
@@ -69,7 +69,7 @@ export function assertNoQuery(req: Request): void {
   const shown = names.slice(0, 3).map((name) => JSON.stringify(name.slice(0, 32)));
   throw new HttpError(
     400,
-    errorCodes.invalidQuery,
+    appErrorCodes.invalidQuery,
     `no query parameters here; got ${shown.join(', ')}`,
   );
 }
@@ -87,7 +87,7 @@ export function errorHandler(
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
     const http = toHttpError(error);
-    if (http.status >= 500 && http.code === errorCodes.internal) {
+    if (http.status >= 500 && http.code === appErrorCodes.internal) {
       onError(error, { id: requestIdOf(res), method: req.method, url: req.originalUrl });
     }
     if (http.status === 503) res.set('Retry-After', '1');
@@ -100,7 +100,7 @@ function toHttpError(error: unknown): HttpError {
   if (error instanceof StoreError && error.code === 'E_DB_UNAVAILABLE') {
     return new HttpError(
       503,
-      errorCodes.databaseUnavailable,
+      appErrorCodes.databaseUnavailable,
       'the database is unavailable; retry shortly',
     );
   }
@@ -108,14 +108,14 @@ function toHttpError(error: unknown): HttpError {
     // If-Match named versions the row was not at when the write ran (checked by the write itself).
     return new HttpError(
       412,
-      errorCodes.preconditionFailed,
+      appErrorCodes.preconditionFailed,
       'the user is not at a version If-Match names (changed or deleted meanwhile); read it again',
     );
   }
   if (error instanceof CacheError && error.code === 'E_OVERLOADED') {
     return new HttpError(
       503,
-      errorCodes.overloaded,
+      appErrorCodes.overloaded,
       'too many database loads in flight; retry shortly',
     );
   }
@@ -126,19 +126,19 @@ function toHttpError(error: unknown): HttpError {
     const held = error.version === 0 ? 'no version' : `version ${error.version}`;
     return new HttpError(
       412,
-      errorCodes.versionUnavailable,
+      appErrorCodes.versionUnavailable,
       `the database holds ${held} of this user, below X-Min-Version ${error.minVersion}`,
     );
   }
   if (error instanceof CacheError && error.code === 'E_INVALID_KEY') {
-    return new HttpError(400, errorCodes.badRequest, error.message);
+    return new HttpError(400, appErrorCodes.badRequest, error.message);
   }
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
   const known = typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined;
   if (known) return new HttpError(known[0], known[1], (error as Error).message);
   // Other client errors raised by Express itself, such as a malformed percent-encoding in the path.
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new HttpError(status, errorCodes.badRequest, 'the request could not be understood');
+    return new HttpError(status, appErrorCodes.badRequest, 'the request could not be understood');
   }
-  return new HttpError(500, errorCodes.internal, 'internal error');
+  return new HttpError(500, appErrorCodes.internal, 'internal error');
 }

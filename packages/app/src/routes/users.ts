@@ -9,7 +9,7 @@ import {
   type EntityTagCondition as Tags,
 } from '../conditional.ts';
 import type { AppDeps } from '../deps.ts';
-import { errorCodes, HttpError } from '../errors.ts';
+import { appErrorCodes, HttpError } from '../errors.ts';
 import { assertNoQuery, methodNotAllowed, rejectQuery } from '../middleware/errors.ts';
 import { sendUserAnswer, userAnswerOf } from '../user-answer.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
@@ -45,7 +45,7 @@ export function addUserRoutes(
     res.setHeader('X-Cache', read.tier);
     // An expired copy served because the database failed (STALE_IF_ERROR_MS): say how old.
     if (read.ageMs !== undefined) res.setHeader('Age', String(Math.floor(read.ageMs / 1000)));
-    if (!read.value) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
+    if (!read.value) throw new HttpError(404, appErrorCodes.userNotFound, `no user ${id}`);
     // Bytes and header values kept with the cached object: an L1 hit builds none of them.
     const answer = userAnswerOf(read.value);
     // The client's copy is current (If-None-Match): headers only, no body.
@@ -106,7 +106,7 @@ export function addUserRoutes(
   router.delete('/users/:id', rejectQuery, async (req, res) => {
     const id = parseUserId(req.params.id);
     const tombstone = await users.delete(id, writeConditionOf(req));
-    if (!tombstone) throw new HttpError(404, errorCodes.userNotFound, `no user ${id}`);
+    if (!tombstone) throw new HttpError(404, appErrorCodes.userNotFound, `no user ${id}`);
     await cache.set(userKey(id), { value: null, version: tombstone.version });
     res.status(204).set('X-Version', String(tombstone.version)).end();
   });

@@ -1,4 +1,4 @@
-import { CacheError, errors } from '../errors.ts';
+import { CacheError, cacheErrorCodes } from '../errors.ts';
 import { redisCall } from '../timeout.ts';
 
 /** Runs one Redis call; see {@link createHealthGate}. */
@@ -31,7 +31,7 @@ export function createHealthGate(options: HealthGateOptions): RedisCall {
     if (skipping) {
       if (probing || performance.now() < nextProbeAt) {
         throw new CacheError(
-          errors.redisSkipped,
+          cacheErrorCodes.redisSkipped,
           `${what} skipped: Redis has not answered since a call timed out`,
         );
       }
@@ -44,7 +44,7 @@ export function createHealthGate(options: HealthGateOptions): RedisCall {
     } catch (error) {
       // Only a timeout, or the probe itself failing, sets the next probe: a call that was in
       // flight when Redis froze and now fails fast (its connection destroyed) must not defer it.
-      const timedOut = (error as CacheError).code === errors.redisTimeout;
+      const timedOut = (error as CacheError).code === cacheErrorCodes.redisTimeout;
       if (timedOut) skipping = true;
       if (timedOut || (probe && skipping)) nextProbeAt = performance.now() + probeIntervalMs;
       throw error;

@@ -1,5 +1,5 @@
 import { checkAnnounced } from '../codec.ts';
-import { CacheError, errors } from '../errors.ts';
+import { CacheError, cacheErrorCodes } from '../errors.ts';
 import { createKeys, type KeyBuilder } from '../keys.ts';
 import type { ResolvedCacheOptions } from '../options.ts';
 import { createHealthGate, type RedisCall } from '../redis/health-gate.ts';
@@ -35,7 +35,7 @@ export function createContext(config: ResolvedCacheOptions): StrategyContext {
       probeIntervalMs: config.heartbeatIntervalMs,
     }),
     redisFailed(error) {
-      if (error instanceof CacheError && error.code === errors.redisSkipped) {
+      if (error instanceof CacheError && error.code === cacheErrorCodes.redisSkipped) {
         counters.redisSkipped++;
         return;
       }

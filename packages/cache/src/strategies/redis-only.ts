@@ -1,5 +1,5 @@
 import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
-import { CacheError, errors } from '../errors.ts';
+import { CacheError, cacheErrorCodes } from '../errors.ts';
 import { jitterTtl } from '../jitter.ts';
 import { checkKey } from '../keys.ts';
 import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
@@ -38,7 +38,10 @@ export function createDeleteCache<V>(context: StrategyContext): StrategyCache<V>
     }
     counters.invalidationFailures++;
     config.onError(
-      new CacheError(errors.invalidationFailed, `could not DEL ${key}; stale for up to the TTL`),
+      new CacheError(
+        cacheErrorCodes.invalidationFailed,
+        `could not DEL ${key}; stale for up to the TTL`,
+      ),
     );
   });
 }
@@ -65,7 +68,7 @@ function createRedisOnlyCache<V>(
       const entry = await l2.read<V>(key);
       if (entry !== CORRUPT) return entry;
       counters.corruptEntries++;
-      config.onError(new CacheError(errors.corruptEntry, `undecodable entry for ${key}`));
+      config.onError(new CacheError(cacheErrorCodes.corruptEntry, `undecodable entry for ${key}`));
     } catch (error) {
       counters.degradedReads++;
       context.redisFailed(error);

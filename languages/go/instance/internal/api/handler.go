@@ -40,7 +40,7 @@ type Deps struct {
 	Instance Identity
 	// RedisPing checks Redis for /readyz.
 	RedisPing func(ctx context.Context) error
-	// Draining reports a shutdown in progress (503 E_SHUTTING_DOWN, /readyz draining).
+	// Draining reports a shutdown in progress (/readyz answers 503 draining; answers close the connection).
 	Draining func() bool
 	Metrics  *Metrics
 	Log      *slog.Logger

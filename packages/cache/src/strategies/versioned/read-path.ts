@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { atLeast, checkEntry, minVersionOf } from '../../codec.ts';
-import { CacheError, errors } from '../../errors.ts';
+import { CacheError, cacheErrorCodes } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
 import type { L1Entry } from '../../local/l1-store.ts';
 import type { VersionedRead } from '../../redis/versioned-store.ts';
@@ -118,7 +118,9 @@ export function createReadPath<V>(state: VersionedState<V>) {
       if (found.corrupt) {
         // A miss then: the load's fill overwrites what this cache cannot have written.
         counters.corruptEntries++;
-        config.onError(new CacheError(errors.corruptEntry, `undecodable entry for ${key}`));
+        config.onError(
+          new CacheError(cacheErrorCodes.corruptEntry, `undecodable entry for ${key}`),
+        );
       }
       return found;
     } catch (error) {

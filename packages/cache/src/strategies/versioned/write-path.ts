@@ -1,5 +1,5 @@
 import { checkEntry } from '../../codec.ts';
-import { CacheError, errors } from '../../errors.ts';
+import { CacheError, cacheErrorCodes } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
 import type { FillOutcome } from '../../redis/versioned-store.ts';
 import type { Loaded } from '../../types.ts';
@@ -44,7 +44,7 @@ export function createWritePath<V>(state: VersionedState<V>) {
       counters.invalidationFailures++;
       config.onError(
         new CacheError(
-          errors.invalidationFailed,
+          cacheErrorCodes.invalidationFailed,
           `too many announcements pending; ${key} v${written.version} may be stale until its TTL`,
         ),
       );
