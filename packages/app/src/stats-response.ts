@@ -6,11 +6,6 @@ import type { InstanceIdentity } from './deps.ts';
 export interface StatsResponseCache extends CacheStats {
   /** (l1Hits + l2Hits) / reads, between 0 and 1; `null` before the first read. */
   hitRatio: number | null;
-  /**
-   * The same count as `writes` (`cache.set` calls), under its former name.
-   * @deprecated Read `writes`; this field will be removed.
-   */
-  invalidations: number;
 }
 
 /** The process's memory, in bytes (`process.memoryUsage()`). */

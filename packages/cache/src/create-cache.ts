@@ -1,5 +1,5 @@
 import { type CacheOptions, resolveOptions } from './options.ts';
-import { createContext, type StrategyCache, type StrategyContext } from './strategies/context.ts';
+import { createContext, type StrategyContext } from './strategies/context.ts';
 import { createNoCache } from './strategies/none.ts';
 import { createDeleteCache, createTtlOnlyCache } from './strategies/redis-only.ts';
 import { createVersionedCache } from './strategies/versioned/index.ts';
@@ -13,13 +13,10 @@ import type { Cache } from './types.ts';
 export function createCache<V>(options: CacheOptions): Cache<V> {
   const config = resolveOptions(options);
   const context = createContext(config);
-  return withDeprecatedAliases(createStrategy<V>(config.strategy, context));
+  return createStrategy<V>(config.strategy, context);
 }
 
-function createStrategy<V>(
-  strategy: CacheOptions['strategy'],
-  context: StrategyContext,
-): StrategyCache<V> {
+function createStrategy<V>(strategy: CacheOptions['strategy'], context: StrategyContext): Cache<V> {
   switch (strategy) {
     case 'ttl-only':
       return createTtlOnlyCache<V>(context);
@@ -30,9 +27,4 @@ function createStrategy<V>(
     default:
       return createVersionedCache<V>(context);
   }
-}
-
-/** Adds the former names of the methods, each calling its new name. */
-function withDeprecatedAliases<V>(cache: StrategyCache<V>): Cache<V> {
-  return { ...cache, invalidate: (key, written) => cache.set(key, written) };
 }

@@ -169,15 +169,15 @@ export interface CacheOptions {
 }
 
 /** Default of `ttlJitter`: TTLs spread over their last 10 %. */
-export const DEFAULT_TTL_JITTER = 0.1;
+const DEFAULT_TTL_JITTER = 0.1;
 /** Largest `ttlJitter`: a TTL keeps at least a tenth of its length. */
-export const MAX_TTL_JITTER = 0.9;
+const MAX_TTL_JITTER = 0.9;
 
 /** Default of `loadLeaseMs`: a waiting instance loads by itself after half a second. */
-export const DEFAULT_LOAD_LEASE_MS = 500;
+const DEFAULT_LOAD_LEASE_MS = 500;
 
 /** Default of `staleIfErrorMs`: off, a failed load fails the read. */
-export const DEFAULT_STALE_IF_ERROR_MS = 0;
+const DEFAULT_STALE_IF_ERROR_MS = 0;
 
 /** Defaults of the optional {@link CacheOptions}. */
 export const DEFAULT_CACHE_OPTIONS = {

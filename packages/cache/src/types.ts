@@ -130,15 +130,14 @@ export interface CacheRead<V> extends Loaded<V> {
   ageMs?: number;
 }
 
-/** How fresh a read must be. */
-export const consistencies = { eventual: 'eventual', strict: 'strict' } as const;
-
 /**
+ * How fresh a read must be.
+ *
  * `eventual`: an L1 hit is served locally; it may be stale for the propagation delay of an
  * invalidation. `strict`: an L1 hit is served only after one round trip to Redis confirms that its
  * version is the current one.
  */
-export type Consistency = (typeof consistencies)[keyof typeof consistencies];
+export type Consistency = 'eventual' | 'strict';
 
 /** Per-read options. */
 export interface ReadOptions {
@@ -270,7 +269,7 @@ export interface CacheStats {
    * in every strategy; each is treated as a miss and overwritten, and reported as `E_CORRUPT_ENTRY`.
    */
   corruptEntries: number;
-  /** Writes handled (`set` calls, and `invalidate` calls, its deprecated alias). */
+  /** Writes handled (`set` calls). */
   writes: number;
   /** Versions announced without a value (`announce`/`announceMany` entries), whatever came of them. */
   announcements: number;
@@ -335,11 +334,6 @@ export interface Cache<V> {
    * (an announcement Redis did not take is retried in the background).
    */
   set(key: string, written: Loaded<V>): Promise<void>;
-  /**
-   * The former name of {@link Cache.set}, with the same arguments and behaviour.
-   * @deprecated Use {@link Cache.set}: this is a write-through set, not only an invalidation.
-   */
-  invalidate(key: string, written: Loaded<V>): Promise<void>;
   /**
    * Announces a version committed to the source of truth without going through `set` (a
    * write from another service, or relayed from an outbox), without its value. In `versioned`,

@@ -11,6 +11,7 @@ import {
   type Strategy,
   shardOfSlot,
 } from '../src/index.ts';
+import { ANNOUNCE, FILL, READ, RELEASE_LEASE, TAKE_LEASE } from '../src/redis/scripts.ts';
 import { mapLoader, onCleanup, uniqueNamespace } from './fixture.ts';
 
 type User = { name: string };
@@ -31,6 +32,23 @@ describe('sharded channels (pure)', () => {
       expect(calculateSlot(keys.shardChannel(key))).toSatisfy(
         (channelSlot: number) => shardOfSlot(channelSlot) === shardOfSlot(slot),
       );
+    }
+  });
+});
+
+describe('the keys each script touches (pure)', () => {
+  it('are all in the slot of its first declared key, those built from the pointer included', () => {
+    const keys = createKeys('cl');
+    // Keys of every shape the key rule allows: colons, dots, dashes, unicode, 512 characters.
+    const samples = ['user:1', 'user:42', 'x', 'a:b:c', 'order.v2-9', 'ключ:7', 'k'.repeat(512)];
+    for (const key of samples) {
+      const slot = calculateSlot(keys.pointer(key));
+      const touched = [
+        keys.data(key, 1), // FILL's declared data entry, READ's and ANNOUNCE's built one
+        `${keys.dataPrefix(key)}${Number.MAX_SAFE_INTEGER}`, // the largest version a pointer holds
+        keys.lease(key), // TAKE_LEASE, RELEASE_LEASE
+      ];
+      for (const other of touched) expect([key, calculateSlot(other)]).toEqual([key, slot]);
     }
   });
 });
@@ -269,6 +287,43 @@ async function underLoad(fault: (namespace: string) => Promise<void>) {
   }
   return { staleReads, reads, writes, stuck, reader: reader.cache.stats() };
 }
+
+describe('the scripts on a Redis Cluster', () => {
+  it("touch only keys of one slot: the data entries they find through the pointer are deleted and read on the pointer's node", async () => {
+    const redis = await clusterClient();
+    const keys = createKeys(uniqueNamespace());
+    for (const key of keysOnEveryShard()) {
+      const pointer = keys.pointer(key);
+      const prefix = keys.dataPrefix(key);
+      const fill = (version: number) =>
+        redis.eval(FILL.text, {
+          keys: [pointer, keys.data(key, version)],
+          arguments: [prefix, String(version), '60000', '120000', `p${version}`, '', '', 'always'],
+        });
+      expect(await fill(1)).toEqual([1, 1]);
+      expect(await redis.eval(READ.text, { keys: [pointer], arguments: [prefix] })).toEqual([
+        '1',
+        'p1',
+      ]);
+      // FILL deletes the entry it supersedes, a key it builds from the pointer's value.
+      expect(await fill(2)).toEqual([1, 1]);
+      expect(await redis.exists(keys.data(key, 1))).toBe(0);
+      // So does ANNOUNCE; READ then finds the pointer with no data entry behind it.
+      const announced = await redis.eval(ANNOUNCE.text, {
+        keys: [pointer],
+        arguments: [prefix, '3', '120000', '', ''],
+      });
+      expect(announced).toBe(1);
+      expect(await redis.exists(keys.data(key, 2))).toBe(0);
+      expect(await redis.eval(READ.text, { keys: [pointer], arguments: [prefix] })).toEqual(['3']);
+      const lease = keys.lease(key);
+      expect(await redis.eval(TAKE_LEASE.text, { keys: [lease], arguments: ['me', '1000'] })).toBe(
+        1,
+      );
+      expect(await redis.eval(RELEASE_LEASE.text, { keys: [lease], arguments: ['me'] })).toBe(1);
+    }
+  });
+});
 
 describe('a Redis Cluster failing over (after the tests above: it changes the topology)', () => {
   it('manual failover (CLUSTER FAILOVER on a replica) under reads and writes: no stuck key', async () => {

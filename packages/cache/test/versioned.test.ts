@@ -103,23 +103,6 @@ describe('versioned strategy: tiers and layout', () => {
       what: 'the create to reach a',
     });
   });
-
-  it('still takes writes through invalidate, the deprecated alias of set', async () => {
-    const [a, b] = await cluster(2);
-    if (!a || !b) throw new Error('no instances');
-    const source = mapLoader<User>({ k: v(1) });
-    expect(await b.cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'MISS' });
-
-    await a.cache.invalidate('k', v(2));
-    expect(await a.redis.get(a.keys.pointer('k'))).toBe('2');
-    expect(await a.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L1' });
-    await receivedInvalidations(b.cache, 1);
-    expect(await b.cache.getOrLoad('k', source.load)).toMatchObject({ version: 2, tier: 'L2' });
-    expect(a.cache.stats().writes).toBe(1);
-    await expect(a.cache.invalidate('k', { value: null, version: -1 })).rejects.toMatchObject({
-      code: 'E_INVALID_ENTRY',
-    });
-  });
 });
 
 describe('versioned strategy: races', () => {

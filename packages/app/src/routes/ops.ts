@@ -58,7 +58,6 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
       cache: {
         ...cache,
         hitRatio: cache.reads === 0 ? null : hits / cache.reads,
-        invalidations: cache.writes,
       },
       database: deps.users.stats(),
       outbox: deps.outbox?.stats() ?? null,

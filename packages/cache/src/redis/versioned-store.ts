@@ -40,8 +40,6 @@ export interface Announcement {
 export interface VersionedStore {
   /** Pointer and data together, in one round trip. */
   read<V>(key: string): Promise<VersionedRead<V>>;
-  /** The pointer alone (strict reads confirm an L1 entry with it). */
-  pointer(key: string): Promise<number | undefined>;
   /**
    * Stores `entry` for `ttlMs` and moves the pointer forward if newer (the pointer lives
    * `pointerTtlMs`); publishes the announcement as it says, in the same round trip.
@@ -111,9 +109,6 @@ export function createVersionedStore(
       const value = parsePayload<V>(reply[1]);
       if (value === undefined) return { pointer, entry: undefined, corrupt: true };
       return { pointer, entry: { value: value.v, version: pointer }, corrupt: false };
-    },
-    async pointer(key) {
-      return parseVersion(await redisCall('GET pointer', () => redis.get(keys.pointer(key))));
     },
     async fill(key, entry, ttl, announcement) {
       const keyArgs = [keys.pointer(key), keys.data(key, entry.version)];

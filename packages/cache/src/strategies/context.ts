@@ -4,10 +4,6 @@ import { createKeys, type KeyBuilder } from '../keys.ts';
 import type { ResolvedCacheOptions } from '../options.ts';
 import { createHealthGate, type RedisCall } from '../redis/health-gate.ts';
 import { type Counters, createCounters } from '../stats.ts';
-import type { Cache } from '../types.ts';
-
-/** What a strategy builds: a cache without the deprecated aliases, which `createCache` adds. */
-export type StrategyCache<V> = Omit<Cache<V>, 'invalidate'>;
 
 /** What every strategy is built from. */
 export interface StrategyContext {

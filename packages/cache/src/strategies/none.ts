@@ -1,8 +1,8 @@
 import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
 import { checkKey } from '../keys.ts';
 import { snapshotCounters } from '../stats.ts';
-import type { CacheRead } from '../types.ts';
-import { countedAnnouncements, type StrategyCache, type StrategyContext } from './context.ts';
+import type { Cache, CacheRead } from '../types.ts';
+import { countedAnnouncements, type StrategyContext } from './context.ts';
 
 /**
  * `none`: no caching at all, the baseline that the other strategies are measured against. Every
@@ -10,7 +10,7 @@ import { countedAnnouncements, type StrategyCache, type StrategyContext } from '
  * each pay for their own load, and no cap on loads in flight beyond the pool); writes invalidate
  * nothing because nothing is kept.
  */
-export function createNoCache<V>(context: StrategyContext): StrategyCache<V> {
+export function createNoCache<V>(context: StrategyContext): Cache<V> {
   const { counters } = context;
   let loadsInFlight = 0;
   return {

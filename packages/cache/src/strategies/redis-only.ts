@@ -5,8 +5,8 @@ import { checkKey } from '../keys.ts';
 import { CORRUPT, createL2Store, type L2Store } from '../redis/l2-store.ts';
 import { createSingleFlight } from '../single-flight.ts';
 import { snapshotCounters } from '../stats.ts';
-import type { CacheRead, Loaded, Loader, Strategy } from '../types.ts';
-import { countedAnnouncements, type StrategyCache, type StrategyContext } from './context.ts';
+import type { Cache, CacheRead, Loaded, Loader, Strategy } from '../types.ts';
+import { countedAnnouncements, type StrategyContext } from './context.ts';
 
 /** What a write does to Redis in a Redis-only strategy. */
 type OnWrite = (l2: L2Store, key: string) => Promise<void>;
@@ -15,7 +15,7 @@ type OnWrite = (l2: L2Store, key: string) => Promise<void>;
  * `ttl-only`: classic cache-aside whose writes invalidate nothing. A cached value stays until its
  * TTL ends, so staleness after a write is bounded by the TTL alone.
  */
-export function createTtlOnlyCache<V>(context: StrategyContext): StrategyCache<V> {
+export function createTtlOnlyCache<V>(context: StrategyContext): Cache<V> {
   return createRedisOnlyCache<V>(context, 'ttl-only', async () => {});
 }
 
@@ -25,7 +25,7 @@ export function createTtlOnlyCache<V>(context: StrategyContext): StrategyCache<V
  * write can store it again after the DEL, and it stays until its TTL ends.
  */
 // #region tutorial:delete-on-write
-export function createDeleteCache<V>(context: StrategyContext): StrategyCache<V> {
+export function createDeleteCache<V>(context: StrategyContext): Cache<V> {
   const { config, counters } = context;
   return createRedisOnlyCache<V>(context, 'delete', async (l2, key) => {
     for (let attempt = 1; attempt <= config.invalidateAttempts; attempt++) {
@@ -55,7 +55,7 @@ function createRedisOnlyCache<V>(
   context: StrategyContext,
   strategy: Strategy,
   onWrite: OnWrite,
-): StrategyCache<V> {
+): Cache<V> {
   const { config, counters } = context;
   const l2 = createL2Store(config.redis, context.keys, context.redisCall);
   const flights = createSingleFlight<Loaded<V>>({

@@ -6,8 +6,8 @@ import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
 import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
-import type { SubscriberLike } from '../../types.ts';
-import type { StrategyCache, StrategyContext } from '../context.ts';
+import type { Cache, SubscriberLike } from '../../types.ts';
+import type { StrategyContext } from '../context.ts';
 import { createAnnouncePath } from './announce-path.ts';
 import { createReadPath } from './read-path.ts';
 import type { VersionedState } from './state.ts';
@@ -18,7 +18,7 @@ import { createWritePath } from './write-path.ts';
  * moved only forward, and data entries keyed by version), kept coherent by Pub/Sub invalidation.
  * Starts subscribing at once; L1 serves only once the bus is trusted.
  */
-export function createVersionedCache<V>(context: StrategyContext): StrategyCache<V> {
+export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   const { config, counters } = context;
   const origin = config.origin ?? randomBytes(6).toString('base64url');
   const l1 = createL1Store<V>(
