@@ -1,3 +1,4 @@
+import { tableKey, trackTable } from '@cachelab/store';
 import {
   type InstanceProcess,
   postgresBinaries,
@@ -10,6 +11,7 @@ import {
 } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import pg from 'pg';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, versionServed } from './support/index.ts';
 
@@ -27,6 +29,7 @@ let postgres: TestPostgresServer;
 let redis: TestRedisServer;
 let instances: InstanceProcess[] = [];
 let psql: pg.Pool;
+const namespace = `obpg${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
 const versionAt = (url: string, id: string) => versionServed(http, url, id);
 
@@ -59,7 +62,7 @@ describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', 
       DATABASE_URL: postgres.url,
       DB_LATENCY_MS: '0',
       SEED_USERS: String(USERS),
-      CACHE_NAMESPACE: `obpg${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`,
+      CACHE_NAMESPACE: namespace,
       CACHE_TTL_MS: '600000',
       L1_TTL_MS: '600000',
       REDIS_TIMEOUT_MS: '2000',
@@ -123,5 +126,32 @@ describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', 
     await everyInstanceServes('10', rows[0].v as number, 'the psql write after the PUT');
     const after = await Promise.all(instances.map(notifications));
     expect(after.map((n, i) => n - (before[i] as number))).toEqual(instances.map(() => 1));
+  });
+
+  it('relays a psql write to a second table, tracked by sql/track-table.sql, beside users', async () => {
+    await psql.query(`CREATE TABLE products (
+      region text, sku text, name text NOT NULL, version bigint NOT NULL, PRIMARY KEY (region, sku))`);
+    await trackTable(psql, { table: 'products', keyPrefix: 'product:' });
+    const client = createClient({ url: redis.url });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const key = tableKey('product:', ['eu', 'sku 1']);
+      const pointer = () => client.get(`${namespace}:{${key}}:ver`);
+      await psql.query(`INSERT INTO products VALUES ('eu', 'sku 1', 'Lamp', 1)`);
+      await waitFor(async () => (await pointer()) === '1', {
+        timeoutMs: DELIVERY_MS,
+        what: 'an instance to announce the new product',
+      });
+      await psql.query(`UPDATE products SET name = 'Desk lamp' WHERE sku = 'sku 1'`);
+      await waitFor(async () => (await pointer()) === '2', {
+        timeoutMs: DELIVERY_MS,
+        what: 'an instance to announce the update',
+      });
+      const dead = await psql.query('SELECT key FROM cache_outbox_dead');
+      expect(dead.rows).toEqual([]);
+    } finally {
+      client.destroy();
+    }
   });
 });

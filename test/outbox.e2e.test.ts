@@ -284,10 +284,10 @@ describe('the relay after faults of its own', () => {
 
   it('sets aside an unannounceable row, counts it, and relays the rows behind it', async () => {
     await warm();
-    await psql.query(`INSERT INTO cache_outbox (key, version) VALUES ('not-a-user', 1)`);
+    await psql.query(`INSERT INTO cache_outbox (key, version) VALUES ('not a user', 1)`);
     await psql.query(`UPDATE users SET name = 'behind' WHERE id = '12'`);
     await everyInstanceServesTheDatabase('the row behind the bad one delivered');
-    const dead = await psql.query(`SELECT reason FROM cache_outbox_dead WHERE key = 'not-a-user'`);
+    const dead = await psql.query(`SELECT reason FROM cache_outbox_dead WHERE key = 'not a user'`);
     expect(dead.rows).toEqual([{ reason: 'key outside the key scheme' }]);
     const metrics = await Promise.all(
       live().map(async ({ url }) => (await fetch(`${url}/metrics`)).text()),

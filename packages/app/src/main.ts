@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createCache } from '@cachelab/cache';
+import { createCache, isValidKey } from '@cachelab/cache';
 import {
   createOutboxRelay,
   createPool,
@@ -27,7 +27,7 @@ import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { checkClusterNode, createClusterClients } from './redis-cluster.ts';
 import { refuseConnect } from './refuse-connect.ts';
-import { isUserKey, type UserBody } from './user-view.ts';
+import type { UserBody } from './user-view.ts';
 
 let config: AppConfig;
 try {
@@ -199,7 +199,8 @@ const outbox = createOutboxRelay({
     if (relayFailing) logger.info('outbox relay: announcing again');
     relayFailing = false;
   },
-  acceptsKey: isUserKey,
+  // Every row of the database's outbox, of whichever table: the namespace belongs to the database.
+  acceptsKey: isValidKey,
   pollIntervalMs: config.outboxPollMs,
   batchSize: config.outboxBatchSize,
   leaseMs: config.outboxLeaseMs,

@@ -16,13 +16,6 @@ export function toUserBody(user: UserRecord): UserBody {
   return { id, name, email, age, version, updatedAt };
 }
 
-const USER_KEY = /^user:[A-Za-z0-9_-]{1,64}$/;
-
-/** Whether `key` is the cache key of a valid user id (an outbox row the relay may announce). */
-export function isUserKey(key: string): boolean {
-  return USER_KEY.test(key);
-}
-
 /** The cache key of a user id. */
 export function userKey(id: string): string {
   return `user:${id}`;

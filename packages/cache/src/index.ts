@@ -5,7 +5,7 @@ export {
   cacheErrorCodes,
   VersionUnavailableError,
 } from './errors.ts';
-export { CHANNEL_SHARDS, createKeys, type KeyBuilder, shardOfSlot } from './keys.ts';
+export { CHANNEL_SHARDS, createKeys, isValidKey, type KeyBuilder, shardOfSlot } from './keys.ts';
 export {
   type CacheHooks,
   type CacheOptions,

@@ -20,6 +20,7 @@ export {
   USER_KEY_PREFIX,
   WAKE_RELAY_SETTING,
 } from './schema.ts';
+export { type TrackTableOptions, tableKey, trackTable, trackTableSql } from './track-table.ts';
 export type {
   PutResult,
   QueryEvent,

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+
+from cachelab.keys import is_valid_key
 
 log = logging.getLogger("cachelab_instance.outbox")
 
@@ -31,8 +32,20 @@ WITH moved AS (DELETE FROM cache_outbox WHERE seq = %s RETURNING seq, key, versi
 INSERT INTO cache_outbox_dead (seq, key, version, created_at, reason)
 SELECT seq, key, version, created_at, %s FROM moved ON CONFLICT (seq) DO NOTHING"""
 
-_USER_KEY = re.compile(r"user:[A-Za-z0-9_-]{1,64}")
 _MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def problem_of(key: str, version: int) -> str | None:
+    """Why no cache may announce an outbox row, or None when it may.
+
+    Every row of the database's outbox is relayed, of whichever table: the namespace belongs to
+    the database (SPEC MUST-OUTBOX-2).
+    """
+    if not 1 <= version <= _MAX_SAFE_INTEGER:
+        return "version is not a positive safe integer"
+    if not is_valid_key(key):
+        return "key outside the key scheme"
+    return None
 
 
 class OutboxRelay:
@@ -91,10 +104,11 @@ class OutboxRelay:
             return False
         good: list[tuple[int, str, int]] = []
         for seq, key, version in rows:
-            if _USER_KEY.fullmatch(key) and 1 <= version <= _MAX_SAFE_INTEGER:
+            problem = problem_of(key, version)
+            if problem is None:
                 good.append((seq, key, version))
             else:
-                await self._set_aside(seq, f"not a user key or version: {key!r} {version}")
+                await self._set_aside(seq, problem)
         if good:
             seqs = [seq for seq, _, _ in good]
             try:

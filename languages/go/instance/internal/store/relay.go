@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachelab/cachelab/languages/go/cachelab/keys"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -28,10 +29,7 @@ INSERT INTO cache_outbox_dead (seq, key, version, created_at, reason)
 SELECT seq, key, version, created_at, $2 FROM moved ON CONFLICT (seq) DO NOTHING`
 )
 
-var (
-	positiveVersion = regexp.MustCompile(`^[1-9]\d{0,15}$`)
-	userKey         = regexp.MustCompile(`^user:[A-Za-z0-9_-]{1,64}$`)
-)
+var positiveVersion = regexp.MustCompile(`^[1-9]\d{0,15}$`)
 
 // Announcer announces a version committed elsewhere (cachelab.Cache.Announce).
 type Announcer func(ctx context.Context, key string, version int64) error
@@ -147,7 +145,9 @@ func problemOf(row outboxRow) (int64, string) {
 	if !positiveVersion.MatchString(row.version) || err != nil || version > 1<<53-1 {
 		return 0, "version is not a positive safe integer"
 	}
-	if !userKey.MatchString(row.key) {
+	// Every row of the database's outbox, of whichever table: the namespace belongs to the
+	// database (SPEC MUST-OUTBOX-2).
+	if !keys.Valid(row.key) {
 		return 0, "key outside the key scheme"
 	}
 	return version, ""
