@@ -8,8 +8,11 @@
 #      through docker/cli-plugins/docker-compose when no Compose v2 is installed;
 #   2. the base images: the registry's when a pull succeeds, else the stand-ins of
 #      docker/stand-ins/build.sh (COMPOSE_TEST_BASE_IMAGES=registry|stand-ins forces one);
-#   3. the app image from ./Dockerfile, the stack on free host ports, the checks, `down -v`; then
-#      the `cluster` profile (scripts/compose/check-cluster.ts) with the same images;
+#   3. the images: the app from ./Dockerfile, the Python instance from languages/python/Dockerfile
+#      and the Go instance from languages/go/instance/Dockerfile; the stack with its `languages`
+#      profile (three Node instances, app-python, app-go) on free host ports, the checks of
+#      scripts/compose/check-stack.ts, `down -v`; then the `cluster` profile
+#      (scripts/compose/check-cluster.ts) with the same images;
 #   4. always, on success, failure or Ctrl-C: the stack taken down, and, if this script started
 #      dockerd, dockerd stopped and the host's iptables rules, forwarding sysctls and links
 #      restored as they were before it started.
@@ -115,7 +118,7 @@ finish() {
   fi
   if [ -n "$stack_up" ]; then
     # With the profile: its services too (a profile's services are not taken down without it).
-    docker compose --profile cluster down -v --remove-orphans --timeout 5 >>"$work/down.log" 2>&1
+    docker compose --profile cluster --profile languages down -v --remove-orphans --timeout 5 >>"$work/down.log" 2>&1
   fi
   stop_dockerd
   restore_network
@@ -188,12 +191,12 @@ measure "engine ready: $(elapsed) s$([ -n "$started_dockerd" ] && echo ' (docker
 
 # A stack left by an interrupted run of this test goes first.
 if [ -n "$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")" ]; then
-  docker compose --profile cluster down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+  docker compose --profile cluster --profile languages down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 fi
 
 # --- 2. the base images ------------------------------------------------------------------------
 
-base_images=(node:20-bookworm-slim redis:7 postgres:16)
+base_images=(node:20-bookworm-slim redis:7 postgres:16 python:3.11-slim-bookworm golang:1.26-bookworm)
 mode=${COMPOSE_TEST_BASE_IMAGES:-auto}
 if [ "$mode" = auto ]; then
   # One pull tells whether a registry answers; a network without one fails it within seconds.
@@ -214,16 +217,17 @@ measure "base images ($mode) ready: $(elapsed) s"
 
 # --- 3. the stack ------------------------------------------------------------------------------
 
-# Free loopback ports for the eight published ports (never those of npm start or this host's
+# Free loopback ports for the ten published ports (never those of npm start or this host's
 # Redis and PostgreSQL).
 read -r REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3_HOST_PORT \
+  APP_PYTHON_HOST_PORT APP_GO_HOST_PORT \
   CLUSTER_APP_1_HOST_PORT CLUSTER_APP_2_HOST_PORT CLUSTER_APP_3_HOST_PORT < <(
   node -e '
     const net = require("node:net");
-    const avoid = new Set([3001, 3002, 3003, 5432, 6379, 25432]);
+    const avoid = new Set([3001, 3002, 3003, 3004, 3005, 5432, 6379, 25432]);
     const ports = [];
     const next = () => {
-      if (ports.length === 8) return console.log(ports.join(" "));
+      if (ports.length === 10) return console.log(ports.join(" "));
       const server = net.createServer().listen(0, "127.0.0.1", () => {
         const { port } = server.address();
         server.close(() => { if (!avoid.has(port) && !ports.includes(port)) ports.push(port); next(); });
@@ -232,14 +236,24 @@ read -r REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3
     next();'
 )
 export REDIS_HOST_PORT POSTGRES_HOST_PORT APP_1_HOST_PORT APP_2_HOST_PORT APP_3_HOST_PORT \
-  CLUSTER_APP_1_HOST_PORT CLUSTER_APP_2_HOST_PORT CLUSTER_APP_3_HOST_PORT
+  APP_PYTHON_HOST_PORT APP_GO_HOST_PORT CLUSTER_APP_1_HOST_PORT CLUSTER_APP_2_HOST_PORT CLUSTER_APP_3_HOST_PORT
 
-build_start=$(date +%s)
-say "building the app image from ./Dockerfile"
-step docker compose build app-1 >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; fail "the app image did not build"; }
-measure "app image built in $(($(date +%s) - build_start)) s"
+# One image at a time (two cores): each build's time is its own. An image whose context did not
+# change since the last run comes from the engine's cache in a few seconds.
+build_image() {
+  local service=$1 what=$2 started
+  started=$(date +%s)
+  say "building the $what"
+  step docker compose --profile languages build "$service" >"$work/build-$service.log" 2>&1 ||
+    { tail -40 "$work/build-$service.log"; fail "the $what did not build"; }
+  measure "$what built in $(($(date +%s) - started)) s"
+}
+build_image app-1 "app image (./Dockerfile)"
+build_image app-python "Python instance image (languages/python/Dockerfile)"
+build_image app-go "Go instance image (languages/go/instance/Dockerfile)"
 
 stack_up=1
+# The one-Redis stack with the `languages` profile: Node, Python and Go instances together.
 step node --import tsx scripts/compose/check-stack.ts "$measured"
 # The `cluster` profile: the same app image, six Redis nodes of the same redis:7 image.
 step node --import tsx scripts/compose/check-cluster.ts "$measured"

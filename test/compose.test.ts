@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readConfig } from '@cachelab/app';
@@ -15,8 +15,9 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 interface Service {
+  restart?: string;
   image?: string;
-  build?: string;
+  build?: string | { context: string; dockerfile: string };
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
@@ -95,6 +96,42 @@ describe('docker-compose.yml', () => {
       expect(service?.ports, name).toEqual([
         `127.0.0.1:\${CLUSTER_APP_${i + 1}_HOST_PORT:-${3011 + i}}:${3011 + i}`,
       ]);
+    }
+  });
+
+  it('runs, in the languages profile, a Python and a Go instance on the stack of the Node ones', () => {
+    const profile = Object.keys(services).filter((name) =>
+      services[name]?.profiles?.includes('languages'),
+    );
+    expect(profile.sort()).toEqual(['app-go', 'app-python']);
+    const node = services['app-1'];
+    for (const [name, port, image, build] of [
+      [
+        'app-python',
+        3004,
+        'cachelab-python',
+        { context: '.', dockerfile: 'languages/python/Dockerfile' },
+      ],
+      [
+        'app-go',
+        3005,
+        'cachelab-go',
+        { context: 'languages/go', dockerfile: 'instance/Dockerfile' },
+      ],
+    ] as const) {
+      const service = services[name];
+      expect(service?.image, name).toBe(image);
+      expect(service?.build, name).toEqual(build);
+      expect(service?.depends_on, name).toEqual(node?.depends_on);
+      expect(service?.restart, name).toBe(node?.restart);
+      // The Node instances' environment (Redis, PostgreSQL, latency, seed, strategy), its own port
+      // and name.
+      const { PORT, INSTANCE_NAME, ...shared } = service?.environment ?? {};
+      const { PORT: _port, INSTANCE_NAME: _name, ...nodeShared } = node?.environment ?? {};
+      expect(shared, name).toEqual(nodeShared);
+      expect([PORT, INSTANCE_NAME], name).toEqual([String(port), name]);
+      const variable = `APP_${name.slice(4).toUpperCase()}_HOST_PORT`;
+      expect(service?.ports, name).toEqual([`127.0.0.1:\${${variable}:-${port}}:${port}`]);
     }
   });
 
@@ -253,6 +290,199 @@ describe('the Dockerfile', () => {
   });
 });
 
+/** The stages of a Dockerfile: the text from each `FROM` to the next. */
+const stagesOf = (dockerfile: string) => dockerfile.split(/^FROM /m).slice(1);
+/** `FROM image AS name` lines: the images only (never an earlier stage's name, nor scratch). */
+function baseImages(dockerfile: string): string[] {
+  const stages = new Set<string>(['scratch']);
+  const images: string[] = [];
+  for (const [, image, name] of dockerfile.matchAll(/^FROM (\S+)(?: AS (\S+))?/gm)) {
+    if (!stages.has(image as string)) images.push(image as string);
+    if (name) stages.add(name);
+  }
+  return images;
+}
+/** The paths a `.dockerignore` leaves out (comments and blank lines dropped). */
+const ignoredBy = (path: string) =>
+  read(path)
+    .split('\n')
+    .filter((line) => line.trim() && !line.startsWith('#'));
+
+describe('the Python instance image (languages/python/Dockerfile, from the repository root)', () => {
+  const dockerfile = read('languages/python/Dockerfile');
+  const [build = '', runtime = ''] = stagesOf(dockerfile);
+  const pyproject = read('languages/python/pyproject.toml');
+  const service = services['app-python'];
+
+  it('builds in two stages from the Python that pyproject.toml requires', () => {
+    expect(stagesOf(dockerfile)).toHaveLength(2);
+    const required = /^requires-python = ">=(\d+\.\d+)"$/m.exec(pyproject)?.[1];
+    expect(required).toBeDefined();
+    for (const stage of stagesOf(dockerfile)) {
+      expect(stage).toMatch(
+        new RegExp(`^python:${required?.replace('.', '\\.')}-slim-bookworm AS \\w+`),
+      );
+    }
+  });
+
+  it('copies what the wheel is built from: pyproject.toml, its readme, the sources and the Lua scripts', () => {
+    const copies = [...build.matchAll(/^COPY (\S+) (\S+)$/gm)].map(([, from, to]) => ({
+      from,
+      to,
+    }));
+    const copied = (path: string) =>
+      copies.some(
+        ({ from, to }) =>
+          path === from ||
+          path.startsWith(`${from}/`) ||
+          (to?.endsWith('/') && posix.join(to, posix.basename(from as string)) === path),
+      );
+    const readme = /^readme = "([^"]+)"$/m.exec(pyproject)?.[1] as string;
+    expect(readme).toBeDefined();
+    for (const path of ['pyproject.toml', readme])
+      expect(copied(`languages/python/${path}`), path).toBe(true);
+    const packages = /^packages = \[([^\]]+)\]$/m.exec(pyproject)?.[1]?.match(/"[^"]+"/g) ?? [];
+    expect(packages.length).toBeGreaterThan(0);
+    for (const pkg of packages) {
+      expect(copied(posix.join('languages/python', pkg.slice(1, -1))), pkg).toBe(true);
+    }
+    // force-include takes files from outside languages/python (../../protocol/scripts): they
+    // must sit at the same place relative to it in the build stage as in the repository.
+    const section = pyproject.split('.force-include]')[1]?.split(/^\[/m)[0] ?? '';
+    const forced = section.match(/^"([^"]+)" = /gm) ?? [];
+    expect(forced.length).toBeGreaterThan(0);
+    for (const entry of forced) {
+      const path = posix.normalize(
+        posix.join('languages/python', entry.slice(1, entry.indexOf('" ='))),
+      );
+      expect(copies, path).toContainEqual({ from: path, to: path });
+      expect(path.startsWith('languages/python/') || readdirSync(join(ROOT, path)).length > 0).toBe(
+        true,
+      );
+    }
+    // The dependencies of the layer before the sources: the package's own and the instance's.
+    expect(build).toContain("p['dependencies'] + p['optional-dependencies']['instance']");
+    expect(pyproject).toMatch(/^\[project\.optional-dependencies\][^[]*^instance = \[/m);
+    expect(build).toMatch(/^RUN pip install --no-deps \.\/languages\/python /m);
+  });
+
+  it('leaves none of it out of the build context, and leaves out virtual environments and caches', () => {
+    const ignored = ignoredBy('.dockerignore');
+    for (const path of [
+      'protocol',
+      'languages',
+      'languages/python',
+      'languages/python/src',
+      'protocol/scripts',
+    ]) {
+      expect(ignored, path).not.toContain(path);
+    }
+    expect(ignored).toEqual(expect.arrayContaining(['**/.venv', '**/__pycache__']));
+  });
+
+  it('runs the virtual environment alone, as an unprivileged user, with a healthcheck on /readyz', () => {
+    expect(runtime).toMatch(/^COPY --from=build \/opt\/venv \/opt\/venv$/m);
+    expect([...runtime.matchAll(/^COPY /gm)]).toHaveLength(1);
+    expect(runtime).toMatch(/^USER (?!root\b|0\b)\w+$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*CMD \["python", "-c", ".*\/readyz/m);
+    const script = /^cachelab-instance = "([\w.]+):(\w+)"$/m.exec(pyproject);
+    expect(script).not.toBeNull();
+    expect(runtime).toMatch(/^CMD \["cachelab-instance"\]$/m);
+  });
+
+  it('listens on the port docker-compose.yml gives it', () => {
+    const port = service?.environment?.PORT;
+    expect(/^EXPOSE (\d+)$/m.exec(runtime)?.[1]).toBe(port);
+    expect(/^ENV .*\bPORT=(\d+)/m.exec(runtime)?.[1]).toBe(port);
+    expect(/^ENV .*\bHOST=0\.0\.0\.0/m.test(runtime)).toBe(true);
+  });
+});
+
+describe('the Go instance image (languages/go/instance/Dockerfile, from languages/go)', () => {
+  const dockerfile = read('languages/go/instance/Dockerfile');
+  const [build = '', runtime = ''] = stagesOf(dockerfile);
+  const goMod = read('languages/go/instance/go.mod');
+  const service = services['app-go'];
+
+  it('builds with the Go its modules name, into scratch', () => {
+    for (const mod of ['languages/go/go.mod', 'languages/go/instance/go.mod']) {
+      const [, minor] = /^go (\d+\.\d+)(?:\.\d+)?$/m.exec(read(mod)) ?? [];
+      expect(build, mod).toMatch(
+        new RegExp(`^golang:${minor?.replace('.', '\\.')}-bookworm AS build`),
+      );
+    }
+    expect(runtime).toMatch(/^scratch AS \w+/);
+  });
+
+  it('has in its context the module the instance replaces, and copies both go.mod and go.sum before the download', () => {
+    const target = /^replace github\.com\/cachelab\/cachelab\/languages\/go => (\S+)$/m.exec(
+      goMod,
+    )?.[1];
+    expect(target).toBe('..');
+    const context = posix.normalize(posix.join('languages/go/instance', target as string));
+    expect(service?.build).toEqual({ context, dockerfile: 'instance/Dockerfile' });
+    const download = build.indexOf('RUN go mod download');
+    expect(download).toBeGreaterThan(0);
+    const before = build.slice(0, download);
+    expect(before).toMatch(/^COPY go\.mod go\.sum \.\/$/m);
+    expect(before).toMatch(/^COPY instance\/go\.mod instance\/go\.sum instance\/$/m);
+    expect(build.slice(download)).toMatch(/^COPY \. \/src$/m);
+    const ignored = ignoredBy('languages/go/.dockerignore');
+    for (const pattern of ignored) expect(pattern).not.toMatch(/\.go$|go\.(mod|sum)|^\*\*?$/);
+  });
+
+  it('compiles ahead exactly the packages the instance and the library import from other modules', () => {
+    const listed = /^RUN go build -trimpath ((?:[^\n]*\\\n)*[^\n]*)$/m
+      .exec(build)?.[1]
+      ?.split(/[\s\\]+/)
+      .filter(Boolean);
+    expect(listed?.length).toBeGreaterThan(0);
+    const sources = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory()
+          ? sources(join(dir, entry.name))
+          : entry.name.endsWith('.go') && !entry.name.endsWith('_test.go')
+            ? [join(dir, entry.name)]
+            : [],
+      );
+    const imports = new Set(
+      [...sources('languages/go/cachelab'), ...sources('languages/go/instance')]
+        .filter((file) => !file.includes('/internal/pgtest/'))
+        .flatMap((file) => [
+          ...read(file).matchAll(/^\s*(?:\w+ )?"([a-z0-9-]+\.[a-z]+\/[^"]+)"$/gm),
+        ])
+        .map((match) => match[1] as string)
+        .filter((path) => !path.startsWith('github.com/cachelab/')),
+    );
+    expect(imports.size).toBeGreaterThan(3);
+    expect(listed?.sort()).toEqual([...imports].sort());
+  });
+
+  it('builds the instance and its healthcheck as static binaries, and runs them as a numeric non-root user', () => {
+    expect(build).toMatch(/^ENV CGO_ENABLED=0$/m);
+    expect(build).toMatch(
+      /^RUN go build .*-o \/out\/ \.\/cmd\/cachelab-instance \.\/cmd\/cachelab-healthcheck$/m,
+    );
+    for (const cmd of ['cachelab-instance', 'cachelab-healthcheck']) {
+      accessSync(join(ROOT, 'languages/go/instance/cmd', cmd, 'main.go'));
+    }
+    expect(runtime).toMatch(/^COPY --from=build \/out\/ \/usr\/local\/bin\/$/m);
+    expect(runtime).toMatch(/^COPY --from=build \/etc\/ssl\/certs\/ca-certificates\.crt /m);
+    expect(runtime).toMatch(/^USER [1-9]\d*:[1-9]\d*$/m);
+    expect(runtime).toMatch(
+      /^HEALTHCHECK .*\n?.*CMD \["\/usr\/local\/bin\/cachelab-healthcheck"\]/m,
+    );
+    expect(runtime).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/cachelab-instance"\]$/m);
+  });
+
+  it('listens on the port docker-compose.yml gives it', () => {
+    const port = service?.environment?.PORT;
+    expect(/^EXPOSE (\d+)$/m.exec(runtime)?.[1]).toBe(port);
+    expect(/^ENV .*\bPORT=(\d+)/m.exec(runtime)?.[1]).toBe(port);
+    expect(/^ENV .*\bHOST=0\.0\.0\.0/m.test(runtime)).toBe(true);
+  });
+});
+
 describe('npm run test:compose (scripts/compose-test.sh)', () => {
   it('runs in CI after npm test', () => {
     // Each part of .ci/run is a line `part "NAME" COMMAND…`.
@@ -265,16 +495,39 @@ describe('npm run test:compose (scripts/compose-test.sh)', () => {
     expect(pkg.scripts.test).not.toMatch(/compose|docker/);
   });
 
-  it('builds stand-ins under exactly the base image names the Dockerfile and the compose file use', () => {
+  it('builds stand-ins under exactly the base image names the Dockerfiles and the compose file use', () => {
     const used = new Set([
-      ...[...read('Dockerfile').matchAll(/^FROM (\S+)/gm)].map((match) => match[1]),
+      ...['Dockerfile', 'languages/python/Dockerfile', 'languages/go/instance/Dockerfile'].flatMap(
+        (path) => baseImages(read(path)),
+      ),
       ...Object.values(services).flatMap((service) => service.image ?? []),
     ]);
-    used.delete('cachelab-app');
+    for (const built of ['cachelab-app', 'cachelab-python', 'cachelab-go']) used.delete(built);
     const built = [...read('docker/stand-ins/build.sh').matchAll(/^build \w+ (\S+)/gm)].map(
       (match) => match[1],
     );
     expect(built.sort()).toEqual([...used].sort());
+    // With a registry, the test pulls the same images.
+    const pulled = /^base_images=\(([^)]*)\)$/m
+      .exec(read('scripts/compose-test.sh'))?.[1]
+      ?.split(' ');
+    expect(pulled?.sort()).toEqual([...used].sort());
+  });
+
+  it('builds the three images and checks the stack with the languages profile', () => {
+    const script = read('scripts/compose-test.sh');
+    for (const service of ['app-1', 'app-python', 'app-go']) {
+      expect(script).toMatch(new RegExp(`^build_image ${service} `, 'm'));
+    }
+    expect(script).toContain('docker compose --profile languages build "$service"');
+    expect(script).toContain('--profile cluster --profile languages down -v');
+    for (const name of Object.values(services).flatMap((service) => service.ports ?? [])) {
+      const variable = PUBLISHED.exec(name)?.[1] as string;
+      expect(script, variable).toContain(variable);
+    }
+    expect(read('scripts/compose/check-stack.ts')).toContain(
+      "const profile = ['--profile', 'languages'];",
+    );
   });
 
   it('ships a Docker CLI plugin that answers the metadata request and forwards to docker-compose', async () => {

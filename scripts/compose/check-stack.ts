@@ -1,11 +1,19 @@
 /**
  * The checks of `npm run test:compose`, run by scripts/compose-test.sh once the engine and the
- * images are ready: brings docker-compose.yml up on the host ports given in the environment
- * (`REDIS_HOST_PORT`, `APP_1_HOST_PORT`, …), waits until every service is healthy, then checks
+ * images are ready: brings docker-compose.yml up with its `languages` profile (the three Node
+ * instances, app-python and app-go on one Redis and one PostgreSQL) on the host ports given in the
+ * environment (`REDIS_HOST_PORT`, `APP_1_HOST_PORT`, …, `APP_PYTHON_HOST_PORT`,
+ * `APP_GO_HOST_PORT`), waits until every service is healthy, then checks
  *
- *   - a write through app-1 is read at its new version on app-2 and app-3;
+ *   - a write through app-1 is read at its new version on every other instance, Python and Go
+ *     included, and a write through app-python or app-go on every other, Node included;
+ *   - each instance names itself in `X-Instance` and says where a read came from in `X-Cache`:
+ *     MISS for a user no instance has read, then L1 once its L1 holds it;
+ *   - every bad request of the lab's list gets the status and error code app-1 gives from the
+ *     Python and Go instances too;
  *   - the lab's `write-then-read`, and its `history` with a `kill-pubsub` fault against the
- *     stack's Redis, end with every write seen everywhere: no timed-out write, no stuck key;
+ *     stack's Redis, over all five instances, end with every write seen everywhere: no timed-out
+ *     write, no stuck key;
  *   - stopping the Redis container turns every `/readyz` to `degraded`, and starting it again
  *     brings `ready` back with nothing restarted by hand;
  *   - `docker compose down -v` leaves no container, network or volume of the project.
@@ -16,7 +24,15 @@
 import { appendFileSync } from 'node:fs';
 import { type CheckResult, distribution, summarize } from '@cachelab/lab/lab/checker.ts';
 import { compose, containerHealth, leftovers, PROJECT, until } from './docker.ts';
-import { labRun, type ReadyStatus, readyStatus, writeAndConverge } from './probes.ts';
+import {
+  type Instance,
+  labRun,
+  type ReadyStatus,
+  readyStatus,
+  refusalDifferences,
+  tierHeaders,
+  writeAndConverge,
+} from './probes.ts';
 
 const measuredFile = process.argv[2];
 if (!measuredFile) throw new Error('usage: check-stack.ts MEASURED_FILE');
@@ -26,11 +42,28 @@ const port = (name: string) => {
   if (!value || !/^\d+$/.test(value)) throw new Error(`${name} must be set to a port`);
   return value;
 };
-const urls = ['APP_1_HOST_PORT', 'APP_2_HOST_PORT', 'APP_3_HOST_PORT'].map(
-  (name) => `http://127.0.0.1:${port(name)}`,
-);
+const instance = (name: string, language: string, variable: string): Instance => ({
+  name,
+  language,
+  url: `http://127.0.0.1:${port(variable)}`,
+});
+const instances = [
+  instance('app-1', 'node', 'APP_1_HOST_PORT'),
+  instance('app-2', 'node', 'APP_2_HOST_PORT'),
+  instance('app-3', 'node', 'APP_3_HOST_PORT'),
+  instance('app-python', 'python', 'APP_PYTHON_HOST_PORT'),
+  instance('app-go', 'go', 'APP_GO_HOST_PORT'),
+];
+const urls = instances.map((each) => each.url);
 const redisUrl = `redis://127.0.0.1:${port('REDIS_HOST_PORT')}`;
-const SERVICES = 5;
+/** Redis, PostgreSQL and the five instances. */
+const SERVICES = 2 + instances.length;
+const profile = ['--profile', 'languages'];
+/** `urls` with the instance named `name` first: the writer of {@link writeAndConverge}. */
+const writingThrough = (name: string) => [
+  ...instances.filter((each) => each.name === name),
+  ...instances.filter((each) => each.name !== name),
+];
 
 const started = Date.now();
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -43,7 +76,7 @@ function measure(line: string): void {
 try {
   // 1. Up, and healthy: every container's own healthcheck passing.
   const upAt = Date.now();
-  await compose(['up', '-d', '--no-build'], 180_000);
+  await compose([...profile, 'up', '-d', '--no-build'], 180_000);
   await until(
     'every service to be healthy',
     180_000,
@@ -60,16 +93,33 @@ try {
   );
   measure(`healthy ${seconds(Date.now() - upAt)} after up`);
 
-  // 2. A write through app-1, read at its new version on app-2 and app-3.
-  const writes = [];
-  for (let i = 0; i < 20; i++) writes.push(await writeAndConverge(urls, `compose-${i % 5}`));
-  const convergence = distribution(writes.flatMap((write) => write.convergenceMs));
-  const staleFirst = writes.reduce((sum, write) => sum + write.staleFirstReads, 0);
-  measure(
-    `app-1 writes read on app-2/app-3: ${writes.length} writes, convergence p50 ${fmtMs(convergence.p50)} max ${fmtMs(convergence.max)}, ${staleFirst}/${convergence.count} first reads stale`,
-  );
+  // 2. Where a read came from, and who answered: X-Cache and X-Instance on every instance.
+  const tiers = [];
+  for (const [i, each] of instances.entries()) tiers.push(await tierHeaders(each, `${9001 + i}`));
+  measure(`X-Instance and X-Cache: ${tiers.join(', ')}`);
 
-  // 3. The lab against the stack: write-then-read, then history with a subscriber kill.
+  // 3. A write through each language, read at its new version on every other instance.
+  for (const writer of ['app-1', 'app-python', 'app-go']) {
+    const order = writingThrough(writer).map((each) => each.url);
+    const writes = [];
+    for (let i = 0; i < 20; i++) {
+      writes.push(await writeAndConverge(order, `compose-${writer}-${i % 5}`));
+    }
+    const convergence = distribution(writes.flatMap((write) => write.convergenceMs));
+    const staleFirst = writes.reduce((sum, write) => sum + write.staleFirstReads, 0);
+    measure(
+      `${writer} writes read on the 4 others: ${writes.length} writes, convergence p50 ${fmtMs(convergence.p50)} max ${fmtMs(convergence.max)}, ${staleFirst}/${convergence.count} first reads stale`,
+    );
+  }
+
+  // 4. Bad requests: the status and error code of app-1 from the Python and Go instances too.
+  const refusals = await refusalDifferences(instances[0] as Instance, instances.slice(3));
+  measure(
+    `bad requests: ${refusals.requests} each to app-1, app-python and app-go, ${refusals.differences.length} answered differently`,
+  );
+  if (refusals.differences.length > 0) throw new Error(refusals.differences.join('\n'));
+
+  // 5. The lab against the stack: write-then-read, then history with a subscriber kill.
   const wtr = (
     await labRun(['write-then-read', '--urls', urls.join(','), '--iterations', '60'])
   ).json<{ instance: string; firstReadStale: number; timedOut: number; convergenceMs: number[] }[]>(
@@ -103,7 +153,7 @@ try {
   if (summary.stuckKeys > 0 || summary.mismatches > 0)
     throw new Error('history: stuck keys or mismatches');
 
-  // 4. Redis stopped: every instance degraded (still serving); started: ready again by itself.
+  // 6. Redis stopped: every instance degraded (still serving); started: ready again by itself.
   const stoppedAt = Date.now();
   await compose(['stop', 'redis'], 60_000);
   await untilEvery('degraded', 30_000);
@@ -117,8 +167,8 @@ try {
     `Redis stop → /readyz degraded in ${seconds(degradedMs)}, start → ready in ${seconds(recoveredMs)}, then a write converged in ${fmtMs(Math.max(...after.convergenceMs))}`,
   );
 
-  // 5. Down, and nothing of the project left.
-  await compose(['down', '-v', '--timeout', '5'], 120_000);
+  // 7. Down, and nothing of the project left.
+  await compose([...profile, 'down', '-v', '--timeout', '5'], 120_000);
   const left = await leftovers();
   if (left.length > 0) throw new Error(`down -v left ${left.join(', ')}`);
   measure(`down -v left no container, network or volume of ${PROJECT}`);
@@ -138,8 +188,10 @@ async function untilEvery(status: ReadyStatus, timeoutMs: number): Promise<void>
 
 async function printDiagnostics(): Promise<void> {
   try {
-    console.error(await compose(['ps'], 30_000));
-    console.error((await compose(['logs', '--no-color', '--tail', '30'], 30_000)).trimEnd());
+    console.error(await compose([...profile, 'ps'], 30_000));
+    console.error(
+      (await compose([...profile, 'logs', '--no-color', '--tail', '30'], 30_000)).trimEnd(),
+    );
   } catch (error) {
     console.error(`(no diagnostics: ${(error as Error).message})`);
   }

@@ -7,9 +7,17 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { answerOf, BAD_REQUESTS } from '@cachelab/lab/lab/bad-requests.ts';
 import { nanoid } from 'nanoid';
 
 const REQUEST_TIMEOUT_MS = 3000;
+
+/** One instance of the stack: its compose service (= `INSTANCE_NAME`), language and URL. */
+export interface Instance {
+  name: string;
+  language: string;
+  url: string;
+}
 
 /** What `/readyz` says (`unreachable` when it does not answer). */
 export type ReadyStatus = 'ready' | 'degraded' | 'unavailable' | 'draining' | 'unreachable';
@@ -80,6 +88,64 @@ export async function writeAndConverge(
     }),
   );
   return { version, convergenceMs, staleFirstReads };
+}
+
+/**
+ * Reads user `id` (one no instance has read yet) on `instance` until `X-Cache` says L1, checking
+ * every answer: 200, `X-Instance` naming the instance (`name/id`), `X-Version` the body's version,
+ * the first read a MISS. Resolves with e.g. `app-go MISS→L1`; rejects on a wrong answer, or when
+ * no L1 hit came within `deadlineMs` (default 5000).
+ */
+export async function tierHeaders(instance: Instance, id: string, deadlineMs = 5000) {
+  const tiers: string[] = [];
+  const deadline = performance.now() + deadlineMs;
+  while (tiers.at(-1) !== 'L1') {
+    if (performance.now() > deadline) {
+      throw new Error(`${instance.name}: no L1 hit on user ${id} within ${deadlineMs} ms`);
+    }
+    const response = await fetch(`${instance.url}/users/${id}`, {
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const body = (await response.json()) as { version?: number };
+    const [who, tier, version] = ['x-instance', 'x-cache', 'x-version'].map((name) =>
+      response.headers.get(name),
+    );
+    const said = `${instance.name} GET /users/${id}: ${response.status}, X-Instance ${who}, X-Cache ${tier}, X-Version ${version}`;
+    if (response.status !== 200 || !who?.startsWith(`${instance.name}/`)) throw new Error(said);
+    if (!tier || !['L1', 'L2', 'MISS'].includes(tier) || version !== String(body.version)) {
+      throw new Error(said);
+    }
+    if (tiers.length === 0 && tier !== 'MISS') throw new Error(`${said} (a first read)`);
+    if (tier !== tiers.at(-1)) tiers.push(tier);
+  }
+  return `${instance.name} ${tiers.join('→')}`;
+}
+
+/**
+ * Sends every request of the lab's bad-request list to `reference` and to each of `others`, and
+ * lists those where another answered a status, error code or `Allow` other than the reference's
+ * (the status only, where the list says that language's HTTP server answers by itself).
+ */
+export async function refusalDifferences(reference: Instance, others: Instance[]) {
+  const differences: string[] = [];
+  for (const request of BAD_REQUESTS) {
+    const expected = await answerOf(reference.url, request);
+    if (expected.status < 400 || expected.status >= 500) {
+      differences.push(`${request.what}: ${reference.name} answered ${expected.status}`);
+    }
+    for (const other of others) {
+      const answer = await answerOf(other.url, request);
+      const [a, b] = request.serverAnswers?.[other.language]
+        ? [expected.status, answer.status]
+        : [expected, answer];
+      if (JSON.stringify(a) !== JSON.stringify(b)) {
+        differences.push(
+          `${request.what}: ${reference.name} ${JSON.stringify(expected)}, ${other.name} ${JSON.stringify(answer)}`,
+        );
+      }
+    }
+  }
+  return { requests: BAD_REQUESTS.length, differences };
 }
 
 /** What a lab run printed and wrote. */
