@@ -18,14 +18,17 @@ export {
   type OptionProblem,
   validateCacheOptions,
 } from './options.ts';
+export { jsonSerializer, type Serializer } from './serializer.ts';
 export {
   type Announced,
+  type BatchLoader,
   type Cache,
   type CacheEvents,
   type CacheRead,
   type CacheStats,
   type Consistency,
   consistencies,
+  type DeleteOptions,
   type Loaded,
   type Loader,
   type PropagationStats,
@@ -33,6 +36,7 @@ export {
   type RedisLike,
   type RejectedFills,
   type RejectedMessages,
+  type ScanLike,
   type ShardedRedisLike,
   type ShardedSubscriberLike,
   type Strategy,
@@ -41,4 +45,5 @@ export {
   strategies,
   type Tier,
   tiers,
+  type WriteOptions,
 } from './types.ts';
