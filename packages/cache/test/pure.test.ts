@@ -182,6 +182,35 @@ describe('cache options', () => {
   it('requires a Redis client', () => {
     expect(() => resolveOptions({} as never)).toThrow('`redis`');
   });
+
+  it('refuses an unknown option with a TypeError naming it and the nearest real one', () => {
+    const unknown = (options: object) => () =>
+      resolveOptions({ redis, strategy: 'delete', ...options } as never);
+    expect(unknown({ ttl: 1000 })).toThrow(TypeError);
+    expect(unknown({ ttl: 1000 })).toThrow('`ttl` is not an option; did you mean `ttlMs`?');
+    expect(unknown({ l1TTLMs: 5 })).toThrow('did you mean `l1TtlMs`?');
+    expect(unknown({ onerror: () => {} })).toThrow('`onerror` is not an option');
+    expect(unknown({ events: { propagate: () => {} } })).toThrow(
+      '`propagate` is not a member of `events`; did you mean `propagated`?',
+    );
+    expect(unknown({ hooks: { beforeFil: () => {} } })).toThrow('did you mean `beforeFill`?');
+    // Every real option is accepted, `undefined` included.
+    expect(() =>
+      resolveOptions({ redis, strategy: 'delete', origin: undefined, signingSecret: undefined }),
+    ).not.toThrow();
+  });
+
+  it('takes a serializer `{ encode, decode }` and refuses anything else', () => {
+    const serializer = { encode: JSON.stringify, decode: JSON.parse };
+    expect(resolveOptions({ redis, strategy: 'delete', serializer }).serializer).toBe(serializer);
+    expect(() =>
+      resolveOptions({
+        redis,
+        strategy: 'delete',
+        serializer: { encode: JSON.stringify } as never,
+      }),
+    ).toThrow('`serializer` must be a codec');
+  });
 });
 
 describe('Redis health gate', () => {

@@ -86,7 +86,6 @@ function createRedisOnlyCache<V>(
     counters.loads++;
     return store(key, checkEntry(await loader(key), 'the loader'), ttlMs);
   }
-  // #endregion tutorial:basic-load
 
   /** Stores a loaded entry in Redis; returns it as Redis will give it back (round-tripped). */
   async function store(key: string, loaded: Loaded<V>, ttlMs = config.ttlMs) {
@@ -97,9 +96,10 @@ function createRedisOnlyCache<V>(
     await l2.write(key, entry, ttl).catch(context.redisFailed);
     return entry;
   }
+  // #endregion tutorial:basic-load
 
   /** Redis's entry of `key` if at `minVersion` or above, counted as a hit. */
-  async function cached(key: string, minVersion: number): Promise<CacheRead<V> | undefined> {
+  async function fromRedis(key: string, minVersion: number): Promise<CacheRead<V> | undefined> {
     const entry = await readL2(key);
     if (!entry || entry.version < minVersion) return undefined;
     counters.l2Hits++;
@@ -117,7 +117,7 @@ function createRedisOnlyCache<V>(
     const ttlMs = ttlMsOf(options);
     const unique = [...new Set(keys)];
     counters.reads += unique.length;
-    const hits = await Promise.all(unique.map((key) => cached(key, minVersion)));
+    const hits = await Promise.all(unique.map((key) => fromRedis(key, minVersion)));
     const answers = new Map<string, CacheRead<V>>();
     const missing = unique.filter((key, i) => {
       const hit = hits[i];
@@ -169,8 +169,12 @@ function createRedisOnlyCache<V>(
       const minVersion = minVersionOf(options);
       const ttlMs = ttlMsOf(options);
       counters.reads++;
-      const hit = await cached(key, minVersion);
-      if (hit) return hit;
+      const cached = await readL2(key);
+      if (cached && cached.version >= minVersion) {
+        counters.l2Hits++;
+        if (cached.value === null) counters.negativeHits++;
+        return { ...cached, tier: 'L2' };
+      }
       counters.misses++;
       const joined = flights.has(key);
       let loaded = await flights.run(key, () => load(key, loader, ttlMs));
@@ -189,7 +193,7 @@ function createRedisOnlyCache<V>(
       const minVersion = minVersionOf(options);
       ttlMsOf(options);
       counters.reads++;
-      const hit = await cached(key, minVersion);
+      const hit = await fromRedis(key, minVersion);
       if (!hit) counters.misses++;
       return hit;
     },
