@@ -10,6 +10,8 @@ export interface SingleFlight<T> {
    * against `maxInFlight` (refused, every key, only if that many are in flight already).
    */
   runMany(keys: readonly string[], run: () => Promise<readonly T[]>): Promise<T>[];
+  /** The call in flight for `key`, if any. */
+  joined(key: string): Promise<T> | undefined;
   /** True while a call for `key` is in flight (a `run` now would join it). */
   has(key: string): boolean;
   /** Keys with a call in flight now. */
@@ -54,6 +56,7 @@ export function createSingleFlight<T>(
         return settled;
       });
     },
+    joined: (key) => inFlight.get(key),
     has: (key) => inFlight.has(key),
     get size() {
       return inFlight.size;

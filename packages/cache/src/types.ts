@@ -271,17 +271,26 @@ export interface CacheEvents {
 /** Counters since the cache was created. Hit ratio = (l1Hits + l2Hits) / reads. */
 export interface CacheStats {
   strategy: Strategy;
-  /** Calls to `getOrLoad`. */
+  /**
+   * Reads: calls to `getOrLoad` and `get`, and each distinct key of a `getMany` (a key asked twice
+   * in one call is read once).
+   */
   reads: number;
   /** Reads answered by the in-process tier. */
   l1Hits: number;
   /** Reads answered by Redis. */
   l2Hits: number;
-  /** Reads that needed the loader (shared loads counted once per read). */
+  /**
+   * Reads that needed the loader (shared loads counted once per read), and `get`s that found
+   * nothing.
+   */
   misses: number;
   /** Reads answered with a cached "not found". Included in `l1Hits`/`l2Hits`. */
   negativeHits: number;
-  /** Loader calls actually made (single-flight joins several misses into one). */
+  /**
+   * Loader calls actually made (single-flight joins several misses into one; a `getMany` batch is
+   * one call).
+   */
   loads: number;
   /** Misses refused with `E_OVERLOADED` because `maxConcurrentLoads` loads were in flight. */
   loadsShed: number;
@@ -328,7 +337,7 @@ export interface CacheStats {
   writes: number;
   /** Versions announced without a value (`announce`/`announceMany` entries), whatever came of them. */
   announcements: number;
-  /** Invalidation messages published / received from other instances. */
+  /** Invalidation (and clear) messages published / received from other instances. */
   invalidationsSent: number;
   invalidationsReceived: number;
   /** Messages on the channel that were dropped, by reason; none of them changed anything. */
@@ -350,7 +359,10 @@ export interface CacheStats {
    * heartbeat sent after it came back, without flushing it.
    */
   stalls: number;
-  /** L1 flushes (each recovery flushes L1 and the high-water marks). */
+  /**
+   * L1 flushes: each recovery flushes L1 and the high-water marks; each clear of the namespace
+   * (made here, twice, or heard from another instance) flushes L1.
+   */
   l1Flushes: number;
   /** Whether L1 is served now. */
   trusted: boolean;
@@ -396,7 +408,7 @@ export interface Cache<V> {
    * entries fill Redis (pipelined) and L1 by the same rules as `getOrLoad`'s. The batch does not
    * take load leases (`loadLeaseMs`): concurrent batches on several instances may each load a key.
    * A batch starts only when fewer than `maxConcurrentLoads` loads are in flight, whatever its
-   * size (else `E_OVERLOADED`). Rejects as `getOrLoad` does, for the first key that fails, and with
+   * size (else `E_OVERLOADED`). A failed batch fails the call (no `staleIfErrorMs` copies). Rejects as `getOrLoad` does, for the first key that fails, and with
    * `E_INVALID_ENTRY` when the loader's answer is not one entry per key.
    */
   getMany(

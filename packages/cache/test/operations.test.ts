@@ -159,6 +159,18 @@ describe('getMany: many keys, one Redis round trip, one loader call', () => {
     expect(await b.cache.get('user:9')).toMatchObject({ version: 2, tier: 'L2' });
   });
 
+  it('never answers below minVersion: tiers below it are skipped, a source below it fails', async () => {
+    const { cache } = await cacheFixture<User>();
+    await waitFor(() => cache.stats().trusted, { what: 'the bus to be trusted' });
+    await cache.set('user:7', { value: { name: 'v1' }, version: 1 });
+    const db = batchLoader({ 'user:7': { value: { name: 'v2' }, version: 2 } });
+    const [read] = await cache.getMany(['user:7'], db.load, { minVersion: 2 });
+    expect(read).toMatchObject({ version: 2, tier: 'MISS' });
+    await expect(cache.getMany(['user:7'], db.load, { minVersion: 3 })).rejects.toMatchObject({
+      code: 'E_VERSION_UNAVAILABLE',
+    });
+  });
+
   it('refuses a loader answer that is not one entry per key', async () => {
     const { cache } = await cacheFixture<User>();
     const short = async () => [{ value: null, version: 0 }];

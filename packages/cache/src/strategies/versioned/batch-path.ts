@@ -44,6 +44,20 @@ export function createBatchPath<V>(state: VersionedState<V>, read: ReadPathParts
     );
   }
 
+  /** A joined load's answer, or (below the key's floor) the key's own load. */
+  async function reloadIfBelow(
+    key: string,
+    joined: Promise<CacheRead<V>>,
+    loader: BatchLoader<V>,
+    floors: Map<string, number>,
+    ttlMs: number | undefined,
+  ): Promise<CacheRead<V>> {
+    const loaded = await joined;
+    if (loaded.version >= (floors.get(key) ?? 0)) return loaded;
+    // Joins a load of the key started meanwhile, if any, like getOrLoad's reload.
+    return flights.run(key, async () => (await loadBatch([key], loader, ttlMs))[0] as CacheRead<V>);
+  }
+
   /** The loads of `missing`: joined where one is in flight, one loader call for the others. */
   async function loadMissing(
     missing: readonly string[],
@@ -51,25 +65,18 @@ export function createBatchPath<V>(state: VersionedState<V>, read: ReadPathParts
     floors: Map<string, number>,
     ttlMs: number | undefined,
   ): Promise<CacheRead<V>[]> {
-    const joined = missing.filter((key) => flights.has(key));
-    const fresh = missing.filter((key) => !flights.has(key));
-    const one = (key: string) => async () => [...(await loadBatch([key], loader, ttlMs))];
     const started = new Map<string, Promise<CacheRead<V>>>();
+    for (const key of missing) {
+      const joined = flights.joined(key);
+      // Joined a load started before this read: below the floor, load once more (MUST-READ-4).
+      if (joined) started.set(key, reloadIfBelow(key, joined, loader, floors, ttlMs));
+    }
+    const fresh = missing.filter((key) => !started.has(key));
     if (fresh.length > 0) {
       const promises = flights.runMany(fresh, () => loadBatch(fresh, loader, ttlMs));
       for (const [i, key] of fresh.entries()) {
         started.set(key, promises[i] as Promise<CacheRead<V>>);
       }
-    }
-    for (const key of joined) {
-      // Joined a load started before this read: below the floor, load once more (MUST-READ-4).
-      const retry = async () => {
-        const loaded = await flights.run(key, () => Promise.reject(new Error('unreachable')));
-        if (loaded.version >= (floors.get(key) ?? 0)) return loaded;
-        const [again] = flights.runMany([key], one(key));
-        return again as Promise<CacheRead<V>>;
-      };
-      started.set(key, retry());
     }
     return Promise.all(missing.map((key) => started.get(key) as Promise<CacheRead<V>>));
   }
