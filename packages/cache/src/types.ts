@@ -229,7 +229,7 @@ export type Strategy = (typeof strategies)[keyof typeof strategies];
 export interface RejectedFills {
   /** A newer version was announced (or written here) while the value was loading. */
   superseded: number;
-  /** Trust in the bus was lost or regained while the value was loading. */
+  /** Trust in the bus was lost or regained, or the namespace cleared, while the value was loading. */
   epoch: number;
   /** High-water marks were forgotten (bound reached) while loading, maybe this key's. */
   forgotten: number;

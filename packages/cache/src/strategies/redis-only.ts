@@ -107,6 +107,18 @@ function createRedisOnlyCache<V>(
     return { ...entry, tier: 'L2' };
   }
 
+  /** One loader call for `keys`, each stored as a single load's answer would be. */
+  async function loadBatch(keys: readonly string[], loader: BatchLoader<V>, ttlMs?: number) {
+    counters.loads++;
+    const entries = await loader(keys);
+    if (!Array.isArray(entries) || entries.length !== keys.length) {
+      throw new CacheError(errors.invalidEntry, 'the batch loader must give one entry per key');
+    }
+    return Promise.all(
+      keys.map((key, i) => store(key, checkEntry(entries[i] as Loaded<V>, 'the loader'), ttlMs)),
+    );
+  }
+
   async function getMany(
     keys: readonly string[],
     loader: BatchLoader<V>,
@@ -126,21 +138,18 @@ function createRedisOnlyCache<V>(
     });
     if (missing.length > 0) {
       counters.misses += missing.length;
-      const loaded = await Promise.all(
-        flights.runMany(missing, async () => {
-          counters.loads++;
-          const entries = await loader(missing);
-          if (!Array.isArray(entries) || entries.length !== missing.length) {
-            throw new CacheError(
-              errors.invalidEntry,
-              'the batch loader must give one entry per key',
-            );
-          }
-          return Promise.all(
-            missing.map((key, i) => store(key, checkEntry(entries[i], 'the loader'), ttlMs)),
-          );
-        }),
-      );
+      // Keys loading already join their load; the others go to one loader call.
+      const loads = new Map<string, Promise<Loaded<V>>>();
+      for (const key of missing) {
+        const joined = flights.joined(key);
+        if (joined) loads.set(key, joined);
+      }
+      const fresh = missing.filter((key) => !loads.has(key));
+      if (fresh.length > 0) {
+        const started = flights.runMany(fresh, () => loadBatch(fresh, loader, ttlMs));
+        for (const [i, key] of fresh.entries()) loads.set(key, started[i] as Promise<Loaded<V>>);
+      }
+      const loaded = await Promise.all(missing.map((key) => loads.get(key) as Promise<Loaded<V>>));
       missing.forEach((key, i) => {
         answers.set(key, { ...atLeast(key, loaded[i] as Loaded<V>, minVersion), tier: 'MISS' });
       });
