@@ -1,7 +1,15 @@
-import { waitFor } from '@cachelab/testkit';
-import { describe, expect, it } from 'vitest';
-import type { Cache, Loaded } from '../src/index.ts';
-import { cacheFixture, gate, mapLoader, uniqueNamespace } from './fixture.ts';
+import { startTcpProxy, waitFor } from '@cachelab/testkit';
+import { describe, expect, inject, it } from 'vitest';
+import { type Cache, createCache, type Loaded } from '../src/index.ts';
+import {
+  cacheFixture,
+  FIXTURE_HEARTBEAT,
+  gate,
+  mapLoader,
+  onCleanup,
+  redisClient,
+  uniqueNamespace,
+} from './fixture.ts';
 
 type User = { name: string };
 
@@ -120,6 +128,38 @@ describe('getMany: many keys, one Redis round trip, one loader call', () => {
     expect(db.calls).toHaveLength(1);
     // And Redis has what B loaded: A reads it without loading.
     expect(await a.cache.get('user:3')).toMatchObject({ version: 3, tier: 'L2' });
+  });
+
+  it('reads every key from Redis in one round trip, not one per key', async () => {
+    const namespace = uniqueNamespace();
+    const writer = await cacheFixture<User>({ namespace });
+    const keys = Array.from({ length: 16 }, (_, i) => `rt:${i}`);
+    for (const key of keys) await writer.cache.set(key, { value: { name: key }, version: 1 });
+    // The reader's commands cross a proxy that holds every chunk 100 ms each way.
+    const target = new URL(inject('redisUrl'));
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    onCleanup(() => proxy.close());
+    const redis = await redisClient(`redis://127.0.0.1:${proxy.port}`);
+    const subscriber = await redisClient(undefined, { subscriber: true });
+    const reader = createCache<User>({
+      redis,
+      subscriber,
+      namespace,
+      redisTimeoutMs: 5000,
+      ...FIXTURE_HEARTBEAT,
+    });
+    onCleanup(() => reader.close());
+    // Scripts loaded (EVALSHA's NOSCRIPT fallback) before the delay.
+    expect(await reader.get('warm-up')).toBeUndefined();
+    proxy.delay(100);
+    const started = performance.now();
+    const answers = await reader.getMany(keys, async () => []);
+    const elapsedMs = performance.now() - started;
+    expect(answers.map((read) => [read.tier, read.value?.name])).toEqual(
+      keys.map((key) => ['L2', key]),
+    );
+    // One round trip is about 200 ms here; one per key would be 3.2 s.
+    expect(elapsedMs).toBeLessThan(800);
   });
 
   it('joins a load of the same key already in flight instead of loading it again', async () => {
