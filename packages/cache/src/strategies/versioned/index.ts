@@ -9,14 +9,14 @@ import {
 import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
-import { deleteMatching } from '../../redis/namespace.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
 import { createValueCodec } from '../../serializer.ts';
 import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
-import type { ShardedRedisLike, SubscriberLike } from '../../types.ts';
+import type { SubscriberLike } from '../../types.ts';
 import type { StrategyCache, StrategyContext } from '../context.ts';
 import { createAnnouncePath } from './announce-path.ts';
 import { createBatchPath } from './batch-path.ts';
+import { createClearPath } from './clear-path.ts';
 import { createReadPath } from './read-path.ts';
 import type { VersionedState } from './state.ts';
 import { createWritePath } from './write-path.ts';
@@ -56,22 +56,6 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
   }
   // #endregion tutorial:receiver
 
-  /**
-   * The namespace was cleared (here, or heard from another instance): L1 goes, and the fills of
-   * loads and reads that started before it are refused (their token's `clears` is older). Marks
-   * stay: versions still only grow.
-   */
-  function dropForClear(): void {
-    state.clears++;
-    l1.clear();
-    counters.l1Flushes++;
-  }
-
-  function onClear(_message: ClearMessage): void {
-    counters.invalidationsReceived++;
-    dropForClear();
-  }
-
   function onTrustChange(trusted: boolean): void {
     if (!trusted) {
       counters.trustLost++;
@@ -100,7 +84,8 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
     timeoutMs: config.redisTimeoutMs,
     redisCall: context.redisCall,
     onInvalidation,
-    onClear: (message) => onClear(message),
+    // Called once subscribed, after `clearPath` below exists.
+    onClear: () => clearPath.onClear(),
     onTrustChange,
     onStall: () => counters.stalls++,
     onRejected: (reason) => counters.messagesRejected[reason]++,
@@ -140,6 +125,13 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
       if (sharded) return { channel: context.keys.shardChannel(key), when, payload, sharded };
       return { channel, when, payload };
     },
+    clearAnnouncement() {
+      const message = { type: 'clr', origin, seq: seq++, ts: wallClockMs() } satisfies ClearMessage;
+      // Every instance subscribes to every shard channel: the first one reaches them all.
+      const [first] = context.keys.shardChannels();
+      const payload = codec.encode(message);
+      return sharded ? { channel: first as string, payload, sharded } : { channel, payload };
+    },
     ttlOf: (entry, ttlMs = config.ttlMs) => ({
       ttlMs: jitterTtl(entry.value === null ? config.negativeTtlMs : ttlMs, config.ttlJitter),
       // Still longer than any data entry of the key (MUST-VER-3), this one included.
@@ -147,35 +139,7 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
     }),
   };
 
-  /** Tells every instance of the namespace that it was cleared (they ignore it if from us). */
-  async function announceClear(): Promise<void> {
-    const message = { type: 'clr', origin, seq: seq++, ts: wallClockMs() } satisfies ClearMessage;
-    const payload = codec.encode(message);
-    // Every instance subscribes to every shard channel: the first one reaches them all.
-    const [first] = context.keys.shardChannels();
-    await context.redisCall('PUBLISH clear', () =>
-      sharded
-        ? (config.redis as ShardedRedisLike).sPublish(first as string, payload)
-        : config.redis.publish(channel, payload),
-    );
-    counters.invalidationsSent++;
-  }
-
-  // #region tutorial:clear
-  /**
-   * Clears the namespace: L1 and the announcement first (other instances stop serving and filling
-   * what they hold), then every Redis key, then L1 and the announcement again, which voids what a
-   * read that started between the two could have found in Redis before it was deleted.
-   */
-  async function clear(): Promise<void> {
-    dropForClear();
-    await announceClear();
-    await deleteMatching(config.redis, context.keys.pattern(), context.redisCall);
-    dropForClear();
-    await announceClear();
-  }
-  // #endregion tutorial:clear
-
+  const clearPath = createClearPath(state);
   const readPath = createReadPath(state);
   const getMany = createBatchPath(state, readPath);
   const writePath = createWritePath(state);
@@ -187,7 +151,7 @@ export function createVersionedCache<V>(context: StrategyContext): StrategyCache
     getMany,
     set: writePath.set,
     delete: writePath.delete,
-    clear,
+    clear: clearPath.clear,
     announce: announcePath.announce,
     announceMany: announcePath.announceMany,
     stats: () => ({
