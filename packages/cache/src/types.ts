@@ -440,8 +440,9 @@ export interface Cache<V> {
    * keys, on every master of a Redis Cluster) and from the L1 of every instance (a clear message
    * on the channel, sent before and after the deletion). A load that started before an instance
    * heard of the clear fills neither its L1 nor Redis. For deploys and schema changes; versions
-   * stay what the source of truth says. Rejects with the Redis error (bounded by
-   * `redisTimeoutMs` per call): the caller calls it again. `delete` and `ttl-only` remove their
+   * stay what the source of truth says. The `redis` client needs `scan` and `unlink` (a cluster
+   * client: `masters` and `nodeClient`; node-redis has them), else a `TypeError`. Rejects with the
+   * Redis error (bounded by `redisTimeoutMs` per call): the caller calls it again. `delete` and `ttl-only` remove their
    * Redis entries; `none` has nothing to remove.
    */
   clear(): Promise<void>;
