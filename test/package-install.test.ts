@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const manifest = JSON.parse(await readFile(join(ROOT, 'packages/cache/package.json'), 'utf8')) as {
   name: string;
   version: string;
-  devDependencies: { redis: string };
+  devDependencies: { redis: string; superjson: string };
 };
 
 /**
@@ -58,11 +58,16 @@ describe('the packed @cachelab/cache, installed into a plain Node ESM project', 
       join(project, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
     );
-    await copyFile(
-      join(ROOT, 'packages/cache/examples/two-instances.js'),
-      join(project, 'two-instances.js'),
-    );
-    const install = ['install', `./${tarball.filename}`, `redis@${manifest.devDependencies.redis}`];
+    for (const example of ['two-instances.js', 'operations.js']) {
+      await copyFile(join(ROOT, 'packages/cache/examples', example), join(project, example));
+    }
+    const { redis: redisRange, superjson } = manifest.devDependencies;
+    const install = [
+      'install',
+      `./${tarball.filename}`,
+      `redis@${redisRange}`,
+      `superjson@${superjson}`,
+    ];
     await run('npm', [...install, '--no-audit', '--no-fund'], {
       cwd: project,
       env: consumerEnv(),
@@ -86,6 +91,7 @@ describe('the packed @cachelab/cache, installed into a plain Node ESM project', 
         'dist/lua/read.lua',
         'dist/lua/fill.lua',
         'examples/two-instances.js',
+        'examples/operations.js',
       ]),
     );
     expect(files.filter((file) => /^test\/|tsbuildinfo/.test(file))).toEqual([]);
@@ -104,6 +110,32 @@ describe('the packed @cachelab/cache, installed into a plain Node ESM project', 
     expect(reads).toEqual([
       { tier: 'MISS', version: 1, value: { name: 'Ada' } },
       { tier: 'L2', version: 2, value: { name: 'Grace' } },
+    ]);
+  });
+
+  it('runs the operations example with plain node: every operation, with superjson as the serializer', async () => {
+    const { stdout } = await run(process.execPath, ['operations.js'], {
+      cwd: project,
+      env: consumerEnv({ REDIS_URL: redis.url }),
+      timeout: 30_000,
+    });
+    const ada = { name: 'Ada', since: 'Date 2020-01-01T00:00:00.000Z', tags: 'Set admin' };
+    const grace = { name: 'Grace', since: 'Date 2021-06-01T00:00:00.000Z', tags: 'Set ' };
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
+      { label: 'get before any load' },
+      { label: 'getOrLoad', tier: 'MISS', version: 1, value: ada },
+      { label: 'get', tier: 'L2', version: 1, value: ada },
+      { label: 'getMany', tier: 'L1', version: 1, value: ada },
+      { label: 'getMany', tier: 'MISS', version: 1, value: grace },
+      { label: 'getMany', tier: 'MISS', version: 0, value: null },
+      { label: 'after set', tier: 'L1', version: 2, value: { ...grace, name: 'Grace H.' } },
+      { label: 'after delete', tier: 'L1', version: 2, value: null },
+      { label: 'after clear' },
     ]);
   });
 

@@ -17,6 +17,8 @@ import (
 // call back into the bus (reading its atomics is fine).
 type busEvents struct {
 	invalidation func(m message.Message)
+	// clear: another instance cleared the namespace (MUST-CLEAR-2).
+	clear func(m message.Message)
 	// trustChange runs before a regained trust becomes visible (the cache flushes L1 then).
 	trustChange func(trusted bool)
 	stall       func()
@@ -258,8 +260,11 @@ func (b *bus) onMessage(raw, channel string) {
 		return
 	}
 	if m.Origin != b.origin {
-		if m.Type == message.TypeInvalidation {
+		switch m.Type {
+		case message.TypeInvalidation:
 			b.events.invalidation(m)
+		case message.TypeClear:
+			b.events.clear(m)
 		}
 		return
 	}

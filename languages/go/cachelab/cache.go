@@ -66,6 +66,9 @@ type Cache[V any] struct {
 	readSeq  atomic.Int64
 	seq      atomic.Int64 // announcements' seq
 	leaseSeq atomic.Int64
+	// clears counts the clears of the namespace heard (SPEC §5.8): a fill whose token is older
+	// is void.
+	clears atomic.Int64
 
 	writes  writeRetries[V]
 	closed  atomic.Bool
@@ -107,6 +110,7 @@ func New[V any](opts Options) (*Cache[V], error) {
 	}
 	c.bus = newBus(o.Redis, c.sharded, channels, codec, o.Origin, o, busEvents{
 		invalidation: c.onInvalidation,
+		clear:        c.onClear,
 		trustChange:  c.onTrustChange,
 		stall:        func() { c.counter.stalls.Add(1) },
 		rejected:     c.counter.reject,
@@ -168,6 +172,17 @@ func (c *Cache[V]) onInvalidation(m message.Message) {
 	c.mu.Unlock()
 }
 
+// onClear: another instance cleared the namespace (MUST-CLEAR-2): drop L1 and void the fills
+// of loads and reads that started before; the marks stay (versions still only grow).
+func (c *Cache[V]) onClear(message.Message) {
+	c.counter.invalidationsReceived.Add(1)
+	c.mu.Lock()
+	c.clears.Add(1)
+	c.l1.Clear()
+	c.mu.Unlock()
+	c.counter.l1Flushes.Add(1)
+}
+
 // onTrustChange: regained trust flushes L1 and the marks (MUST-TRUST-5).
 func (c *Cache[V]) onTrustChange(trusted bool) {
 	if !trusted {
@@ -186,12 +201,14 @@ func (c *Cache[V]) onTrustChange(trusted bool) {
 }
 
 // fillToken is taken before the Redis read or load whose answer may fill L1 (SPEC §10).
-type fillToken struct{ epoch, markEvictions int64 }
+type fillToken struct{ epoch, markEvictions, clears int64 }
 
 func (c *Cache[V]) token() fillToken {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return fillToken{epoch: c.bus.epoch.Load(), markEvictions: c.marks.Evictions()}
+	return fillToken{
+		epoch: c.bus.epoch.Load(), markEvictions: c.marks.Evictions(), clears: c.clears.Load(),
+	}
 }
 
 // fillL1 stores an entry unless that could make L1 serve something older than the protocol
@@ -203,7 +220,7 @@ func (c *Cache[V]) fillL1(key string, value *V, version int64, t fillToken) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch mark := c.marks.Get(key); {
-	case c.bus.epoch.Load() != t.epoch:
+	case c.void(t):
 		c.counter.rejectedEpoch.Add(1)
 	case version < mark:
 		c.counter.rejectedSuperseded.Add(1)
@@ -212,6 +229,12 @@ func (c *Cache[V]) fillL1(key string, value *V, version int64, t fillToken) {
 	default:
 		c.l1.Set(key, value, version, time.Now())
 	}
+}
+
+// void reports whether trust changed or the namespace was cleared since t was taken: a fill of
+// what was read then goes nowhere (MUST-FILL-1, MUST-FILL-2, MUST-CLEAR-2).
+func (c *Cache[V]) void(t fillToken) bool {
+	return c.bus.epoch.Load() != t.epoch || c.clears.Load() != t.clears
 }
 
 func (c *Cache[V]) mark(key string) int64 {

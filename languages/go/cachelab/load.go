@@ -143,7 +143,7 @@ func (c *Cache[V]) load(ctx context.Context, key string, loader Loader[V]) (Read
 	if err != nil {
 		return Read[V]{}, err
 	}
-	if c.bus.epoch.Load() != t.epoch {
+	if c.void(t) {
 		// The bus dropped meanwhile (Redis may even have restarted empty and forgotten a newer
 		// version): what was read may be stale, and no tier, not even Redis, may take it.
 		c.counter.rejectedEpoch.Add(1)

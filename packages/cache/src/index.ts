@@ -14,13 +14,16 @@ export {
   type OptionProblem,
   validateCacheOptions,
 } from './options.ts';
+export { jsonSerializer, type Serializer } from './serializer.ts';
 export {
   type Announced,
+  type BatchLoader,
   type Cache,
   type CacheEvents,
   type CacheRead,
   type CacheStats,
   type Consistency,
+  type DeleteOptions,
   type Loaded,
   type Loader,
   type PropagationStats,
@@ -28,6 +31,7 @@ export {
   type RedisLike,
   type RejectedFills,
   type RejectedMessages,
+  type ScanLike,
   type ShardedRedisLike,
   type ShardedSubscriberLike,
   type Strategy,
@@ -36,4 +40,5 @@ export {
   strategies,
   type Tier,
   tiers,
+  type WriteOptions,
 } from './types.ts';

@@ -1,5 +1,7 @@
+import { closest } from 'fastest-levenshtein';
 import type { CacheError } from './errors.ts';
 import { isValidNamespace, NAMESPACE_RULE } from './keys.ts';
+import { jsonSerializer, type Serializer } from './serializer.ts';
 import {
   type CacheEvents,
   type Loaded,
@@ -158,6 +160,15 @@ export interface CacheOptions {
    */
   signingSecret?: string | readonly string[];
   /**
+   * How values are stored in Redis: a codec `{ encode(value): string, decode(text) }`. Every tier
+   * answers `decode(encode(value))`, the loading instance included. JSON by default, which is what
+   * the Python and Go implementations read: a serializer that keeps more (`Date`, `Map`, `Set`,
+   * `BigInt`, e.g. superjson's `{ encode: superjson.stringify, decode: superjson.parse }`) is for
+   * namespaces that only Node.js instances share. Every instance of a namespace must use the same.
+   * @default JSON
+   */
+  serializer?: Serializer;
+  /**
    * Told about every degraded operation (Redis error or timeout, corrupt entry, failed
    * invalidation). The cache never throws these at callers of reads.
    */
@@ -198,6 +209,7 @@ export const DEFAULT_CACHE_OPTIONS = {
   loadLeaseMs: DEFAULT_LOAD_LEASE_MS,
   staleIfErrorMs: DEFAULT_STALE_IF_ERROR_MS,
   earlyRefresh: 0,
+  serializer: jsonSerializer,
   onError: () => {},
   events: {},
   hooks: {},
@@ -304,10 +316,56 @@ export function validateCacheOptions(
     );
   }
   if (typeof resolved.onError !== 'function') problem('onError', 'must be a function');
+  const { serializer } = resolved;
+  if (typeof serializer?.encode !== 'function' || typeof serializer?.decode !== 'function') {
+    problem('serializer', 'must be a codec `{ encode(value): string, decode(text) }`');
+  }
   if (typeof resolved.events !== 'object' || resolved.events === null) {
     problem('events', 'must be an object of listeners');
   }
   return problems;
+}
+
+/** Every option of {@link CacheOptions} (the record makes the compiler check that none is missing). */
+const OPTION_NAMES: Record<keyof CacheOptions, true> = {
+  ...(Object.fromEntries(Object.keys(DEFAULT_CACHE_OPTIONS).map((name) => [name, true])) as Record<
+    keyof typeof DEFAULT_CACHE_OPTIONS,
+    true
+  >),
+  redis: true,
+  subscriber: true,
+  origin: true,
+  signingSecret: true,
+};
+
+/** The keys of the options that are objects of named members, with their members. */
+const NESTED_OPTIONS = {
+  events: { propagated: true } satisfies Record<keyof CacheEvents, true>,
+  hooks: { beforeFill: true } satisfies Record<keyof CacheHooks, true>,
+} as const;
+
+/**
+ * Throws a `TypeError` for the first key of `given` that `known` does not have, naming the nearest
+ * known one (`` `ttl` is not an option; did you mean `ttlMs`? ``): in JavaScript a mistyped option
+ * would otherwise be ignored without a word.
+ */
+function refuseUnknown(given: object, known: object, what: string): void {
+  const names = Object.keys(known);
+  for (const name of Object.keys(given)) {
+    if (Object.hasOwn(known, name)) continue;
+    throw new TypeError(`\`${name}\` is not ${what}; did you mean \`${closest(name, names)}\`?`);
+  }
+}
+
+/** Throws a `TypeError` naming the first option (or member of `events`/`hooks`) that is unknown. */
+function checkOptionNames(options: CacheOptions): void {
+  refuseUnknown(options, OPTION_NAMES, 'an option');
+  for (const [option, members] of Object.entries(NESTED_OPTIONS)) {
+    const given = options[option as keyof typeof NESTED_OPTIONS];
+    if (typeof given === 'object' && given !== null) {
+      refuseUnknown(given, members, `a member of \`${option}\``);
+    }
+  }
 }
 
 /** Applies defaults and validates every option, naming the one that is wrong. */
@@ -315,6 +373,7 @@ export function resolveOptions(options: CacheOptions): ResolvedCacheOptions {
   if (!options || typeof options.redis?.get !== 'function') {
     throw new TypeError('`redis` must be a connected Redis client');
   }
+  checkOptionNames(options);
   const [first] = validateCacheOptions(options);
   if (first) throw new TypeError(`\`${first.option}\` ${first.rule}`);
   const { signingSecret, ...rest } = {

@@ -19,6 +19,24 @@ export interface RedisLike {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   /** `PUBLISH channel message`: how many subscribers received it. */
   publish(channel: string, message: string): Promise<number>;
+  /** `SCAN cursor MATCH pattern COUNT n` (`clear` only, on one Redis). */
+  scan?(
+    cursor: string,
+    options: { MATCH: string; COUNT: number },
+  ): Promise<{ cursor: string; keys: string[] }>;
+  /** `UNLINK key…`: how many keys were removed (`clear` only). */
+  unlink?(keys: string[]): Promise<number>;
+}
+
+/** The commands `clear` sends to each master of a Redis Cluster. */
+export interface ScanLike {
+  /** `SCAN cursor MATCH pattern COUNT n`. */
+  scan(
+    cursor: string,
+    options: { MATCH: string; COUNT: number },
+  ): Promise<{ cursor: string; keys: string[] }>;
+  /** `UNLINK key`. */
+  unlink(key: string): Promise<number>;
 }
 
 /**
@@ -28,6 +46,10 @@ export interface RedisLike {
 export interface ShardedRedisLike extends RedisLike {
   /** `SPUBLISH shardchannel message`, sent to the master that owns the channel's slot. */
   sPublish(channel: string, message: string): Promise<number>;
+  /** The cluster's masters (`clear` scans each). */
+  readonly masters?: readonly unknown[];
+  /** The connection to one of {@link masters} (`clear` only). */
+  nodeClient?(master: never): Promise<ScanLike>;
 }
 
 /**
@@ -114,6 +136,13 @@ export interface Announced {
 /** Loads the authoritative entry for a key on a cache miss. */
 export type Loader<V> = (key: string) => Promise<Loaded<V>>;
 
+/**
+ * Loads the authoritative entries of many keys in one call (one query, `WHERE id = ANY($1)`):
+ * given the keys that missed every tier, each once, it returns their entries in the same order,
+ * one per key (`{ value: null, version: 0 }` for a key that never existed).
+ */
+export type BatchLoader<V> = (keys: readonly string[]) => Promise<readonly Loaded<V>[]>;
+
 /** Which tier answered a read. */
 export const tiers = { l1: 'L1', l2: 'L2', miss: 'MISS', stale: 'STALE' } as const;
 
@@ -152,6 +181,31 @@ export interface ReadOptions {
    * @default 0
    */
   minVersion?: number;
+  /**
+   * Time to live in Redis of what this read loads, in ms, instead of the cache's `ttlMs` (a
+   * "not found" keeps `negativeTtlMs`); the L1 copy lives no longer than it either. An integer
+   * from 1 to 2 147 483 647; anything else is a `TypeError`.
+   * @default the cache's `ttlMs`
+   */
+  ttlMs?: number;
+}
+
+/** Per-write options of `set`. */
+export interface WriteOptions {
+  /**
+   * Time to live in Redis of this value, in ms, instead of the cache's `ttlMs` (as for reads).
+   * @default the cache's `ttlMs`
+   */
+  ttlMs?: number;
+}
+
+/** Options of `delete`. */
+export interface DeleteOptions {
+  /**
+   * The version the source of truth gave the deletion (its tombstone's version), a positive
+   * integer: the key is cached as "not found" at this version.
+   */
+  version: number;
 }
 
 /** The invalidation strategies, selectable for study and comparison. */
@@ -174,7 +228,7 @@ export type Strategy = (typeof strategies)[keyof typeof strategies];
 export interface RejectedFills {
   /** A newer version was announced (or written here) while the value was loading. */
   superseded: number;
-  /** Trust in the bus was lost or regained while the value was loading. */
+  /** Trust in the bus was lost or regained, or the namespace cleared, while the value was loading. */
   epoch: number;
   /** High-water marks were forgotten (bound reached) while loading, maybe this key's. */
   forgotten: number;
@@ -216,17 +270,26 @@ export interface CacheEvents {
 /** Counters since the cache was created. Hit ratio = (l1Hits + l2Hits) / reads. */
 export interface CacheStats {
   strategy: Strategy;
-  /** Calls to `getOrLoad`. */
+  /**
+   * Reads: calls to `getOrLoad` and `get`, and each distinct key of a `getMany` (a key asked twice
+   * in one call is read once).
+   */
   reads: number;
   /** Reads answered by the in-process tier. */
   l1Hits: number;
   /** Reads answered by Redis. */
   l2Hits: number;
-  /** Reads that needed the loader (shared loads counted once per read). */
+  /**
+   * Reads that needed the loader (shared loads counted once per read), and `get`s that found
+   * nothing.
+   */
   misses: number;
   /** Reads answered with a cached "not found". Included in `l1Hits`/`l2Hits`. */
   negativeHits: number;
-  /** Loader calls actually made (single-flight joins several misses into one). */
+  /**
+   * Loader calls actually made (single-flight joins several misses into one; a `getMany` batch is
+   * one call).
+   */
   loads: number;
   /** Misses refused with `E_OVERLOADED` because `maxConcurrentLoads` loads were in flight. */
   loadsShed: number;
@@ -273,7 +336,7 @@ export interface CacheStats {
   writes: number;
   /** Versions announced without a value (`announce`/`announceMany` entries), whatever came of them. */
   announcements: number;
-  /** Invalidation messages published / received from other instances. */
+  /** Invalidation (and clear) messages published / received from other instances. */
   invalidationsSent: number;
   invalidationsReceived: number;
   /** Messages on the channel that were dropped, by reason; none of them changed anything. */
@@ -295,7 +358,10 @@ export interface CacheStats {
    * heartbeat sent after it came back, without flushing it.
    */
   stalls: number;
-  /** L1 flushes (each recovery flushes L1 and the high-water marks). */
+  /**
+   * L1 flushes: each recovery flushes L1 and the high-water marks; each clear of the namespace
+   * (made here, twice, or heard from another instance) flushes L1.
+   */
   l1Flushes: number;
   /** Whether L1 is served now. */
   trusted: boolean;
@@ -324,6 +390,32 @@ export interface Cache<V> {
    */
   getLocal(key: string, loader: Loader<V>, options?: ReadOptions): CacheRead<V> | undefined;
   /**
+   * The entry for `key` from L1 or Redis, without a loader: `undefined` when neither holds one
+   * that may answer (counted as a miss). A cached "not found" is an answer (`value: null`). The
+   * same rules as `getOrLoad` otherwise: `minVersion`, `strict`, and a Redis answer fills L1 only
+   * if no newer version was announced meanwhile. Redis failing makes it `undefined`, never an
+   * error. `ttlMs` has no effect (nothing is loaded). Only `versioned` has an L1; the other
+   * strategies read Redis (`none`: always `undefined`).
+   */
+  get(key: string, options?: ReadOptions): Promise<CacheRead<V> | undefined>;
+  /**
+   * {@link Cache.getOrLoad} for many keys, answered in the order asked (a key asked twice is
+   * answered twice). L1 first; then every key that L1 did not answer is read from Redis in one
+   * round trip (the reads are pipelined: one per Redis Cluster node that owns some of the keys);
+   * then the keys that missed everywhere go to ONE call of `loader`, with each such key once,
+   * except keys already loading in this process, which join that load (single-flight). Loaded
+   * entries fill Redis (pipelined) and L1 by the same rules as `getOrLoad`'s. The batch does not
+   * take load leases (`loadLeaseMs`): concurrent batches on several instances may each load a key.
+   * A batch starts only when fewer than `maxConcurrentLoads` loads are in flight, whatever its
+   * size (else `E_OVERLOADED`). A failed batch fails the call (no `staleIfErrorMs` copies). Rejects as `getOrLoad` does, for the first key that fails, and with
+   * `E_INVALID_ENTRY` when the loader's answer is not one entry per key.
+   */
+  getMany(
+    keys: readonly string[],
+    loader: BatchLoader<V>,
+    options?: ReadOptions,
+  ): Promise<CacheRead<V>[]>;
+  /**
    * A write-through set: call after the source of truth was written, with what was written (the
    * value, `null` for a deletion, and the version the source of truth gave it). From then on this
    * instance answers with it, and (depending on the strategy) the other instances do too. In
@@ -333,7 +425,26 @@ export interface Cache<V> {
    * `E_INVALID_ENTRY` (not `{ value, version }`) before touching Redis; never because of Redis
    * (an announcement Redis did not take is retried in the background).
    */
-  set(key: string, written: Loaded<V>): Promise<void>;
+  set(key: string, written: Loaded<V>, options?: WriteOptions): Promise<void>;
+  /**
+   * A write-through delete: call after the key was deleted in the source of truth, with the
+   * version it gave the deletion (a tombstone's version). The same as `set(key, { value: null,
+   * version })`: the key is cached as "not found" at that version (for `negativeTtlMs`) and the
+   * version is announced to every instance like a set's. Rejects with `E_INVALID_KEY`, or
+   * `E_INVALID_ENTRY` when `version` is not a positive integer; never because of Redis.
+   */
+  delete(key: string, options: DeleteOptions): Promise<void>;
+  /**
+   * Removes every entry of the namespace: from Redis (`SCAN` and `UNLINK` of the namespace's
+   * keys, on every master of a Redis Cluster) and from the L1 of every instance (a clear message
+   * on the channel, sent before and after the deletion). A load that started before an instance
+   * heard of the clear fills neither its L1 nor Redis. For deploys and schema changes; versions
+   * stay what the source of truth says. The `redis` client needs `scan` and `unlink` (a cluster
+   * client: `masters` and `nodeClient`; node-redis has them), else a `TypeError`. Rejects with the
+   * Redis error (bounded by `redisTimeoutMs` per call): the caller calls it again. `delete` and `ttl-only` remove their
+   * Redis entries; `none` has nothing to remove.
+   */
+  clear(): Promise<void>;
   /**
    * Announces a version committed to the source of truth without going through `set` (a
    * write from another service, or relayed from an outbox), without its value. In `versioned`,

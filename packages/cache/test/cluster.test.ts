@@ -138,6 +138,37 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
     },
   );
 
+  it('getMany over keys of every shard, then clear: every master emptied, every L1 dropped', async () => {
+    const namespace = uniqueNamespace();
+    const a = await instance(namespace, 'a');
+    const b = await instance(namespace, 'b');
+    await waitFor(() => a.cache.stats().trusted && b.cache.stats().trusted, {
+      what: 'both buses to be trusted',
+    });
+    const keys = keysOnEveryShard();
+    const calls: string[][] = [];
+    const batch = async (asked: readonly string[]) => {
+      calls.push([...asked]);
+      return asked.map(() => v(1));
+    };
+    const loaded = await a.cache.getMany(keys, batch);
+    expect(loaded.map((read) => read.tier)).toEqual(keys.map(() => 'MISS'));
+    expect(calls).toEqual([keys]);
+    const fromRedis = await b.cache.getMany(keys, batch);
+    expect(fromRedis.map((read) => read.tier)).toEqual(keys.map(() => 'L2'));
+    expect((await b.cache.getMany(keys, batch)).map((read) => read.tier)).toEqual(
+      keys.map(() => 'L1'),
+    );
+    await a.cache.clear();
+    for (const master of a.redis.masters) {
+      const node = await a.redis.nodeClient(master);
+      expect(await node.keys(`${namespace}:*`)).toEqual([]);
+    }
+    await waitFor(() => b.cache.stats().l1Size === 0, { what: 'B to drop its L1' });
+    for (const key of keys) expect(await b.cache.get(key)).toBeUndefined();
+    expect(a.cache.stats().redisErrors + b.cache.stats().redisErrors).toBe(0);
+  });
+
   it('write-then-read across three instances: every read after a write sees it, on every shard', async () => {
     const list = await instances(3);
     const source = mapLoader<User>();

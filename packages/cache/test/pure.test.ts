@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeEntry, encodeEntry } from '../src/codec.ts';
 import { jitterTtl } from '../src/jitter.ts';
+import { deepFreeze } from '../src/local/freeze.ts';
 import { createL1Store } from '../src/local/l1-store.ts';
 import { resolveOptions, validateCacheOptions } from '../src/options.ts';
 import { createHealthGate } from '../src/redis/health-gate.ts';
@@ -31,6 +32,30 @@ describe('entry codec', () => {
     '{"v":9007199254740993,"d":1}',
   ])('refuses %s', (raw) => {
     expect(decodeEntry(raw)).toBeUndefined();
+  });
+});
+
+describe('deepFreeze', () => {
+  it('freezes objects, arrays, Maps, Sets and Dates all the way down, and leaves typed arrays', () => {
+    const value = deepFreeze({
+      list: [{ n: 1 }],
+      map: new Map([['k', { deep: [1] }]]),
+      set: new Set([{ in: true }]),
+      when: new Date(0),
+      bytes: new Uint8Array([1, 2]),
+    });
+    expect(() => value.list.push({ n: 2 })).toThrow(TypeError);
+    expect(() => {
+      (value.list[0] as { n: number }).n = 2;
+    }).toThrow(TypeError);
+    expect(() => value.map.get('k')?.deep.push(2)).toThrow(TypeError);
+    expect(() => value.map.delete('k')).toThrow(TypeError);
+    expect(() => value.set.clear()).toThrow(TypeError);
+    expect(() => value.when.setTime(1)).toThrow(TypeError);
+    expect(value.when.getTime()).toBe(0);
+    expect(value.map.get('k')).toEqual({ deep: [1] });
+    value.bytes[0] = 9;
+    expect(value.bytes[0]).toBe(9);
   });
 });
 
@@ -181,6 +206,35 @@ describe('cache options', () => {
 
   it('requires a Redis client', () => {
     expect(() => resolveOptions({} as never)).toThrow('`redis`');
+  });
+
+  it('refuses an unknown option with a TypeError naming it and the nearest real one', () => {
+    const unknown = (options: object) => () =>
+      resolveOptions({ redis, strategy: 'delete', ...options } as never);
+    expect(unknown({ ttl: 1000 })).toThrow(TypeError);
+    expect(unknown({ ttl: 1000 })).toThrow('`ttl` is not an option; did you mean `ttlMs`?');
+    expect(unknown({ l1TTLMs: 5 })).toThrow('did you mean `l1TtlMs`?');
+    expect(unknown({ onerror: () => {} })).toThrow('`onerror` is not an option');
+    expect(unknown({ events: { propagate: () => {} } })).toThrow(
+      '`propagate` is not a member of `events`; did you mean `propagated`?',
+    );
+    expect(unknown({ hooks: { beforeFil: () => {} } })).toThrow('did you mean `beforeFill`?');
+    // Every real option is accepted, `undefined` included.
+    expect(() =>
+      resolveOptions({ redis, strategy: 'delete', origin: undefined, signingSecret: undefined }),
+    ).not.toThrow();
+  });
+
+  it('takes a serializer `{ encode, decode }` and refuses anything else', () => {
+    const serializer = { encode: JSON.stringify, decode: JSON.parse };
+    expect(resolveOptions({ redis, strategy: 'delete', serializer }).serializer).toBe(serializer);
+    expect(() =>
+      resolveOptions({
+        redis,
+        strategy: 'delete',
+        serializer: { encode: JSON.stringify } as never,
+      }),
+    ).toThrow('`serializer` must be a codec');
   });
 });
 

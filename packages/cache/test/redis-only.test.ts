@@ -188,3 +188,32 @@ describe('basic cache-aside when Redis is unreachable', () => {
     expect(cache.stats()).toMatchObject({ redisErrors: 1, redisSkipped: 1 });
   });
 });
+
+describe('the new operations on the Redis-only strategies', () => {
+  it('delete strategy: get, getMany (one loader call), delete and clear over Redis alone', async () => {
+    const { cache, redis, namespace } = await cacheFixture({ strategy: 'delete' });
+    const rows = { a: { value: ada, version: 1 }, b: { value: { name: 'Bo' }, version: 2 } };
+    const calls: string[][] = [];
+    const batch = async (keys: readonly string[]) => {
+      calls.push([...keys]);
+      return keys.map((key) => rows[key as 'a' | 'b'] ?? { value: null, version: 0 });
+    };
+    expect(await cache.get('a')).toBeUndefined();
+    const first = await cache.getMany(['b', 'a', 'c', 'a'], batch, { ttlMs: 9_000 });
+    expect(first.map((read) => [read.tier, read.version])).toEqual([
+      ['MISS', 2],
+      ['MISS', 1],
+      ['MISS', 0],
+      ['MISS', 1],
+    ]);
+    expect(calls).toEqual([['b', 'a', 'c']]);
+    expect(await cache.get('a')).toEqual({ value: ada, version: 1, tier: 'L2' });
+    const again = await cache.getMany(['a', 'b'], batch);
+    expect(again.map((read) => read.tier)).toEqual(['L2', 'L2']);
+    expect(calls).toHaveLength(1);
+    await cache.delete('a', { version: 3 });
+    expect(await cache.get('a')).toBeUndefined();
+    await cache.clear();
+    expect(await redis.keys(`${namespace}:*`)).toEqual([]);
+  });
+});

@@ -12,13 +12,15 @@ import (
 	"github.com/cachelab/cachelab/languages/go/cachelab/keys"
 )
 
-// Type tells an invalidation from a heartbeat.
+// Type tells an invalidation from a heartbeat and a clear.
 type Type string
 
 // The message types.
 const (
 	TypeInvalidation Type = "inv"
 	TypeHeartbeat    Type = "hb"
+	// TypeClear: the sender cleared the namespace (SPEC §5.8, MUST-CLEAR-1).
+	TypeClear Type = "clr"
 )
 
 // MaxSafeInteger is the largest version and seq a message may carry (2^53−1, MUST-MSG-4).
@@ -30,8 +32,8 @@ const MaxLength = 2*keys.MaxKeyLength + 1024
 // MaxSignedLength is the longest signed message: the MAC and its dot in front.
 const MaxSignedLength = MaxLength + macPrefixLength
 
-// Message is an invalidation (key now has version) or a heartbeat. Key and Version are empty
-// in a heartbeat.
+// Message is an invalidation (key now has version), a heartbeat or a clear. Key and Version are
+// empty in a heartbeat and a clear.
 type Message struct {
 	Type    Type
 	Key     string
@@ -118,8 +120,8 @@ func Decode(raw string) (Message, bool) {
 	}
 	m.Origin, m.Seq, m.TS = origin, seq, ts
 	switch Type(typ) {
-	case TypeHeartbeat:
-		m.Type = TypeHeartbeat
+	case TypeHeartbeat, TypeClear:
+		m.Type = Type(typ)
 		return m, true
 	case TypeInvalidation:
 		version, okVersion := countField(fields, "version")

@@ -89,6 +89,8 @@ func TestEncodeWritesNodesBytes(t *testing.T) {
 			`{"type":"inv","key":"user:42","version":7,"origin":"app-1","seq":12,"ts":1765065600123.25}`},
 		{Message{Type: TypeHeartbeat, Origin: "app-1", Seq: 41, TS: 1765065600123},
 			`{"type":"hb","origin":"app-1","seq":41,"ts":1765065600123}`},
+		{Message{Type: TypeClear, Origin: "app-1", Seq: 13, TS: 1765065600123.25},
+			`{"type":"clr","origin":"app-1","seq":13,"ts":1765065600123.25}`},
 		{Message{Type: TypeInvalidation, Key: `a"b\c<&>é`, Version: 1, Origin: "o", Seq: 0, TS: 0.5},
 			`{"type":"inv","key":"a\"b\\c<&>é","version":1,"origin":"o","seq":0,"ts":0.5}`},
 	}

@@ -16,7 +16,7 @@ from cachelab.codec import encode_value, loads, parse_version
 from cachelab.errors import CachelabError, CorruptEntryError
 from cachelab.keys import Keys
 from cachelab.local import HighWaterMarks, L1Store, jitter_ttl
-from cachelab.messages import Invalidation, MessageCodec, RejectReason, wall_clock_ms
+from cachelab.messages import Clear, Invalidation, MessageCodec, RejectReason, wall_clock_ms
 from cachelab.options import CacheOptions
 from cachelab.types import CacheRead, Loaded, V
 
@@ -66,6 +66,7 @@ class FillToken:
 
     epoch: int
     mark_evictions: int
+    clears: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +115,14 @@ class VersionedCore(Generic[V]):
             heartbeat_interval_ms=options.heartbeat_interval_ms,
             heartbeat_timeout_ms=options.heartbeat_timeout_ms,
             on_invalidation=self.on_invalidation,
+            on_clear=self.on_clear,
             on_trust_change=self.on_trust_change,
             on_rejected=self.on_rejected,
             on_stall=self.on_stall,
         )
         self._seq = 0
+        #: Clears of the namespace heard (SPEC §5.8): a fill whose token is older is void.
+        self.clears = 0
         #: Set while trusted, for callers that wait for the first heartbeat.
         self.trusted_event = threading.Event()
 
@@ -135,6 +139,20 @@ class VersionedCore(Generic[V]):
             # A broken observer must not break invalidation.
             with contextlib.suppress(Exception):
                 self.options.on_propagated(max(0.0, wall_clock_ms() - message.ts))
+
+    def on_clear(self, _message: Clear) -> None:
+        """Another instance cleared the namespace: drop L1, void the fills in flight; the marks
+        stay (versions still only grow)."""
+        with self.lock:
+            self.counters.invalidations_received += 1
+            self.clears += 1
+            self.l1.clear()
+            self.counters.l1_flushes += 1
+
+    def token_void(self, token: FillToken) -> bool:
+        """True when trust changed or the namespace was cleared since ``token``: fill nothing."""
+        with self.lock:
+            return self.bus.epoch != token.epoch or self.clears != token.clears
 
     def on_trust_change(self, trusted: bool) -> None:
         with self.lock:
@@ -165,7 +183,7 @@ class VersionedCore(Generic[V]):
 
     def fill_token(self) -> FillToken:
         with self.lock:
-            return FillToken(self.bus.epoch, self.marks.evictions)
+            return FillToken(self.bus.epoch, self.marks.evictions, self.clears)
 
     def local(self, key: str, floor: int) -> CacheRead[V] | None:
         """The L1 entry of ``key`` when the bus is trusted and it is at ``floor`` or above."""
@@ -191,7 +209,7 @@ class VersionedCore(Generic[V]):
             rejected = self.counters.fills_rejected
             if not self.bus.trusted:
                 return
-            if self.bus.epoch != token.epoch:
+            if self.bus.epoch != token.epoch or self.clears != token.clears:
                 rejected["epoch"] += 1
                 return
             mark = self.marks.get(key)

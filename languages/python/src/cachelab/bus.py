@@ -16,7 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cachelab.messages import Heartbeat, Invalidation, MessageCodec, RejectReason, wall_clock_ms
+from cachelab.messages import (
+    Clear,
+    Heartbeat,
+    Invalidation,
+    MessageCodec,
+    RejectReason,
+    wall_clock_ms,
+)
 
 
 def monotonic_ms() -> float:
@@ -50,6 +57,7 @@ class BusState:
         heartbeat_interval_ms: int,
         heartbeat_timeout_ms: int,
         on_invalidation: Callable[[Invalidation], None],
+        on_clear: Callable[[Clear], None],
         on_trust_change: Callable[[bool], None],
         on_rejected: Callable[[RejectReason], None],
         on_stall: Callable[[], None],
@@ -60,6 +68,7 @@ class BusState:
         self._timeout_ms = heartbeat_timeout_ms
         self._stall_ms = stall_threshold_ms(heartbeat_interval_ms)
         self._on_invalidation, self._on_trust_change = on_invalidation, on_trust_change
+        self._on_clear = on_clear
         self._on_rejected, self._on_stall = on_rejected, on_stall
         self._trusted = False
         self.epoch = 0
@@ -110,6 +119,8 @@ class BusState:
             if message.origin != self._origin:
                 if isinstance(message, Invalidation):
                     self._on_invalidation(message)
+                elif isinstance(message, Clear):
+                    self._on_clear(message)
                 return
             if isinstance(message, Heartbeat):
                 self._own_heartbeat(message, channel)

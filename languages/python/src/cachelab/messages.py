@@ -44,7 +44,17 @@ class Heartbeat:
     ts: float
 
 
-Message = Invalidation | Heartbeat
+@dataclass(frozen=True, slots=True)
+class Clear:
+    """Sent by an instance that cleared the namespace (SPEC §5.8): every receiver drops its
+    whole L1 and voids the fills of loads it started before."""
+
+    origin: str
+    seq: int
+    ts: float
+
+
+Message = Invalidation | Heartbeat | Clear
 
 
 def wall_clock_ms() -> float:
@@ -65,7 +75,8 @@ def to_json(message: Message) -> str:
                 "ts": message.ts,
             }
         )
-    return dumps({"type": "hb", "origin": message.origin, "seq": message.seq, "ts": message.ts})
+    kind = "clr" if isinstance(message, Clear) else "hb"
+    return dumps({"type": kind, "origin": message.origin, "seq": message.seq, "ts": message.ts})
 
 
 def parse_message(raw: str) -> Message | None:
@@ -86,6 +97,8 @@ def parse_message(raw: str) -> Message | None:
     assert isinstance(seq, (int, float)) and isinstance(ts, (int, float))
     if m.get("type") == "hb":
         return Heartbeat(origin, int(seq), float(ts))
+    if m.get("type") == "clr":
+        return Clear(origin, int(seq), float(ts))
     key, version = m.get("key"), m.get("version")
     if m.get("type") != "inv" or not is_valid_key(key) or not is_count(version):
         return None

@@ -143,7 +143,7 @@ class Cache(Generic[V]):
         with core.lock:
             core.counters.loads += 1
         entry = check_entry(loader(key), "the loader")
-        if core.bus.epoch != token.epoch:
+        if core.token_void(token):
             # The bus dropped meanwhile: what was read may be stale, and no tier may take it.
             core.counters.fills_rejected["epoch"] += 1
             return entry

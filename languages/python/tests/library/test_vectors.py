@@ -17,7 +17,7 @@ import redis
 from cachelab import InvalidKeyError, Keys
 from cachelab.codec import parse_version
 from cachelab.keys import is_valid_key, is_valid_namespace, key_slot, shard_of_slot
-from cachelab.messages import Heartbeat, Invalidation, MessageCodec, Signer
+from cachelab.messages import Clear, Heartbeat, Invalidation, MessageCodec, Signer
 from cachelab.scripts import SCRIPT_NAMES, script_text
 from redis_server import RedisServer, wait_for
 
@@ -69,9 +69,10 @@ def test_signing(case: dict[str, Any]) -> None:
     assert Signer((given["secret"],), given["channel"]).sign(given["payload"]) == case["expected"]
 
 
-def as_json(message: Invalidation | Heartbeat) -> dict[str, Any]:
-    if isinstance(message, Heartbeat):
-        return {"type": "hb", "origin": message.origin, "seq": message.seq, "ts": message.ts}
+def as_json(message: Invalidation | Heartbeat | Clear) -> dict[str, Any]:
+    if isinstance(message, (Heartbeat, Clear)):
+        kind = "hb" if isinstance(message, Heartbeat) else "clr"
+        return {"type": kind, "origin": message.origin, "seq": message.seq, "ts": message.ts}
     return {
         "type": "inv",
         "key": message.key,

@@ -9,6 +9,7 @@ import type {
   SubscriberLike,
 } from '../types.ts';
 import {
+  type ClearMessage,
   type HeartbeatMessage,
   type InvalidationMessage,
   type MessageCodec,
@@ -41,6 +42,8 @@ export interface BusOptions {
   redisCall: RedisCall;
   /** An invalidation from another instance. */
   onInvalidation(message: InvalidationMessage): void;
+  /** A clear of the namespace by another instance. */
+  onClear(message: ClearMessage): void;
   /** Trust was lost (`false`) or regained after a flush (`true`). */
   onTrustChange(trusted: boolean): void;
   /** The event loop stalled (its tick came late): trust is suspended until a heartbeat returns. */
@@ -163,6 +166,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     if (typeof message === 'string') return options.onRejected(message);
     if (message.origin !== origin) {
       if (message.type === 'inv') options.onInvalidation(message);
+      else if (message.type === 'clr') options.onClear(message);
       return;
     }
     if (message.type !== 'hb') return;

@@ -22,8 +22,21 @@ export interface HeartbeatMessage {
   ts: number;
 }
 
+/**
+ * Sent by an instance that cleared the namespace (`clear()`), before and after it deleted the
+ * Redis entries: every receiver drops its whole L1, and refuses the fills of loads it started
+ * before it heard this.
+ */
+export interface ClearMessage {
+  type: 'clr';
+  origin: string;
+  /** The sender's sequence number, shared with its invalidations. */
+  seq: number;
+  ts: number;
+}
+
 /** Anything that travels on the invalidation channel. */
-export type BusMessage = InvalidationMessage | HeartbeatMessage;
+export type BusMessage = InvalidationMessage | HeartbeatMessage | ClearMessage;
 
 /**
  * Messages longer than this are not ours. Every valid key fits: JSON escapes at most `"` and `\`
@@ -84,6 +97,9 @@ function decodeMessage(raw: unknown): BusMessage | undefined {
   if (!isCount(m.seq) || typeof m.ts !== 'number' || !Number.isFinite(m.ts)) return undefined;
   if (m.type === 'hb') {
     return { type: 'hb', origin: m.origin, seq: m.seq, ts: m.ts } satisfies HeartbeatMessage;
+  }
+  if (m.type === 'clr') {
+    return { type: 'clr', origin: m.origin, seq: m.seq, ts: m.ts } satisfies ClearMessage;
   }
   if (m.type !== 'inv' || !isValidKey(m.key) || !isCount(m.version)) return undefined;
   return {

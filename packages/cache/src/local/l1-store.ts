@@ -22,8 +22,11 @@ export interface L1Store<V> {
   get(key: string, now: number): L1Entry<V> | undefined;
   /** The entry of `key` if it expired at most `graceMs` before `now` (or is live), else `undefined`. */
   getStale(key: string, now: number): L1Entry<V> | undefined;
-  /** Stores `entry` unless a newer version is already held; evicts when full. */
-  set(key: string, entry: Loaded<V>): void;
+  /**
+   * Stores `entry` unless a newer version is already held; evicts when full. It lives the L1's TTL,
+   * or `maxTtlMs` if shorter (a value cached in Redis for less than that).
+   */
+  set(key: string, entry: Loaded<V>, maxTtlMs?: number): void;
   /** Drops the entry of `key` when its version is below `version`. */
   dropOlderThan(key: string, version: number): void;
   /** Drops every entry. */
@@ -82,14 +85,14 @@ export function createL1Store<V>(
       const entry = entries.get(key);
       return entry && entry.expiresAt + graceMs > now ? entry : undefined;
     },
-    set(key, { value, version }) {
+    set(key, { value, version }, maxTtlMs = ttlMs) {
       if (maxEntries === 0) return;
       const current = entries.get(key);
       if (current && current.version > version) return;
       if (!current && entries.size >= maxEntries) evictOne();
       const read = Object.freeze({ value, version, tier: 'L1' as const });
       const storedAt = performance.now();
-      const expiresAt = storedAt + jitterTtl(ttlMs, jitter);
+      const expiresAt = storedAt + jitterTtl(Math.min(ttlMs, maxTtlMs), jitter);
       entries.set(key, { version, read, expiresAt, storedAt, used: false });
     },
     dropOlderThan(key, version) {

@@ -1,5 +1,6 @@
 import { decodeEntry, encodeEntry } from '../codec.ts';
 import type { KeyBuilder } from '../keys.ts';
+import type { ValueCodec } from '../serializer.ts';
 import type { Loaded, RedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
 
@@ -19,17 +20,26 @@ export interface L2Store {
   remove(key: string): Promise<void>;
 }
 
-/** Creates the Redis tier; every call goes through `call` (bounded, gated; fails as a `CacheError`). */
-export function createL2Store(redis: RedisLike, keys: KeyBuilder, call: RedisCall): L2Store {
+/**
+ * Creates the Redis tier; every call goes through `call` (bounded, gated; fails as a `CacheError`).
+ * Values are encoded and decoded with `codec`.
+ */
+export function createL2Store(
+  redis: RedisLike,
+  keys: KeyBuilder,
+  call: RedisCall,
+  codec: ValueCodec<unknown>,
+): L2Store {
   return {
     async read<V>(key: string) {
       const raw = await call('GET', () => redis.get(keys.value(key)));
       if (raw === null) return undefined;
-      return decodeEntry<V>(raw) ?? CORRUPT;
+      return (decodeEntry(raw, codec) as Loaded<V> | undefined) ?? CORRUPT;
     },
     async write(key, entry, ttlMs) {
       const expiration = { type: 'PX', value: ttlMs } as const;
-      await call('SET', () => redis.set(keys.value(key), encodeEntry(entry), { expiration }));
+      const text = encodeEntry(entry, codec as ValueCodec<unknown>);
+      await call('SET', () => redis.set(keys.value(key), text, { expiration }));
     },
     async remove(key) {
       await call('DEL', () => redis.del(keys.value(key)));

@@ -1,4 +1,5 @@
 import type { KeyBuilder } from '../keys.ts';
+import { createValueCodec, jsonSerializer, type ValueCodec } from '../serializer.ts';
 import type { Loaded, RedisLike, ShardedRedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
 import {
@@ -19,6 +20,12 @@ export interface VersionedRead<V> {
   entry: Loaded<V> | undefined;
   /** True when Redis held a pointer or data entry that this cache cannot have written. */
   corrupt: boolean;
+}
+
+/** An entry as a fill writes it: its version and its payload (the value, encoded). */
+export interface EncodedEntry {
+  version: number;
+  payload: string;
 }
 
 /** Outcome of a fill: the pointer moved to it, it was already current, or it was stale. */
@@ -44,9 +51,9 @@ export interface VersionedStore {
    * Stores `entry` for `ttlMs` and moves the pointer forward if newer (the pointer lives
    * `pointerTtlMs`); publishes the announcement as it says, in the same round trip.
    */
-  fill<V>(
+  fill(
     key: string,
-    entry: Loaded<V>,
+    entry: EncodedEntry,
     ttl: { ttlMs: number; pointerTtlMs: number },
     announcement: Announcement,
   ): Promise<{ outcome: FillOutcome; published: boolean }>;
@@ -79,11 +86,15 @@ export interface VersionedStore {
 
 const OUTCOMES: Record<string, FillOutcome> = { '1': 'moved', '0': 'current', '-1': 'stale' };
 
-/** Creates the versioned Redis tier; every call goes through `redisCall` (bounded, gated). */
+/**
+ * Creates the versioned Redis tier; every call goes through `redisCall` (bounded, gated). Data
+ * entries are decoded with `codec` (default: JSON).
+ */
 export function createVersionedStore(
   redis: RedisLike,
   keys: KeyBuilder,
   redisCall: RedisCall,
+  codec: ValueCodec<unknown> = createValueCodec(jsonSerializer),
 ): VersionedStore {
   async function run(what: string, script: Script, keyArgs: string[], args: string[]) {
     const options = { keys: keyArgs, arguments: args };
@@ -106,9 +117,9 @@ export function createVersionedStore(
       const pointer = parseVersion(reply[0]);
       if (pointer === undefined) return { pointer, entry: undefined, corrupt: true };
       if (typeof reply[1] !== 'string') return { pointer, entry: undefined, corrupt: false };
-      const value = parsePayload<V>(reply[1]);
+      const value = codec.decode(reply[1]) as V | null | undefined;
       if (value === undefined) return { pointer, entry: undefined, corrupt: true };
-      return { pointer, entry: { value: value.v, version: pointer }, corrupt: false };
+      return { pointer, entry: { value, version: pointer }, corrupt: false };
     },
     async fill(key, entry, ttl, announcement) {
       const keyArgs = [keys.pointer(key), keys.data(key, entry.version)];
@@ -117,7 +128,7 @@ export function createVersionedStore(
         String(entry.version),
         String(ttl.ttlMs),
         String(ttl.pointerTtlMs),
-        JSON.stringify(entry.value),
+        entry.payload,
         announcement.sharded ? '' : announcement.channel,
         announcement.payload,
         announcement.when,
@@ -182,12 +193,4 @@ function parseVersion(raw: unknown): number | undefined {
   if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw)) return undefined;
   const version = Number(raw);
   return Number.isSafeInteger(version) ? version : undefined;
-}
-
-function parsePayload<V>(raw: string): { v: V | null } | undefined {
-  try {
-    return { v: JSON.parse(raw) as V | null };
-  } catch {
-    return undefined;
-  }
 }

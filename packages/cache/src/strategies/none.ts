@@ -1,7 +1,8 @@
-import { atLeast, checkEntry, minVersionOf } from '../codec.ts';
+import { atLeast, checkEntry, deletedVersion, minVersionOf, ttlMsOf } from '../codec.ts';
+import { CacheError, cacheErrorCodes } from '../errors.ts';
 import { checkKey } from '../keys.ts';
 import { snapshotCounters } from '../stats.ts';
-import type { Cache, CacheRead } from '../types.ts';
+import type { Cache, CacheRead, Loaded } from '../types.ts';
 import { countedAnnouncements, type StrategyContext } from './context.ts';
 
 /**
@@ -35,11 +36,55 @@ export function createNoCache<V>(context: StrategyContext): Cache<V> {
         loadsInFlight--;
       }
     },
-    async set(key, written) {
+    // Nothing is cached: every `get` is a miss.
+    async get(key, options) {
       checkKey(key);
+      minVersionOf(options);
+      ttlMsOf(options);
+      counters.reads++;
+      counters.misses++;
+      return undefined;
+    },
+    async getMany(keys, loader, options): Promise<CacheRead<V>[]> {
+      for (const key of keys) checkKey(key);
+      const minVersion = minVersionOf(options);
+      ttlMsOf(options);
+      const unique = [...new Set(keys)];
+      counters.reads += unique.length;
+      counters.misses += unique.length;
+      counters.loads++;
+      loadsInFlight++;
+      try {
+        const entries = await loader(unique);
+        if (!Array.isArray(entries) || entries.length !== unique.length) {
+          throw new CacheError(
+            cacheErrorCodes.invalidEntry,
+            'the batch loader must give one entry per key',
+          );
+        }
+        const answers = new Map(
+          unique.map((key, i) => [key, checkEntry(entries[i] as Loaded<V>, 'the loader')]),
+        );
+        return keys.map((key) => ({
+          ...atLeast(key, answers.get(key) as Loaded<V>, minVersion),
+          tier: 'MISS',
+        }));
+      } finally {
+        loadsInFlight--;
+      }
+    },
+    async set(key, written, options) {
+      checkKey(key);
+      ttlMsOf(options);
       checkEntry(written, 'set');
       counters.writes++;
     },
+    async delete(key, options) {
+      checkKey(key);
+      deletedVersion(options);
+      counters.writes++;
+    },
+    clear: async () => {},
     ...countedAnnouncements(counters),
     stats: () => ({
       ...snapshotCounters(counters),

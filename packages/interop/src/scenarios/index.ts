@@ -1,7 +1,7 @@
 import type { Scenario } from '../scenario.ts';
 import { minVersion, strict } from './consistency.ts';
 import { redisRestart, scriptFlush, subscriberKilled } from './faults.ts';
-import { hostileMessages, replay, unsignedChannel } from './messages.ts';
+import { clear, hostileMessages, replay, unsignedChannel } from './messages.ts';
 import { propagation } from './propagation.ts';
 import { announce, deletion, olderWrite, staleFill, writeRead } from './reads-and-writes.ts';
 
@@ -17,6 +17,7 @@ export function scenarios(options: { writes: number }): Scenario[] {
     minVersion,
     hostileMessages,
     replay,
+    clear,
     propagation(options.writes),
     scriptFlush,
     subscriberKilled,

@@ -1,4 +1,4 @@
-import { row, type Scenario, type ScenarioContext, type Stats } from '../scenario.ts';
+import { row, type Scenario, type ScenarioContext, type Stats, same } from '../scenario.ts';
 
 /** Publishes `messages` raw on `key`'s channel, then a valid one, and waits for Y to take it. */
 export async function deliver(t: ScenarioContext, key: string, messages: string[]): Promise<Stats> {
@@ -120,5 +120,46 @@ export const unsignedChannel: Scenario = {
       after.rejected,
     );
     t.check(['MUST-SIGN-4'], "Y's L1 unchanged", await t.holds(t.y, key, 2));
+  },
+};
+
+/**
+ * A clear of the namespace, as a Node.js instance's `cache.clear()` sends it: Y drops its whole L1
+ * and keeps out of L1 and Redis what a load in flight when it arrived read.
+ */
+export const clear: Scenario = {
+  name: 'clear',
+  musts: ['MUST-CLEAR-1', 'MUST-CLEAR-2', 'MUST-MSG-5'],
+  async run(t) {
+    const held = 'clear:1';
+    const loading = 'clear:2';
+    await t.warm(t.y, held, 2);
+    const slow = t.read(t.y, loading, row(1), { loadDelayMs: 400 });
+    // The load lease is taken just before the loader runs; without one, the delay covers it.
+    await t.eventually(
+      [],
+      'Y loading',
+      async () => (await t.topology.get(t.keys.lease(loading))) !== null,
+      300,
+    );
+    const before = await t.stats(t.y);
+    const message = JSON.stringify({ type: 'clr', origin: 'harness', seq: 0, ts: Date.now() });
+    // On a cluster every instance subscribes to every shard channel: shard 0's reaches them all.
+    const channel = t.topology.kind === 'cluster' ? t.keys.shardChannels()[0] : t.keys.channel();
+    await t.topology.publish(channel as string, t.encode(message));
+    await t.eventually(['MUST-CLEAR-1'], 'Y accepted the clear', async () => {
+      const after = await t.stats(t.y);
+      return after.invalidationsReceived > before.invalidationsReceived;
+    });
+    const peek = await t.peek(t.y, held);
+    t.check(['MUST-CLEAR-2'], "Y's L1 no longer holds what it held", !peek.found, peek);
+    const answer = await slow;
+    t.check(['MUST-CLEAR-2'], "Y's held read answers what it loaded", answer.loaded, answer);
+    const filled = await t.peek(t.y, loading);
+    t.check(['MUST-CLEAR-2'], "Y's L1 did not take the load in flight", !filled.found, filled);
+    const pointer = await t.topology.get(t.keys.pointer(loading));
+    t.check(['MUST-CLEAR-2'], 'nor did Redis', pointer === null, pointer);
+    const after = await t.stats(t.y);
+    t.check(['MUST-MSG-5'], 'nothing rejected', same(after.rejected, before.rejected), after);
   },
 };

@@ -151,7 +151,7 @@ class Cache(Generic[V]):
         token = core.fill_token()
         core.counters.loads += 1
         entry = check_entry(await loader(key), "the loader")
-        if core.bus.epoch != token.epoch:
+        if core.token_void(token):
             core.counters.fills_rejected["epoch"] += 1
             return entry
         announcement = core.announcement(key, entry.version, "advanced")

@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { createInvalidationBus } from '../../bus/invalidation-bus.ts';
-import { createMessageCodec, type InvalidationMessage, wallClockMs } from '../../bus/messages.ts';
+import {
+  type ClearMessage,
+  createMessageCodec,
+  type InvalidationMessage,
+  wallClockMs,
+} from '../../bus/messages.ts';
 import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
+import { createValueCodec } from '../../serializer.ts';
 import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
 import type { Cache, SubscriberLike } from '../../types.ts';
 import type { StrategyContext } from '../context.ts';
 import { createAnnouncePath } from './announce-path.ts';
+import { createBatchPath } from './batch-path.ts';
+import { createClearPath } from './clear-path.ts';
 import { createReadPath } from './read-path.ts';
 import type { VersionedState } from './state.ts';
 import { createWritePath } from './write-path.ts';
@@ -29,6 +37,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   );
   const marks = createHighWaterMarks(config.highWaterMarkMaxEntries);
   const propagation = createPropagationRecorder();
+  const values = createValueCodec<V>(config.serializer);
   let seq = 0;
 
   // #region tutorial:receiver
@@ -75,6 +84,8 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     timeoutMs: config.redisTimeoutMs,
     redisCall: context.redisCall,
     onInvalidation,
+    // Called once subscribed, after `clearPath` below exists.
+    onClear: () => clearPath.onClear(),
     onTrustChange,
     onStall: () => counters.stalls++,
     onRejected: (reason) => counters.messagesRejected[reason]++,
@@ -90,8 +101,15 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     l1,
     marks,
     bus,
-    store: createVersionedStore(config.redis, context.keys, context.redisCall),
+    store: createVersionedStore(
+      config.redis,
+      context.keys,
+      context.redisCall,
+      values as ReturnType<typeof createValueCodec<unknown>>,
+    ),
     origin,
+    codec: values,
+    clears: 0,
     announcement(key, version, when) {
       const message = {
         type: 'inv',
@@ -107,22 +125,33 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
       if (sharded) return { channel: context.keys.shardChannel(key), when, payload, sharded };
       return { channel, when, payload };
     },
-    ttlOf: (entry) => ({
-      ttlMs: jitterTtl(
-        entry.value === null ? config.negativeTtlMs : config.ttlMs,
-        config.ttlJitter,
-      ),
-      pointerTtlMs,
+    clearAnnouncement() {
+      const message = { type: 'clr', origin, seq: seq++, ts: wallClockMs() } satisfies ClearMessage;
+      // Every instance subscribes to every shard channel: the first one reaches them all.
+      const [first] = context.keys.shardChannels();
+      const payload = codec.encode(message);
+      return sharded ? { channel: first as string, payload, sharded } : { channel, payload };
+    },
+    ttlOf: (entry, ttlMs = config.ttlMs) => ({
+      ttlMs: jitterTtl(entry.value === null ? config.negativeTtlMs : ttlMs, config.ttlJitter),
+      // Still longer than any data entry of the key (MUST-VER-3), this one included.
+      pointerTtlMs: Math.max(pointerTtlMs, 2 * ttlMs),
     }),
   };
 
+  const clearPath = createClearPath(state);
   const readPath = createReadPath(state);
+  const getMany = createBatchPath(state, readPath);
   const writePath = createWritePath(state);
   const announcePath = createAnnouncePath(state, pointerTtlMs);
   return {
     getOrLoad: readPath.getOrLoad,
     getLocal: readPath.getLocal,
+    get: readPath.get,
+    getMany,
     set: writePath.set,
+    delete: writePath.delete,
+    clear: clearPath.clear,
     announce: announcePath.announce,
     announceMany: announcePath.announceMany,
     stats: () => ({

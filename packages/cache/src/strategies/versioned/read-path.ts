@@ -1,12 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { atLeast, checkEntry, minVersionOf } from '../../codec.ts';
+import { atLeast, checkEntry, minVersionOf, ttlMsOf } from '../../codec.ts';
 import { CacheError, cacheErrorCodes } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
 import type { L1Entry } from '../../local/l1-store.ts';
 import type { VersionedRead } from '../../redis/versioned-store.ts';
 import { createSingleFlight } from '../../single-flight.ts';
 import type { CacheRead, Loaded, Loader, ReadOptions } from '../../types.ts';
-import { type FillToken, fillL1, fillToken, type VersionedState } from './state.ts';
+import { type FillToken, fillL1, fillToken, storeLoaded, type VersionedState } from './state.ts';
 
 /**
  * How often an instance waiting for another's load polls Redis for its fill, in ms: a fiftieth of
@@ -31,27 +31,12 @@ export function createReadPath<V>(state: VersionedState<V>) {
   });
 
   // #region tutorial:versioned-load
-  async function load(key: string, loader: Loader<V>): Promise<Loaded<V>> {
+  async function load(key: string, loader: Loader<V>, ttlMs?: number): Promise<Loaded<V>> {
     // Taken before the database read: the fill is void if trust or the marks changed after it.
     const token = fillToken(state);
     counters.loads++;
     const entry = checkEntry(await loader(key), 'the loader');
-    await config.hooks.beforeFill?.(key, entry);
-    if (bus.epoch !== token.epoch) {
-      // The bus dropped meanwhile (Redis may even have restarted empty and forgotten a newer
-      // version): what was read may be stale, and no tier, not even Redis, may take it.
-      counters.fillsRejected.epoch++;
-      return entry;
-    }
-    const announcement = state.announcement(key, entry.version, 'advanced');
-    const filled = await store
-      .fill(key, entry, state.ttlOf(entry), announcement)
-      .catch(context.redisFailed);
-    if (filled?.published) counters.invalidationsSent++;
-    // Redis knows a newer version: what we read is already superseded, keep it out of L1.
-    if (filled?.outcome === 'stale') counters.fillsRejected.superseded++;
-    else fillL1(state, key, entry, token);
-    return entry;
+    return storeLoaded(state, key, entry, token, ttlMs);
   }
   // #endregion tutorial:versioned-load
 
@@ -63,8 +48,10 @@ export function createReadPath<V>(state: VersionedState<V>) {
    * for its fill in Redis (bounded by the lease), then load themselves. Redis failing to take the
    * lease means loading; a poll failing while waiting means polling again until the lease is over.
    */
-  async function loadForCluster(key: string, loader: Loader<V>, floor: number) {
-    if (config.loadLeaseMs === 0) return { ...(await load(key, loader)), tier: 'MISS' } as const;
+  async function loadForCluster(key: string, loader: Loader<V>, floor: number, ttlMs?: number) {
+    if (config.loadLeaseMs === 0) {
+      return { ...(await load(key, loader, ttlMs)), tier: 'MISS' } as const;
+    }
     const holder = `${state.origin}:${leases++}`;
     const taken = await store.takeLease(key, holder, config.loadLeaseMs).catch((error) => {
       context.redisFailed(error);
@@ -75,7 +62,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
       if (filled) return filled;
     }
     try {
-      return { ...(await load(key, loader)), tier: 'MISS' } as const;
+      return { ...(await load(key, loader, ttlMs)), tier: 'MISS' } as const;
     } finally {
       if (taken) store.releaseLease(key, holder).catch(context.redisFailed);
     }
@@ -196,8 +183,13 @@ export function createReadPath<V>(state: VersionedState<V>) {
   }
 
   /** An L1 hit served: the early refresh it may start, its counters, the frozen answer. */
-  function servedFromL1(key: string, loader: Loader<V>, local: L1Entry<V>, now: number) {
-    if (local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
+  function servedFromL1(
+    key: string,
+    loader: Loader<V> | undefined,
+    local: L1Entry<V>,
+    now: number,
+  ) {
+    if (loader && local.expiresAt - now < refreshWindowMs) refreshEarly(key, loader);
     counters.l1Hits++;
     if (local.read.value === null) counters.negativeHits++;
     return local.read;
@@ -222,6 +214,24 @@ export function createReadPath<V>(state: VersionedState<V>) {
     return servedFromL1(key, loader, local, now);
   }
 
+  /**
+   * The answer of L1 or Redis that a read may give, counted as a hit; `undefined` (nothing
+   * counted) when neither has one at the read's floor.
+   */
+  async function cached(key: string, floor: number, options: ReadOptions, loader?: Loader<V>) {
+    // One read of the monotonic clock serves both the bus's liveness check and the entry's expiry.
+    const now = performance.now();
+    const local = bus.trustedAt(now) ? l1.get(key, now) : undefined;
+    if (local !== undefined && local.version >= floor) {
+      const strict = options.consistency === 'strict';
+      const answer = strict ? await confirmed(key, local.version, floor) : true;
+      if (answer === true) return servedFromL1(key, loader, local, now);
+      return answer;
+    }
+    const token = fillToken(state);
+    return fromRedis(key, await readRedis(key), floor, token);
+  }
+
   // #region tutorial:read-path
   const getOrLoad = async function getOrLoad(
     key: string,
@@ -230,9 +240,10 @@ export function createReadPath<V>(state: VersionedState<V>) {
   ): Promise<CacheRead<V>> {
     checkKey(key);
     const minVersion = minVersionOf(options);
+    const ttlMs = ttlMsOf(options);
     counters.reads++;
     const floor = Math.max(minVersion, marks.get(key));
-    // One read of the monotonic clock serves both the bus's liveness check and the entry's expiry.
+    // The L1 hit inline, not through `cached`: the hot path awaits nothing but this call.
     const now = performance.now();
     const local = bus.trustedAt(now) ? l1.get(key, now) : undefined;
     if (local !== undefined && local.version >= floor) {
@@ -247,7 +258,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
     }
     counters.misses++;
     const joined = flights.has(key);
-    const run = () => loadForCluster(key, loader, floor);
+    const run = () => loadForCluster(key, loader, floor, ttlMs);
     let loaded: CacheRead<V>;
     try {
       loaded = await flights.run(key, run);
@@ -265,5 +276,24 @@ export function createReadPath<V>(state: VersionedState<V>) {
   };
   // #endregion tutorial:read-path
 
-  return { getOrLoad, getLocal, loadsInFlight: () => flights.size };
+  /** L1, then Redis, no loader: `undefined` (a miss) when neither may answer. */
+  async function get(key: string, options: ReadOptions = {}): Promise<CacheRead<V> | undefined> {
+    checkKey(key);
+    const minVersion = minVersionOf(options);
+    ttlMsOf(options);
+    counters.reads++;
+    const hit = await cached(key, Math.max(minVersion, marks.get(key)), options);
+    if (!hit) counters.misses++;
+    return hit;
+  }
+
+  return {
+    getOrLoad,
+    getLocal,
+    get,
+    cached,
+    /** Shared with `getMany`, so that a key loads once whichever call asked for it. */
+    flights,
+    loadsInFlight: () => flights.size,
+  };
 }

@@ -1,8 +1,8 @@
-import { checkEntry } from '../../codec.ts';
+import { checkEntry, deletedVersion, roundTrip, ttlMsOf } from '../../codec.ts';
 import { CacheError, cacheErrorCodes } from '../../errors.ts';
 import { checkKey } from '../../keys.ts';
 import type { FillOutcome } from '../../redis/versioned-store.ts';
-import type { Loaded } from '../../types.ts';
+import type { DeleteOptions, Loaded, WriteOptions } from '../../types.ts';
 import { fillL1, fillToken, type VersionedState } from './state.ts';
 
 /**
@@ -15,11 +15,23 @@ export function createWritePath<V>(state: VersionedState<V>) {
   const { context, marks, store } = state;
   const { counters, config } = context;
 
-  async function moveAndPublish(key: string, written: Loaded<V>): Promise<FillOutcome | undefined> {
+  /** A write as Redis takes it: the entry, its payload, and its TTL if the call gave one. */
+  interface Write {
+    entry: Loaded<V>;
+    payload: string;
+    ttlMs: number | undefined;
+  }
+
+  function fill(key: string, { entry, payload, ttlMs }: Write) {
+    const announcement = state.announcement(key, entry.version, 'always');
+    const encoded = { version: entry.version, payload };
+    return store.fill(key, encoded, state.ttlOf(entry, ttlMs), announcement);
+  }
+
+  async function moveAndPublish(key: string, written: Write): Promise<FillOutcome | undefined> {
     for (let attempt = 1; attempt <= config.invalidateAttempts; attempt++) {
-      const announcement = state.announcement(key, written.version, 'always');
       try {
-        const { outcome } = await store.fill(key, written, state.ttlOf(written), announcement);
+        const { outcome } = await fill(key, written);
         counters.invalidationsSent++;
         return outcome;
       } catch (error) {
@@ -33,19 +45,19 @@ export function createWritePath<V>(state: VersionedState<V>) {
   // Announcements that failed every attempt, retried in the background until Redis takes them:
   // until then a slow reader could set the pointer to an older version and nobody would move it
   // forward. Bounded; the newest write per key wins.
-  const pending = new Map<string, Loaded<V>>();
+  const pending = new Map<string, Write>();
   let retryTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  function keepPending(key: string, written: Loaded<V>): void {
+  function keepPending(key: string, written: Write): void {
     const queued = pending.get(key);
-    if (queued && queued.version >= written.version) return;
+    if (queued && queued.entry.version >= written.entry.version) return;
     if (!queued && pending.size >= config.highWaterMarkMaxEntries) {
       counters.invalidationFailures++;
       config.onError(
         new CacheError(
           cacheErrorCodes.invalidationFailed,
-          `too many announcements pending; ${key} v${written.version} may be stale until its TTL`,
+          `too many announcements pending; ${key} v${written.entry.version} may be stale until its TTL`,
         ),
       );
       return;
@@ -64,9 +76,8 @@ export function createWritePath<V>(state: VersionedState<V>) {
     retryTimer = undefined;
     for (const [key, written] of [...pending]) {
       if (closed) return;
-      const announcement = state.announcement(key, written.version, 'always');
       try {
-        await store.fill(key, written, state.ttlOf(written), announcement);
+        await fill(key, written);
       } catch {
         counters.publishFailures++;
         break; // Redis is still unreachable: try again later.
@@ -79,28 +90,37 @@ export function createWritePath<V>(state: VersionedState<V>) {
   }
 
   // #region tutorial:write-path
-  async function set(key: string, written: Loaded<V>): Promise<void> {
+  async function set(key: string, given: Loaded<V>, options?: WriteOptions): Promise<void> {
     checkKey(key);
-    checkEntry(written, 'set');
+    const ttlMs = ttlMsOf(options);
+    // What every tier will answer: the value as the serializer gives it back, frozen.
+    const { entry: written, payload } = roundTrip(state.codec, checkEntry(given, 'set'), 'set');
     counters.writes++;
     const token = fillToken(state);
     // The mark first: a read of an older version on this instance can no longer fill L1. Raised
     // again after Redis, in case a resubscribe flushed the marks meanwhile.
     marks.raise(key, written.version);
-    const outcome = await moveAndPublish(key, written);
+    const write = { entry: written, payload, ttlMs };
+    const outcome = await moveAndPublish(key, write);
     marks.raise(key, written.version);
     if (outcome === 'stale') {
       // A newer version is already current: it, not this one, belongs in L1.
       counters.fillsRejected.superseded++;
     } else {
-      fillL1(state, key, written, token);
+      fillL1(state, key, written, token, ttlMs);
     }
-    if (outcome === undefined) keepPending(key, written);
+    if (outcome === undefined) keepPending(key, write);
   }
   // #endregion tutorial:write-path
 
+  /** A deletion is a write of "not found" at the tombstone's version (MUST-WRITE-3). */
+  async function remove(key: string, options: DeleteOptions): Promise<void> {
+    return set(key, { value: null, version: deletedVersion(options) });
+  }
+
   return {
     set,
+    delete: remove,
     /** Announcements waiting for Redis. */
     pending: () => pending.size,
     /** Stops retrying (what is still pending is left to the TTLs). */
