@@ -15,13 +15,42 @@ const alias = Object.entries(tsconfig.compilerOptions.paths).map(([name, [path]]
   replacement: fileURLToPath(new URL(path, import.meta.url)),
 }));
 
+const E2E = '**/*.e2e.test.ts';
+const INTEGRATION = '**/*.integration.test.ts';
+const TESTS = ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'];
+
+// Three projects, one per layer (docs/development.md): `npm test` runs them all, and each has its
+// own script. `unit`: no services and no build, in seconds. `integration`: the shared redis-server
+// and databases of test/setup/services.ts. `e2e`: processes (instances, `npm start`, the lab, the
+// bench, Redis and database processes a test stops or freezes), on the packages' `dist/` built by
+// test/setup/build.ts first.
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/setup/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: TESTS, exclude: [E2E, INTEGRATION, '**/node_modules/**'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: TESTS.map((glob) => glob.replace('*.test.ts', '*.integration.test.ts')),
+          globalSetup: ['test/setup/services.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: TESTS.map((glob) => glob.replace('*.test.ts', '*.e2e.test.ts')),
+          globalSetup: ['test/setup/build.ts', 'test/setup/services.ts'],
+        },
+      },
+    ],
   },
 });

@@ -128,3 +128,45 @@ describe('the layout', () => {
     expect(isTestPath(join('packages', 'testkit', 'src', 'wait.ts'))).toBe(false);
   });
 });
+
+// The test layers of vitest.config.ts, by file name: a test that starts processes (instances,
+// `npm start`, the lab, a server it may stop or freeze) is `*.e2e.test.ts`; one that uses the
+// shared Redis and databases of the setup (`inject`) is `*.integration.test.ts` or e2e; the rest
+// are unit tests, which run with no services and no build.
+const STARTS_PROCESSES =
+  /\b(startInstances?|startCluster|runLab|runLabCommand|startRedisServer|startRedisCluster|startPostgresServer|startDatabaseServer|startPgBouncer|runNodeScript)\(/;
+const USES_SERVICES = /\binject\(|\b(cacheFixture|redisClient)\(/;
+
+/** The layer a test file's name puts it in. */
+function layerOf(file: string): 'unit' | 'integration' | 'e2e' {
+  if (file.endsWith('.e2e.test.ts')) return 'e2e';
+  if (file.endsWith('.integration.test.ts')) return 'integration';
+  return 'unit';
+}
+
+describe('test layers', () => {
+  const tests = ['test', ...readdirSync(join(ROOT, 'packages')).map((name) => `packages/${name}`)]
+    .flatMap((dir) => sources(dir))
+    // This file names the helpers it looks for.
+    .filter((file) => file.endsWith('.test.ts') && file !== 'test/layout.test.ts');
+
+  it('names every test after what it needs: processes e2e, the shared services integration', () => {
+    const misnamed: string[] = [];
+    for (const file of tests) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const layer = layerOf(file);
+      if (STARTS_PROCESSES.test(text) && layer !== 'e2e')
+        misnamed.push(`${file}: starts processes`);
+      else if (USES_SERVICES.test(text) && layer === 'unit')
+        misnamed.push(`${file}: uses services`);
+    }
+    expect(tests.length).toBeGreaterThan(60);
+    expect(misnamed).toEqual([]);
+  });
+
+  it('would catch a unit test that starts a process', () => {
+    expect(STARTS_PROCESSES.test('const redis = await startRedisServer();')).toBe(true);
+    expect(layerOf('packages/cache/test/keys.test.ts')).toBe('unit');
+    expect(USES_SERVICES.test("const url = inject('redisUrl');")).toBe(true);
+  });
+});

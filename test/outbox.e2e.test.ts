@@ -6,9 +6,9 @@ import {
   startRedisServer,
   type TestDatabaseServer,
   type TestRedisServer,
+  uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ let database: TestDatabaseServer;
 let redis: TestRedisServer;
 let instances: InstanceProcess[] = [];
 let psql: pg.Pool;
-const namespace = `ob${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
+const namespace = uniqueName('ob');
 const keys = createKeys(namespace);
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
 const versionAt = (url: string, id: string) => versionServed(http, url, id);

@@ -10,9 +10,9 @@ import {
   startRedisCluster,
   startRedisServer,
   type TestRedisCluster,
+  uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { createCluster } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePortRange, startCluster } from './support/cluster.ts';
@@ -58,7 +58,7 @@ async function runRefused(env: Record<string, string>) {
 
 describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   it('write-then-read across three instances: every instance serves each write at once after it', async () => {
-    const namespace = `rc-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const namespace = uniqueName('rc');
     const env = { ...baseEnv(namespace), REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '' };
     const list = await Promise.all(
       ['rc-a', 'rc-b', 'rc-c'].map((name) => startInstance({ ...env, INSTANCE_NAME: name })),
@@ -180,10 +180,10 @@ describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
 
 describe('a Redis Cluster that requires a password', () => {
   it("takes it from REDIS_URL's user:password@ (its host and port unused), and refuses a wrong one without naming it", async () => {
-    const password = `pw-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const password = uniqueName('pw');
     const secured = await startRedisCluster({ password });
     try {
-      const namespace = `rca-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+      const namespace = uniqueName('rca');
       const env = {
         ...baseEnv(namespace),
         REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
@@ -244,7 +244,7 @@ describe('npm start on a Redis Cluster of yours (REDIS_CLUSTER_NODES)', () => {
   }
 
   it('starts no Redis of its own, says which cluster it uses, and npm run reset deletes its keys on every master', async () => {
-    const namespace = `rcn${nanoid(5).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const namespace = uniqueName('rcn');
     const seed = cluster.seeds.split(',')[0] ?? '';
     const base = await freePortRange(3);
     const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-rcn-'));
@@ -358,7 +358,7 @@ describe('REDIS_CLUSTER=1 npm start', () => {
 // Last: it freezes a master, which may make its replica take over.
 describe('the connection watchdog on a Redis Cluster', () => {
   it('replaces the command and the shard subscriber connection to a master that falls silent', async () => {
-    const namespace = `rcw-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const namespace = uniqueName('rcw');
     const app = await startInstance({
       ...baseEnv(namespace),
       INSTANCE_NAME: 'rc-watchdog',

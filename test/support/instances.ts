@@ -1,17 +1,11 @@
 import type { InstanceProcess, TestDatabaseServer, TestRedisServer } from '@cachelab/testkit';
 import { startDatabaseServer, startInstance, startRedisServer } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { inject } from 'vitest';
 
 /** One instance per name given, in the same order. */
 export type Instances<Names extends readonly string[]> = {
   -readonly [K in keyof Names]: InstanceProcess;
 };
-
-/** A `CACHE_NAMESPACE` of the test's own: `prefix-` and six random `[A-Za-z0-9_]`. */
-export function testNamespace(prefix: string): string {
-  return `${prefix}-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
-}
 
 /**
  * Starts one app instance per name, all at once, each with `env` and its `INSTANCE_NAME`; resolves

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { type CacheOptions, createCache } from '@cachelab/cache';
 import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/store';
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { afterEach, inject } from 'vitest';
@@ -47,7 +47,7 @@ export async function appFixture(
   await prepareDatabase(pool, { seedUsers: 100 });
   const metrics = createMetrics();
   const users = createUsersRepository({ db: pool, onQuery: metrics.onQuery });
-  const namespace = options.namespace ?? `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+  const namespace = options.namespace ?? uniqueName();
   const instance = { name, id: nanoid(8) };
   const cache = createCache<UserBody>({
     redis,

@@ -2,7 +2,7 @@
  * Every operation on two cache instances over one Redis, with superjson as the serializer (so a
  * `Date` and a `Set` come back as such from every tier): get, getOrLoad with a per-call TTL,
  * getMany with one batched loader call, set, delete and clear. Plain JavaScript:
- * test/package-install.test.ts runs it with plain Node in a project that installed the packed
+ * test/package-install.e2e.test.ts runs it with plain Node in a project that installed the packed
  * @cachelab/cache, redis and superjson from the registry. Each line it prints is JSON.
  *
  * REDIS_URL picks the Redis (default redis://127.0.0.1:6379).

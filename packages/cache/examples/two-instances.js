@@ -1,6 +1,6 @@
 /**
  * Two cache instances over one Redis: A writes through, B reads the new version once A's
- * invalidation has reached it. Plain JavaScript: test/package-install.test.ts runs it with plain
+ * invalidation has reached it. Plain JavaScript: test/package-install.e2e.test.ts runs it with plain
  * Node in a project that installed the packed @cachelab/cache, and redis from the registry.
  *
  *   REDIS_URL=redis://127.0.0.1:6379 node two-instances.js

@@ -1,4 +1,4 @@
-import { nanoid } from 'nanoid';
+import { uniqueName } from '@cachelab/testkit';
 import { createClient } from 'redis';
 import { afterEach, inject } from 'vitest';
 import '../../../test/support/index.ts';
@@ -46,11 +46,6 @@ export async function redisClient(
   return client;
 }
 
-/** A namespace no other test uses. */
-export function uniqueNamespace(): string {
-  return `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
-}
-
 /**
  * A cache over the test Redis, with its own subscriber connection when the strategy needs one,
  * closed after the test. Pass `namespace` to make several caches (instances) share keys.
@@ -65,7 +60,7 @@ export async function cacheFixture<V = { name: string }>(
     strategy === 'versioned'
       ? await redisClient(subscriberUrl ?? url, { subscriber: true })
       : undefined;
-  const namespace = cacheOptions.namespace ?? uniqueNamespace();
+  const namespace = cacheOptions.namespace ?? uniqueName();
   const cache: Cache<V> = createCache<V>({
     redis,
     subscriber,

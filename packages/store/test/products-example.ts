@@ -1,5 +1,5 @@
 // A second table next to `users`, tracked by the migration of sql/track-table.sql: what
-// docs/any-table.md shows, run by track-table.test.ts against both databases.
+// docs/any-table.md shows, run by track-table.integration.test.ts against both databases.
 import type { Cache, Loaded } from '@cachelab/cache';
 import { isValidKey } from '@cachelab/cache';
 import {

@@ -1,5 +1,6 @@
 export { startDatabaseServer, type TestDatabaseServer } from './database-server.ts';
 export { type InstanceProcess, type StartInstanceOptions, startInstance } from './instance.ts';
+export { uniqueName } from './names.ts';
 export {
   canBind,
   ephemeralPortRange,

@@ -6,9 +6,9 @@ import {
   startTcpProxy,
   type TcpProxy,
   type TestRedisServer,
+  uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from './support/index.ts';
@@ -27,7 +27,7 @@ let redis: TestRedisServer;
 let proxy: TcpProxy;
 let behind: InstanceProcess;
 let direct: InstanceProcess;
-const prefix = `sd-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+const prefix = uniqueName('sd');
 const http = createHttpClient({ maxSockets: 4, timeoutMs: 10_000 });
 
 beforeAll(async () => {

@@ -2,18 +2,18 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StatsResponse } from '@cachelab/app';
-import { type InstanceProcess, type TestRedisServer, waitFor } from '@cachelab/testkit';
+import { type InstanceProcess, type TestRedisServer, uniqueName, waitFor } from '@cachelab/testkit';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient } from './support/index.ts';
-import { killInstances, startWithOwnRedis, testNamespace } from './support/instances.ts';
+import { killInstances, startWithOwnRedis } from './support/instances.ts';
 
 /** How long instance 3 stays stopped: less than HEARTBEAT_TIMEOUT_MS (2 s), as in the report. */
 const PAUSE_MS = 1500;
 
 let redis: TestRedisServer;
 let instances: InstanceProcess[] = [];
-const prefix = testNamespace('st');
+const prefix = uniqueName('st');
 const http = createHttpClient({ maxSockets: 4, timeoutMs: 10_000 });
 
 beforeAll(async () => {

@@ -5,8 +5,8 @@ import {
   startDatabaseServer,
   startInstance,
   type TestDatabaseServer,
+  uniqueName,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { httpRequest, type RawResponse, rawRequest } from './support/raw-http.ts';
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
     DATABASE_URL: database.url,
     DB_LATENCY_MS: '0',
     SEED_USERS: '100',
-    CACHE_NAMESPACE: `fz-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+    CACHE_NAMESPACE: uniqueName('fz'),
   });
   port = Number(new URL(instance.url).port);
 });
@@ -256,7 +256,7 @@ describe('a running instance under malformed requests', () => {
     expect(instance.output()).not.toMatch(/unhandled|unexpected error|uncaught/i);
 
     // A normal write-then-read still works.
-    const id = `fz-ok-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const id = uniqueName('fz-ok');
     const put = await fetch(`${instance.url}/users/${id}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },

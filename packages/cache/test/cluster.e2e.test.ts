@@ -1,4 +1,4 @@
-import { startRedisCluster, type TestRedisCluster, waitFor } from '@cachelab/testkit';
+import { startRedisCluster, type TestRedisCluster, uniqueName, waitFor } from '@cachelab/testkit';
 import calculateSlot from 'cluster-key-slot';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import {
   shardOfSlot,
 } from '../src/index.ts';
 import { ANNOUNCE, FILL, READ, RELEASE_LEASE, TAKE_LEASE } from '../src/redis/scripts.ts';
-import { mapLoader, onCleanup, uniqueNamespace } from './fixture.ts';
+import { mapLoader, onCleanup } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
@@ -98,7 +98,7 @@ async function instance(namespace: string, origin: string, options: Partial<Cach
 }
 
 async function instances(count: number, options: Partial<CacheOptions> = {}) {
-  const namespace = options.namespace ?? uniqueNamespace();
+  const namespace = options.namespace ?? uniqueName();
   const list = [];
   for (let i = 0; i < count; i++) list.push(await instance(namespace, `c${i}`, options));
   for (const { cache } of list) {
@@ -139,7 +139,7 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
   );
 
   it('getMany over keys of every shard, then clear: every master emptied, every L1 dropped', async () => {
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const a = await instance(namespace, 'a');
     const b = await instance(namespace, 'b');
     await waitFor(() => a.cache.stats().trusted && b.cache.stats().trusted, {
@@ -260,7 +260,7 @@ describe('a Redis Cluster with sharded Pub/Sub', () => {
  * had completed) and, once writes stopped and announcements drained, the stuck keys.
  */
 async function underLoad(fault: (namespace: string) => Promise<void>) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const [writer, reader] = await instances(2, { namespace });
   if (!writer || !reader) throw new Error('no instances');
   const source = mapLoader<User>();
@@ -322,7 +322,7 @@ async function underLoad(fault: (namespace: string) => Promise<void>) {
 describe('the scripts on a Redis Cluster', () => {
   it("touch only keys of one slot: the data entries they find through the pointer are deleted and read on the pointer's node", async () => {
     const redis = await clusterClient();
-    const keys = createKeys(uniqueNamespace());
+    const keys = createKeys(uniqueName());
     for (const key of keysOnEveryShard()) {
       const pointer = keys.pointer(key);
       const prefix = keys.dataPrefix(key);

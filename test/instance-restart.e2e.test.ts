@@ -1,6 +1,5 @@
 import type { StatsResponse } from '@cachelab/app';
-import { type InstanceProcess, startInstance, waitFor } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
+import { type InstanceProcess, startInstance, uniqueName, waitFor } from '@cachelab/testkit';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createHttpClient, runLoops } from './support/index.ts';
 
@@ -15,7 +14,7 @@ type User = { id: string; version: number; name: string };
 
 describe('an instance killed with SIGKILL and restarted', () => {
   it('rejoins with an empty L1 and serves what was written while it was gone', async () => {
-    const namespace = `rs-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const namespace = uniqueName('rs');
     const env = {
       REDIS_URL: inject('redisUrl'),
       DATABASE_URL: inject('databaseUrl'),

@@ -1,9 +1,9 @@
 import { distribution } from '@cachelab/lab/lab/checker.ts';
 import { createPool, createUsersRepository } from '@cachelab/store';
-import { type InstanceProcess, type TestRedisServer, waitFor } from '@cachelab/testkit';
+import { type InstanceProcess, type TestRedisServer, uniqueName, waitFor } from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient, runLoops, type Timed } from './support/index.ts';
-import { killInstances, startWithOwnRedis, testNamespace } from './support/instances.ts';
+import { killInstances, startWithOwnRedis } from './support/instances.ts';
 
 const INSTANCES = 3;
 const KEYS = 20;
@@ -20,7 +20,7 @@ type Ready = {
 
 let redis: TestRedisServer;
 let instances: InstanceProcess[] = [];
-const prefix = testNamespace('ro');
+const prefix = uniqueName('ro');
 const ids = Array.from({ length: KEYS }, (_, i) => `${prefix}-${i}`);
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
 const pool = createPool({ connectionString: inject('databaseUrl'), max: 2 });

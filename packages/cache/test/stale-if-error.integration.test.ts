@@ -1,9 +1,9 @@
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
 import type { Cache, CacheOptions, Loaded } from '../src/index.ts';
 import { createL1Store } from '../src/local/l1-store.ts';
 import { validateCacheOptions } from '../src/options.ts';
-import { cacheFixture, uniqueNamespace } from './fixture.ts';
+import { cacheFixture } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number): Loaded<User> => ({ value: { name: `v${version}` }, version });
@@ -80,7 +80,7 @@ describe('stale-if-error on Redis', () => {
   });
 
   it('never serves a copy older than a version announced by another instance', async () => {
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const reader = await cacheFixture<User>({ ...options, namespace, origin: 'reader' });
     const writer = await cacheFixture<User>({ ...options, namespace, origin: 'writer' });
     await waitFor(() => reader.cache.stats().trusted && writer.cache.stats().trusted);

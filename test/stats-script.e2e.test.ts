@@ -1,6 +1,10 @@
 import type { ScriptRun } from '@cachelab/testkit';
-import { type InstanceProcess, NOTHING_LISTENS_URL, startInstance } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
+import {
+  type InstanceProcess,
+  NOTHING_LISTENS_URL,
+  startInstance,
+  uniqueName,
+} from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runLabCommand } from './support/lab.ts';
 
@@ -26,7 +30,7 @@ describe('npm run stats', () => {
       DB_LATENCY_MS: '0',
       SEED_USERS: '100',
       INSTANCE_NAME: 'stats-1',
-      CACHE_NAMESPACE: `t-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+      CACHE_NAMESPACE: uniqueName(),
     });
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { createRandom } from '@cachelab/lab/lab/random.ts';
 import { percentiles, valueAtPercentile, valuesAtPercentiles } from '@cachelab/lab/percentiles.ts';
 import { describe, expect, it } from 'vitest';
-import { createPropagationRecorder } from '../packages/cache/src/stats.ts';
+import { createPropagationRecorder } from '../../cache/src/stats.ts';
 
 // One percentile everywhere: the smallest sample with at least p % of the samples at or below it.
 

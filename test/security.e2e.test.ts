@@ -9,9 +9,9 @@ import {
   startInstance,
   startRedisServer,
   type TestRedisServer,
+  uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 
@@ -67,7 +67,7 @@ async function stats(url: string): Promise<StatsResponse> {
  * after `b` held the old one in its L1. Returns the id and the version written.
  */
 async function writeThenRead(a: string, b: string): Promise<{ id: string; version: number }> {
-  const id = `sec-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+  const id = uniqueName('sec');
   const user = { name: 'Ada', email: 'ada@example.com', age: 36 };
   expect((await send(`${a}/users/${id}`, 'PUT', user)).status).toBe(201);
   await waitFor(async () => (await send(`${b}/users/${id}`)).cache === 'L1', {
@@ -84,7 +84,7 @@ async function writeThenRead(a: string, b: string): Promise<{ id: string; versio
   return { id, version: 2 };
 }
 
-const namespace = () => `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+const namespace = () => uniqueName();
 
 /** The ACL rule of the app's user (docs/running-safely.md shows it for the namespace `cl`). */
 const appUserRule = (ns: string, password: string) => [

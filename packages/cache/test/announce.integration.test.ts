@@ -1,13 +1,13 @@
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
 import type { CacheOptions } from '../src/index.ts';
-import { cacheFixture, mapLoader, uniqueNamespace } from './fixture.ts';
+import { cacheFixture, mapLoader } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
 
 async function pair(options: Partial<CacheOptions> = {}) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const a = await cacheFixture<User>({ namespace, origin: 'a', ...options });
   const b = await cacheFixture<User>({ namespace, origin: 'b', ...options });
   await waitFor(() => a.cache.stats().trusted && b.cache.stats().trusted, {
@@ -95,7 +95,7 @@ describe('announce: versions committed elsewhere, without a value', () => {
   });
 
   it('is a counted no-op in the strategies without versions', async () => {
-    const a = await cacheFixture<User>({ namespace: uniqueNamespace(), strategy: 'delete' });
+    const a = await cacheFixture<User>({ namespace: uniqueName(), strategy: 'delete' });
     await a.cache.announceMany([{ key: 'k', version: 2 }]);
     expect(a.cache.stats().announcements).toBe(1);
   });

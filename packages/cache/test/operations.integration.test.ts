@@ -1,4 +1,4 @@
-import { startTcpProxy, waitFor } from '@cachelab/testkit';
+import { startTcpProxy, uniqueName, waitFor } from '@cachelab/testkit';
 import { describe, expect, inject, it } from 'vitest';
 import { type Cache, createCache, type Loaded } from '../src/index.ts';
 import {
@@ -8,14 +8,13 @@ import {
   mapLoader,
   onCleanup,
   redisClient,
-  uniqueNamespace,
 } from './fixture.ts';
 
 type User = { name: string };
 
 /** Two instances (caches) of one namespace, both trusting their L1. */
 async function twoInstances(options: Parameters<typeof cacheFixture>[0] = {}) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const a = await cacheFixture<User>({ namespace, origin: 'a', ...options });
   const b = await cacheFixture<User>({ namespace, origin: 'b', ...options });
   await waitFor(() => a.cache.stats().trusted && b.cache.stats().trusted, {
@@ -131,7 +130,7 @@ describe('getMany: many keys, one Redis round trip, one loader call', () => {
   });
 
   it('reads every key from Redis in one round trip, not one per key', async () => {
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const writer = await cacheFixture<User>({ namespace });
     const keys = Array.from({ length: 16 }, (_, i) => `rt:${i}`);
     for (const key of keys) await writer.cache.set(key, { value: { name: key }, version: 1 });

@@ -1,7 +1,12 @@
-import { type InstanceProcess, type TestDatabaseServer, waitFor } from '@cachelab/testkit';
+import {
+  type InstanceProcess,
+  type TestDatabaseServer,
+  uniqueName,
+  waitFor,
+} from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient } from './support/index.ts';
-import { killInstances, startWithOwnDatabase, testNamespace } from './support/instances.ts';
+import { killInstances, startWithOwnDatabase } from './support/instances.ts';
 
 let database: TestDatabaseServer;
 let a: InstanceProcess;
@@ -18,7 +23,7 @@ beforeAll(async () => {
     L1_TTL_MS: '300',
     TTL_JITTER: '0',
     STALE_IF_ERROR_MS: '60000',
-    CACHE_NAMESPACE: testNamespace('se'),
+    CACHE_NAMESPACE: uniqueName('se'),
   });
   database = own.database;
   [a, b] = own.instances;

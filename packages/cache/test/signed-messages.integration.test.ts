@@ -1,10 +1,10 @@
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
 import { createMessageCodec } from '../src/bus/messages.ts';
 import { createSigner } from '../src/bus/signing.ts';
 import { type CacheOptions, createCache, type RedisLike } from '../src/index.ts';
 import { resolveOptions } from '../src/options.ts';
-import { cacheFixture, mapLoader, onCleanup, redisClient, uniqueNamespace } from './fixture.ts';
+import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
 import { hangingRedis } from './hanging-redis.ts';
 
 type User = { name: string };
@@ -76,7 +76,7 @@ describe('message signing', () => {
 
 /** `count` instances sharing a namespace, signing with `secret` (or not), all trusting their bus. */
 async function instances(count: number, options: Partial<CacheOptions> = {}) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const list: Awaited<ReturnType<typeof cacheFixture<User>>>[] = [];
   for (let i = 0; i < count; i++) {
     list.push(await cacheFixture<User>({ namespace, origin: `s${i}`, ...options }));
@@ -170,7 +170,7 @@ describe('versioned strategy with signed messages', () => {
 
   it('does not let an unsigned or forged heartbeat make L1 trusted', async () => {
     const make = async (signingSecret?: string) => {
-      const namespace = uniqueNamespace();
+      const namespace = uniqueName();
       const cache = createCache<User>({
         redis: withoutPublish(await redisClient()),
         subscriber: await redisClient(undefined, { subscriber: true }),

@@ -1,18 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
 import type { CacheOptions, Loaded } from '../src/index.ts';
 import { validateCacheOptions } from '../src/options.ts';
 import { READ } from '../src/redis/scripts.ts';
 import { leasePollMs } from '../src/strategies/versioned/read-path.ts';
-import { cacheFixture, redisClient, uniqueNamespace } from './fixture.ts';
+import { cacheFixture, redisClient } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number): Loaded<User> => ({ value: { name: `v${version}` }, version });
 
 /** `count` instances sharing one namespace, all trusting their bus. */
 async function cluster(count: number, options: Partial<CacheOptions> = {}) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const instances: Awaited<ReturnType<typeof cacheFixture<User>>>[] = [];
   for (let i = 0; i < count; i++) {
     instances.push(await cacheFixture<User>({ namespace, origin: `i${i}`, ...options }));
@@ -75,7 +75,7 @@ describe('load lease: one load per cluster', () => {
   });
 
   it("serves a fill that lands between a waiter's lease check and its Redis read", async () => {
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const holder = await cacheFixture<User>({ namespace, origin: 'holder' });
     // Gates: the holder's load finishes once the waiter checks the lease, and that check (a GET
     // of the lease key) answers only once the holder has filled Redis and given the lease back.
@@ -132,7 +132,7 @@ describe('load lease: one load per cluster', () => {
   });
 
   it('keeps waiting through its own failed polls (lease check and Redis read) and is served the fill', async () => {
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const holder = await cacheFixture<User>({ namespace, origin: 'holder' });
     const leaseKey = holder.keys.lease('k');
     // The waiter's first poll fails: its lease check and its Redis read both throw (as a timeout

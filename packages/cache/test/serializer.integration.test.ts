@@ -1,8 +1,8 @@
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import type { Loaded, Serializer } from '../src/index.ts';
-import { cacheFixture, uniqueNamespace } from './fixture.ts';
+import { cacheFixture } from './fixture.ts';
 
 type Profile = { createdAt: Date; tags: Set<string>; visits: Map<string, bigint> };
 
@@ -19,7 +19,7 @@ const profile = (): Profile => ({
 });
 
 async function twoInstances(serializer?: Serializer) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const options = { namespace, ...(serializer ? { serializer } : {}) };
   const a = await cacheFixture<Profile>({ ...options, origin: 'a' });
   const b = await cacheFixture<Profile>({ ...options, origin: 'b' });

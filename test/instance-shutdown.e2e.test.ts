@@ -4,9 +4,9 @@ import {
   startInstance,
   startRedisServer,
   type TestRedisServer,
+  uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 
 let instance: InstanceProcess | undefined;
@@ -27,7 +27,7 @@ describe('an instance process', () => {
         DATABASE_URL: inject('databaseUrl'),
         DB_LATENCY_MS: '700',
         SEED_USERS: '100',
-        CACHE_NAMESPACE: `t-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+        CACHE_NAMESPACE: uniqueName(),
       });
       const { url } = instance;
       // A miss waits for the slow database, so it is still in flight when the signal arrives.
@@ -59,7 +59,7 @@ describe('an instance process', () => {
       SEED_USERS: '100',
       HEARTBEAT_INTERVAL_MS: '100',
       SHUTDOWN_TIMEOUT_MS: '1000',
-      CACHE_NAMESPACE: `t-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+      CACHE_NAMESPACE: uniqueName(),
     });
     const { url } = instance;
     await redis.kill('SIGSTOP');

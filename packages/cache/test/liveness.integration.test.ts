@@ -1,14 +1,7 @@
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCache, type RedisLike, type SubscriberLike } from '../src/index.ts';
-import {
-  cacheFixture,
-  gate,
-  mapLoader,
-  onCleanup,
-  redisClient,
-  uniqueNamespace,
-} from './fixture.ts';
+import { cacheFixture, gate, mapLoader, onCleanup, redisClient } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
@@ -131,7 +124,7 @@ describe('versioned strategy: close()', () => {
         return real.isReady;
       },
     };
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const channel = `${namespace}:invalidations`;
     const cache = createCache<User>({
       redis,
@@ -159,7 +152,7 @@ describe('versioned strategy: close()', () => {
   it('stops a pending-announcement retry that was in flight from re-arming its timer', async () => {
     const real = await redisClient();
     const scripts = scriptGate(real);
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const subscriber = await redisClient(undefined, { subscriber: true });
     const cache = createCache<User>({
       redis: scripts.redis,

@@ -1,14 +1,14 @@
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import { describe, expect, it } from 'vitest';
 import type { Cache, CacheOptions, Strategy } from '../src/index.ts';
-import { cacheFixture, gate, mapLoader, uniqueNamespace } from './fixture.ts';
+import { cacheFixture, gate, mapLoader } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
 
 /** `count` instances sharing one namespace, each with its own connections, all trusting their bus. */
 async function cluster(count: number, options: Partial<CacheOptions> = {}) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const instances: Awaited<ReturnType<typeof cacheFixture<User>>>[] = [];
   for (let i = 0; i < count; i++) {
     instances.push(await cacheFixture<User>({ namespace, origin: `i${i}`, ...options }));
@@ -486,7 +486,7 @@ describe('versioned strategy: what arrives on the channel', () => {
 describe('versioned strategy: events', () => {
   it('reports each propagation delay it receives, and survives a listener that throws', async () => {
     const delays: number[] = [];
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const reader = await cacheFixture<User>({
       namespace,
       origin: 'reader',

@@ -1,8 +1,13 @@
 import type { StatsResponse } from '@cachelab/app';
-import { type InstanceProcess, type TestDatabaseServer, waitFor } from '@cachelab/testkit';
+import {
+  type InstanceProcess,
+  type TestDatabaseServer,
+  uniqueName,
+  waitFor,
+} from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, type Timed } from './support/index.ts';
-import { killInstances, startWithOwnDatabase, testNamespace } from './support/instances.ts';
+import { killInstances, startWithOwnDatabase } from './support/instances.ts';
 
 /** Bounds of the instances, kept short so that a frozen database shows quickly. */
 const QUERY_TIMEOUT_MS = 1000;
@@ -26,7 +31,7 @@ beforeAll(async () => {
     SEED_USERS: '200',
     DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
     DB_CONNECT_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
-    CACHE_NAMESPACE: testNamespace('do'),
+    CACHE_NAMESPACE: uniqueName('do'),
   });
   database = own.database;
   [a, b] = own.instances;

@@ -1,7 +1,13 @@
-import { startRedisServer, startTcpProxy, type TestRedisServer, waitFor } from '@cachelab/testkit';
+import {
+  startRedisServer,
+  startTcpProxy,
+  type TestRedisServer,
+  uniqueName,
+  waitFor,
+} from '@cachelab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CacheOptions, createCache } from '../src/index.ts';
-import { cacheFixture, mapLoader, onCleanup, redisClient, uniqueNamespace } from './fixture.ts';
+import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
@@ -22,7 +28,7 @@ async function instances(
   count: number,
   options: Partial<CacheOptions> & { subscriberUrl?: string } = {},
 ) {
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const list: Awaited<ReturnType<typeof cacheFixture<User>>>[] = [];
   for (let i = 0; i < count; i++) {
     list.push(
@@ -46,7 +52,7 @@ async function instances(
 async function pairOnOwnRedis() {
   const own = await startRedisServer();
   onCleanup(() => own.stop());
-  const namespace = uniqueNamespace();
+  const namespace = uniqueName();
   const make = (origin: string) =>
     cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
   const writer = await make('w');
@@ -193,7 +199,7 @@ describe('versioned strategy when Redis restarts empty', () => {
     const cache = createCache<User>({
       redis,
       subscriber,
-      namespace: uniqueNamespace(),
+      namespace: uniqueName(),
       ...HEARTBEAT,
     });
     onCleanup(() => cache.close());

@@ -5,8 +5,8 @@ import {
   startRedisServer,
   type TestDatabaseServer,
   type TestRedisServer,
+  uniqueName,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileEnding, runLab } from './support/lab.ts';
@@ -46,7 +46,7 @@ describe('the lab against instances it did not start (--urls)', () => {
       DB_LATENCY_MS: '0',
       SEED_USERS: '20',
       INSTANCE_NAME: 'lab-1',
-      CACHE_NAMESPACE: `t-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`,
+      CACHE_NAMESPACE: uniqueName(),
     });
   });
   afterAll(async () => {

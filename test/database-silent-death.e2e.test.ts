@@ -3,9 +3,9 @@ import {
   startInstance,
   startTcpProxy,
   type TcpProxy,
+  uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient, type Timed } from './support/index.ts';
 
@@ -15,7 +15,7 @@ const POOL_MAX = 4;
 
 let proxy: TcpProxy;
 let instance: InstanceProcess;
-const prefix = `dd-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+const prefix = uniqueName('dd');
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 20_000 });
 
 beforeAll(async () => {

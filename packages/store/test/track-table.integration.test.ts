@@ -1,6 +1,5 @@
 import { createCache } from '@cachelab/cache';
-import { waitFor } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -128,7 +127,7 @@ describe.each(backends)('any table tracked on %s', (_name, fresh) => {
   });
 
   it('a write from outside reaches every cache through the relay: update, delete, create again', async () => {
-    const namespace = `t-${nanoid(8).replace(/[^A-Za-z0-9]/g, '_')}`;
+    const namespace = uniqueName();
     const clients: { destroy(): void }[] = [];
     const connect = async () => {
       const client = createClient({ url: inject('redisUrl'), disableOfflineQueue: true });

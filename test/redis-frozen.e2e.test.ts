@@ -4,9 +4,9 @@ import {
   startInstance,
   startRedisServer,
   type TestRedisServer,
+  uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { nanoid } from 'nanoid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from './support/index.ts';
 
@@ -17,7 +17,7 @@ const READS = 40;
 
 let redis: TestRedisServer;
 let instance: InstanceProcess;
-const prefix = `fz-${nanoid(6).replace(/[^A-Za-z0-9]/g, '_')}`;
+const prefix = uniqueName('fz');
 const http = createHttpClient({ maxSockets: 8, timeoutMs: 10_000 });
 
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { waitFor } from '@cachelab/testkit';
+import { uniqueName, waitFor } from '@cachelab/testkit';
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { createMessageCodec } from '../src/bus/messages.ts';
@@ -9,7 +9,7 @@ import { createKeys, isValidKey, isValidNamespace, shardOfSlot } from '../src/ke
 import { loadScript } from '../src/redis/scripts.ts';
 import { createVersionedStore } from '../src/redis/versioned-store.ts';
 import type { RedisLike } from '../src/types.ts';
-import { redisClient, uniqueNamespace } from './fixture.ts';
+import { redisClient } from './fixture.ts';
 
 // Every case of protocol/vectors/, which every implementation of the protocol is tested against,
 // run against this library's code; the script cases against the test Redis, each in a namespace
@@ -114,7 +114,7 @@ describe('protocol/vectors/versions.json', () => {
 
   it.each(file.compare.map((c) => [title(c), c] as const))('compares %s in FILL', async (_, c) => {
     const redis = await redisClient();
-    const keys = createKeys(uniqueNamespace());
+    const keys = createKeys(uniqueName());
     const { a, b } = c.input;
     await redis.set(keys.pointer('k'), b);
     const argv = [keys.dataPrefix('k'), a, '60000', '120000', '1', '', '', 'advanced'];
@@ -125,7 +125,7 @@ describe('protocol/vectors/versions.json', () => {
 
   it.each(file.pointer.map((c) => [title(c), c] as const))('reads pointer %s', async (_, c) => {
     const redis = await redisClient();
-    const keys = createKeys(uniqueNamespace());
+    const keys = createKeys(uniqueName());
     await redis.set(keys.pointer('k'), c.input);
     await redis.set(`${keys.dataPrefix('k')}${c.input}`, '{"v":1}');
     const store = createVersionedStore(redis, keys, (_what, run) => run());
@@ -157,7 +157,7 @@ describe('protocol/vectors/scripts.json', () => {
   });
 
   it.each(file.cases.map((c) => [title(c), c] as const))('%s', async (_, vector) => {
-    const namespace = uniqueNamespace();
+    const namespace = uniqueName();
     const c = JSON.parse(JSON.stringify(vector).replaceAll('$ns', namespace)) as ScriptCase;
     const redis = await redisClient();
     const subscriber = await redisClient(undefined, { subscriber: true });
