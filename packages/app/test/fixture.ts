@@ -4,7 +4,7 @@ import { createPool, createUsersRepository, prepareDatabase } from '@cachelab/st
 import { uniqueName, waitFor } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
-import { afterEach, inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { createLogger, type LogLevel } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
@@ -15,11 +15,6 @@ import type { UserBody } from '../src/user-view.ts';
  * withholds L1, and a 6 s timeout. Tests of liveness and faults pass short intervals themselves.
  */
 export const FIXTURE_HEARTBEAT = { heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 6000 } as const;
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 /** Where an app fixture's log lines go, parsed, when a test wants to read them. */
 export interface LogCapture {
@@ -77,7 +72,7 @@ export async function appFixture(
   if ((options.strategy ?? 'versioned') === 'versioned') {
     await waitFor(() => cache.stats().trusted, { what: 'the bus to be trusted' });
   }
-  cleanups.push(async () => {
+  onTestFinished(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await cache.close();

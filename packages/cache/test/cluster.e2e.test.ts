@@ -1,7 +1,7 @@
 import { startRedisCluster, type TestRedisCluster, uniqueName, waitFor } from '@cachelab/testkit';
 import calculateSlot from 'cluster-key-slot';
 import { createCluster } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   type Cache,
   type CacheOptions,
@@ -12,7 +12,7 @@ import {
   shardOfSlot,
 } from '../src/index.ts';
 import { ANNOUNCE, FILL, READ, RELEASE_LEASE, TAKE_LEASE } from '../src/redis/scripts.ts';
-import { mapLoader, onCleanup } from './fixture.ts';
+import { mapLoader } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
@@ -72,7 +72,7 @@ async function clusterClient() {
   });
   client.on('error', () => {});
   await client.connect();
-  onCleanup(async () => client.destroy());
+  onTestFinished(async () => client.destroy());
   return client;
 }
 
@@ -82,7 +82,7 @@ async function instance(namespace: string, origin: string, options: Partial<Cach
   const subscriber = redis.duplicate();
   subscriber.on('error', () => {});
   await subscriber.connect();
-  onCleanup(async () => subscriber.destroy());
+  onTestFinished(async () => subscriber.destroy());
   const cache: Cache<User> = createCache<User>({
     redis,
     subscriber,
@@ -93,7 +93,7 @@ async function instance(namespace: string, origin: string, options: Partial<Cach
     ...HEARTBEAT,
     ...options,
   });
-  onCleanup(() => cache.close());
+  onTestFinished(() => cache.close());
   return { cache, redis, subscriber };
 }
 

@@ -1,6 +1,6 @@
 import { uniqueName } from '@cachelab/testkit';
 import { createClient } from 'redis';
-import { afterEach, inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
 import '../../../test/support/index.ts';
 import {
   type Cache,
@@ -16,16 +16,6 @@ import {
  */
 export const FIXTURE_HEARTBEAT = { heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 6000 } as const;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-/** Registers `cleanup` to run after the current test (last registered runs first). */
-export function onCleanup(cleanup: () => Promise<void>): void {
-  cleanups.push(cleanup);
-}
-
 /** A connected client (to the test Redis unless `url` says otherwise), closed after the test. */
 export async function redisClient(
   url = inject('redisUrl'),
@@ -40,7 +30,7 @@ export async function redisClient(
   });
   client.on('error', () => {});
   await client.connect();
-  onCleanup(async () => {
+  onTestFinished(async () => {
     if (client.isOpen) client.destroy();
   });
   return client;
@@ -71,7 +61,7 @@ export async function cacheFixture<V = { name: string }>(
     heartbeatTimeoutMs: FIXTURE_HEARTBEAT.heartbeatTimeoutMs,
     ...cacheOptions,
   });
-  onCleanup(() => cache.close());
+  onTestFinished(() => cache.close());
   return { cache, redis, subscriber, namespace, keys: createKeys(namespace) };
 }
 

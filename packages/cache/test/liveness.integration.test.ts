@@ -1,7 +1,7 @@
 import { uniqueName, waitFor } from '@cachelab/testkit';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createCache, type RedisLike, type SubscriberLike } from '../src/index.ts';
-import { cacheFixture, gate, mapLoader, onCleanup, redisClient } from './fixture.ts';
+import { cacheFixture, gate, mapLoader, redisClient } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
@@ -161,7 +161,7 @@ describe('versioned strategy: close()', () => {
       heartbeatIntervalMs: 50,
       heartbeatTimeoutMs: 300,
     });
-    onCleanup(async () => {
+    onTestFinished(async () => {
       scripts.releaseHeld();
       await cache.close();
     });

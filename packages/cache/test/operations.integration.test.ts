@@ -1,14 +1,7 @@
 import { startTcpProxy, uniqueName, waitFor } from '@cachelab/testkit';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { type Cache, createCache, type Loaded } from '../src/index.ts';
-import {
-  cacheFixture,
-  FIXTURE_HEARTBEAT,
-  gate,
-  mapLoader,
-  onCleanup,
-  redisClient,
-} from './fixture.ts';
+import { cacheFixture, FIXTURE_HEARTBEAT, gate, mapLoader, redisClient } from './fixture.ts';
 
 type User = { name: string };
 
@@ -137,7 +130,7 @@ describe('getMany: many keys, one Redis round trip, one loader call', () => {
     // The reader's commands cross a proxy that holds every chunk 100 ms each way.
     const target = new URL(inject('redisUrl'));
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-    onCleanup(() => proxy.close());
+    onTestFinished(() => proxy.close());
     const redis = await redisClient(`redis://127.0.0.1:${proxy.port}`);
     const subscriber = await redisClient(undefined, { subscriber: true });
     const reader = createCache<User>({
@@ -147,7 +140,7 @@ describe('getMany: many keys, one Redis round trip, one loader call', () => {
       redisTimeoutMs: 5000,
       ...FIXTURE_HEARTBEAT,
     });
-    onCleanup(() => reader.close());
+    onTestFinished(() => reader.close());
     // Scripts loaded (EVALSHA's NOSCRIPT fallback) before the delay.
     expect(await reader.get('warm-up')).toBeUndefined();
     proxy.delay(100);

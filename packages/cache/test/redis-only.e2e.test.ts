@@ -1,8 +1,8 @@
 import { freePort, startTcpProxy } from '@cachelab/testkit';
 import { createClient } from 'redis';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { createCache } from '../src/index.ts';
-import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
+import { cacheFixture, mapLoader, redisClient } from './fixture.ts';
 
 const ada = { name: 'Ada' };
 
@@ -170,7 +170,7 @@ describe('basic cache-aside when Redis is unreachable', () => {
     // A real Redis behind a path that stops carrying bytes: commands are sent, nothing answers.
     const target = new URL(inject('redisUrl'));
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-    onCleanup(() => proxy.close());
+    onTestFinished(() => proxy.close());
     const client = await redisClient(`redis://127.0.0.1:${proxy.port}`);
     proxy.blackhole();
     const reported: string[] = [];

@@ -1,10 +1,10 @@
 import { uniqueName, waitFor } from '@cachelab/testkit';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createMessageCodec } from '../src/bus/messages.ts';
 import { createSigner } from '../src/bus/signing.ts';
 import { type CacheOptions, createCache, type RedisLike } from '../src/index.ts';
 import { resolveOptions } from '../src/options.ts';
-import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
+import { cacheFixture, mapLoader, redisClient } from './fixture.ts';
 import { hangingRedis } from './hanging-redis.ts';
 
 type User = { name: string };
@@ -180,7 +180,7 @@ describe('versioned strategy with signed messages', () => {
         heartbeatTimeoutMs: 300,
         signingSecret,
       });
-      onCleanup(() => cache.close());
+      onTestFinished(() => cache.close());
       return { cache, channel: `${namespace}:invalidations` };
     };
     const signed = await make(SECRET);

@@ -5,9 +5,9 @@ import {
   uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type CacheOptions, createCache } from '../src/index.ts';
-import { cacheFixture, mapLoader, onCleanup, redisClient } from './fixture.ts';
+import { cacheFixture, mapLoader, redisClient } from './fixture.ts';
 
 type User = { name: string };
 const v = (version: number) => ({ value: { name: `v${version}` }, version });
@@ -51,7 +51,7 @@ async function instances(
 /** A writer and a reader instance on a redis-server of their own (to be shut down and restarted). */
 async function pairOnOwnRedis() {
   const own = await startRedisServer();
-  onCleanup(() => own.stop());
+  onTestFinished(() => own.stop());
   const namespace = uniqueName();
   const make = (origin: string) =>
     cacheFixture<User>({ url: own.url, namespace, origin, ...HEARTBEAT });
@@ -115,7 +115,7 @@ describe('versioned strategy under faults', () => {
 
   it('silently dead subscriber: detected by heartbeat within the bound, L1 untrusted meanwhile', async () => {
     const proxy = await startTcpProxy({ port: server.port });
-    onCleanup(() => proxy.close());
+    onTestFinished(() => proxy.close());
     const [writer] = await instances(1);
     const [reader] = await instances(1, {
       namespace: writer?.namespace,
@@ -170,7 +170,7 @@ describe('versioned strategy when Redis restarts empty', () => {
     await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
     await waitFor(() => !reader.cache.stats().trusted, { what: 'the reader to notice' });
     const restarted = await startRedisServer({ port: own.port });
-    onCleanup(() => restarted.stop());
+    onTestFinished(() => restarted.stop());
     await waitFor(() => writer.redis.isReady, { timeoutMs: 5000, what: 'the writer to reconnect' });
 
     source.entries.k = v(2);
@@ -190,7 +190,7 @@ describe('versioned strategy when Redis restarts empty', () => {
 
   it('starts untrusted while Redis is down and subscribes once it is back', async () => {
     const own = await startRedisServer();
-    onCleanup(() => own.stop());
+    onTestFinished(() => own.stop());
     const source = mapLoader<User>({ k: v(1) });
     const [redis, subscriber] = [await redisClient(own.url), await redisClient(own.url)];
     await redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
@@ -202,12 +202,12 @@ describe('versioned strategy when Redis restarts empty', () => {
       namespace: uniqueName(),
       ...HEARTBEAT,
     });
-    onCleanup(() => cache.close());
+    onTestFinished(() => cache.close());
     expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'MISS' });
     expect(cache.stats().trusted).toBe(false);
 
     const restarted = await startRedisServer({ port: own.port });
-    onCleanup(() => restarted.stop());
+    onTestFinished(() => restarted.stop());
     await waitFor(() => cache.stats().trusted, {
       timeoutMs: 5000,
       what: 'trust after Redis returns',
@@ -227,7 +227,7 @@ describe('versioned strategy when Redis restarts empty', () => {
 
     // Redis is back; a reader that read v1 long before fills it first.
     const restarted = await startRedisServer({ port: own.port });
-    onCleanup(() => restarted.stop());
+    onTestFinished(() => restarted.stop());
     await waitFor(() => reader.redis.isReady, { timeoutMs: 5000, what: 'the reader to reconnect' });
     await reader.cache.getOrLoad('k', async () => v(1));
 
@@ -256,7 +256,7 @@ describe('versioned strategy when Redis restarts empty', () => {
     // Redis restarts empty: the pointer to v2 is gone, and so are the marks once trust returns.
     await writer.redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
     const restarted = await startRedisServer({ port: own.port });
-    onCleanup(() => restarted.stop());
+    onTestFinished(() => restarted.stop());
     await waitFor(() => reader.cache.stats().trusted && reader.redis.isReady, {
       timeoutMs: 5000,
       what: 'the reader to recover',

@@ -8,14 +8,23 @@ import {
   waitFor,
 } from '@cachelab/testkit';
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  it,
+  onTestFinished,
+  vi,
+} from 'vitest';
 
 /** How long "does not answer" is watched for: the bounded wait is the assertion itself. */
 const SILENCE_MS = 300;
 
 let redis: TestRedisServer;
 let proxy: TcpProxy;
-const cleanups: (() => void)[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
@@ -28,7 +37,6 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   vi.useRealTimers();
-  for (const cleanup of cleanups.splice(0)) cleanup();
   await proxy.close();
 });
 
@@ -40,7 +48,7 @@ async function proxiedClient() {
   });
   const errors: Error[] = [];
   client.on('error', (error: Error) => errors.push(error));
-  cleanups.push(() => client.destroy());
+  onTestFinished(() => client.destroy());
   await client.connect();
   return { client, errors };
 }
@@ -48,7 +56,9 @@ async function proxiedClient() {
 /** A raw socket connected through the proxy that records what it receives and whether it closed. */
 async function proxiedSocket() {
   const socket = connect({ host: '127.0.0.1', port: proxy.port });
-  cleanups.push(() => socket.destroy());
+  onTestFinished(() => {
+    socket.destroy();
+  });
   let received = '';
   let closed = false;
   let errorCode: string | undefined;
