@@ -5,6 +5,8 @@ export {
   INSTANCE_ID_LENGTH,
   readConfig,
   redactUrl,
+  SETTINGS,
+  type Setting,
 } from './config.ts';
 export type { AppDeps, Check, InstanceIdentity, RequestInfo } from './deps.ts';
 export { type AppErrorCode, appErrorCodes, HttpError } from './errors.ts';

@@ -347,7 +347,10 @@ export const SETTINGS = {
   logLevel: {
     env: 'LOG_LEVEL',
     schema: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
-    description: '`info` logs start, stop and faults; `debug` adds one line per request',
+    description: `\`info\` logs start, stop and faults; \`debug\` adds one line per request; also ${logLevels
+      .filter((level) => level !== 'info' && level !== 'debug')
+      .map((level) => `\`${level}\``)
+      .join(', ')}`,
   },
 } as const satisfies Record<string, Setting>;
 
