@@ -38,22 +38,22 @@ const CACHE_SETTINGS = new Map(
 
 // #region tutorial:cache-options
 /** The cache options of a configuration: each setting that declares its option, as it was read. */
-export function cacheOptionsOf(config: AppConfig): ConfiguredCacheOptions {
+export function cacheOptionsOf(config: Partial<Settings>): ConfiguredCacheOptions {
   const options: Record<string, unknown> = {};
   for (const [name, setting] of ENTRIES) {
-    if (setting.option) options[setting.option] = config[name as keyof AppConfig];
+    if (setting.option && config[name] !== undefined) options[setting.option] = config[name];
   }
   const { invalidationSecrets, redisClusterNodes } = config;
   return {
     ...options,
-    signingSecret: invalidationSecrets.length > 0 ? invalidationSecrets : undefined,
+    signingSecret: invalidationSecrets?.length ? invalidationSecrets : undefined,
     pubsub: redisClusterNodes ? 'sharded' : 'global',
   };
 }
 // #endregion tutorial:cache-options
 
 /** The library's problems with the cache settings, each under its variable's name. */
-function cacheProblems(config: AppConfig, env: Env): string[] {
+function cacheProblems(config: Partial<Settings>, env: Env): string[] {
   const variable = (option: string) =>
     CACHE_SETTINGS.get(option as keyof CacheOptions)?.env ?? `\`${option}\``;
   return validateCacheOptions(cacheOptionsOf(config)).map(({ option, rule }) => {
@@ -66,11 +66,19 @@ function cacheProblems(config: AppConfig, env: Env): string[] {
   });
 }
 
-/** Reads and validates the configuration; throws one error listing every invalid variable. */
-export function readConfig(env: Env): AppConfig {
+/**
+ * Some settings read from `env` as an instance reads them: the value of each, its default when
+ * unset or empty, and every problem, each naming its variable (a cache setting's by the library's
+ * rules, as far as the settings read allow).
+ */
+export function readSettings<K extends SettingName>(
+  env: Env,
+  names: readonly K[],
+): { values: Partial<Pick<Settings, K>>; problems: string[] } {
   const problems: string[] = [];
   const values: Record<string, unknown> = {};
-  for (const [name, { env: variable, schema, quote }] of ENTRIES) {
+  for (const name of names) {
+    const { env: variable, schema, quote } = SETTINGS[name] as Setting;
     // Unset and empty are the same: the default.
     const raw = env[variable] === '' ? undefined : env[variable];
     const parsed = schema.safeParse(raw);
@@ -81,6 +89,13 @@ export function readConfig(env: Env): AppConfig {
       problems.push(`${variable} ${parsed.error.issues[0]?.message}${got}`);
     }
   }
+  problems.push(...cacheProblems(values, env));
+  return { values: values as Partial<Pick<Settings, K>>, problems };
+}
+
+/** Reads and validates the configuration; throws one error listing every invalid variable. */
+export function readConfig(env: Env): AppConfig {
+  const { values, problems } = readSettings(env, Object.keys(SETTINGS) as SettingName[]);
   const { redisTlsCaFile, ...settings } = values as Settings;
   const config: AppConfig = {
     ...settings,
@@ -89,7 +104,6 @@ export function readConfig(env: Env): AppConfig {
         ? undefined
         : readPem(SETTINGS.redisTlsCaFile.env, redisTlsCaFile, problems),
   };
-  problems.push(...cacheProblems(config, env));
   if (redisTlsCaFile !== undefined && !config.redisUrl?.startsWith('rediss:')) {
     problems.push('REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL');
   }

@@ -4,6 +4,7 @@ export {
   cacheOptionsOf,
   INSTANCE_ID_LENGTH,
   readConfig,
+  readSettings,
   redactUrl,
   SETTINGS,
   type Setting,
