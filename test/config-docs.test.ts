@@ -21,6 +21,16 @@ describe("docs/configuration.md's settings of an instance", () => {
     expect(settingsTableProblems(rows())).toEqual([]);
   });
 
+  it("are shown with the same defaults in npm start's table, where it passes them on", () => {
+    const passedOn = ['DB_LATENCY_MS', 'SEED_USERS', 'CACHE_NAMESPACE'];
+    const cluster = settingRows(CONFIGURATION, '## The cluster: `npm start`');
+    const declared = new Map(Object.values(SETTINGS).map((s: Setting) => [s.env, s]));
+    for (const name of passedOn) {
+      const row = cluster.find((r) => r.variable === name);
+      expect(row?.default, name).toBe(shownDefault(declared.get(name) as Setting));
+    }
+  });
+
   it("show the defaults the Node tutorial's table shows", () => {
     const tutorial = settingRows(
       read('docs/tutorial/node/02-setup.md'),
