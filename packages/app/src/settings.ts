@@ -122,7 +122,7 @@ export const SETTINGS = {
     env: 'REDIS_URL',
     schema: url('redis:', 'rediss:').default('redis://127.0.0.1:6379'),
     description:
-      '`redis://` or `rediss://` (TLS), with credentials if Redis wants them (`redis://user:password@host:6379`); logged with the password masked',
+      '`redis://` or `rediss://` (TLS), with credentials if Redis wants them (`redis://:password@host:6379`, or `redis://user:password@host:6379` for an ACL user; percent-encode special characters of the password); logged with the password masked',
     quote: false,
   },
   redisTlsCaFile: {
@@ -154,7 +154,7 @@ export const SETTINGS = {
       .optional(),
     quote: false,
     description:
-      "seed nodes of a Redis Cluster, `host:port,…`: the instance uses node-redis's cluster client and sharded Pub/Sub (Redis ≥ 7); credentials and TLS still come from `REDIS_URL` and `REDIS_TLS_CA_FILE` (see [Running against a Redis Cluster](redis-cluster.md))",
+      "seed nodes of a Redis Cluster, `host:port,…`: the instance uses node-redis's cluster client and sharded Pub/Sub (Redis ≥ 7), refused at start when a node is not in cluster mode or runs Redis < 7; credentials and TLS still come from `REDIS_URL` (its host and port unused) and `REDIS_TLS_CA_FILE` (see [Running against a Redis Cluster](redis-cluster.md))",
   },
   invalidationSecrets: {
     env: 'INVALIDATION_SECRET',
@@ -163,7 +163,7 @@ export const SETTINGS = {
       .transform((raw) => raw.split(',').map((secret) => secret.trim()))
       .default([]),
     description:
-      'signs every invalidation message (HMAC-SHA256); several, comma-separated, rotate it: the first signs, each one is accepted. At least 16 characters each; never logged (see [Running it safely](running-safely.md))',
+      'signs every invalidation message (HMAC-SHA256); messages not signed with it are dropped and counted (`/stats` → `cache.messagesRejected`), so every instance needs the same one. Several, comma-separated, rotate it: the first signs, each one is accepted. At least 16 characters each; never logged (see [Running it safely](running-safely.md))',
     option: 'signingSecret',
     quote: false,
   },
