@@ -4,7 +4,10 @@ export {
   cacheOptionsOf,
   INSTANCE_ID_LENGTH,
   readConfig,
+  readSettings,
   redactUrl,
+  SETTINGS,
+  type Setting,
 } from './config.ts';
 export type { AppDeps, Check, InstanceIdentity, RequestInfo } from './deps.ts';
 export { type AppErrorCode, appErrorCodes, HttpError } from './errors.ts';

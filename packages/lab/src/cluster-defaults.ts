@@ -3,6 +3,8 @@
  * apart from that script, which starts processes as soon as it is imported, so that tests can
  * check other ways of running the cluster (docker-compose.yml) against the same numbers.
  */
+import { SETTINGS } from '@cachelab/app';
+
 export const CLUSTER_DEFAULTS = {
   /** `INSTANCES` */
   instances: 3,
@@ -22,10 +24,10 @@ export const CLUSTER_DEFAULTS = {
    * node's cluster bus listens 10000 above its port and Redis refuses ports above 55535.
    */
   redisClusterPort: 21_380,
-  /** `DB_LATENCY_MS` */
-  dbLatencyMs: 50,
-  /** `SEED_USERS` */
-  seedUsers: 10_000,
+  /** `DB_LATENCY_MS`: the instance's default, which npm start passes on. */
+  dbLatencyMs: SETTINGS.dbLatencyMs.schema.parse(undefined),
+  /** `SEED_USERS`: the instance's default, which npm start passes on. */
+  seedUsers: SETTINGS.seedUsers.schema.parse(undefined),
 } as const;
 
 /** The `INSTANCE_NAME` of instance `index` (0-based): `app-1`, `app-2`, … */

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server } from 'node:net';
+import { readConfig } from '@cachelab/app';
 import { clusterPorts, readClusterConfig } from '@cachelab/lab/cluster/config.ts';
 import { ephemeralPorts, takenPorts } from '@cachelab/lab/cluster/preflight.ts';
 import { ephemeralPortRange, freePort } from '@cachelab/testkit';
@@ -95,5 +96,50 @@ describe('npm start and the ports the kernel lends out', () => {
     } finally {
       client.destroy();
     }
+  });
+});
+
+describe('the settings npm start passes on to the instances', () => {
+  it('are refused by npm start as an instance refuses them, naming the variable', () => {
+    const refused = (env: Record<string, string>) => {
+      expect(() => readConfig(env)).toThrow();
+      try {
+        readClusterConfig(env);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error(`npm start accepted ${JSON.stringify(env)}`);
+    };
+    expect(refused({ DB_LATENCY_MS: '60001' })).toBe(
+      'DB_LATENCY_MS must be an integer from 0 to 60000, got "60001"',
+    );
+    expect(refused({ SEED_USERS: 'many' })).toMatch(/^SEED_USERS must be an integer/);
+    expect(refused({ CACHE_NAMESPACE: 'a:b' })).toBe(
+      'CACHE_NAMESPACE must be 1-32 characters of [A-Za-z0-9_.-], got "a:b"',
+    );
+    expect(refused({ REDIS_URL: 'http://:secret@x' })).toBe(
+      'REDIS_URL must be a redis:// or rediss:// URL',
+    );
+    expect(refused({ DATABASE_URL: 'mysql://x' })).toBe(
+      'DATABASE_URL must be a postgres:// or postgresql:// URL',
+    );
+    expect(refused({ REDIS_CLUSTER_NODES: '127.0.0.1:7000,localhost' })).toMatch(
+      /^REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got "localhost"/,
+    );
+  });
+
+  it("take the instance's defaults, but no Redis or database URL (npm start runs its own)", () => {
+    const config = readClusterConfig({});
+    const instance = readConfig({});
+    expect(config.dbLatencyMs).toBe(instance.dbLatencyMs);
+    expect(config.seedUsers).toBe(instance.seedUsers);
+    expect(config.namespace).toBe(instance.cacheNamespace);
+    expect(config.redis.kind).toBe('own');
+    expect(config.databaseUrl).toBeUndefined();
+    const nodes = readClusterConfig({ REDIS_CLUSTER_NODES: ' [::1]:7000, 127.0.0.1:7001 ' });
+    expect(nodes.redis).toMatchObject({
+      url: 'redis://[::1]:7000',
+      clusterNodes: ['[::1]:7000', '127.0.0.1:7001'],
+    });
   });
 });

@@ -1,5 +1,5 @@
 """The instance's settings, read from the environment in one place, with the variables, defaults
-and rules of a Node instance (``packages/app/src/config.ts``) that apply to this one."""
+and rules of a Node instance (``packages/app/src/settings.ts``) that apply to this one."""
 
 from __future__ import annotations
 

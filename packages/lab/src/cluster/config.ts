@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readConfig } from '@cachelab/app';
+import { readSettings, SETTINGS } from '@cachelab/app';
 import { CLUSTER_DEFAULTS, instanceName } from '../cluster-defaults.ts';
 import {
   type InstanceLanguage,
@@ -89,11 +89,31 @@ export const CLUSTER_LOCATION_SETTINGS = [
   'CACHE_NAMESPACE',
 ] as const;
 
+/** The instance settings npm start reads too, to check them before starting anything. */
+const PASSED_ON = [
+  'redisUrl',
+  'redisClusterNodes',
+  'databaseUrl',
+  'dbLatencyMs',
+  'seedUsers',
+  'cacheNamespace',
+] as const;
+
 /**
- * Reads the cluster's settings from `env`.
+ * Reads the cluster's settings from `env`. Those it passes on to the instances (`REDIS_URL`,
+ * `REDIS_CLUSTER_NODES`, `DATABASE_URL`, `DB_LATENCY_MS`, `SEED_USERS`, `CACHE_NAMESPACE`) are read
+ * through the instance's declaration of them, with its rules and defaults, so that npm start
+ * refuses what an instance would refuse; the URLs' default differs (none: npm start runs its own).
  * @throws ClusterConfigError naming the first invalid variable.
  */
 export function readClusterConfig(env: Env): ClusterConfig {
+  const trimmed = Object.fromEntries(
+    PASSED_ON.map((name) => [SETTINGS[name].env, env[SETTINGS[name].env]?.trim()]),
+  );
+  const instanceSettings = readSettings(trimmed, PASSED_ON);
+  const [problem] = instanceSettings.problems;
+  if (problem) throw new ClusterConfigError(problem);
+  const shared = instanceSettings.values;
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
@@ -104,17 +124,6 @@ export function readClusterConfig(env: Env): ClusterConfig {
       );
     }
     return value;
-  };
-  const url = (name: string, protocols: string[]): string | undefined => {
-    const raw = env[name]?.trim();
-    if (!raw) return undefined;
-    if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
-      // Not quoted: the URL may carry a password.
-      throw new ClusterConfigError(
-        `\`${name}\` must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL`,
-      );
-    }
-    return raw;
   };
 
   const count = env.INSTANCES?.trim() ? int('INSTANCES', 0, 1, 32) : undefined;
@@ -130,7 +139,8 @@ export function readClusterConfig(env: Env): ClusterConfig {
   }
   const instances = languages.length;
   const basePort = int('BASE_PORT', CLUSTER_DEFAULTS.basePort, 1, 65_536 - instances);
-  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  // The instance's default (a Redis on 6379) is not npm start's (its own).
+  const redisUrl = env.REDIS_URL?.trim() ? shared.redisUrl : undefined;
   const redisCluster = int('REDIS_CLUSTER', 0, 0, 1) === 1;
   const redisPort = int(
     'REDIS_PORT',
@@ -143,24 +153,16 @@ export function readClusterConfig(env: Env): ClusterConfig {
       `\`REDIS_PORT\` must be at most 55530 with REDIS_CLUSTER=1: six nodes from it, each with a cluster bus port 10000 above its own (got "${redisPort}")`,
     );
   }
-  const clusterNodes = env.REDIS_CLUSTER_NODES?.trim()
-    ? env.REDIS_CLUSTER_NODES.split(',').map((node) => node.trim())
+  // As written (an IPv6 host keeps its brackets): the instances get them as they are.
+  const clusterNodes = shared.redisClusterNodes
+    ? (env.REDIS_CLUSTER_NODES as string).split(',').map((node) => node.trim())
     : undefined;
-  if (clusterNodes?.some((node) => !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/.test(node))) {
-    throw new ClusterConfigError(
-      `\`REDIS_CLUSTER_NODES\` must be a comma-separated list of host:port (got "${env.REDIS_CLUSTER_NODES}")`,
-    );
-  }
   if (clusterNodes && redisUrl) {
     throw new ClusterConfigError(
       'set one of `REDIS_URL` (one Redis) and `REDIS_CLUSTER_NODES` (a Redis Cluster), not both',
     );
   }
   const dataDir = env.DB_DATA_DIR?.trim() || CLUSTER_DEFAULTS.dbDataDir;
-  const namespace = env.CACHE_NAMESPACE?.trim() || readConfig({}).cacheNamespace;
-  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(namespace)) {
-    throw new ClusterConfigError('`CACHE_NAMESPACE` must be 1-32 characters of [A-Za-z0-9_.-]');
-  }
   const config: ClusterConfig = {
     instances,
     languages,
@@ -178,12 +180,12 @@ export function readClusterConfig(env: Env): ClusterConfig {
               ? { clusterPorts: Array.from({ length: 6 }, (_, i) => redisPort + i) }
               : {}),
           },
-    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl: env.DATABASE_URL?.trim() ? shared.databaseUrl : undefined,
     dbPort: int('DB_PORT', CLUSTER_DEFAULTS.dbPort, 1, 65_535),
     dbDataDir: resolve(ROOT, dataDir),
-    dbLatencyMs: int('DB_LATENCY_MS', CLUSTER_DEFAULTS.dbLatencyMs, 0, 60_000),
-    seedUsers: int('SEED_USERS', CLUSTER_DEFAULTS.seedUsers, 0, 10_000_000),
-    namespace,
+    dbLatencyMs: shared.dbLatencyMs as number,
+    seedUsers: shared.seedUsers as number,
+    namespace: shared.cacheNamespace as string,
   };
   checkCollisions(clusterPorts(config));
   return config;

@@ -1,5 +1,5 @@
 // Package config reads a Go instance's settings from its environment, once, with the names and
-// defaults of the Node instance (packages/app/src/config.ts), naming the variable in every error.
+// defaults of the Node instance (packages/app/src/settings.ts), naming the variable in every error.
 package config
 
 import (
