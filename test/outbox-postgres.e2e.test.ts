@@ -2,7 +2,6 @@ import { tableKey, trackTable } from '@cachelab/store';
 import {
   type InstanceProcess,
   postgresBinaries,
-  startInstance,
   startPostgresServer,
   startRedisServer,
   type TestPostgresServer,
@@ -14,6 +13,7 @@ import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, versionServed } from './support/index.ts';
+import { killInstances, startInstances } from './support/instances.ts';
 
 /**
  * The outbox on a real PostgreSQL, which delivers NOTIFY: a write from psql wakes the relays at
@@ -69,10 +69,9 @@ describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', 
       OUTBOX_POLL_MS: '60000',
       OUTBOX_LISTEN: '1',
     };
-    instances = await Promise.all(
-      Array.from({ length: INSTANCES }, (_, i) =>
-        startInstance({ ...env, INSTANCE_NAME: `obpg-${i}` }),
-      ),
+    instances = await startInstances(
+      Array.from({ length: INSTANCES }, (_, i) => `obpg-${i}`),
+      env,
     );
     // Each relay LISTENs on a connection of its own, set up after the instance is ready: write
     // from psql until every relay has had a notification.
@@ -86,9 +85,7 @@ describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', 
   }, 90_000);
 
   afterAll(async () => {
-    for (const instance of instances) {
-      if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
-    }
+    killInstances(instances);
     http.close();
     await psql?.end();
     await redis?.stop();

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient, versionServed } from './support/index.ts';
+import { killInstances, startInstances } from './support/instances.ts';
 
 /**
  * Writes that never pass through an instance's write path — psql, a bulk UPDATE, an instance
@@ -57,16 +58,14 @@ beforeAll(async () => {
     OUTBOX_POLL_MS: String(POLL_MS),
     OUTBOX_LEASE_MS: '1000',
   };
-  instances = await Promise.all(
-    Array.from({ length: INSTANCES }, (_, i) =>
-      startInstance({ ...env, INSTANCE_NAME: `ob-${i}` }),
-    ),
+  instances = await startInstances(
+    Array.from({ length: INSTANCES }, (_, i) => `ob-${i}`),
+    env,
   );
 });
 
 afterAll(async () => {
-  for (const instance of instances)
-    if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
+  killInstances(instances);
   http.close();
   await psql?.end();
   await redis?.stop();

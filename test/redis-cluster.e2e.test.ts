@@ -18,6 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { freePortRange, startCluster } from './support/cluster.ts';
 import { startFakeRedisNode } from './support/fake-redis-node.ts';
 import { createHttpClient } from './support/index.ts';
+import { startInstances } from './support/instances.ts';
 
 const started: InstanceProcess[] = [];
 afterEach(() => {
@@ -60,9 +61,7 @@ describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   it('write-then-read across three instances: every instance serves each write at once after it', async () => {
     const namespace = uniqueName('rc');
     const env = { ...baseEnv(namespace), REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '' };
-    const list = await Promise.all(
-      ['rc-a', 'rc-b', 'rc-c'].map((name) => startInstance({ ...env, INSTANCE_NAME: name })),
-    );
+    const list = await startInstances(['rc-a', 'rc-b', 'rc-c'], env);
     started.push(...list);
     const http = createHttpClient({ maxSockets: 8, timeoutMs: 5000 });
     const ids = Array.from({ length: 16 }, (_, i) => `${namespace}-${i}`);
@@ -189,10 +188,8 @@ describe('a Redis Cluster that requires a password', () => {
         REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
         REDIS_URL: `redis://:${password}@127.0.0.1:1`,
       };
-      const [a, b] = await Promise.all(
-        ['rca-a', 'rca-b'].map((name) => startInstance({ ...env, INSTANCE_NAME: name })),
-      );
-      started.push(a as InstanceProcess, b as InstanceProcess);
+      const [a, b] = await startInstances(['rca-a', 'rca-b'], env);
+      started.push(a, b);
       const http = createHttpClient({ maxSockets: 4, timeoutMs: 5000 });
       const id = `${namespace}-1`;
       expect((await http.send('GET', `${b?.url}/users/${id}`)).status).toBe(404);
