@@ -29,7 +29,8 @@ function nodeDefaults(config: AppConfig) {
 
 /**
  * Asks one seed node whether it can serve the cache as a cluster: it must be in cluster mode
- * (`cluster_enabled:1`) and run Redis ≥ 7. Resolves when it can; rejects with a message naming
+ * (`cluster_enabled:1`), run Redis ≥ 7, say `cluster_state:ok` and give every slot a master
+ * (a cluster still forming does not: retried). Resolves when it can; rejects with a message naming
  * `REDIS_CLUSTER_NODES` and what was found when it cannot (`refused`: retrying will not help), or
  * with the connection's error when the node does not answer (worth retrying).
  */
@@ -59,11 +60,37 @@ export async function checkClusterNode(config: AppConfig, node: ClusterNode): Pr
         `${where} runs Redis ${version}: sharded Pub/Sub (SPUBLISH) needs Redis ${MIN_MAJOR_VERSION} or newer`,
       );
     }
+    // A cluster still forming (nodes not joined yet, slots not all assigned) would leave the
+    // client a slot map with holes that it never refreshes: wait until it is whole.
+    const state = /cluster_state:(\w+)/.exec(String(await client.sendCommand(['CLUSTER', 'INFO'])));
+    if (state?.[1] !== 'ok') {
+      throw new Error(
+        `${where}: the Redis Cluster is not ready (cluster_state:${state?.[1] ?? '?'})`,
+      );
+    }
+    const covered = slotsCovered(await client.sendCommand(['CLUSTER', 'SLOTS']));
+    if (covered < SLOTS) {
+      throw new Error(`${where}: the Redis Cluster serves ${covered} of ${SLOTS} slots so far`);
+    }
   } catch (error) {
     throw (error as { refused?: boolean }).refused ? error : (lastError ?? error);
   } finally {
     if (client.isOpen) client.destroy();
   }
+}
+
+/** Hash slots of a Redis Cluster. */
+const SLOTS = 16_384;
+
+/** How many slots a `CLUSTER SLOTS` reply gives a master (`[start, end, [host, port, id], …]`). */
+function slotsCovered(reply: unknown): number {
+  if (!Array.isArray(reply)) return 0;
+  let covered = 0;
+  for (const range of reply) {
+    if (!Array.isArray(range) || !Array.isArray(range[2])) continue;
+    covered += Number(range[1]) - Number(range[0]) + 1;
+  }
+  return covered;
 }
 
 function refused(message: string): Error {

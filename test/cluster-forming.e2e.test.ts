@@ -1,0 +1,94 @@
+import {
+  freePort,
+  type InstanceProcess,
+  startInstance,
+  startRedisCluster,
+  type TestRedisCluster,
+  waitFor,
+} from '@cachelab/testkit';
+import { nanoid } from 'nanoid';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from './support/index.ts';
+
+/**
+ * Instances started against Redis Cluster nodes that are not joined yet (`REDIS_CLUSTER=1 npm
+ * start` reporting ready too early did the same): an instance that took the nodes' empty slot map
+ * kept it, served every read as a MISS with Redis errors growing, and said ready. An instance
+ * waits for `cluster_state:ok` and every slot served before it connects, and is not ready until
+ * then.
+ */
+let cluster: TestRedisCluster;
+const started: InstanceProcess[] = [];
+const http = createHttpClient({ maxSockets: 8, timeoutMs: 5000 });
+
+afterAll(async () => {
+  for (const instance of started) {
+    if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
+  }
+  http.close();
+  await cluster?.stop();
+});
+
+interface Stats {
+  cache: { redisErrors: number; trusted: boolean };
+}
+
+describe('a Redis Cluster still forming when the instances start', () => {
+  it('is waited for: no instance is ready before it is whole, and then every one uses it', async () => {
+    cluster = await startRedisCluster({ join: false });
+    const env = {
+      REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '',
+      DATABASE_URL: inject('databaseUrl'),
+      DB_LATENCY_MS: '0',
+      SEED_USERS: '100',
+      CACHE_NAMESPACE: `form${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`,
+      HEARTBEAT_INTERVAL_MS: '100',
+      HEARTBEAT_TIMEOUT_MS: '1000',
+      STARTUP_TIMEOUT_MS: '60000',
+    };
+    const port = await freePort();
+    const early = startInstance(
+      { ...env, PORT: String(port), INSTANCE_NAME: 'form-early' },
+      { timeoutMs: 60_000, onSpawn: () => {} },
+    );
+    early.then((instance) => started.push(instance)).catch(() => {});
+    // Not ready while the nodes are not a cluster: polled for two seconds.
+    const until = performance.now() + 2000;
+    while (performance.now() < until) {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (answer) => answer.status,
+        () => 0,
+      );
+      expect(ready, 'readiness before the cluster exists').not.toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await cluster.join();
+    const joinedAt = performance.now();
+    const first = await early;
+    console.log(
+      `the early instance ready ${Math.round(performance.now() - joinedAt)} ms after the cluster was whole`,
+    );
+    const second = await startInstance({ ...env, INSTANCE_NAME: 'form-late' });
+    started.push(second);
+
+    // Both use the cluster: a write through one is served from Redis (L2) by the other.
+    const put = await http.send('PUT', `${second.url}/users/5`, {
+      name: 'formed',
+      email: 'formed@example.com',
+      age: 33,
+    });
+    expect(put.status).toBe(200);
+    await waitFor(
+      async () => {
+        const answer = await http.send('GET', `${first.url}/users/5`);
+        return answer.headers['x-cache'] === 'L2' || answer.headers['x-cache'] === 'L1';
+      },
+      { timeoutMs: 5000, what: 'the early instance to read the write from Redis' },
+    );
+    const stats = (await http.send('GET', `${first.url}/stats`)).body as Stats;
+    const errorsBefore = stats.cache.redisErrors;
+    for (let i = 0; i < 20; i++) await http.send('GET', `${first.url}/users/${10 + i}`);
+    const after = (await http.send('GET', `${first.url}/stats`)).body as Stats;
+    expect(after.cache.redisErrors - errorsBefore, 'Redis errors of 20 reads').toBe(0);
+  });
+});
