@@ -91,4 +91,50 @@ describe('a Redis Cluster still forming when the instances start', () => {
     const after = (await http.send('GET', `${first.url}/stats`)).body as Stats;
     expect(after.cache.redisErrors - errorsBefore, 'Redis errors of 20 reads').toBe(0);
   });
+
+  it('a slot left without a node at run time: the instance rediscovers, is not ready meanwhile, and uses the cluster again once it is whole', async () => {
+    // Runs after the first test: the cluster is joined and both instances use it.
+    const [first] = started;
+    if (!first) throw new Error('the first test started no instance');
+    const readyz = async () => (await http.send('GET', `${first.url}/readyz`)).status;
+    expect(await readyz()).toBe(200);
+    // Slot 0 unassigned on every node (as a cluster that lost a slot's owner without a replica,
+    // or one still forming, answers): every command gets CLUSTERDOWN, and a rediscovery now
+    // gives a slot map with a hole that nothing in node-redis would mend later.
+    const owner = await cluster.masterOf(0);
+    for (const { port } of cluster.nodes) await cluster.cli(port, 'CLUSTER', 'DELSLOTS', '0');
+    const cutAt = performance.now();
+    await waitFor(
+      async () => {
+        await http.send('GET', `${first.url}/users/${40 + Math.floor(Math.random() * 40)}`);
+        return (await readyz()) === 503;
+      },
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        what: 'the instance not ready while slot 0 has no node',
+      },
+    );
+    console.log(`not ready ${Math.round(performance.now() - cutAt)} ms after slot 0 lost its node`);
+    const body = (await http.send('GET', `${first.url}/readyz`)).body as {
+      checks: Record<string, string>;
+    };
+    expect(body.checks.cluster).toBe('down');
+
+    await cluster.cli(owner, 'CLUSTER', 'ADDSLOTS', '0');
+    await cluster.waitHealthy();
+    const wholeAt = performance.now();
+    await waitFor(async () => (await readyz()) === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'the instance ready again once slot 0 has its node',
+    });
+    console.log(`ready ${Math.round(performance.now() - wholeAt)} ms after the cluster was whole`);
+    // And it uses Redis again: a read filled into Redis by one instance is a hit there for it.
+    await http.send('GET', `${first.url}/users/90`);
+    const before = ((await http.send('GET', `${first.url}/stats`)).body as Stats).cache.redisErrors;
+    for (let i = 0; i < 20; i++) await http.send('GET', `${first.url}/users/${60 + i}`);
+    const after = ((await http.send('GET', `${first.url}/stats`)).body as Stats).cache.redisErrors;
+    expect(after - before, 'Redis errors of 20 reads once whole').toBe(0);
+  });
 });

@@ -113,3 +113,101 @@ export function createClusterClients(config: AppConfig, withSubscriber: boolean)
   });
   return { redis, subscriber: withSubscriber ? redis.duplicate() : undefined };
 }
+
+/**
+ * What the slot-map watch needs of a node-redis cluster client: its slot map (`slots`, one entry
+ * per hash slot, `undefined` where it knows no node) and its rediscovery (`_slots.rediscover()`,
+ * which node-redis itself runs on `MOVED`, but never for a slot it has no node for).
+ */
+export interface SlotMapped {
+  readonly slots: readonly unknown[];
+  readonly _slots: { rediscover(): Promise<void> };
+}
+
+/** How many of the 16,384 hash slots `client`'s slot map has no node for. */
+export function missingSlots(client: SlotMapped): number {
+  const slots = client.slots;
+  let missing = 0;
+  for (let slot = 0; slot < SLOTS; slot++) if (slots[slot] === undefined) missing++;
+  return missing;
+}
+
+/**
+ * Makes `client`'s slot map whole: rediscovers when a slot has no node, and rejects (worth
+ * retrying) when it still has not. A node-redis cluster client that connected to a node still
+ * learning the cluster keeps the holes: a command for such a slot fails with a `TypeError` (`Cannot
+ * read properties of undefined (reading 'master')`, `Cannot destructure property 'master'` for
+ * `SSUBSCRIBE`) before reaching Redis, so nothing ever tells it to look again.
+ */
+export async function completeSlotMap(client: SlotMapped, what: string): Promise<void> {
+  if (missingSlots(client) === 0) return;
+  await client._slots.rediscover();
+  const missing = missingSlots(client);
+  if (missing > 0) {
+    throw new Error(`the ${what} slot map has no node for ${missing} of ${SLOTS} slots yet`);
+  }
+}
+
+/** Whether `error` (or its cause) shows a cluster the client cannot use as it knows it. */
+export function showsStaleSlotMap(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (/^CLUSTERDOWN|property 'master'|reading 'master'/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** The slot maps of an instance's cluster clients, kept whole at run time. */
+export interface SlotMapWatch {
+  /** Slots without a node, summed over the clients (`0`: every client can reach every slot). */
+  missing(): number;
+  /** Rediscovers now (at most one rediscovery per client at a time), e.g. after a CLUSTERDOWN. */
+  refresh(): void;
+  stop(): void;
+}
+
+/**
+ * Checks every `intervalMs` that each client's slot map has a node for every slot and rediscovers
+ * when one has not; `refresh()` rediscovers at once. `onChange` hears each change of the number of
+ * slots missing, and a rediscovery's error once per run of failures.
+ */
+export function watchSlotMaps(
+  clients: SlotMapped[],
+  options: { intervalMs: number; onChange(missing: number, error?: Error): void },
+): SlotMapWatch {
+  const running = new Map<SlotMapped, Promise<void>>();
+  let reported = 0;
+  let failing = false;
+  const total = () => clients.reduce((sum, client) => sum + missingSlots(client), 0);
+  const report = (error?: Error) => {
+    const missing = total();
+    if (missing !== reported || (error && !failing)) options.onChange(missing, error);
+    reported = missing;
+    failing = error !== undefined;
+  };
+  const rediscover = (client: SlotMapped, always: boolean) => {
+    if (running.has(client) || (!always && missingSlots(client) === 0)) return;
+    const run = client._slots
+      .rediscover()
+      .then(
+        () => report(),
+        (error: Error) => report(error),
+      )
+      .finally(() => running.delete(client));
+    running.set(client, run);
+  };
+  const check = () => {
+    for (const client of clients) rediscover(client, false);
+    if (running.size === 0) report();
+  };
+  const timer = setInterval(check, options.intervalMs);
+  timer.unref();
+  return {
+    missing: total,
+    refresh() {
+      for (const client of clients) rediscover(client, true);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
