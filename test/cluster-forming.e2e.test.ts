@@ -7,7 +7,14 @@ import {
   waitFor,
 } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
+import { createCluster } from 'redis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import {
+  completeSlotMap,
+  missingSlots,
+  type SlotMapped,
+  watchSlotMaps,
+} from '../packages/app/src/redis-cluster.ts';
 import { createHttpClient } from './support/index.ts';
 
 /**
@@ -136,5 +143,75 @@ describe('a Redis Cluster still forming when the instances start', () => {
     for (let i = 0; i < 20; i++) await http.send('GET', `${first.url}/users/${60 + i}`);
     const after = ((await http.send('GET', `${first.url}/stats`)).body as Stats).cache.redisErrors;
     expect(after - before, 'Redis errors of 20 reads once whole').toBe(0);
+  });
+});
+
+describe('a seed that is whole while the node the client asks is not', () => {
+  // What made `REDIS_CLUSTER=1 npm start` never ready: the instance checked one seed (whole),
+  // but node-redis took its slot map from another, picked at random, still learning the cluster.
+  // Here node A serves every slot alone and node B has not met it yet: a client rooted at B gets
+  // an empty slot map, and node-redis never looks again.
+  it('is mended at startup (completeSlotMap) and at run time (watchSlotMaps) once the node knows', async () => {
+    const pair = await startRedisCluster({ masters: 1, join: false });
+    const [a, b] = pair.nodes;
+    if (!a || !b) throw new Error('two nodes expected');
+    const clients: { destroy(): void }[] = [];
+    try {
+      await pair.cli(a.port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+      await waitFor(
+        async () => (await pair.cli(a.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'),
+        { timeoutMs: 10_000, intervalMs: 50, what: 'node A alone to say cluster_state:ok' },
+      );
+      const rootedAtB = async () => {
+        const client = createCluster({
+          rootNodes: [{ socket: { host: '127.0.0.1', port: b.port } }],
+          defaults: { disableOfflineQueue: true },
+        });
+        client.on('error', () => {});
+        client.on('node-error', () => {});
+        await client.connect();
+        clients.push(client);
+        return client as unknown as SlotMapped & ReturnType<typeof createCluster>;
+      };
+      const atStart = await rootedAtB();
+      const atRunTime = await rootedAtB();
+      // Left to node-redis alone: what main did.
+      const untouched = await rootedAtB();
+      expect(missingSlots(atStart), 'slots without a node, from B before it met A').toBe(16_384);
+      await expect(completeSlotMap(atStart, 'test')).rejects.toThrow(
+        'the test slot map has no node for 16384 of 16384 slots yet',
+      );
+      const changes: number[] = [];
+      const watch = watchSlotMaps([atRunTime], {
+        intervalMs: 100,
+        onChange: (missing) => changes.push(missing),
+      });
+      try {
+        await pair.cli(b.port, 'CLUSTER', 'MEET', '127.0.0.1', String(a.port));
+        const metAt = performance.now();
+        await waitFor(() => completeSlotMap(atStart, 'test').then(() => true), {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          what: 'the slot map rooted at B to be whole',
+        });
+        await waitFor(() => watch.missing() === 0, {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+          what: 'the watched slot map to be whole without being asked',
+        });
+        console.log(
+          `slot maps whole ${Math.round(performance.now() - metAt)} ms after B met A (changes ${changes.join(' -> ')})`,
+        );
+        expect(changes.at(-1)).toBe(0);
+        expect(missingSlots(untouched), 'slots without a node, left to node-redis').toBe(16_384);
+        await atRunTime.set('formed', 'yes');
+        expect(await atStart.get('formed')).toBe('yes');
+      } finally {
+        watch.stop();
+      }
+    } finally {
+      for (const client of clients) client.destroy();
+      await pair.stop();
+    }
   });
 });

@@ -199,6 +199,7 @@ export function watchSlotMaps(
     for (const client of clients) rediscover(client, false);
     if (running.size === 0) report();
   };
+  report();
   const timer = setInterval(check, options.intervalMs);
   timer.unref();
   return {
