@@ -244,9 +244,12 @@ void running.result.then(
 );
 
 const urls = config.appPorts.map((port) => `http://127.0.0.1:${port}`);
+// Ready means every instance answers /readyz and trusts its L1 (subscribed, its own heartbeat
+// back): an instance of a Redis Cluster still forming serves, but only from the database.
 const outcome = await waitUntilReady(urls, runId, {
   deadlineMs: READY_DEADLINE_MS,
   stopped: () => stopRequested,
+  requireTrustedL1: true,
 });
 if (!stopRequested && (outcome.foreign.length > 0 || outcome.pending.length > 0)) {
   for (const { url, detail } of outcome.foreign) {

@@ -206,6 +206,34 @@ describe('readiness', () => {
   });
 });
 
+describe('readiness of npm start', () => {
+  it('waits for an instance that answers ready but does not trust its L1 yet', async () => {
+    const answers: Record<string, string> = {
+      '/untrusted': '{"status":"ready","run":"run-a","l1":"untrusted"}',
+      '/trusted': '{"status":"ready","run":"run-a","l1":"trusted"}',
+      '/none': '{"status":"ready","run":"run-a","l1":"none"}',
+    };
+    const server = createHttpServer((req, res) => {
+      res.writeHead(200).end(answers[(req.url ?? '').replace(/\/readyz$/, '')] ?? '');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+    const strict = { requireTrustedL1: true };
+    try {
+      expect(await checkReadiness(url('/untrusted'), 'run-a', strict)).toEqual({
+        state: 'pending',
+      });
+      expect(await checkReadiness(url('/trusted'), 'run-a', strict)).toEqual({ state: 'ready' });
+      expect(await checkReadiness(url('/none'), 'run-a', strict)).toEqual({ state: 'ready' });
+      // The lab's own checks take an instance as it is.
+      expect(await checkReadiness(url('/untrusted'), 'run-a')).toEqual({ state: 'ready' });
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe('a cluster with its own Redis and data directory', () => {
   let env: Record<string, string>;
   let cluster: ClusterProcess;

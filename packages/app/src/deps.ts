@@ -22,7 +22,11 @@ export interface AppDeps {
   users: UsersRepository;
   cache: Cache<UserBody>;
   instance: InstanceIdentity;
-  checks: { redis: Check; database: Check };
+  /**
+   * `cluster`, on a Redis Cluster: rejects while the instance cannot use it as it knows it (a slot
+   * without a node in its slot map); `/readyz` is then not ready.
+   */
+  checks: { redis: Check; database: Check; cluster?: Check };
   /**
    * The relay of the database's outbox, reported in `/stats` and `/metrics`.
    * @default none (reported as `null`)

@@ -25,7 +25,14 @@ import {
 import { watchCluster, watchConnection } from './connection-watchdog.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { checkClusterNode, createClusterClients } from './redis-cluster.ts';
+import {
+  checkClusterNode,
+  completeSlotMap,
+  createClusterClients,
+  type SlotMapped,
+  showsStaleSlotMap,
+  watchSlotMaps,
+} from './redis-cluster.ts';
 import { refuseConnect } from './refuse-connect.ts';
 import type { UserBody } from './user-view.ts';
 
@@ -124,6 +131,28 @@ if (config.redisClusterNodes) await retryUntil('redis', checkCluster);
 await retryUntil('redis', () => redis.connect().then(() => undefined));
 if (subscriber)
   await retryUntil('redis (subscriber)', () => subscriber.connect().then(() => undefined));
+// Each cluster client took its slot map from whichever seed it asked first, which may be a node
+// still learning the cluster even though the seed checked above was whole: mend it before use.
+const slotMapped = cluster
+  ? ([cluster.redis, cluster.subscriber].filter(Boolean) as unknown as SlotMapped[])
+  : [];
+for (const [i, client] of slotMapped.entries()) {
+  const what = i === 0 ? 'redis' : 'redis (subscriber)';
+  await retryUntil(what, () => completeSlotMap(client, `${what} client's`));
+}
+// At run time too: a slot without a node (or CLUSTERDOWN) makes the instance rediscover, and it
+// is not ready until every slot has a node again.
+const slotWatch = cluster
+  ? watchSlotMaps(slotMapped, {
+      intervalMs: config.heartbeatIntervalMs,
+      onChange: (missing, error) => {
+        if (draining) return;
+        if (error) logger.warn(`redis cluster: rediscovering the slot map: ${error.message}`);
+        else if (missing > 0) logger.warn(`redis cluster: no node known for ${missing} slots`);
+        else logger.info('redis cluster: every slot has a node again');
+      },
+    })
+  : undefined;
 await retryUntil('the database', () => prepareDatabase(pool, { seedUsers: config.seedUsers }));
 
 // A connection that dies without FIN or RST is replaced within HEARTBEAT_INTERVAL_MS +
@@ -178,6 +207,9 @@ const cache = createCache<UserBody>({
   ...cacheOptionsOf(config),
   origin: `${instance.name}/${instance.id}`,
   events: metrics.cacheEvents,
+  ...(slotWatch
+    ? { onError: (error) => (showsStaleSlotMap(error) ? slotWatch.refresh() : undefined) }
+    : {}),
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
 // #endregion tutorial:create-cache
@@ -223,7 +255,20 @@ const app = createApp({
   users,
   cache,
   instance,
-  checks: { redis: async () => void (await redis.ping()), database: () => users.ping() },
+  checks: {
+    redis: async () => void (await redis.ping()),
+    database: () => users.ping(),
+    ...(slotWatch
+      ? {
+          cluster: async () => {
+            const missing = slotWatch.missing();
+            if (missing === 0) return;
+            slotWatch.refresh();
+            throw new Error(`no node known for ${missing} slots`);
+          },
+        }
+      : {}),
+  },
   outbox,
   isDraining: () => draining,
   metrics,
@@ -271,6 +316,7 @@ async function shutdown(signal: string): Promise<void> {
   // The relay first: it announces through the cache. What it leaves waits in the database.
   await outbox.close();
   for (const stop of watchdogs) stop();
+  slotWatch?.stop();
   await cache.close();
   // close() waits for the answers to commands still queued, and a frozen Redis (or database)
   // never sends them: after CLOSE_TIMEOUT_MS the connections are cut instead.

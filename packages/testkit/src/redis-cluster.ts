@@ -62,6 +62,8 @@ export interface TestRedisCluster {
    *   slot may then be left `IMPORTING`/`MIGRATING`.
    */
   migrateSlot(slot: number, target?: number): Promise<SlotMigration>;
+  /** Joins nodes started with `join: false` (`redis-cli --cluster create`) and waits until healthy. */
+  join(): Promise<void>;
   /** Waits until every node reports `cluster_state:ok` and agrees on `masters` masters. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node (SIGTERM, then waits) and deletes the directory. */
@@ -79,6 +81,12 @@ export async function startRedisCluster(
     args?: string[];
     /** `requirepass` and `masterauth` of every node (the default user's password). */
     password?: string;
+    /**
+     * `false`: start the nodes in cluster mode without joining them (a cluster still forming);
+     * {@link TestRedisCluster.join} joins them later.
+     * @default true
+     */
+    join?: boolean;
   } = {},
 ): Promise<TestRedisCluster> {
   const count = 2 * (options.masters ?? 3);
@@ -104,6 +112,15 @@ export async function startRedisCluster(
       },
       { timeoutMs: 10_000, what: `redis-server on ${port}` },
     );
+  /** `redis-cli --cluster create` over every node, one replica per master. */
+  const create = async () => {
+    const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
+    await run(
+      'redis-cli',
+      [...auth, '--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'],
+      { timeout: 30_000 },
+    );
+  };
   const stop = async () => {
     await Promise.all(nodes.map(({ child }) => signalProcess(child, 'SIGTERM')));
     rmSync(dir, { recursive: true, force: true });
@@ -132,12 +149,7 @@ export async function startRedisCluster(
       nodes.push({ port, conf, child: launch(conf) });
     }
     for (const node of nodes) await answers(node);
-    const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
-    await run(
-      'redis-cli',
-      [...auth, '--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'],
-      { timeout: 30_000 },
-    );
+    if (options.join !== false) await create();
   } catch (error) {
     await stop();
     throw error;
@@ -177,8 +189,13 @@ export async function startRedisCluster(
         { timeoutMs, intervalMs: 100, what: 'cluster_state:ok on every node' },
       );
     },
+    async join() {
+      await create();
+      await cluster.waitHealthy();
+    },
     stop,
   };
+  if (options.join === false) return cluster;
   try {
     await cluster.waitHealthy();
   } catch (error) {

@@ -20,12 +20,15 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
 
   // Ready means the database answers: without Redis an instance still serves, only slower.
   router.get('/readyz', async (_req, res) => {
-    const [redis, database] = await Promise.all([
+    const [redis, database, cluster] = await Promise.all([
       probe(deps.checks.redis),
       probe(deps.checks.database),
+      deps.checks.cluster ? probe(deps.checks.cluster) : undefined,
     ]);
     const draining = deps.isDraining?.() ?? false;
-    const ready = database === 'ok' && !draining;
+    // A Redis Cluster it cannot use as it knows it (a slot without a node) is not an outage to
+    // ride out on the database: it is the instance's own view, which a rediscovery mends.
+    const ready = database === 'ok' && (cluster ?? 'ok') === 'ok' && !draining;
     const status = draining
       ? 'draining'
       : !ready
@@ -42,7 +45,7 @@ export function opsRouter(deps: AppDeps, metrics: AppMetrics): Router {
       status,
       // Only under npm start: lets it tell its own instances from another cluster's.
       ...(deps.instance.runId === undefined ? {} : { run: deps.instance.runId }),
-      checks: { redis, database },
+      checks: { redis, database, ...(cluster === undefined ? {} : { cluster }) },
       l1,
       counts: { degradedReads, redisErrors, loadsShed },
     });

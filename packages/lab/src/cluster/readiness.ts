@@ -11,8 +11,16 @@ export type Readiness =
   | { state: 'pending' }
   | { state: 'foreign'; detail: string };
 
-/** Asks `url`/readyz once (1 s timeout) and compares its `run` with `runId`. */
-export async function checkReadiness(url: string, runId: string): Promise<Readiness> {
+/**
+ * Asks `url`/readyz once (1 s timeout) and compares its `run` with `runId`. With
+ * `requireTrustedL1`, an instance that answers 200 but does not trust its L1 yet (`l1:
+ * "untrusted"`: not subscribed, or its own heartbeat not back) is still pending.
+ */
+export async function checkReadiness(
+  url: string,
+  runId: string,
+  options: { requireTrustedL1?: boolean } = {},
+): Promise<Readiness> {
   let res: Response;
   try {
     res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
@@ -21,8 +29,9 @@ export async function checkReadiness(url: string, runId: string): Promise<Readin
   }
   const text = await res.text().catch(() => '');
   let run: unknown;
+  let l1: unknown;
   try {
-    run = (JSON.parse(text) as { run?: unknown }).run;
+    ({ run, l1 } = JSON.parse(text) as { run?: unknown; l1?: unknown });
   } catch {
     return { state: 'foreign', detail: `something else answers there (HTTP ${res.status})` };
   }
@@ -30,6 +39,7 @@ export async function checkReadiness(url: string, runId: string): Promise<Readin
     const who = typeof run === 'string' ? `run ${run}` : 'no run token';
     return { state: 'foreign', detail: `an instance of another cluster answers there (${who})` };
   }
+  if (options.requireTrustedL1 && l1 === 'untrusted') return { state: 'pending' };
   return res.ok ? { state: 'ready' } : { state: 'pending' };
 }
 
@@ -42,18 +52,18 @@ export interface ReadyOutcome {
 }
 
 /**
- * Polls every URL until all are ready, one answers as a foreign process, `stopped()` turns true
- * or `deadlineMs` passes.
+ * Polls every URL until all are ready (with `requireTrustedL1`, trusting their L1 too), one
+ * answers as a foreign process, `stopped()` turns true or `deadlineMs` passes.
  */
 export async function waitUntilReady(
   urls: string[],
   runId: string,
-  options: { deadlineMs: number; stopped: () => boolean },
+  options: { deadlineMs: number; stopped: () => boolean; requireTrustedL1?: boolean },
 ): Promise<ReadyOutcome> {
   const deadline = Date.now() + options.deadlineMs;
   let pending = urls;
   while (pending.length > 0 && !options.stopped() && Date.now() < deadline) {
-    const answers = await Promise.all(pending.map((url) => checkReadiness(url, runId)));
+    const answers = await Promise.all(pending.map((url) => checkReadiness(url, runId, options)));
     const foreign = answers.flatMap((answer, i) =>
       answer.state === 'foreign' ? [{ url: pending[i] as string, detail: answer.detail }] : [],
     );
