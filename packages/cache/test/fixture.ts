@@ -59,6 +59,10 @@ export async function cacheFixture<V = { name: string }>(
     // late) never withhold L1 by accident; liveness and fault tests set short ones themselves.
     heartbeatIntervalMs: FIXTURE_HEARTBEAT.heartbeatIntervalMs,
     heartbeatTimeoutMs: FIXTURE_HEARTBEAT.heartbeatTimeoutMs,
+    // The library's 250 ms is for production; under a loaded CI machine a round trip can take
+    // longer, and a read that times out goes on without Redis (for example loading beside a held
+    // lease: two loads where the test counts one). Tests of timeouts set their own.
+    redisTimeoutMs: 2000,
     ...cacheOptions,
   });
   onTestFinished(() => cache.close());
