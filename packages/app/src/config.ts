@@ -135,6 +135,12 @@ export interface AppConfig {
    */
   outboxListen: boolean;
   /**
+   * `OUTBOX_LISTEN_URL`: where the relay LISTENs, when not on `DATABASE_URL`: a direct connection
+   * to PostgreSQL for instances behind a pooler in transaction mode (PgBouncer), through which a
+   * LISTEN never hears anything. @default `DATABASE_URL`
+   */
+  outboxListenUrl: string | undefined;
+  /**
    * `CRASH_AFTER_COMMIT`: lab and tests only. `1` makes the instance SIGKILL itself right after
    * the database committed a write, before any Redis call. 0 (off) unless set.
    */
@@ -331,6 +337,9 @@ export function readConfig(env: Env): AppConfig {
     outboxBatchSize: int('OUTBOX_BATCH_SIZE', 500, 1, 100_000),
     outboxLeaseMs: int('OUTBOX_LEASE_MS', 5000, 1, 3_600_000),
     outboxListen: flag('OUTBOX_LISTEN', true),
+    outboxListenUrl: env.OUTBOX_LISTEN_URL
+      ? url('OUTBOX_LISTEN_URL', '', ['postgres:', 'postgresql:'])
+      : undefined,
     crashAfterCommit: flag('CRASH_AFTER_COMMIT', false),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 3_600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),

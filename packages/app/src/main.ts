@@ -111,8 +111,6 @@ const pool = createPool(
     max: config.dbPoolMax,
     queryTimeoutMs: config.dbQueryTimeoutMs,
     connectTimeoutMs: config.dbConnectTimeoutMs,
-    // This instance announces its own writes; the relays' NOTIFY is for writers that do not.
-    wakeRelays: false,
   },
   (error) => {
     if (draining) logger.debug(`database connection closed while stopping: ${error.message}`);
@@ -165,6 +163,8 @@ const repository = createUsersRepository({
   db: pool,
   latencyMs: config.dbLatencyMs,
   onQuery: metrics.onQuery,
+  // This instance announces its own writes; the relays' NOTIFY is for writers that do not.
+  wakeRelays: false,
 });
 const users = config.crashAfterCommit ? crashingAfterCommit(repository) : repository;
 if (config.crashAfterCommit) {
@@ -204,7 +204,7 @@ const outbox = createOutboxRelay({
   pollIntervalMs: config.outboxPollMs,
   batchSize: config.outboxBatchSize,
   leaseMs: config.outboxLeaseMs,
-  listenUrl: listen ? config.databaseUrl : undefined,
+  listenUrl: listen ? (config.outboxListenUrl ?? config.databaseUrl) : undefined,
   onSetAside: (row) =>
     logger.error(`outbox row ${row.seq} (${row.key} v${row.version}) set aside: ${row.reason}`),
   onError: (error) => {

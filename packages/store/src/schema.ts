@@ -15,9 +15,11 @@ CREATE TABLE IF NOT EXISTS users (
 export const OUTBOX_CHANNEL = 'cachelab_outbox';
 
 /**
- * Session setting that keeps a connection's writes from waking the relays with NOTIFY, for a
- * writer that announces its own writes (a cachelab instance): `off` there, unset everywhere else.
- * Its outbox rows are still written, and relayed by the next poll.
+ * Setting that keeps a transaction's writes from waking the relays with NOTIFY, for a writer that
+ * announces its own writes (a cachelab instance): set to `off` for the write's own transaction
+ * (`set_config(…, true)`, never for the session, which a pooler in transaction mode would hand to
+ * other clients), unset everywhere else. Its outbox rows are still written, and relayed by the
+ * next poll.
  */
 export const WAKE_RELAY_SETTING = 'cachelab.wake_relay';
 
@@ -72,9 +74,9 @@ END $$;
 -- NOTIFY serialises the commits of every transaction that sends one: PostgreSQL holds a
 -- cluster-wide lock from queueing the notification until after the commit
 -- (src/backend/commands/async.c, PreCommit_Notify). A writer that
--- announces its own writes (a cachelab instance) does not need it: its connections set
--- ${WAKE_RELAY_SETTING} to off, and its rows wait for the next poll, which matters only if it died
--- before announcing.
+-- announces its own writes (a cachelab instance) does not need it: its writes set
+-- ${WAKE_RELAY_SETTING} to off for their own transaction, and its rows wait for the next poll,
+-- which matters only if it died before announcing.
 CREATE OR REPLACE FUNCTION users_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF current_setting('${WAKE_RELAY_SETTING}', true) = 'off' THEN RETURN NULL; END IF;
