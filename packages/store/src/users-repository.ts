@@ -49,12 +49,12 @@ const COLUMNS = 'id, name, email, age, version, deleted, updated_at';
 
 const SELECT_ONE = `SELECT ${COLUMNS} FROM users WHERE id = $1`;
 
+// #region tutorial:versioned-writes
 // Every write sets `cachelab.wake_relay` for its own transaction only (`set_config(…, true)`, in
 // the statement: one round trip, and no session state left behind for the next client of a pooler
 // in transaction mode). The `quiet` CTE is joined so that it runs before the statement's triggers.
 const QUIET = `quiet AS (SELECT set_config('${WAKE_RELAY_SETTING}', $1, true) AS wake)`;
 
-// #region tutorial:versioned-writes
 // `prev` reads the row as it was before this statement, so `created` is true for a new id and for
 // a revived tombstone alike. The statements leave `version` alone: the database's trigger bumps
 // it (and records it in the outbox) in the same statement, and RETURNING gives the new one.
