@@ -30,7 +30,8 @@ export const USER_KEY_PREFIX = 'user:';
 // Versions belong to the database: whatever a statement says, an insert starts at 1 and an update
 // (a soft delete included) is old + 1, so psql, a migration or a bulk UPDATE bumps it too and no
 // statement can move it back. A hard DELETE becomes a tombstone, so that a re-created id never
-// reuses a version. Every new version is recorded in the outbox in the same transaction: it
+// reuses a version, and an id never changes (refused: caches keyed by id would not hear that the
+// old id is gone). Every new version is recorded in the outbox in the same transaction: it
 // commits with the write or not at all. One advisory lock serialises instances migrating at once.
 const MIGRATE = `
 SELECT pg_advisory_xact_lock(4215001);
@@ -54,6 +55,10 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     NEW.version := 1;
   ELSE
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+      RAISE EXCEPTION 'cachelab: the id of a user cannot change (% to %): insert the user under the new id and delete the old one, in one transaction', OLD.id, NEW.id
+        USING ERRCODE = 'restrict_violation';
+    END IF;
     NEW.version := OLD.version + 1;
     NEW.updated_at := now();
   END IF;

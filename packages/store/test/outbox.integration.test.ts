@@ -53,6 +53,17 @@ describe.each(backends)('versions and outbox owned by %s', (name, fresh) => {
     expect(outboxAfterSeed).toBe(0);
   });
 
+  it("refuses to change a user's id, naming what to do instead, and records nothing", async () => {
+    const before = await users.get('6');
+    await expect(pool.query(`UPDATE users SET id = 'x6' WHERE id = '6'`)).rejects.toMatchObject({
+      code: '23001',
+      message: expect.stringMatching(/id of a user cannot change \(6 to x6\): insert .* delete/),
+    });
+    expect(await users.get('6')).toEqual(before);
+    expect(await users.get('x6')).toBeNull();
+    expect(await outbox()).toEqual([]);
+  });
+
   it('bumps the version of a plain UPDATE that does not mention it, and records it', async () => {
     const before = await users.get('3');
     await pool.query(`UPDATE users SET name = 'x' WHERE id = '3'`);
