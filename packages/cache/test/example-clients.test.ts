@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { startRedisServer, waitFor } from '@cachelab/testkit';
+import { createClient } from 'redis';
+import { describe, expect, it } from 'vitest';
+import { createCache } from '../src/index.ts';
+import { uniqueNamespace } from './fixture.ts';
+
+/** Resolves with how long `promise` took, or `undefined` if it had not settled after `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<number | undefined> {
+  const start = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  const done = promise.then(
+    () => performance.now() - start,
+    () => performance.now() - start,
+  );
+  try {
+    return await Promise.race([done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A cache over clients made with `options`, then Redis gone and a read on it. */
+async function cacheWithRedisGone(options: { disableOfflineQueue?: boolean }) {
+  const server = await startRedisServer();
+  const redis = await createClient({ url: server.url, ...options })
+    .on('error', () => {})
+    .connect();
+  const subscriber = await redis
+    .duplicate()
+    .on('error', () => {})
+    .connect();
+  const cache = createCache<string>({ redis, subscriber, namespace: uniqueNamespace() });
+  await waitFor(() => cache.stats().trusted, { what: 'trust' });
+  await server.stop();
+  await waitFor(() => !redis.isReady, { what: 'the client to see Redis gone' });
+  // A read while Redis is down: it goes to the loader, its Redis calls fail or time out.
+  await cache.getOrLoad('k', async () => ({ value: 'v', version: 1 }));
+  return { cache, redis, subscriber };
+}
+
+describe("the library example's Redis clients", () => {
+  it('are made without an offline queue, as the README says', async () => {
+    const example = await readFile(
+      new URL('../examples/two-instances.js', import.meta.url),
+      'utf8',
+    );
+    expect(example).toMatch(/createClient\(\{[^}]*disableOfflineQueue: true/);
+  });
+
+  it('close at once with Redis down, when made so', async () => {
+    const { cache, redis, subscriber } = await cacheWithRedisGone({ disableOfflineQueue: true });
+    await cache.close();
+    expect(await within(Promise.all([redis.close(), subscriber.close()]), 2000)).toBeDefined();
+  });
+
+  it('never close with Redis down with the offline queue on (the default), so it is off', async () => {
+    const { cache, redis, subscriber } = await cacheWithRedisGone({});
+    await cache.close();
+    expect(await within(Promise.all([redis.close(), subscriber.close()]), 2000)).toBeUndefined();
+    redis.destroy();
+    subscriber.destroy();
+  });
+});
