@@ -22,7 +22,10 @@ async function instance(origin, events) {
   const redis = await createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true })
     .on('error', () => {}) // reconnecting by itself; the cache counts the failed calls
     .connect();
-  const subscriber = await redis.duplicate().on('error', () => {}).connect();
+  const subscriber = await redis
+    .duplicate()
+    .on('error', () => {})
+    .connect();
   const cache = createCache({ redis, subscriber, origin, events });
   async function close() {
     await cache.close(); // then the clients, which are yours
