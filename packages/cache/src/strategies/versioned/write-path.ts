@@ -95,8 +95,10 @@ export function createWritePath<V>(state: VersionedState<V>) {
       if (closed) return;
       try {
         await fill(key, written);
-      } catch {
+      } catch (error) {
         counters.publishFailures++;
+        // Counted and reported like any Redis failure (a skipped call only counted).
+        context.redisFailed(error);
         break; // Redis is still unreachable: try again later.
       }
       counters.invalidationsSent++;
