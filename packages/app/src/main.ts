@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createCache, isValidKey } from '@cachelab/cache';
+import { type CacheError, cacheErrorCodes, createCache, isValidKey } from '@cachelab/cache';
 import {
   createOutboxRelay,
   createPool,
@@ -64,6 +64,7 @@ const single = createClient({
   },
 });
 let redisDown = false;
+let lastSubscribeError: string | undefined;
 // The last Redis error, for the message when startup gives up: node-redis's connect() keeps
 // retrying by itself (e.g. on WRONGPASS or a certificate error) instead of rejecting.
 let lastRedisError = '';
@@ -178,6 +179,7 @@ const cache = createCache<UserBody>({
   ...cacheOptionsOf(config),
   origin: `${instance.name}/${instance.id}`,
   events: metrics.cacheEvents,
+  onError: reportCacheError,
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
 // #endregion tutorial:create-cache
@@ -305,6 +307,18 @@ async function checkCluster(): Promise<void> {
     }
   }
   throw lastError;
+}
+
+/**
+ * Says what keeps this instance from trusting L1: a SUBSCRIBE refused (an ACL without the
+ * channel) or failing, once per distinct reason. Other Redis errors are counted in /stats and
+ * /metrics, and the client's own connection errors are logged above.
+ */
+function reportCacheError(error: CacheError): void {
+  if (error.code !== cacheErrorCodes.subscribeFailed || error.message === lastSubscribeError)
+    return;
+  lastSubscribeError = error.message;
+  if (!draining) logger.error(error.message);
 }
 
 /** Whether the database is the embedded PGlite, whose server delivers no NOTIFY to listeners. */

@@ -50,6 +50,8 @@ export interface BusOptions {
   onStall(): void;
   /** A message was dropped: malformed, or (with secrets) unsigned or forged. */
   onRejected(reason: RejectReason): void;
+  /** A SUBSCRIBE failed or timed out (retried at the next heartbeat; no trust until it works). */
+  onSubscribeFailed(error: unknown): void;
 }
 
 /** The invalidation channel as seen by one instance. */
@@ -250,6 +252,12 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
       await ensureSubscribed();
+    } catch (error) {
+      // Retried next time; said every time, since without it this instance never trusts L1.
+      if (!closed) options.onSubscribeFailed(error);
+      return;
+    }
+    try {
       if (closed) return;
       const payload = codec.encode(message satisfies HeartbeatMessage);
       await Promise.all(
@@ -258,7 +266,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
         ),
       );
     } catch {
-      // A failed SUBSCRIBE is retried next time; a lost heartbeat is what the check above catches.
+      // A lost heartbeat is what the check above catches.
     }
   }
 
