@@ -19,8 +19,18 @@ import { createHttpClient } from './support/index.ts';
  */
 const PAUSE_MS = 1000;
 const WRITES = 6;
-/** After the pause: one heartbeat interval (a probe of the health gate) plus scheduling. */
-const AFTER_PAUSE_MS = 200;
+/**
+ * The instances' heartbeat interval: the health gate's probe and the announcements' retry run at
+ * that pace, so an announcement that waited for either would come at least a second after the
+ * pause's end; one released by the first answer after the pause comes a round trip and the
+ * propagation after it.
+ */
+const HEARTBEAT_INTERVAL_MS = 2000;
+/**
+ * After the pause: a round trip and the propagation, with room for a loaded machine (2 cores
+ * shared with other test files: up to 315 ms seen); well below the heartbeat interval.
+ */
+const AFTER_PAUSE_MS = 600;
 
 let redis: TestRedisServer;
 let writer: InstanceProcess;
@@ -45,6 +55,8 @@ describe('Redis pausing writes (CLIENT PAUSE WRITE)', () => {
       L1_TTL_MS: '600000',
       // The outbox relays would announce the writes too: only the write path counts here.
       OUTBOX_POLL_MS: '600000',
+      HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
+      HEARTBEAT_TIMEOUT_MS: String(4 * HEARTBEAT_INTERVAL_MS),
     };
     const started = await Promise.all(
       ['pw-writer', 'pw-reader-1', 'pw-reader-2'].map((name) =>
@@ -105,11 +117,15 @@ describe('Redis pausing writes (CLIENT PAUSE WRITE)', () => {
     const servedAt = new Map<string, number>();
     await waitFor(
       async () => {
-        for (const { id, version } of written) {
-          if (servedAt.has(id)) continue;
-          const versions = await Promise.all(readers.map(({ url }) => versionAt(url, id)));
-          if (versions.every((v) => v >= version)) servedAt.set(id, performance.now());
-        }
+        // Every user at once: polled one after another, the last would be timed late by the
+        // round trips of the others.
+        const waiting = written.filter(({ id }) => !servedAt.has(id));
+        await Promise.all(
+          waiting.map(async ({ id, version }) => {
+            const versions = await Promise.all(readers.map(({ url }) => versionAt(url, id)));
+            if (versions.every((v) => v >= version)) servedAt.set(id, performance.now());
+          }),
+        );
         return servedAt.size === written.length;
       },
       { timeoutMs: 10_000, intervalMs: 10, what: 'every reader to serve every write' },
