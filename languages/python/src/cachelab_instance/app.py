@@ -364,7 +364,6 @@ class App:
             "cache": {
                 **cache,
                 "hitRatio": None if cache["reads"] == 0 else hits / cache["reads"],
-                "invalidations": cache["writes"],
             },
             "database": self.database_stats(),
             "outbox": None if self.deps.relay is None else self.outbox_stats(),
