@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { startRedisServer, waitFor } from '@cachelab/testkit';
+import { startRedisServer, uniqueName, waitFor } from '@cachelab/testkit';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { createCache } from '../src/index.ts';
-import { uniqueNamespace } from './fixture.ts';
 
 /** Resolves with how long `promise` took, or `undefined` if it had not settled after `ms`. */
 async function within(promise: Promise<unknown>, ms: number): Promise<number | undefined> {
@@ -41,7 +40,7 @@ async function cacheWithRedisGone(options: { disableOfflineQueue?: boolean; retr
     .duplicate()
     .on('error', () => {})
     .connect();
-  const cache = createCache<string>({ redis, subscriber, namespace: uniqueNamespace() });
+  const cache = createCache<string>({ redis, subscriber, namespace: uniqueName() });
   await waitFor(() => cache.stats().trusted, { what: 'trust' });
   await server.stop();
   // Both clients, so that every run takes the same path: nothing written to a socket that dies.
