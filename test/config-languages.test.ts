@@ -48,6 +48,7 @@ const LANGUAGES = {
       'EARLY_REFRESH',
       'LAB_FILL_DELAY_MS',
       'OUTBOX_LISTEN',
+      'OUTBOX_LISTEN_URL',
       'CRASH_AFTER_COMMIT',
       // Read in main.py, for Python's logging, with Node's default (`info`).
       'LOG_LEVEL',
@@ -57,7 +58,13 @@ const LANGUAGES = {
     source: read('languages/go/instance/internal/config/config.go'),
     readers: /r\.(?:integer|ms|str|fraction)/,
     alternative: undefined,
-    unread: ['REDIS_TLS_CA_FILE', 'STALE_IF_ERROR_MS', 'EARLY_REFRESH', 'OUTBOX_LISTEN'],
+    unread: [
+      'REDIS_TLS_CA_FILE',
+      'STALE_IF_ERROR_MS',
+      'EARLY_REFRESH',
+      'OUTBOX_LISTEN',
+      'OUTBOX_LISTEN_URL',
+    ],
   },
 };
 

@@ -151,4 +151,68 @@ describe.runIf(postgresBinaries())('the outbox on PostgreSQL, woken by NOTIFY', 
       client.destroy();
     }
   });
+
+  it("keeps every instance in step with the database when a psql UPDATE changes a user's id", async () => {
+    /** What user `id` is in the database: its version, or -404 when absent or deleted. */
+    const inDatabase = async (id: string) => {
+      const { rows } = await psql.query(
+        'SELECT version::int AS v, deleted FROM users WHERE id = $1',
+        [id],
+      );
+      return rows[0] && !rows[0].deleted ? (rows[0].v as number) : -404;
+    };
+    const strictVersionAt = async (url: string, id: string) => {
+      const answer = await http.send('GET', `${url}/users/${id}`, undefined, {
+        'x-consistency': 'strict',
+      });
+      return answer.status === 200 ? (answer.body as { version: number }).version : -answer.status;
+    };
+    const inStep = async () => {
+      for (const id of ['7', 'x7']) {
+        const expected = await inDatabase(id);
+        for (const { url } of instances) {
+          if ((await versionAt(url, id)) !== expected) return false;
+          if ((await strictVersionAt(url, id)) !== expected) return false;
+        }
+      }
+      return true;
+    };
+    // Warm /users/7 (and the absence of x7) in every L1.
+    for (let i = 0; i < 2; i++) {
+      await Promise.all(instances.map(({ url }) => versionAt(url, '7')));
+      await Promise.all(instances.map(({ url }) => versionAt(url, 'x7')));
+    }
+    const change = await psql.query(`UPDATE users SET id = 'x7' WHERE id = '7'`).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    // Whatever the database did, every instance serves what it holds: it refuses the change,
+    // saying what to do instead, so nothing changed.
+    await waitFor(inStep, {
+      timeoutMs: DELIVERY_MS,
+      intervalMs: 50,
+      what: 'every instance in step',
+    });
+    expect(change?.message).toMatch(/cannot change.*insert.*delete/i);
+
+    // What it says instead: insert the new id, delete the old one (a tombstone with a new version).
+    const moved = await psql.connect();
+    try {
+      await moved.query('BEGIN');
+      await moved.query(
+        `INSERT INTO users (id, name, email, age) SELECT 'x7', name, email, age FROM users WHERE id = '7'`,
+      );
+      await moved.query(`DELETE FROM users WHERE id = '7'`);
+      await moved.query('COMMIT');
+    } finally {
+      moved.release();
+    }
+    await waitFor(inStep, {
+      timeoutMs: DELIVERY_MS,
+      intervalMs: 50,
+      what: 'the move served everywhere',
+    });
+    expect(await versionAt(instances[0]?.url as string, '7')).toBe(-404);
+    expect(await versionAt(instances[0]?.url as string, 'x7')).toBe(1);
+  });
 });

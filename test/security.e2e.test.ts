@@ -123,6 +123,33 @@ describe('an instance on a Redis with a password and an ACL user', () => {
     await server?.stop();
   });
 
+  it('says so when its user may not subscribe to the channel, and never trusts L1 meanwhile', async () => {
+    const noChannelPassword = randomBytes(12).toString('base64url');
+    const rule = appUserRule(ns, noChannelPassword).filter((part) => !part.startsWith('&'));
+    expect(await admin.sendCommand(['ACL', 'SETUSER', 'nochannel', ...rule])).toBe('OK');
+    const url = `redis://nochannel:${noChannelPassword}@127.0.0.1:${server.port}`;
+    const started = await instance({
+      REDIS_URL: url,
+      CACHE_NAMESPACE: ns,
+      INSTANCE_NAME: 'acl-nochannel',
+    });
+    await waitFor(
+      () => /SUBSCRIBE to the invalidation channel failed \(NOPERM/.test(started.output()),
+      {
+        timeoutMs: 5000,
+        what: 'the refused SUBSCRIBE in the log',
+      },
+    );
+    const stats = (await (await fetch(`${started.url}/stats`)).json()) as {
+      cache: { trusted: boolean; redisErrors: number };
+    };
+    expect(stats.cache).toMatchObject({ trusted: false });
+    expect(stats.cache.redisErrors).toBeGreaterThan(0);
+    // Once, not at every heartbeat.
+    expect(started.output().match(/SUBSCRIBE to the invalidation channel failed/g)).toHaveLength(1);
+    expect(started.output()).not.toContain(noChannelPassword);
+  });
+
   it('works end to end as a user limited to its keys and channel, with signed invalidations', async () => {
     const secret = execFileSync('openssl', ['rand', '-base64', '32'], { encoding: 'utf8' }).trim();
     const env = { REDIS_URL: appUrl(), CACHE_NAMESPACE: ns, INVALIDATION_SECRET: secret };
@@ -159,8 +186,11 @@ describe('an instance on a Redis with a password and an ACL user', () => {
     expect((await stats(b.url)).cache.loads).toBe(loads + 1);
 
     // Everything the app sent was within its rights. (Redis 7.2+ also logs the refused CLIENT
-    // SETINFO that node-redis sends and ignores; the app does not need it.)
-    const objects = (await admin.aclLog()).map((entry) => `${entry.username} ${entry.object}`);
+    // SETINFO that node-redis sends and ignores; the app does not need it.) Its user's entries
+    // only: the log also keeps the SUBSCRIBEs refused to the user of the test before.
+    const objects = (await admin.aclLog())
+      .filter((entry) => entry.username === 'cachelab')
+      .map((entry) => `${entry.username} ${entry.object}`);
     expect(objects.filter((object) => !object.endsWith(' client|setinfo'))).toEqual([]);
 
     // Connections dropped and re-established: errors get logged, and still no secret.

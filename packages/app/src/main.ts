@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createCache, isValidKey } from '@cachelab/cache';
+import { type CacheError, cacheErrorCodes, createCache, isValidKey } from '@cachelab/cache';
 import {
   createOutboxRelay,
   createPool,
@@ -71,6 +71,7 @@ const single = createClient({
   },
 });
 let redisDown = false;
+let lastSubscribeError: string | undefined;
 // The last Redis error, for the message when startup gives up: node-redis's connect() keeps
 // retrying by itself (e.g. on WRONGPASS or a certificate error) instead of rejecting.
 let lastRedisError = '';
@@ -118,8 +119,6 @@ const pool = createPool(
     max: config.dbPoolMax,
     queryTimeoutMs: config.dbQueryTimeoutMs,
     connectTimeoutMs: config.dbConnectTimeoutMs,
-    // This instance announces its own writes; the relays' NOTIFY is for writers that do not.
-    wakeRelays: false,
   },
   (error) => {
     if (draining) logger.debug(`database connection closed while stopping: ${error.message}`);
@@ -194,6 +193,8 @@ const repository = createUsersRepository({
   db: pool,
   latencyMs: config.dbLatencyMs,
   onQuery: metrics.onQuery,
+  // This instance announces its own writes; the relays' NOTIFY is for writers that do not.
+  wakeRelays: false,
 });
 const users = config.crashAfterCommit ? crashingAfterCommit(repository) : repository;
 if (config.crashAfterCommit) {
@@ -207,9 +208,10 @@ const cache = createCache<UserBody>({
   ...cacheOptionsOf(config),
   origin: `${instance.name}/${instance.id}`,
   events: metrics.cacheEvents,
-  ...(slotWatch
-    ? { onError: (error) => (showsStaleSlotMap(error) ? slotWatch.refresh() : undefined) }
-    : {}),
+  onError: (error) => {
+    if (slotWatch && showsStaleSlotMap(error)) slotWatch.refresh();
+    reportCacheError(error);
+  },
   hooks: config.labFillDelayMs > 0 ? { beforeFill: () => delay(config.labFillDelayMs) } : {},
 });
 // #endregion tutorial:create-cache
@@ -236,7 +238,7 @@ const outbox = createOutboxRelay({
   pollIntervalMs: config.outboxPollMs,
   batchSize: config.outboxBatchSize,
   leaseMs: config.outboxLeaseMs,
-  listenUrl: listen ? config.databaseUrl : undefined,
+  listenUrl: listen ? (config.outboxListenUrl ?? config.databaseUrl) : undefined,
   onSetAside: (row) =>
     logger.error(`outbox row ${row.seq} (${row.key} v${row.version}) set aside: ${row.reason}`),
   onError: (error) => {
@@ -351,6 +353,18 @@ async function checkCluster(): Promise<void> {
     }
   }
   throw lastError;
+}
+
+/**
+ * Says what keeps this instance from trusting L1: a SUBSCRIBE refused (an ACL without the
+ * channel) or failing, once per distinct reason. Other Redis errors are counted in /stats and
+ * /metrics, and the client's own connection errors are logged above.
+ */
+function reportCacheError(error: CacheError): void {
+  if (error.code !== cacheErrorCodes.subscribeFailed || error.message === lastSubscribeError)
+    return;
+  lastSubscribeError = error.message;
+  if (!draining) logger.error(error.message);
 }
 
 /** Whether the database is the embedded PGlite, whose server delivers no NOTIFY to listeners. */

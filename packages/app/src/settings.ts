@@ -328,6 +328,13 @@ export const SETTINGS = {
     description:
       "`1` wakes the relay on the database's NOTIFY (PostgreSQL; skipped on the embedded PGlite), `0` polls only",
   },
+  outboxListenUrl: {
+    env: 'OUTBOX_LISTEN_URL',
+    schema: url('postgres:', 'postgresql:').optional(),
+    description:
+      'where the relay LISTENs when not on `DATABASE_URL`: a direct connection to PostgreSQL for instances behind a pooler in transaction mode (PgBouncer), through which a LISTEN never hears anything',
+    quote: false,
+  },
   crashAfterCommit: {
     env: 'CRASH_AFTER_COMMIT',
     schema: flag().default(false),

@@ -17,8 +17,15 @@ const loader = async (key) => rows.get(key) ?? { value: null, version: 0 };
 
 // An instance (usually one per process): a command connection, a subscriber, a cache.
 async function instance(origin, events) {
-  const redis = await createClient({ url: process.env.REDIS_URL }).connect();
-  const subscriber = await redis.duplicate().connect();
+  // No offline queue: with Redis down, a command fails at once (the cache then goes on without
+  // Redis) instead of waiting for it, and close() returns instead of waiting for those commands.
+  const redis = await createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true })
+    .on('error', () => {}) // reconnecting by itself; the cache counts the failed calls
+    .connect();
+  const subscriber = await redis
+    .duplicate()
+    .on('error', () => {})
+    .connect();
   const cache = createCache({ redis, subscriber, origin, events });
   async function close() {
     await cache.close(); // then the clients, which are yours

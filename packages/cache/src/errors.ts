@@ -12,6 +12,7 @@ export const cacheErrorCodes = {
   redisSkipped: 'E_REDIS_SKIPPED',
   corruptEntry: 'E_CORRUPT_ENTRY',
   invalidationFailed: 'E_INVALIDATION_FAILED',
+  subscribeFailed: 'E_SUBSCRIBE_FAILED',
   overloaded: 'E_OVERLOADED',
 } as const;
 

@@ -274,6 +274,29 @@ describe('Redis health gate', () => {
     expect(await call('next', async () => 'ok')).toBe('ok');
   });
 
+  it('opens the moment a call that timed out gets its answer (a paused Redis resuming), and says so', async () => {
+    clock();
+    let opened = 0;
+    const call = createHealthGate({
+      timeoutMs: 20,
+      probeIntervalMs: 60_000,
+      onOpen: () => opened++,
+    });
+    let answer = (_value: string) => {};
+    const held = new Promise<string>((resolve) => {
+      answer = resolve;
+    });
+    expect(await codeOf(call('paused', () => held))).toBe('E_REDIS_TIMEOUT');
+    expect(await codeOf(call('skipped', async () => 'ok'))).toBe('E_REDIS_SKIPPED');
+    // Redis runs the queued call when the pause ends: no need to wait a minute for a probe.
+    answer('late');
+    await held;
+    await Promise.resolve();
+    expect(opened).toBe(1);
+    expect(await call('next', async () => 'ok')).toBe('ok');
+    expect(opened).toBe(1);
+  });
+
   it('lets only a timeout or the probe itself push back the next probe, not a call failing fast while skipped', async () => {
     clock();
     const call = createHealthGate({ timeoutMs: 20, probeIntervalMs: 60 });

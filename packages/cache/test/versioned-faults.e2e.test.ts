@@ -216,6 +216,28 @@ describe('versioned strategy when Redis restarts empty', () => {
     expect(await cache.getOrLoad('k', source.load)).toMatchObject({ version: 1, tier: 'L1' });
   });
 
+  it('reports each failed background retry of an announcement to onError and the Redis error counters', async () => {
+    const own = await startRedisServer();
+    onTestFinished(() => own.stop());
+    const reported: string[] = [];
+    const { cache, redis } = await cacheFixture<User>({
+      url: own.url,
+      ...HEARTBEAT,
+      onError: (error) => reported.push((error as { code: string }).code),
+    });
+    await waitFor(() => cache.stats().trusted, { what: 'trust' });
+    await redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
+    await waitFor(() => !redis.isReady, { what: 'the cache to lose Redis' });
+    await cache.set('k', v(2));
+    expect(cache.stats().pendingInvalidations).toBe(1);
+    const inline = { reported: reported.length, redisErrors: cache.stats().redisErrors };
+    // The retries in the background fail too, every heartbeat interval: each is reported.
+    await waitFor(() => cache.stats().publishFailures > 3 + 1, { what: 'a failed retry' });
+    await waitFor(() => reported.length > inline.reported, { what: 'the retry reported' });
+    expect(cache.stats().redisErrors).toBeGreaterThan(inline.redisErrors);
+    expect(reported.slice(inline.reported)).toContain('E_REDIS_FAILED');
+  });
+
   it('retries an announcement Redis refused until it lands, so a late stale fill cannot stick', async () => {
     const { own, writer, reader } = await pairOnOwnRedis();
 

@@ -202,6 +202,7 @@ describe('checkHistory', () => {
       total: 2,
       byKind: { read: 1, write: 1 },
       byInstance: { 'app-2': { read: 1, write: 0 }, 'app-3': { read: 0, write: 1 } },
+      inFaultWindows: 0,
     });
   });
 
@@ -308,6 +309,25 @@ describe('checkHistory', () => {
     expect(restart).toMatchObject({ fromMs: 5000, toMs: 7000, staleReads: 1, maxWindowMs: 5990 });
     const narrow = checkHistory(history, { faultWindowAfterMs: 0 });
     expect(narrow.faults.map((f) => f.staleReads)).toEqual([1, 0]);
+  });
+
+  it("counts the errors a fault caused in its window, and says so next to the total (crash-after-commit's restarts)", () => {
+    const failed = (invokeMs: number) =>
+      read({ key: 'k', invokeMs, instance: 'app-3', ok: false, tier: undefined });
+    const history = historyOf(
+      [
+        write({ key: 'k', invokeMs: 0, version: 1 }),
+        ...[5100, 5200, 6900].map(failed),
+        failed(9500),
+      ],
+      [{ kind: 'crash-after-commit', detail: 'app-3', atMs: 5000, endMs: 6000 }],
+    );
+    const result = checkHistory(history);
+    expect(result.faults[0]).toMatchObject({ fromMs: 5000, toMs: 8000, errors: 3 });
+    expect(result.errors).toMatchObject({ total: 4, inFaultWindows: 3 });
+    expect(Object.fromEntries(resultRows(result)).errors).toBe(
+      "4  (reads 4, writes 0; 3 started in a fault's window: see By fault)",
+    );
   });
 
   it('breaks stale reads down by instance and by tier', () => {

@@ -1,6 +1,5 @@
-import type { ClientBase, Pool } from 'pg';
+import type { Pool } from 'pg';
 import { pg } from './pg.ts';
-import { WAKE_RELAY_SETTING } from './schema.ts';
 
 /** Options of {@link createPool}. */
 export interface PoolOptions {
@@ -21,18 +20,6 @@ export interface PoolOptions {
    * @default 2000
    */
   connectTimeoutMs?: number;
-  /**
-   * Whether writes on these connections wake the outbox relays with NOTIFY. `false` suits a
-   * writer that announces its own writes (a cachelab instance): NOTIFY serialises the commits of
-   * every transaction that sends one, and the relays still find these rows at their next poll.
-   * Each new connection runs `SET cachelab.wake_relay = off` before its first query. Behind a
-   * pooler in transaction mode (PgBouncer) that setting stays with the server connection: some
-   * writes may still notify, or another client's not, which only moves them between NOTIFY and
-   * the next poll. The embedded PGlite server runs one session for every client, and delivers no
-   * NOTIFY anyway.
-   * @default true
-   */
-  wakeRelays?: boolean;
 }
 
 /** Creates a `pg` Pool with bounded waits; idle-connection errors are reported, never thrown. */
@@ -43,11 +30,6 @@ export function createPool(options: PoolOptions, onError: (error: Error) => void
     query_timeout: options.queryTimeoutMs ?? 5000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
     idleTimeoutMillis: 30_000,
-    // A SET once connected rather than the startup packet's `options`: that one would replace
-    // PGOPTIONS and be replaced by an `options` in the URL, and PgBouncer refuses the connection
-    // ("unsupported startup parameter"). The pool awaits the hook before it hands the client out
-    // (a SET from its 'connect' event would race the first query, which pg deprecates).
-    ...(options.wakeRelays === false ? { onConnect: quietRelays } : {}),
   });
   // Without a listener, an idle client losing its connection (database restarted) would crash
   // the process with an unhandled 'error' event.
@@ -61,12 +43,6 @@ export function createPool(options: PoolOptions, onError: (error: Error) => void
     if (error && /timeout/i.test(error.message)) checkIdle();
   });
   return pool;
-}
-
-/** Marks a new connection's writes as announced by their writer (see `wakeRelays`). */
-async function quietRelays(client: ClientBase): Promise<void> {
-  // Should it fail, this connection's writes wake the relays as any writer's do: never wrong.
-  await client.query(`SET ${WAKE_RELAY_SETTING} = off`).catch(() => {});
 }
 
 /**

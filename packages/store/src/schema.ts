@@ -15,9 +15,11 @@ CREATE TABLE IF NOT EXISTS users (
 export const OUTBOX_CHANNEL = 'cachelab_outbox';
 
 /**
- * Session setting that keeps a connection's writes from waking the relays with NOTIFY, for a
- * writer that announces its own writes (a cachelab instance): `off` there, unset everywhere else.
- * Its outbox rows are still written, and relayed by the next poll.
+ * Setting that keeps a transaction's writes from waking the relays with NOTIFY, for a writer that
+ * announces its own writes (a cachelab instance): set to `off` for the write's own transaction
+ * (`set_config(…, true)`, never for the session, which a pooler in transaction mode would hand to
+ * other clients), unset everywhere else. Its outbox rows are still written, and relayed by the
+ * next poll.
  */
 export const WAKE_RELAY_SETTING = 'cachelab.wake_relay';
 
@@ -28,7 +30,8 @@ export const USER_KEY_PREFIX = 'user:';
 // Versions belong to the database: whatever a statement says, an insert starts at 1 and an update
 // (a soft delete included) is old + 1, so psql, a migration or a bulk UPDATE bumps it too and no
 // statement can move it back. A hard DELETE becomes a tombstone, so that a re-created id never
-// reuses a version. Every new version is recorded in the outbox in the same transaction: it
+// reuses a version, and an id never changes (refused: caches keyed by id would not hear that the
+// old id is gone). Every new version is recorded in the outbox in the same transaction: it
 // commits with the write or not at all. One advisory lock serialises instances migrating at once.
 const MIGRATE = `
 SELECT pg_advisory_xact_lock(4215001);
@@ -52,6 +55,10 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     NEW.version := 1;
   ELSE
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+      RAISE EXCEPTION 'cachelab: the id of a user cannot change (% to %): insert the user under the new id and delete the old one, in one transaction', OLD.id, NEW.id
+        USING ERRCODE = 'restrict_violation';
+    END IF;
     NEW.version := OLD.version + 1;
     NEW.updated_at := now();
   END IF;
@@ -72,9 +79,9 @@ END $$;
 -- NOTIFY serialises the commits of every transaction that sends one: PostgreSQL holds a
 -- cluster-wide lock from queueing the notification until after the commit
 -- (src/backend/commands/async.c, PreCommit_Notify). A writer that
--- announces its own writes (a cachelab instance) does not need it: its connections set
--- ${WAKE_RELAY_SETTING} to off, and its rows wait for the next poll, which matters only if it died
--- before announcing.
+-- announces its own writes (a cachelab instance) does not need it: its writes set
+-- ${WAKE_RELAY_SETTING} to off for their own transaction, and its rows wait for the next poll,
+-- which matters only if it died before announcing.
 CREATE OR REPLACE FUNCTION users_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF current_setting('${WAKE_RELAY_SETTING}', true) = 'off' THEN RETURN NULL; END IF;

@@ -3,6 +3,7 @@ import { nanoid } from 'nanoid';
 import { createBreaker } from './breaker.ts';
 import { isUnavailable, StoreError, storeErrorCodes } from './errors.ts';
 import type { Queryable } from './queryable.ts';
+import { WAKE_RELAY_SETTING } from './schema.ts';
 import type {
   PutResult,
   QueryEvent,
@@ -33,6 +34,15 @@ export interface UsersRepositoryOptions {
    * @default 500
    */
   retryIntervalMs?: number;
+  /**
+   * Whether this repository's writes wake the outbox relays with NOTIFY. `false` suits a writer
+   * that announces its own writes (a cachelab instance): NOTIFY serialises the commits of every
+   * transaction that sends one, and the relays still find these rows at their next poll. Each
+   * write sets `cachelab.wake_relay = off` for its own transaction only, so it is safe behind a
+   * pooler in transaction mode (PgBouncer), where a session setting would reach other clients.
+   * @default true
+   */
+  wakeRelays?: boolean;
 }
 
 const COLUMNS = 'id, name, email, age, version, deleted, updated_at';
@@ -40,36 +50,48 @@ const COLUMNS = 'id, name, email, age, version, deleted, updated_at';
 const SELECT_ONE = `SELECT ${COLUMNS} FROM users WHERE id = $1`;
 
 // #region tutorial:versioned-writes
+// Every write sets `cachelab.wake_relay` for its own transaction only (`set_config(…, true)`, in
+// the statement: one round trip, and no session state left behind for the next client of a pooler
+// in transaction mode). The `quiet` CTE is joined so that it runs before the statement's triggers.
+const QUIET = `quiet AS (SELECT set_config('${WAKE_RELAY_SETTING}', $1, true) AS wake)`;
+
 // `prev` reads the row as it was before this statement, so `created` is true for a new id and for
 // a revived tombstone alike. The statements leave `version` alone: the database's trigger bumps
 // it (and records it in the outbox) in the same statement, and RETURNING gives the new one.
 const UPSERT = `
-WITH prev AS (SELECT deleted FROM users WHERE id = $1)
-INSERT INTO users AS u (id, name, email, age) VALUES ($1, $2, $3, $4)
+WITH ${QUIET}, prev AS (SELECT deleted FROM users WHERE id = $2)
+INSERT INTO users AS u (id, name, email, age) SELECT $2::text, $3::text, $4::text, $5::integer FROM quiet
 ON CONFLICT (id) DO UPDATE SET
   name = EXCLUDED.name, email = EXCLUDED.email, age = EXCLUDED.age,
   deleted = false, updated_at = now()
 RETURNING ${COLUMNS}, COALESCE((SELECT deleted FROM prev), true) AS created`;
 
-const INSERT = `INSERT INTO users (id, name, email, age) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`;
+const INSERT = `
+WITH ${QUIET}
+INSERT INTO users (id, name, email, age) SELECT $2::text, $3::text, $4::text, $5::integer FROM quiet
+RETURNING ${COLUMNS}`;
 
 const SOFT_DELETE = `
-UPDATE users SET deleted = true, updated_at = now()
-WHERE id = $1 AND NOT deleted
+WITH ${QUIET}
+UPDATE users SET deleted = true, updated_at = now() FROM quiet
+WHERE id = $2 AND NOT deleted
 RETURNING ${COLUMNS}`;
 // #endregion tutorial:versioned-writes
 
 // Optimistic concurrency (HTTP If-Match): the version check is part of the write itself, so no
-// write can slip in between a check and the update. $5 / $2: the versions the client accepts, or
+// write can slip in between a check and the update. $6 / $3: the versions the client accepts, or
 // NULL for "any live user" (`If-Match: *`). A tombstone has no representation, so it never matches.
 const CONDITIONAL_UPDATE = `
-UPDATE users SET name = $2, email = $3, age = $4, version = version + 1, updated_at = now()
-WHERE id = $1 AND NOT deleted AND ($5::bigint[] IS NULL OR version = ANY($5::bigint[]))
+WITH ${QUIET}
+UPDATE users SET name = $3, email = $4, age = $5, version = version + 1, updated_at = now()
+FROM quiet
+WHERE id = $2 AND NOT deleted AND ($6::bigint[] IS NULL OR version = ANY($6::bigint[]))
 RETURNING ${COLUMNS}`;
 
 const CONDITIONAL_DELETE = `
-UPDATE users SET deleted = true, version = version + 1, updated_at = now()
-WHERE id = $1 AND NOT deleted AND ($2::bigint[] IS NULL OR version = ANY($2::bigint[]))
+WITH ${QUIET}
+UPDATE users SET deleted = true, version = version + 1, updated_at = now() FROM quiet
+WHERE id = $2 AND NOT deleted AND ($3::bigint[] IS NULL OR version = ANY($3::bigint[]))
 RETURNING ${COLUMNS}`;
 
 /** The versions a conditional write accepts (`null`: any live user), as the statements take them. */
@@ -95,6 +117,7 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
     throw new TypeError('`retryIntervalMs` must be a positive integer (ms)');
   }
   const { db, onQuery } = options;
+  const wake = options.wakeRelays === false ? 'off' : 'on';
   const counters: StoreStats = { queries: 0, errors: 0, failedFast: 0 };
   const breaker = createBreaker(retryIntervalMs);
 
@@ -150,26 +173,28 @@ export function createUsersRepository(options: UsersRepositoryOptions): UsersRep
     async put(id, input, condition): Promise<PutResult> {
       if (condition) {
         const params = [id, input.name, input.email, input.age, acceptedVersions(condition)];
-        const [row] = await query('put', CONDITIONAL_UPDATE, params);
+        const [row] = await query('put', CONDITIONAL_UPDATE, [wake, ...params]);
         if (!row) throw preconditionFailed(id);
         return { user: toUser(row), created: false };
       }
-      const [row] = await query('put', UPSERT, [id, input.name, input.email, input.age]);
+      const [row] = await query('put', UPSERT, [wake, id, input.name, input.email, input.age]);
       if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Upsert returned no row');
       return { user: toUser(row), created: row.created === true };
     },
     async create(input) {
-      const [row] = await query('create', INSERT, [nanoid(), input.name, input.email, input.age]);
+      const params = [wake, nanoid(), input.name, input.email, input.age];
+      const [row] = await query('create', INSERT, params);
       if (!row) throw new StoreError(storeErrorCodes.invalidRow, 'Insert returned no row');
       return toUser(row);
     },
     async delete(id, condition) {
       if (condition) {
-        const [row] = await query('delete', CONDITIONAL_DELETE, [id, acceptedVersions(condition)]);
+        const params = [wake, id, acceptedVersions(condition)];
+        const [row] = await query('delete', CONDITIONAL_DELETE, params);
         if (!row) throw preconditionFailed(id);
         return toUser(row);
       }
-      const [row] = await query('delete', SOFT_DELETE, [id]);
+      const [row] = await query('delete', SOFT_DELETE, [wake, id]);
       return row ? toUser(row) : null;
     },
     async ping() {

@@ -8,6 +8,7 @@ export {
   freePort,
   NOTHING_LISTENS_URL,
 } from './net.ts';
+export { pgbouncerBinary, startPgBouncer, type TestPgBouncer } from './pgbouncer.ts';
 export {
   postgresBinaries,
   startPostgresServer,

@@ -36,11 +36,6 @@ log = logging.getLogger("cachelab_instance")
 _ID_CHARACTERS = string.ascii_letters + string.digits + "_-"
 
 
-async def _quiet_relays(connection: psycopg.AsyncConnection[Any]) -> None:
-    # This instance announces its own writes: no NOTIFY to wake the relays (schema.ts says why).
-    await connection.execute("SET cachelab.wake_relay = off")
-
-
 async def _prepare(config: Config) -> None:
     """Runs the schema's idempotent SQL, retrying until the database answers (it may start
     beside the instances) or ``STARTUP_TIMEOUT_MS`` passed."""
@@ -99,7 +94,6 @@ async def serve(config: Config) -> AsyncIterator[App]:
         max_size=config.db_pool_max,
         timeout=config.db_connect_timeout_ms / 1000,
         kwargs={"autocommit": True, "prepare_threshold": None},
-        configure=_quiet_relays,
         open=False,
     )
     await pool.open()

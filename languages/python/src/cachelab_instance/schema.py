@@ -41,6 +41,10 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     NEW.version := 1;
   ELSE
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+      RAISE EXCEPTION 'cachelab: the id of a user cannot change (% to %): insert the user under the new id and delete the old one, in one transaction', OLD.id, NEW.id
+        USING ERRCODE = 'restrict_violation';
+    END IF;
     NEW.version := OLD.version + 1;
     NEW.updated_at := now();
   END IF;
@@ -61,9 +65,9 @@ END $$;
 -- NOTIFY serialises the commits of every transaction that sends one: PostgreSQL holds a
 -- cluster-wide lock from queueing the notification until after the commit
 -- (src/backend/commands/async.c, PreCommit_Notify). A writer that
--- announces its own writes (a cachelab instance) does not need it: its connections set
--- cachelab.wake_relay to off, and its rows wait for the next poll, which matters only if it died
--- before announcing.
+-- announces its own writes (a cachelab instance) does not need it: its writes set
+-- cachelab.wake_relay to off for their own transaction, and its rows wait for the next poll,
+-- which matters only if it died before announcing.
 CREATE OR REPLACE FUNCTION users_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF current_setting('cachelab.wake_relay', true) = 'off' THEN RETURN NULL; END IF;

@@ -21,28 +21,42 @@ from cachelab_instance.validation import UserInput
 
 _COLUMNS = "id, name, email, age, version, deleted, updated_at"
 SELECT_ONE = f"SELECT {_COLUMNS} FROM users WHERE id = %s"
+# This instance announces its own writes: each sets cachelab.wake_relay = off (no NOTIFY to wake
+# the relays, schema.py says why) for its own transaction only, in the statement itself, so that
+# no session setting reaches another client of a pooler in transaction mode (PgBouncer). The
+# `quiet` CTE is joined so that it runs before the statement's triggers.
+_QUIET = "quiet AS (SELECT set_config('cachelab.wake_relay', 'off', true) AS wake)"
 # `prev` reads the row as it was before: `created` is true for a new id and a revived tombstone.
 UPSERT = f"""
-WITH prev AS (SELECT deleted FROM users WHERE id = %(id)s)
-INSERT INTO users AS u (id, name, email, age) VALUES (%(id)s, %(name)s, %(email)s, %(age)s)
+WITH {_QUIET}, prev AS (SELECT deleted FROM users WHERE id = %(id)s)
+INSERT INTO users AS u (id, name, email, age)
+SELECT %(id)s::text, %(name)s::text, %(email)s::text, %(age)s::integer FROM quiet
 ON CONFLICT (id) DO UPDATE SET
   name = EXCLUDED.name, email = EXCLUDED.email, age = EXCLUDED.age,
   deleted = false, updated_at = now()
 RETURNING {_COLUMNS}, COALESCE((SELECT deleted FROM prev), true) AS created"""
-INSERT = f"INSERT INTO users (id, name, email, age) VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}"
+INSERT = f"""
+WITH {_QUIET}
+INSERT INTO users (id, name, email, age)
+SELECT %s::text, %s::text, %s::text, %s::integer FROM quiet
+RETURNING {_COLUMNS}"""
 SOFT_DELETE = f"""
-UPDATE users SET deleted = true, updated_at = now()
+WITH {_QUIET}
+UPDATE users SET deleted = true, updated_at = now() FROM quiet
 WHERE id = %s AND NOT deleted
 RETURNING {_COLUMNS}"""
 # If-Match: the version check is part of the write itself, so nothing slips in between.
 CONDITIONAL_UPDATE = f"""
+WITH {_QUIET}
 UPDATE users SET name = %(name)s, email = %(email)s, age = %(age)s, version = version + 1,
   updated_at = now()
+FROM quiet
 WHERE id = %(id)s AND NOT deleted
   AND (%(versions)s::bigint[] IS NULL OR version = ANY(%(versions)s::bigint[]))
 RETURNING {_COLUMNS}"""
 CONDITIONAL_DELETE = f"""
-UPDATE users SET deleted = true, version = version + 1, updated_at = now()
+WITH {_QUIET}
+UPDATE users SET deleted = true, version = version + 1, updated_at = now() FROM quiet
 WHERE id = %(id)s AND NOT deleted
   AND (%(versions)s::bigint[] IS NULL OR version = ANY(%(versions)s::bigint[]))
 RETURNING {_COLUMNS}"""

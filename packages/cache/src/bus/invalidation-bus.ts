@@ -50,6 +50,8 @@ export interface BusOptions {
   onStall(): void;
   /** A message was dropped: malformed, or (with secrets) unsigned or forged. */
   onRejected(reason: RejectReason): void;
+  /** A SUBSCRIBE failed or timed out (retried at the next heartbeat; no trust until it works). */
+  onSubscribeFailed(error: unknown): void;
 }
 
 /** The invalidation channel as seen by one instance. */
@@ -217,12 +219,20 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     connected = true;
     void heartbeat();
   };
+  // No Pub/Sub command goes to a subscriber that is down: node-redis queues SUBSCRIBE and
+  // UNSUBSCRIBE until it reconnects even with `disableOfflineQueue` (which covers the other
+  // commands only), and its close() waits for every queued command's reply, so one queued there
+  // keeps the owner's close() from returning while Redis is down. A cluster subscriber has no
+  // single connection state, and is left to its own client.
+  const subscriberUp = () => sharded || (subscriber as SubscriberLike).isReady;
 
   // Once SUBSCRIBE succeeded the client re-subscribes by itself after reconnects; until then
-  // (Redis was down at start) every heartbeat tries again. Bounded, like every Redis call; one at
-  // a time, and remembered, because a SUBSCRIBE that times out may still complete later.
+  // (Redis was down at start) every heartbeat, and the subscriber's 'ready', tries again. Bounded,
+  // like every Redis call; one at a time, and remembered, because a SUBSCRIBE that times out may
+  // still complete later.
   async function ensureSubscribed(): Promise<void> {
     if (subscribed.size === channels.length) return;
+    if (!subscriberUp()) throw new Error('the subscriber connection is not ready');
     subscribeSent = true;
     const missing = channels.filter((channel) => !subscribed.has(channel));
     subscribing ??= Promise.all(
@@ -250,6 +260,12 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const message = { type: 'hb', origin, seq: heartbeatSeq++, ts: wallClockMs() } as const;
     try {
       await ensureSubscribed();
+    } catch (error) {
+      // Retried next time; said every time, since without it this instance never trusts L1.
+      if (!closed) options.onSubscribeFailed(error);
+      return;
+    }
+    try {
       if (closed) return;
       const payload = codec.encode(message satisfies HeartbeatMessage);
       await Promise.all(
@@ -258,7 +274,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
         ),
       );
     } catch {
-      // A failed SUBSCRIBE is retried next time; a lost heartbeat is what the check above catches.
+      // A lost heartbeat is what the check above catches.
     }
   }
 
@@ -301,6 +317,16 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
           options.timeoutMs,
           'UNSUBSCRIBE',
         );
+      if (!subscriberUp()) {
+        // Redis holds no subscription of a connection that is down; the client re-subscribes
+        // when it is back (if its owner keeps it open), so the UNSUBSCRIBE waits for that.
+        const later = () => {
+          subscriber.off('ready', later);
+          unsubscribe().catch(() => {});
+        };
+        subscriber.on('ready', later);
+        return;
+      }
       const settled = (subscribing ?? Promise.resolve()).catch(() => {});
       const undone = settled.then(unsubscribe).catch(() => {});
       await withTimeout(undone, 2 * options.timeoutMs, 'UNSUBSCRIBE').catch(() => {});

@@ -17,11 +17,14 @@ export interface StrategyContext {
   redisCall: RedisCall;
   /** Counts a failed or timed-out Redis call and reports it; the caller goes on without Redis. */
   redisFailed(error: unknown): void;
+  /** Calls `listener` whenever Redis answers again after calls to it were skipped. */
+  onRedisBack(listener: () => void): void;
 }
 
 /** Builds the shared context of a strategy from resolved options. */
 export function createContext(config: ResolvedCacheOptions): StrategyContext {
   const counters = createCounters();
+  const backListeners: (() => void)[] = [];
   return {
     config,
     keys: createKeys(config.namespace),
@@ -29,7 +32,13 @@ export function createContext(config: ResolvedCacheOptions): StrategyContext {
     redisCall: createHealthGate({
       timeoutMs: config.redisTimeoutMs,
       probeIntervalMs: config.heartbeatIntervalMs,
+      onOpen: () => {
+        for (const listener of backListeners) listener();
+      },
     }),
+    onRedisBack(listener) {
+      backListeners.push(listener);
+    },
     redisFailed(error) {
       if (error instanceof CacheError && error.code === cacheErrorCodes.redisSkipped) {
         counters.redisSkipped++;

@@ -127,6 +127,12 @@ export interface FaultStaleness {
   reads: number;
   staleReads: number;
   maxWindowMs: number;
+  /**
+   * Failed operations (reads and writes) that started in the window: requests to an instance the
+   * fault stopped or restarted (`kill`, `freeze`, `crash-after-commit`), or that timed out on a
+   * stalled Redis or database.
+   */
+  errors: number;
 }
 
 /** Counts of failed operations. */
@@ -134,6 +140,8 @@ export interface ErrorCounts {
   total: number;
   byKind: { read: number; write: number };
   byInstance: Record<string, { read: number; write: number }>;
+  /** Of `total`, those that started within some fault's window (see {@link FaultStaleness}). */
+  inFaultWindows: number;
 }
 
 /** Everything the checker found in one history. */

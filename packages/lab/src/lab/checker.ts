@@ -176,22 +176,26 @@ function findStuckKeys(ops: Operation[], writes: Map<string, KeyWrites>, stuckFr
 }
 
 /** Counts failed operations by kind and instance. */
-function countErrors(ops: Operation[]): ErrorCounts {
+function countErrors(ops: Operation[], windows: { fromMs: number; toMs: number }[]): ErrorCounts {
   const byKind = { read: 0, write: 0 };
   const byInstance = new Map<string, { read: number; write: number }>();
+  let inFaultWindows = 0;
   for (const op of ops) {
     if (op.ok) continue;
+    if (windows.some((w) => op.invokeMs >= w.fromMs && op.invokeMs <= w.toMs)) inFaultWindows++;
     byKind[op.kind]++;
     const perInstance = byInstance.get(op.instance) ?? { read: 0, write: 0 };
     perInstance[op.kind]++;
     byInstance.set(op.instance, perInstance);
   }
   const total = byKind.read + byKind.write;
-  return { total, byKind, byInstance: Object.fromEntries([...byInstance].sort()) };
+  const sorted = Object.fromEntries([...byInstance].sort());
+  return { total, byKind, byInstance: sorted, inFaultWindows };
 }
 
 /** Stale reads starting within each fault, from its start to `afterMs` after it was undone. */
 function faultStaleness(history: History, okReads: number[], stale: StaleRead[], afterMs: number) {
+  const failed = history.operations.filter((op) => !op.ok).map((op) => op.invokeMs);
   const invokes = okReads
     .map((i) => (history.operations[i] as Operation).invokeMs)
     .sort((a, b) => a - b);
@@ -211,6 +215,7 @@ function faultStaleness(history: History, okReads: number[], stale: StaleRead[],
       reads: lowerBound(invokes, toMs, true) - lowerBound(invokes, fromMs),
       staleReads: inWindow.length,
       maxWindowMs: inWindow.reduce((max, s) => Math.max(max, s.windowMs), 0),
+      errors: failed.filter((ms) => ms >= fromMs && ms <= toMs).length,
     };
   });
 }
@@ -248,6 +253,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
     (i) => staleness(ops, i, writes.get((ops[i] as Operation).key)) ?? [],
   );
   const stuck = findStuckKeys(ops, writes, stuckFromMs);
+  const faults = faultStaleness(history, okReads, list, faultWindowAfterMs);
   return {
     options: { propagationBoundMs, faultWindowAfterMs, stuckFromMs },
     ...countOperations(ops, okReads),
@@ -260,8 +266,8 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
     mismatches: findMismatches(ops, okReads, writes),
     stuckKeys: stuck.keys,
     ...checkSessions(ops, okReads),
-    errors: countErrors(ops),
-    faults: faultStaleness(history, okReads, list, faultWindowAfterMs),
+    errors: countErrors(ops, faults),
+    faults,
     warnings: collectWarnings(history, stuck.checked, propagationBoundMs),
   };
 }

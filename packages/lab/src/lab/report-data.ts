@@ -141,10 +141,17 @@ export function resultRows(result: CheckResult): [string, string][] {
     ['value/version mismatches', String(result.mismatches.length)],
     ['monotonic-read violations', sessionLine(result.monotonic)],
     ['read-your-writes violations', sessionLine(result.readYourWrites)],
-    ['errors', `${errors.total}  (reads ${errors.byKind.read}, writes ${errors.byKind.write})`],
+    ['errors', errorLine(errors)],
     ['tiers', `L1 ${tiers.L1}, L2 ${tiers.L2}, MISS ${tiers.MISS}, none ${tiers.none}`],
     ['hit ratio', formatPercent(result.hitRatio)],
   ];
+}
+
+/** The errors line: by kind, and how many started in a fault's window (the fault caused them). */
+function errorLine(errors: CheckResult['errors']): string {
+  const kinds = `reads ${errors.byKind.read}, writes ${errors.byKind.write}`;
+  if (errors.inFaultWindows === 0) return `${errors.total}  (${kinds})`;
+  return `${errors.total}  (${kinds}; ${errors.inFaultWindows} started in a fault's window: see By fault)`;
 }
 
 const NO_READS: StaleGroup = {
@@ -184,10 +191,11 @@ function faultTable(result: CheckResult): ReportTable {
     String(f.reads),
     String(f.staleReads),
     formatMs(f.maxWindowMs),
+    String(f.errors),
   ]);
   return {
     title: `By fault (reads starting from the fault until ${formatMs(result.options.faultWindowAfterMs)} after it was undone)`,
-    headers: ['fault', 'detail', 'from', 'to', 'reads', 'stale', 'max window'],
+    headers: ['fault', 'detail', 'from', 'to', 'reads', 'stale', 'max window', 'errors'],
     rows,
     empty: '(no faults injected)',
   };

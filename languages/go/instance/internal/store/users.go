@@ -81,8 +81,7 @@ type Options struct {
 	ConnectTimeout time.Duration
 }
 
-// Open creates the pool (connections set cachelab.wake_relay = off: an instance announces its own
-// writes) and the repository. Nothing is connected yet.
+// Open creates the pool and the repository. Nothing is connected yet.
 func Open(o Options) (*Users, error) {
 	cfg, err := pgxpool.ParseConfig(o.URL)
 	if err != nil {
@@ -95,10 +94,6 @@ func Open(o Options) (*Users, error) {
 	// Unnamed statements: what node-postgres does too, and what PGlite's server and a pooler in
 	// transaction mode accept.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, "SET cachelab.wake_relay = off")
-		return err
-	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, err
@@ -119,27 +114,39 @@ func (u *Users) Stats() Stats {
 
 const columns = "id, name, email, age, version, deleted, updated_at"
 
-// The statements of packages/store/src/users-repository.ts.
+// The statements of packages/store/src/users-repository.ts. This instance announces its own
+// writes: each sets cachelab.wake_relay = off (no NOTIFY to wake the relays, migrate.sql says why)
+// for its own transaction only, in the statement itself, so that no session setting reaches
+// another client of a pooler in transaction mode (PgBouncer). The quiet CTE is joined so that it
+// runs before the statement's triggers.
 const (
+	quiet     = `quiet AS (SELECT set_config('cachelab.wake_relay', 'off', true) AS wake)`
 	selectOne = `SELECT ` + columns + ` FROM users WHERE id = $1`
 	upsert    = `
-WITH prev AS (SELECT deleted FROM users WHERE id = $1)
-INSERT INTO users AS u (id, name, email, age) VALUES ($1, $2, $3, $4)
+WITH ` + quiet + `, prev AS (SELECT deleted FROM users WHERE id = $1)
+INSERT INTO users AS u (id, name, email, age) SELECT $1::text, $2::text, $3::text, $4::integer FROM quiet
 ON CONFLICT (id) DO UPDATE SET
   name = EXCLUDED.name, email = EXCLUDED.email, age = EXCLUDED.age,
   deleted = false, updated_at = now()
 RETURNING ` + columns + `, COALESCE((SELECT deleted FROM prev), true) AS created`
-	insert     = `INSERT INTO users (id, name, email, age) VALUES ($1, $2, $3, $4) RETURNING ` + columns
+	insert = `
+WITH ` + quiet + `
+INSERT INTO users (id, name, email, age) SELECT $1::text, $2::text, $3::text, $4::integer FROM quiet
+RETURNING ` + columns
 	softDelete = `
-UPDATE users SET deleted = true, updated_at = now()
+WITH ` + quiet + `
+UPDATE users SET deleted = true, updated_at = now() FROM quiet
 WHERE id = $1 AND NOT deleted
 RETURNING ` + columns
 	conditionalUpdate = `
+WITH ` + quiet + `
 UPDATE users SET name = $2, email = $3, age = $4, version = version + 1, updated_at = now()
+FROM quiet
 WHERE id = $1 AND NOT deleted AND ($5::bigint[] IS NULL OR version = ANY($5::bigint[]))
 RETURNING ` + columns
 	conditionalDelete = `
-UPDATE users SET deleted = true, version = version + 1, updated_at = now()
+WITH ` + quiet + `
+UPDATE users SET deleted = true, version = version + 1, updated_at = now() FROM quiet
 WHERE id = $1 AND NOT deleted AND ($2::bigint[] IS NULL OR version = ANY($2::bigint[]))
 RETURNING ` + columns
 )

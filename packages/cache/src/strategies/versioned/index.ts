@@ -6,6 +6,7 @@ import {
   type InvalidationMessage,
   wallClockMs,
 } from '../../bus/messages.ts';
+import { CacheError, cacheErrorCodes } from '../../errors.ts';
 import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
@@ -89,6 +90,13 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     onTrustChange,
     onStall: () => counters.stalls++,
     onRejected: (reason) => counters.messagesRejected[reason]++,
+    onSubscribeFailed: (error) => {
+      const reason = (error as Error)?.message ?? String(error);
+      const message = `SUBSCRIBE to the invalidation channel failed (${reason}); L1 stays unused until it succeeds`;
+      context.redisFailed(
+        new CacheError(cacheErrorCodes.subscribeFailed, message, { cause: error }),
+      );
+    },
   });
   const started = bus.start();
 

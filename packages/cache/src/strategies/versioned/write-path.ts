@@ -47,7 +47,14 @@ export function createWritePath<V>(state: VersionedState<V>) {
   // forward. Bounded; the newest write per key wins.
   const pending = new Map<string, Write>();
   let retryTimer: NodeJS.Timeout | undefined;
+  let retrying = false;
   let closed = false;
+  // Redis answering again (a pause or freeze over) sends what waited at once, not at the next tick.
+  context.onRedisBack(() => {
+    if (closed || retrying || pending.size === 0) return;
+    clearTimeout(retryTimer);
+    void retryPending();
+  });
 
   function keepPending(key: string, written: Write): void {
     const queued = pending.get(key);
@@ -74,19 +81,30 @@ export function createWritePath<V>(state: VersionedState<V>) {
 
   async function retryPending(): Promise<void> {
     retryTimer = undefined;
+    retrying = true;
+    try {
+      await retryEach();
+    } finally {
+      retrying = false;
+    }
+    scheduleRetry();
+  }
+
+  async function retryEach(): Promise<void> {
     for (const [key, written] of [...pending]) {
       if (closed) return;
       try {
         await fill(key, written);
-      } catch {
+      } catch (error) {
         counters.publishFailures++;
+        // Counted and reported like any Redis failure (a skipped call only counted).
+        context.redisFailed(error);
         break; // Redis is still unreachable: try again later.
       }
       counters.invalidationsSent++;
       counters.invalidationsRetried++;
       if (pending.get(key) === written) pending.delete(key);
     }
-    scheduleRetry();
   }
 
   // #region tutorial:write-path
