@@ -81,6 +81,34 @@ describe('versioned strategy under faults', () => {
     expect(a.cache.stats()).toMatchObject({ subscriberReconnects: 1, l1Flushes: 2 });
   });
 
+  it("withdraws trust when a sender's channel sequence (cseq) skips a number, and only then", async () => {
+    const [reader] = await instances(1);
+    const { cache, redis, keys } = reader as NonNullable<typeof reader>;
+    const send = async (cseq: number) => {
+      const received = cache.stats().invalidationsReceived;
+      const message = {
+        type: 'inv',
+        key: 'k',
+        version: cseq + 1,
+        origin: 'x',
+        seq: 0,
+        ts: 0,
+        cseq,
+      };
+      await redis.publish(keys.channel(), JSON.stringify(message));
+      await waitFor(() => cache.stats().invalidationsReceived > received, { what: `cseq ${cseq}` });
+    };
+    // The first heard (whatever its number), the next, a resend and an older one: no gap.
+    for (const cseq of [5, 6, 6, 3]) await send(cseq);
+    expect(cache.stats().trustLost).toBe(0);
+    // 7 was lost.
+    await send(8);
+    expect(cache.stats()).toMatchObject({ trustLost: 1, trusted: false });
+    // Trusted again (after a flush) once an own heartbeat sent after the gap comes back.
+    await waitFor(() => cache.stats().trusted, { timeoutMs: 3000, what: 'trust regained' });
+    expect(cache.stats().l1Flushes).toBeGreaterThan(0);
+  });
+
   it('subscriber killed while a write happens: no stale L1 read, flush on resubscribe', async () => {
     const [writer, reader] = await instances(2);
     if (!writer || !reader) throw new Error('no instances');

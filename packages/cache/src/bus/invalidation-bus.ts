@@ -9,6 +9,7 @@ import type {
   SubscriberLike,
 } from '../types.ts';
 import {
+  type BusMessage,
   type ClearMessage,
   type HeartbeatMessage,
   type InvalidationMessage,
@@ -74,6 +75,11 @@ export interface InvalidationBus {
   trustedAt(now: number): boolean;
   /** Changes whenever trust is lost or regained: a fill that started in another epoch is void. */
   readonly epoch: number;
+  /**
+   * Publishes an announcement on `channel` (sharded Pub/Sub: `SPUBLISH`, through `redisCall`),
+   * numbered with the channel's next `cseq` when the command is sent.
+   */
+  publish(channel: string, message: InvalidationMessage | ClearMessage): Promise<unknown>;
   /** Stops the heartbeat and unsubscribes. */
   close(): Promise<void>;
 }
@@ -86,6 +92,13 @@ export interface InvalidationBus {
 export function stallThresholdMs(heartbeatIntervalMs: number): number {
   return heartbeatIntervalMs + Math.max(Math.ceil(heartbeatIntervalMs / 2), 200);
 }
+
+/**
+ * Origins whose last `cseq` a receiver keeps per channel; past it the least recently heard is
+ * forgotten (a flood of made-up origins cannot grow the table; a forgotten origin's next gap goes
+ * unseen, as its first message's would).
+ */
+export const MAX_ORIGINS_PER_CHANNEL = 1024;
 
 /** Subscribing, unsubscribing and publishing on one channel, by Pub/Sub flavour. */
 interface Transport {
@@ -153,6 +166,34 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // it completes afterwards (or failed, yet left the client re-subscribing on reconnect).
   let subscribing: Promise<void> | undefined;
   let subscribeSent = false;
+  // Sharded: the next cseq this instance sends on each channel, and the last one heard from each
+  // origin on each channel (least recently heard first).
+  const sent = new Map(channels.map((channel) => [channel, 0]));
+  const heard = new Map(channels.map((channel) => [channel, new Map<string, number>()]));
+
+  /** `message` as sent on `channel`: numbered there with sharded Pub/Sub. Call as it is sent. */
+  function encodeFor(channel: string, message: BusMessage): string {
+    if (!sharded) return codec.encode(message);
+    const cseq = sent.get(channel) ?? 0;
+    sent.set(channel, cseq + 1);
+    return codec.encode({ ...message, cseq });
+  }
+
+  /**
+   * Whether a message numbered `cseq` by `sender` on `channel` follows the last one heard from it
+   * there without a gap. Its first message there is taken as it comes; a lower number (a resend
+   * or a reordering) is no gap.
+   */
+  function inSequence(channel: string, sender: string, cseq: number): boolean {
+    const origins = heard.get(channel);
+    if (!origins) return true;
+    const last = origins.get(sender);
+    origins.delete(sender);
+    origins.set(sender, Math.max(last ?? cseq, cseq));
+    if (origins.size > MAX_ORIGINS_PER_CHANNEL)
+      origins.delete(origins.keys().next().value as string);
+    return last === undefined || cseq <= last + 1;
+  }
 
   function setTrust(next: boolean): void {
     if (trusted === next) return;
@@ -166,6 +207,11 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const message = codec.decode(raw);
     // Verified before the origin is looked at: an unsigned heartbeat cannot restore trust.
     if (typeof message === 'string') return options.onRejected(message);
+    // A skipped number from any sender, this one included: a message on this channel was lost
+    // (its slot moved while this subscriber was paused, say), whatever the connection says.
+    if (message.cseq !== undefined && !inSequence(channel, message.origin, message.cseq)) {
+      lost();
+    }
     if (message.origin !== origin) {
       if (message.type === 'inv') options.onInvalidation(message);
       else if (message.type === 'clr') options.onClear(message);
@@ -175,7 +221,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const record = seen.get(channel);
     if (!record) return;
     // Heartbeats of one channel arrive in order: a skipped seq means lost messages.
-    if (sharded && record.seq >= 0 && message.seq > record.seq + 1) onDown();
+    if (sharded && record.seq >= 0 && message.seq > record.seq + 1) lost();
     record.seq = Math.max(record.seq, message.seq);
     record.at = performance.now();
     let floor = Number.POSITIVE_INFINITY;
@@ -209,12 +255,16 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   }
   const onDown = () => {
     connected = sharded;
+    lost();
+  };
+  /** Messages may have been lost: untrusted until an own heartbeat sent from now on returns. */
+  function lost(): void {
     neededSeq = heartbeatSeq;
     // Every drop starts a new epoch, even while already untrusted: a fill that began before it
     // may carry a value whose invalidation was lost.
     if (trusted) setTrust(false);
     else epoch++;
-  };
+  }
   const onReady = () => {
     connected = true;
     void heartbeat();
@@ -267,10 +317,11 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     }
     try {
       if (closed) return;
-      const payload = codec.encode(message satisfies HeartbeatMessage);
       await Promise.all(
         channels.map((channel) =>
-          options.redisCall('heartbeat', () => transport.publish(channel, payload)),
+          options.redisCall('heartbeat', () =>
+            transport.publish(channel, encodeFor(channel, message satisfies HeartbeatMessage)),
+          ),
         ),
       );
     } catch {
@@ -302,6 +353,12 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     },
     get epoch() {
       return epoch;
+    },
+    publish(channel, message) {
+      // Numbered inside the call: a call the health gate skips sends nothing and takes no number.
+      return options.redisCall('SPUBLISH', () =>
+        transport.publish(channel, encodeFor(channel, message)),
+      );
     },
     async close() {
       closed = true;

@@ -127,18 +127,21 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
         seq: seq++,
         ts: wallClockMs(),
       } satisfies InvalidationMessage;
-      // Signed here when a secret is set: the FILL script publishes this payload as it is (or,
-      // sharded, the store SPUBLISHes it after the script on the key's channel).
-      const payload = codec.encode(message);
-      if (sharded) return { channel: context.keys.shardChannel(key), when, payload, sharded };
-      return { channel, when, payload };
+      if (sharded) {
+        // SPUBLISHed by the store after the script, on the key's channel: numbered then.
+        const shard = context.keys.shardChannel(key);
+        return { channel: shard, when, payload: '', publish: () => bus.publish(shard, message) };
+      }
+      // Signed here when a secret is set: the FILL script publishes this payload as it is.
+      return { channel, when, payload: codec.encode(message) };
     },
     clearAnnouncement() {
       const message = { type: 'clr', origin, seq: seq++, ts: wallClockMs() } satisfies ClearMessage;
       // Every instance subscribes to every shard channel: the first one reaches them all.
       const [first] = context.keys.shardChannels();
-      const payload = codec.encode(message);
-      return sharded ? { channel: first as string, payload, sharded } : { channel, payload };
+      if (!sharded) return { channel, payload: codec.encode(message) };
+      const shard = first as string;
+      return { channel: shard, payload: '', publish: () => bus.publish(shard, message) };
     },
     ttlOf: (entry, ttlMs = config.ttlMs) => ({
       ttlMs: jitterTtl(entry.value === null ? config.negativeTtlMs : ttlMs, config.ttlJitter),
