@@ -8,7 +8,7 @@ import {
 } from '@cachelab/testkit';
 import calculateSlot from 'cluster-key-slot';
 import { nanoid } from 'nanoid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { createHttpClient } from './support/index.ts';
 
 /**
@@ -125,5 +125,98 @@ describe('a channel slot that moves while a reader is paused', () => {
       }
     }
     expect(late, 'rounds where the reader served its old L1 entry past the bound').toEqual([]);
+  });
+
+  /**
+   * The case a CI run found in round 0: the reader has not heard the writer on the channel yet
+   * (it subscribed after the writer's last heartbeat there) when it is paused and the
+   * announcement is lost. The writer's next message on the channel is then the first the reader
+   * hears from it, and it is numbered above 0: the reader must take that as a gap. Here the
+   * writer beats once a minute, so it has sent one heartbeat per channel before the reader
+   * starts and none after; its next message on the channel is a write of another key announced
+   * there, which the test makes.
+   */
+  it("takes a sender's first message heard above cseq 0 as a gap", async () => {
+    // A namespace of its own: no other instance's messages on its channels.
+    const quietNamespace = `mq${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
+    const keys = createKeys(quietNamespace);
+    const env = {
+      REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '',
+      DATABASE_URL: inject('databaseUrl'),
+      DB_LATENCY_MS: '0',
+      SEED_USERS: '100',
+      CACHE_NAMESPACE: quietNamespace,
+      CACHE_TTL_MS: '600000',
+      L1_TTL_MS: '60000',
+      OUTBOX_POLL_MS: '600000',
+    };
+    const quiet = await startInstance({
+      ...env,
+      INSTANCE_NAME: 'mv-quiet-writer',
+      HEARTBEAT_INTERVAL_MS: '60000',
+      HEARTBEAT_TIMEOUT_MS: '120000',
+    });
+    const fresh = await startInstance({
+      ...env,
+      INSTANCE_NAME: 'mv-fresh-reader',
+      HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
+      HEARTBEAT_TIMEOUT_MS: '2000',
+    });
+    onTestFinished(() => {
+      for (const instance of [quiet, fresh]) {
+        if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
+      }
+    });
+    const id = '60';
+    const channel = keys.shardChannel(`user:${id}`);
+    // Another user announced on the same channel: the writer's next message there.
+    const other = Array.from({ length: 100 }, (_, n) => String(n + 1)).find(
+      (n) => n !== id && keys.shardChannel(`user:${n}`) === channel,
+    );
+    if (!other) throw new Error(`no other user announced on ${channel}`);
+    await waitFor(async () => (await served(fresh, id)).tier === 'L1', {
+      timeoutMs: 10_000,
+      what: `user ${id} in the fresh reader's L1`,
+    });
+    const before = (await served(fresh, id)).version;
+
+    fresh.child.kill('SIGSTOP');
+    let version: number;
+    let to: number;
+    try {
+      ({ to } = await cluster.migrateSlot(calculateSlot(channel)));
+      const put = await http.send('PUT', `${quiet.url}/users/${id}`, {
+        name: 'quiet write',
+        email: 'moved@example.com',
+        age: 31,
+      });
+      expect(put.status).toBe(200);
+      version = (put.body as { version: number }).version;
+    } finally {
+      fresh.child.kill('SIGCONT');
+    }
+    expect(version).toBeGreaterThan(before);
+    // Both instances subscribed on the new master (the fresh reader again) before the writer's
+    // next message there.
+    await waitFor(
+      async () =>
+        (await cluster.cli(to, 'PUBSUB', 'SHARDNUMSUB', channel)).split('\n')[1]?.trim() === '2',
+      { timeoutMs: 10_000, what: `both instances subscribed to ${channel} on its new master` },
+    );
+    const put = await http.send('PUT', `${quiet.url}/users/${other}`, {
+      name: 'the next message',
+      email: 'next@example.com',
+      age: 32,
+    });
+    expect(put.status).toBe(200);
+    const sentAt = performance.now();
+    await waitFor(async () => (await served(fresh, id)).version === version, {
+      timeoutMs: BOUND_MS,
+      intervalMs: 20,
+      what: `the fresh reader to serve v${version} of user ${id} after the writer's next message`,
+    });
+    console.log(
+      `first heard above 0: v${version} served ${Math.round(performance.now() - sentAt)} ms after the writer's next message`,
+    );
   });
 });

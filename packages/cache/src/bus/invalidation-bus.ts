@@ -95,8 +95,8 @@ export function stallThresholdMs(heartbeatIntervalMs: number): number {
 
 /**
  * Origins whose last `cseq` a receiver keeps per channel; past it the least recently heard is
- * forgotten (a flood of made-up origins cannot grow the table; a forgotten origin's next gap goes
- * unseen, as its first message's would).
+ * forgotten (a flood of made-up origins cannot grow the table; a forgotten origin's next message
+ * is heard as a gap, as an unknown sender's first one numbered above 0 is).
  */
 export const MAX_ORIGINS_PER_CHANNEL = 1024;
 
@@ -181,18 +181,24 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
 
   /**
    * Whether a message numbered `cseq` by `sender` on `channel` follows the last one heard from it
-   * there without a gap. Its first message there is taken as it comes; a lower number (a resend
-   * or a reordering) is no gap.
+   * there without a gap. A sender's first message heard there must be its first sent (0): a later
+   * one means this subscriber missed some, before it heard any (say a reader that subscribed, was
+   * paused before the sender's next heartbeat, and lost the announcement while its channel's slot
+   * moved), and which were sent since it subscribed is unknown. So a subscriber hears every running
+   * sender once as a gap when it starts, and every sender it forgot (past
+   * {@link MAX_ORIGINS_PER_CHANNEL}). A 0 after higher numbers is the sender restarted under the
+   * same origin: counted from there. Any other lower number (a resend, a reordering, a replay) is
+   * no gap and leaves the count where it was.
    */
   function inSequence(channel: string, sender: string, cseq: number): boolean {
     const origins = heard.get(channel);
     if (!origins) return true;
     const last = origins.get(sender);
     origins.delete(sender);
-    origins.set(sender, Math.max(last ?? cseq, cseq));
+    origins.set(sender, cseq === 0 ? 0 : Math.max(last ?? cseq, cseq));
     if (origins.size > MAX_ORIGINS_PER_CHANNEL)
       origins.delete(origins.keys().next().value as string);
-    return last === undefined || cseq <= last + 1;
+    return last === undefined ? cseq === 0 : cseq <= last + 1;
   }
 
   function setTrust(next: boolean): void {
