@@ -104,11 +104,11 @@ describe('versioned strategy under faults', () => {
     expect(cache.stats().trustLost).toBe(0);
     // 2 was lost.
     await send(3);
-    expect(cache.stats()).toMatchObject({ trustLost: 1, trusted: false });
+    expect(cache.stats().trustLost).toBe(1);
     await waitFor(() => cache.stats().trusted, { timeoutMs: 3000, what: 'trust regained' });
     // Another sender heard first above 0: this subscriber missed its earlier messages.
     await send(7, 'y');
-    expect(cache.stats()).toMatchObject({ trustLost: 2, trusted: false });
+    expect(cache.stats().trustLost).toBe(2);
     // Trusted again (after a flush) once an own heartbeat sent after the gap comes back.
     await waitFor(() => cache.stats().trusted, { timeoutMs: 3000, what: 'trust regained' });
     expect(cache.stats().l1Flushes).toBeGreaterThan(0);
@@ -259,8 +259,9 @@ describe('versioned strategy when Redis restarts empty', () => {
       onError: (error) => reported.push((error as { code: string }).code),
     });
     await waitFor(() => cache.stats().trusted, { what: 'trust' });
-    await redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
-    await waitFor(() => !redis.isReady, { what: 'the cache to lose Redis' });
+    // Redis refuses writes (out of memory) while the subscription stays up.
+    await redis.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+    await redis.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
     await cache.set('k', v(2));
     expect(cache.stats().pendingInvalidations).toBe(1);
     const inline = { reported: reported.length, redisErrors: cache.stats().redisErrors };
@@ -269,6 +270,8 @@ describe('versioned strategy when Redis restarts empty', () => {
     await waitFor(() => reported.length > inline.reported, { what: 'the retry reported' });
     expect(cache.stats().redisErrors).toBeGreaterThan(inline.redisErrors);
     expect(reported.slice(inline.reported)).toContain('E_REDIS_FAILED');
+    await redis.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+    await waitFor(() => cache.stats().pendingInvalidations === 0, { what: 'the retry to land' });
   });
 
   it('retries an announcement Redis refused until it lands, so a late stale fill cannot stick', async () => {

@@ -49,6 +49,8 @@ export interface BusOptions {
   onTrustChange(trusted: boolean): void;
   /** The event loop stalled (its tick came late): trust is suspended until a heartbeat returns. */
   onStall(): void;
+  /** Messages may have been lost (the subscription dropped, or a gap): told at every one. */
+  onLost?(): void;
   /** A message was dropped: malformed, or (with secrets) unsigned or forged. */
   onRejected(reason: RejectReason): void;
   /** A SUBSCRIBE failed or timed out (retried at the next heartbeat; no trust until it works). */
@@ -265,6 +267,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   };
   /** Messages may have been lost: untrusted until an own heartbeat sent from now on returns. */
   function lost(): void {
+    options.onLost?.();
     neededSeq = heartbeatSeq;
     // Every drop starts a new epoch, even while already untrusted: a fill that began before it
     // may carry a value whose invalidation was lost.

@@ -10,6 +10,8 @@ import { CacheError, cacheErrorCodes } from '../../errors.ts';
 import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
+import type { RedisCall } from '../../redis/health-gate.ts';
+import { createRestartFence } from '../../redis/restart-fence.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
 import { createValueCodec } from '../../serializer.ts';
 import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
@@ -89,6 +91,8 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     onClear: () => clearPath.onClear(),
     onTrustChange,
     onStall: () => counters.stalls++,
+    // Any drop may be Redis restarting, perhaps from an older snapshot: check before using it.
+    onLost: () => fence?.suspect(),
     onRejected: (reason) => counters.messagesRejected[reason]++,
     onSubscribeFailed: (error) => {
       const reason = (error as Error)?.message ?? String(error);
@@ -98,7 +102,35 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
       );
     },
   });
-  const started = bus.start();
+  // A single Redis only: a Redis Cluster's nodes restart one by one, each with its replica.
+  const fence = sharded
+    ? undefined
+    : createRestartFence({
+        redis: config.redis,
+        keys: context.keys,
+        redisCall: context.redisCall,
+        retryMs: config.heartbeatIntervalMs,
+        onUnavailable: (error) => context.redisFailed(error),
+      });
+  /**
+   * The store's calls wait for the first restart check (a few round trips at start), and skip
+   * Redis while a later one runs (see createRestartFence).
+   */
+  let firstChecked = fence === undefined;
+  void fence?.firstCheck.then(() => {
+    firstChecked = true;
+  });
+  const storeCall: RedisCall = (what, run) => {
+    if (!firstChecked && fence) return fence.firstCheck.then(() => storeCall(what, run));
+    if (fence !== undefined && !fence.ready) {
+      const skipped = `${what} skipped: checking whether Redis restarted`;
+      return Promise.reject(new CacheError(cacheErrorCodes.redisSkipped, skipped));
+    }
+    return context.redisCall(what, run);
+  };
+
+  // Subscribed once the first restart check has run, so that trust never comes before it.
+  const started = (fence?.firstCheck ?? Promise.resolve()).then(() => bus.start());
 
   // #region tutorial:pointer-ttl
   // The pointer outlives its data, so that a very late fill still finds the newer version.
@@ -112,7 +144,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     store: createVersionedStore(
       config.redis,
       context.keys,
-      context.redisCall,
+      storeCall,
       values as ReturnType<typeof createValueCodec<unknown>>,
     ),
     origin,
@@ -178,6 +210,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     }),
     async close() {
       writePath.close();
+      fence?.close();
       await started;
       await bus.close();
     },
