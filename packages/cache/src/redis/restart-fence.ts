@@ -12,7 +12,7 @@ const FENCE_TTL_MS = 30 * 24 * 3600 * 1000;
  * on, a managed service's restore): its pointers would be back at versions every instance had
  * left behind. {@link RestartFence.suspect} is called whenever the subscription drops (a restart
  * drops it); from then until a check completes, {@link RestartFence.ready} is false and the store
- * skips Redis (reads go to the loader, writes wait as pending announcements). The check reads
+ * skips Redis for reads (they go to the loader; writes go through). The check reads
  * Redis's `run_id` and the namespace's fence key; when the fence holds another run's (or none,
  * where this instance had checked another run), it deletes every key of the namespace (SCAN +
  * UNLINK); then it sets the fence to this run.

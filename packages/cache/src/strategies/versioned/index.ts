@@ -24,6 +24,9 @@ import { createReadPath } from './read-path.ts';
 import type { VersionedState } from './state.ts';
 import { createWritePath } from './write-path.ts';
 
+/** The store's calls (their `what`) that read pointers, data or leases from Redis. */
+const READS_FROM_REDIS = new Set(['read', 'GET pointer', 'GET lease']);
+
 /**
  * `versioned`: per-instance L1 in front of versioned Redis entries (a version pointer per key,
  * moved only forward, and data entries keyed by version), kept coherent by Pub/Sub invalidation.
@@ -113,8 +116,11 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
         onUnavailable: (error) => context.redisFailed(error),
       });
   /**
-   * The store's calls wait for the first restart check (a few round trips at start), and skip
-   * Redis while a later one runs (see createRestartFence).
+   * The store's calls wait for the first restart check (a few round trips at start). While a
+   * later one runs (see createRestartFence), the calls that read what a snapshot could have
+   * brought back skip Redis (reads go to the loader), and writes go through: a write moves the
+   * pointer forward, which is right on any Redis, and a write held back meanwhile would leave the
+   * instances whose check ended first reading the old version after the write returned.
    */
   let firstChecked = fence === undefined;
   void fence?.firstCheck.then(() => {
@@ -122,7 +128,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
   });
   const storeCall: RedisCall = (what, run) => {
     if (!firstChecked && fence) return fence.firstCheck.then(() => storeCall(what, run));
-    if (fence !== undefined && !fence.ready) {
+    if (fence !== undefined && !fence.ready && READS_FROM_REDIS.has(what)) {
       const skipped = `${what} skipped: checking whether Redis restarted`;
       return Promise.reject(new CacheError(cacheErrorCodes.redisSkipped, skipped));
     }
