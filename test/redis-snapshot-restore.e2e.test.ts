@@ -28,8 +28,14 @@ let instances: InstanceProcess[] = [];
 const http = createHttpClient({ maxSockets: 16, timeoutMs: 5000 });
 
 async function served(instance: InstanceProcess): Promise<number> {
+  return (await read(instance)).version;
+}
+
+async function read(instance: InstanceProcess): Promise<{ version: number; tier: unknown }> {
   const answer = await http.send('GET', `${instance.url}/users/${ID}`);
-  return answer.status === 200 ? (answer.body as { version: number }).version : -answer.status;
+  const version =
+    answer.status === 200 ? (answer.body as { version: number }).version : -answer.status;
+  return { version, tier: answer.headers['x-cache'] };
 }
 
 async function put(instance: InstanceProcess, name: string): Promise<number> {
@@ -109,9 +115,20 @@ describe('Redis restarting from an older snapshot', () => {
     // The snapshot is back: its pointer is at the older version.
     expect(await command('DBSIZE')).not.toBe(0);
 
-    // From now on, every read of every instance, the newcomer's first one included.
+    // First the newcomer alone, which never read the key, until it answers from Redis: had the
+    // others read first, those that know the newer version would have moved the pointer past the
+    // snapshot's (their high-water marks), and the newcomer's reads only have Redis to go by.
     const older: string[] = [];
     const start = performance.now();
+    await waitFor(
+      async () => {
+        const { version, tier } = await read(newcomer);
+        if (version > 0 && version < latest) older.push(`the newcomer: v${version} (${tier})`);
+        return tier === 'L2' || tier === 'L1';
+      },
+      { timeoutMs: 10_000, intervalMs: 20, what: 'the newcomer answering from Redis' },
+    );
+    // Then every read of every instance.
     let current = 0;
     let allAtLatestMs: number | undefined;
     let last: number[] = [];
