@@ -51,6 +51,13 @@ export interface BusOptions {
   onStall(): void;
   /** Messages may have been lost (the subscription dropped, or a gap): told at every one. */
   onLost?(): void;
+  /**
+   * Whether trust may be regained now, besides the own heartbeat (the restart fence: not before
+   * Redis was checked for a restored snapshot). Asked at each own heartbeat that comes back.
+   */
+  mayTrust?(): boolean;
+  /** The subscriber is connected again (Redis is reachable). */
+  onReconnect?(): void;
   /** A message was dropped: malformed, or (with secrets) unsigned or forged. */
   onRejected(reason: RejectReason): void;
   /** A SUBSCRIBE failed or timed out (retried at the next heartbeat; no trust until it works). */
@@ -243,7 +250,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       resumeSeq = -1;
       lastTickAt = record.at;
     }
-    if (connected && floor >= neededSeq) setTrust(true);
+    if (connected && floor >= neededSeq && (options.mayTrust?.() ?? true)) setTrust(true);
   };
 
   /** The loop did not tick for longer than `stallMs`: suspend trust until a new heartbeat returns. */
@@ -276,6 +283,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   }
   const onReady = () => {
     connected = true;
+    options.onReconnect?.();
     void heartbeat();
   };
   // No Pub/Sub command goes to a subscriber that is down: node-redis queues SUBSCRIBE and

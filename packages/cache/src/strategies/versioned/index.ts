@@ -96,6 +96,12 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     onStall: () => counters.stalls++,
     // Any drop may be Redis restarting, perhaps from an older snapshot: check before using it.
     onLost: () => fence?.suspect(),
+    // Trusted again only once the check has run: a trusted instance reads from Redis at once.
+    mayTrust: () => fence?.ready ?? true,
+    // Redis is back: check now rather than at the retry of a check that found it down.
+    onReconnect: () => {
+      if (fence && !fence.ready) fence.suspect();
+    },
     onRejected: (reason) => counters.messagesRejected[reason]++,
     onSubscribeFailed: (error) => {
       const reason = (error as Error)?.message ?? String(error);
