@@ -168,6 +168,8 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // Liveness of the event loop itself: the tick every interval, and, after a stall, the first
   // heartbeat seq that proves the subscription delivered everything sent before it (-1: none).
   const stallMs = stallThresholdMs(options.heartbeatIntervalMs);
+  /** Sharded: when this instance was first subscribed on every channel. */
+  let listeningSince: number | undefined;
   // Every interval here is on the monotonic clock (performance.now()), never the wall clock.
   let lastTickAt = performance.now();
   let resumeSeq = -1;
@@ -210,6 +212,17 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     return last === undefined ? cseq === 0 : cseq <= last + 1;
   }
 
+  /**
+   * Sharded: whether this instance has listened on every channel for a stall threshold since it
+   * first subscribed, time for every running sender (beating at the same interval) to have been
+   * heard on each, so that its first message, numbered above 0 (MUST-TRUST-8), is seen before
+   * L1 is first trusted rather than as a gap afterwards.
+   */
+  function heardEveryone(): boolean {
+    if (!sharded) return true;
+    return listeningSince !== undefined && performance.now() - listeningSince >= stallMs;
+  }
+
   function setTrust(next: boolean): void {
     if (trusted === next) return;
     trusted = next;
@@ -250,7 +263,9 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       resumeSeq = -1;
       lastTickAt = record.at;
     }
-    if (connected && floor >= neededSeq && (options.mayTrust?.() ?? true)) setTrust(true);
+    if (connected && floor >= neededSeq && heardEveryone() && (options.mayTrust?.() ?? true)) {
+      setTrust(true);
+    }
   };
 
   /** The loop did not tick for longer than `stallMs`: suspend trust until a new heartbeat returns. */
@@ -306,6 +321,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       missing.map((channel) =>
         transport.subscribe(channel, onMessage).then(() => {
           subscribed.add(channel);
+          if (subscribed.size === channels.length) listeningSince ??= performance.now();
         }),
       ),
     ).then(
