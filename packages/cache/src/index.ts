@@ -31,6 +31,7 @@ export {
   type RedisLike,
   type RejectedFills,
   type RejectedMessages,
+  type RestartAwareRedisLike,
   type ScanLike,
   type ShardedRedisLike,
   type ShardedSubscriberLike,

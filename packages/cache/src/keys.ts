@@ -47,6 +47,11 @@ export interface KeyBuilder {
   shardChannel(key: string): string;
   /** A `SCAN … MATCH` pattern of every key of this namespace, e.g. `cl:{*` (`npm run reset`). */
   pattern(): string;
+  /**
+   * The Redis run (`run_id`) whose content this namespace's keys are known to belong to, e.g.
+   * `cl:fence` (outside {@link pattern}): another run's means Redis restarted from a snapshot.
+   */
+  fence(): string;
 }
 
 /** What a namespace must be, as a sentence without its name. */
@@ -73,6 +78,7 @@ export function createKeys(namespace: string): KeyBuilder {
     shardChannel: (key) => shards[shardOfSlot(calculateSlot(checkKey(key)))] as string,
     // No glob character can occur in a namespace, so only this namespace's keys match.
     pattern: () => `${namespace}:{*`,
+    fence: () => `${namespace}:fence`,
   };
 }
 

@@ -40,6 +40,19 @@ export interface ScanLike {
 }
 
 /**
+ * What a single Redis's command client may also offer (node-redis's does): with it, the versioned
+ * cache notices that Redis restarted from an older snapshot (its `run_id` changed) and deletes what
+ * the snapshot brought back before reading Redis again. Without it, or when Redis refuses these
+ * commands (an ACL without `+info +scan +unlink`), a restored snapshot can be served until its TTLs.
+ */
+export interface RestartAwareRedisLike extends RedisLike {
+  /** `INFO section`: the text of that section (`run_id:…` in `server`). */
+  info(section: string): Promise<string>;
+  scan: NonNullable<RedisLike['scan']>;
+  unlink: NonNullable<RedisLike['unlink']>;
+}
+
+/**
  * With `pubsub: 'sharded'` (Redis Cluster): the command client also publishes with `SPUBLISH`.
  * node-redis's cluster client (`createCluster`) satisfies it (a type test keeps it that way).
  */

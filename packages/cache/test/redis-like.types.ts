@@ -5,12 +5,19 @@
 import type { createClient, createCluster } from 'redis';
 import type {
   RedisLike,
+  RestartAwareRedisLike,
   ShardedRedisLike,
   ShardedSubscriberLike,
   SubscriberLike,
 } from '../src/index.ts';
 
 export function nodeRedisIsRedisLike(client: ReturnType<typeof createClient>): RedisLike {
+  return client;
+}
+
+export function nodeRedisIsRestartAware(
+  client: ReturnType<typeof createClient>,
+): RestartAwareRedisLike {
   return client;
 }
 

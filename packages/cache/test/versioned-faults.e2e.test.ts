@@ -81,6 +81,39 @@ describe('versioned strategy under faults', () => {
     expect(a.cache.stats()).toMatchObject({ subscriberReconnects: 1, l1Flushes: 2 });
   });
 
+  it("withdraws trust when a sender's channel sequence (cseq) skips a number, and only then", async () => {
+    const [reader] = await instances(1);
+    const { cache, redis, keys } = reader as NonNullable<typeof reader>;
+    const send = async (cseq: number, origin = 'x') => {
+      const received = cache.stats().invalidationsReceived;
+      const message = {
+        type: 'inv',
+        key: 'k',
+        version: cseq + 1,
+        origin,
+        seq: 0,
+        ts: 0,
+        cseq,
+      };
+      await redis.publish(keys.channel(), JSON.stringify(message));
+      await waitFor(() => cache.stats().invalidationsReceived > received, { what: `cseq ${cseq}` });
+    };
+    // A sender's first number (0), the next two, a resend, an older one, then a restart (same
+    // origin, from 0) and its next: no gap.
+    for (const cseq of [0, 1, 2, 2, 1, 0, 1]) await send(cseq);
+    expect(cache.stats().trustLost).toBe(0);
+    // 2 was lost.
+    await send(3);
+    expect(cache.stats().trustLost).toBe(1);
+    await waitFor(() => cache.stats().trusted, { timeoutMs: 3000, what: 'trust regained' });
+    // Another sender heard first above 0: this subscriber missed its earlier messages.
+    await send(7, 'y');
+    expect(cache.stats().trustLost).toBe(2);
+    // Trusted again (after a flush) once an own heartbeat sent after the gap comes back.
+    await waitFor(() => cache.stats().trusted, { timeoutMs: 3000, what: 'trust regained' });
+    expect(cache.stats().l1Flushes).toBeGreaterThan(0);
+  });
+
   it('subscriber killed while a write happens: no stale L1 read, flush on resubscribe', async () => {
     const [writer, reader] = await instances(2);
     if (!writer || !reader) throw new Error('no instances');
@@ -226,8 +259,9 @@ describe('versioned strategy when Redis restarts empty', () => {
       onError: (error) => reported.push((error as { code: string }).code),
     });
     await waitFor(() => cache.stats().trusted, { what: 'trust' });
-    await redis.sendCommand(['SHUTDOWN', 'NOSAVE']).catch(() => {});
-    await waitFor(() => !redis.isReady, { what: 'the cache to lose Redis' });
+    // Redis refuses writes (out of memory) while the subscription stays up.
+    await redis.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+    await redis.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
     await cache.set('k', v(2));
     expect(cache.stats().pendingInvalidations).toBe(1);
     const inline = { reported: reported.length, redisErrors: cache.stats().redisErrors };
@@ -236,6 +270,8 @@ describe('versioned strategy when Redis restarts empty', () => {
     await waitFor(() => reported.length > inline.reported, { what: 'the retry reported' });
     expect(cache.stats().redisErrors).toBeGreaterThan(inline.redisErrors);
     expect(reported.slice(inline.reported)).toContain('E_REDIS_FAILED');
+    await redis.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+    await waitFor(() => cache.stats().pendingInvalidations === 0, { what: 'the retry to land' });
   });
 
   it('retries an announcement Redis refused until it lands, so a late stale fill cannot stick', async () => {

@@ -9,6 +9,7 @@ import type {
   SubscriberLike,
 } from '../types.ts';
 import {
+  type BusMessage,
   type ClearMessage,
   type HeartbeatMessage,
   type InvalidationMessage,
@@ -48,6 +49,15 @@ export interface BusOptions {
   onTrustChange(trusted: boolean): void;
   /** The event loop stalled (its tick came late): trust is suspended until a heartbeat returns. */
   onStall(): void;
+  /** Messages may have been lost (the subscription dropped, or a gap): told at every one. */
+  onLost?(): void;
+  /**
+   * Whether trust may be regained now, besides the own heartbeat (the restart fence: not before
+   * Redis was checked for a restored snapshot). Asked at each own heartbeat that comes back.
+   */
+  mayTrust?(): boolean;
+  /** The subscriber is connected again (Redis is reachable). */
+  onReconnect?(): void;
   /** A message was dropped: malformed, or (with secrets) unsigned or forged. */
   onRejected(reason: RejectReason): void;
   /** A SUBSCRIBE failed or timed out (retried at the next heartbeat; no trust until it works). */
@@ -74,6 +84,11 @@ export interface InvalidationBus {
   trustedAt(now: number): boolean;
   /** Changes whenever trust is lost or regained: a fill that started in another epoch is void. */
   readonly epoch: number;
+  /**
+   * Publishes an announcement on `channel` (sharded Pub/Sub: `SPUBLISH`, through `redisCall`),
+   * numbered with the channel's next `cseq` when the command is sent.
+   */
+  publish(channel: string, message: InvalidationMessage | ClearMessage): Promise<unknown>;
   /** Stops the heartbeat and unsubscribes. */
   close(): Promise<void>;
 }
@@ -86,6 +101,13 @@ export interface InvalidationBus {
 export function stallThresholdMs(heartbeatIntervalMs: number): number {
   return heartbeatIntervalMs + Math.max(Math.ceil(heartbeatIntervalMs / 2), 200);
 }
+
+/**
+ * Origins whose last `cseq` a receiver keeps per channel; past it the least recently heard is
+ * forgotten (a flood of made-up origins cannot grow the table; a forgotten origin's next message
+ * is heard as a gap, as an unknown sender's first one numbered above 0 is).
+ */
+export const MAX_ORIGINS_PER_CHANNEL = 1024;
 
 /** Subscribing, unsubscribing and publishing on one channel, by Pub/Sub flavour. */
 interface Transport {
@@ -146,6 +168,8 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // Liveness of the event loop itself: the tick every interval, and, after a stall, the first
   // heartbeat seq that proves the subscription delivered everything sent before it (-1: none).
   const stallMs = stallThresholdMs(options.heartbeatIntervalMs);
+  /** Sharded: when this instance was first subscribed on every channel. */
+  let listeningSince: number | undefined;
   // Every interval here is on the monotonic clock (performance.now()), never the wall clock.
   let lastTickAt = performance.now();
   let resumeSeq = -1;
@@ -153,6 +177,51 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // it completes afterwards (or failed, yet left the client re-subscribing on reconnect).
   let subscribing: Promise<void> | undefined;
   let subscribeSent = false;
+  // Sharded: the next cseq this instance sends on each channel, and the last one heard from each
+  // origin on each channel (least recently heard first).
+  const sent = new Map(channels.map((channel) => [channel, 0]));
+  const heard = new Map(channels.map((channel) => [channel, new Map<string, number>()]));
+
+  /** `message` as sent on `channel`: numbered there with sharded Pub/Sub. Call as it is sent. */
+  function encodeFor(channel: string, message: BusMessage): string {
+    if (!sharded) return codec.encode(message);
+    const cseq = sent.get(channel) ?? 0;
+    sent.set(channel, cseq + 1);
+    return codec.encode({ ...message, cseq });
+  }
+
+  /**
+   * Whether a message numbered `cseq` by `sender` on `channel` follows the last one heard from it
+   * there without a gap. A sender's first message heard there must be its first sent (0): a later
+   * one means this subscriber missed some, before it heard any (say a reader that subscribed, was
+   * paused before the sender's next heartbeat, and lost the announcement while its channel's slot
+   * moved), and which were sent since it subscribed is unknown. So a subscriber hears every running
+   * sender once as a gap when it starts, and every sender it forgot (past
+   * {@link MAX_ORIGINS_PER_CHANNEL}). A 0 after higher numbers is the sender restarted under the
+   * same origin: counted from there. Any other lower number (a resend, a reordering, a replay) is
+   * no gap and leaves the count where it was.
+   */
+  function inSequence(channel: string, sender: string, cseq: number): boolean {
+    const origins = heard.get(channel);
+    if (!origins) return true;
+    const last = origins.get(sender);
+    origins.delete(sender);
+    origins.set(sender, cseq === 0 ? 0 : Math.max(last ?? cseq, cseq));
+    if (origins.size > MAX_ORIGINS_PER_CHANNEL)
+      origins.delete(origins.keys().next().value as string);
+    return last === undefined ? cseq === 0 : cseq <= last + 1;
+  }
+
+  /**
+   * Sharded: whether this instance has listened on every channel for a stall threshold since it
+   * first subscribed, time for every running sender (beating at the same interval) to have been
+   * heard on each, so that its first message, numbered above 0 (MUST-TRUST-8), is seen before
+   * L1 is first trusted rather than as a gap afterwards.
+   */
+  function heardEveryone(): boolean {
+    if (!sharded) return true;
+    return listeningSince !== undefined && performance.now() - listeningSince >= stallMs;
+  }
 
   function setTrust(next: boolean): void {
     if (trusted === next) return;
@@ -166,6 +235,11 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const message = codec.decode(raw);
     // Verified before the origin is looked at: an unsigned heartbeat cannot restore trust.
     if (typeof message === 'string') return options.onRejected(message);
+    // A skipped number from any sender, this one included: a message on this channel was lost
+    // (its slot moved while this subscriber was paused, say), whatever the connection says.
+    if (message.cseq !== undefined && !inSequence(channel, message.origin, message.cseq)) {
+      lost();
+    }
     if (message.origin !== origin) {
       if (message.type === 'inv') options.onInvalidation(message);
       else if (message.type === 'clr') options.onClear(message);
@@ -175,7 +249,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const record = seen.get(channel);
     if (!record) return;
     // Heartbeats of one channel arrive in order: a skipped seq means lost messages.
-    if (sharded && record.seq >= 0 && message.seq > record.seq + 1) onDown();
+    if (sharded && record.seq >= 0 && message.seq > record.seq + 1) lost();
     record.seq = Math.max(record.seq, message.seq);
     record.at = performance.now();
     let floor = Number.POSITIVE_INFINITY;
@@ -189,7 +263,9 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       resumeSeq = -1;
       lastTickAt = record.at;
     }
-    if (connected && floor >= neededSeq) setTrust(true);
+    if (connected && floor >= neededSeq && heardEveryone() && (options.mayTrust?.() ?? true)) {
+      setTrust(true);
+    }
   };
 
   /** The loop did not tick for longer than `stallMs`: suspend trust until a new heartbeat returns. */
@@ -209,14 +285,20 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   }
   const onDown = () => {
     connected = sharded;
+    lost();
+  };
+  /** Messages may have been lost: untrusted until an own heartbeat sent from now on returns. */
+  function lost(): void {
+    options.onLost?.();
     neededSeq = heartbeatSeq;
     // Every drop starts a new epoch, even while already untrusted: a fill that began before it
     // may carry a value whose invalidation was lost.
     if (trusted) setTrust(false);
     else epoch++;
-  };
+  }
   const onReady = () => {
     connected = true;
+    options.onReconnect?.();
     void heartbeat();
   };
   // No Pub/Sub command goes to a subscriber that is down: node-redis queues SUBSCRIBE and
@@ -239,6 +321,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
       missing.map((channel) =>
         transport.subscribe(channel, onMessage).then(() => {
           subscribed.add(channel);
+          if (subscribed.size === channels.length) listeningSince ??= performance.now();
         }),
       ),
     ).then(
@@ -267,10 +350,11 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     }
     try {
       if (closed) return;
-      const payload = codec.encode(message satisfies HeartbeatMessage);
       await Promise.all(
         channels.map((channel) =>
-          options.redisCall('heartbeat', () => transport.publish(channel, payload)),
+          options.redisCall('heartbeat', () =>
+            transport.publish(channel, encodeFor(channel, message satisfies HeartbeatMessage)),
+          ),
         ),
       );
     } catch {
@@ -302,6 +386,12 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     },
     get epoch() {
       return epoch;
+    },
+    publish(channel, message) {
+      // Numbered inside the call: a call the health gate skips sends nothing and takes no number.
+      return options.redisCall('SPUBLISH', () =>
+        transport.publish(channel, encodeFor(channel, message)),
+      );
     },
     async close() {
       closed = true;

@@ -12,6 +12,8 @@ export interface InvalidationMessage {
   seq: number;
   /** The sender's clock when it published ({@link wallClockMs}), for propagation delay. */
   ts: number;
+  /** Sharded Pub/Sub: the sender's channel sequence number (see {@link HeartbeatMessage.cseq}). */
+  cseq?: number;
 }
 
 /** Published by each instance to itself: seeing it come back proves the subscription works. */
@@ -20,6 +22,12 @@ export interface HeartbeatMessage {
   origin: string;
   seq: number;
   ts: number;
+  /**
+   * Sharded Pub/Sub only: how many messages (announcements and heartbeats) the sender published
+   * on this channel before this one, since it started. A receiver that sees it skip a number has
+   * lost a message on that channel. Absent with global Pub/Sub.
+   */
+  cseq?: number;
 }
 
 /**
@@ -33,6 +41,8 @@ export interface ClearMessage {
   /** The sender's sequence number, shared with its invalidations. */
   seq: number;
   ts: number;
+  /** Sharded Pub/Sub: the sender's channel sequence number (see {@link HeartbeatMessage.cseq}). */
+  cseq?: number;
 }
 
 /** Anything that travels on the invalidation channel. */
@@ -95,11 +105,19 @@ function decodeMessage(raw: unknown): BusMessage | undefined {
   const m = parsed as Record<string, unknown>;
   if (typeof m.origin !== 'string' || !ORIGIN.test(m.origin)) return undefined;
   if (!isCount(m.seq) || typeof m.ts !== 'number' || !Number.isFinite(m.ts)) return undefined;
+  if (m.cseq !== undefined && !isCount(m.cseq)) return undefined;
+  const cseq = m.cseq === undefined ? {} : { cseq: m.cseq };
   if (m.type === 'hb') {
-    return { type: 'hb', origin: m.origin, seq: m.seq, ts: m.ts } satisfies HeartbeatMessage;
+    return {
+      type: 'hb',
+      origin: m.origin,
+      seq: m.seq,
+      ts: m.ts,
+      ...cseq,
+    } satisfies HeartbeatMessage;
   }
   if (m.type === 'clr') {
-    return { type: 'clr', origin: m.origin, seq: m.seq, ts: m.ts } satisfies ClearMessage;
+    return { type: 'clr', origin: m.origin, seq: m.seq, ts: m.ts, ...cseq } satisfies ClearMessage;
   }
   if (m.type !== 'inv' || !isValidKey(m.key) || !isCount(m.version)) return undefined;
   return {
@@ -109,6 +127,7 @@ function decodeMessage(raw: unknown): BusMessage | undefined {
     origin: m.origin,
     seq: m.seq,
     ts: m.ts,
+    ...cseq,
   } satisfies InvalidationMessage;
 }
 

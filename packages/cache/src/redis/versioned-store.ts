@@ -1,6 +1,6 @@
 import type { KeyBuilder } from '../keys.ts';
 import { createValueCodec, jsonSerializer, type ValueCodec } from '../serializer.ts';
-import type { Loaded, RedisLike, ShardedRedisLike } from '../types.ts';
+import type { Loaded, RedisLike } from '../types.ts';
 import type { RedisCall } from './health-gate.ts';
 import {
   ANNOUNCE,
@@ -37,10 +37,11 @@ export interface Announcement {
   payload: string;
   when: 'always' | 'advanced';
   /**
-   * `SPUBLISH` it after the script rather than `PUBLISH` it inside: a script may only publish on
-   * a shard channel of its keys' slot, and the channel's slot is another one of the same range.
+   * Sharded Pub/Sub: sends it (`SPUBLISH`) after the script rather than `PUBLISH`ing `payload`
+   * inside: a script may only publish on a shard channel of its keys' slot, and the channel's
+   * slot is another one of the same range. It is numbered (`cseq`) as it is sent.
    */
-  sharded?: boolean;
+  publish?: () => Promise<unknown>;
 }
 
 /** The Redis tier of the versioned strategy: a version pointer plus data entries per version. */
@@ -129,7 +130,7 @@ export function createVersionedStore(
         String(ttl.ttlMs),
         String(ttl.pointerTtlMs),
         entry.payload,
-        announcement.sharded ? '' : announcement.channel,
+        announcement.publish ? '' : announcement.channel,
         announcement.payload,
         announcement.when,
       ];
@@ -137,11 +138,8 @@ export function createVersionedStore(
       if (!Array.isArray(reply)) return { outcome: 'stale', published: false };
       const outcome = OUTCOMES[String(reply[0])] ?? 'stale';
       const published = reply[1] === 1;
-      if (published && announcement.sharded) {
-        // Rejects like the fill itself: a write retries both (the fill is idempotent).
-        const { channel, payload } = announcement;
-        await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
-      }
+      // Rejects like the fill itself: a write retries both (the fill is idempotent).
+      if (published && announcement.publish) await announcement.publish();
       return { outcome, published };
     },
     async announce(key, version, pointerTtlMs, announcement) {
@@ -149,22 +147,19 @@ export function createVersionedStore(
         keys.dataPrefix(key),
         String(version),
         String(pointerTtlMs),
-        announcement.sharded ? '' : announcement.channel,
+        announcement.publish ? '' : announcement.channel,
         announcement.payload,
       ];
       const reply = await run('announce', ANNOUNCE, [keys.pointer(key)], args);
       const outcome = OUTCOMES[String(reply)] ?? 'stale';
-      if (outcome !== 'stale' && announcement.sharded) {
-        // As for a fill: the script cannot SPUBLISH on the key's channel (another slot).
-        const { channel, payload } = announcement;
-        await redisCall('SPUBLISH', () => (redis as ShardedRedisLike).sPublish(channel, payload));
-      }
+      // As for a fill: the script cannot SPUBLISH on the key's channel (another slot).
+      if (outcome !== 'stale' && announcement.publish) await announcement.publish();
       return outcome;
     },
     async announceMany(entries, pointerTtlMs) {
       const first = entries[0]?.announcement;
       if (!first) return [];
-      if (entries.some(({ announcement }) => announcement.sharded)) {
+      if (entries.some(({ announcement }) => announcement.publish)) {
         throw new TypeError('announceMany publishes in the script: not for sharded announcements');
       }
       const args = [String(pointerTtlMs), first.channel];

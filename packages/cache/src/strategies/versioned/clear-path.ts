@@ -1,5 +1,4 @@
 import { deleteMatching } from '../../redis/namespace.ts';
-import type { ShardedRedisLike } from '../../types.ts';
 import type { VersionedState } from './state.ts';
 
 /**
@@ -23,12 +22,10 @@ export function createClearPath<V>(state: VersionedState<V>) {
 
   /** Tells every instance of the namespace that it was cleared (each ignores its own). */
   async function announceClear(): Promise<void> {
-    const { channel, payload, sharded } = state.clearAnnouncement();
-    await context.redisCall('PUBLISH clear', () =>
-      sharded
-        ? (config.redis as ShardedRedisLike).sPublish(channel, payload)
-        : config.redis.publish(channel, payload),
-    );
+    const { channel, payload, publish } = state.clearAnnouncement();
+    // Sharded: SPUBLISHed through the bus, which numbers it (cseq) as it is sent.
+    if (publish) await publish();
+    else await context.redisCall('PUBLISH clear', () => config.redis.publish(channel, payload));
     counters.invalidationsSent++;
   }
 

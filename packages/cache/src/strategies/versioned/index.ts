@@ -10,6 +10,8 @@ import { CacheError, cacheErrorCodes } from '../../errors.ts';
 import { jitterTtl } from '../../jitter.ts';
 import { createHighWaterMarks } from '../../local/high-water-marks.ts';
 import { createL1Store } from '../../local/l1-store.ts';
+import type { RedisCall } from '../../redis/health-gate.ts';
+import { createRestartFence } from '../../redis/restart-fence.ts';
 import { createVersionedStore } from '../../redis/versioned-store.ts';
 import { createValueCodec } from '../../serializer.ts';
 import { createPropagationRecorder, snapshotCounters } from '../../stats.ts';
@@ -21,6 +23,9 @@ import { createClearPath } from './clear-path.ts';
 import { createReadPath } from './read-path.ts';
 import type { VersionedState } from './state.ts';
 import { createWritePath } from './write-path.ts';
+
+/** The store's calls (their `what`) that read pointers, data or leases from Redis. */
+const READS_FROM_REDIS = new Set(['read', 'GET pointer', 'GET lease']);
 
 /**
  * `versioned`: per-instance L1 in front of versioned Redis entries (a version pointer per key,
@@ -89,6 +94,14 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     onClear: () => clearPath.onClear(),
     onTrustChange,
     onStall: () => counters.stalls++,
+    // Any drop may be Redis restarting, perhaps from an older snapshot: check before using it.
+    onLost: () => fence?.suspect(),
+    // Trusted again only once the check has run: a trusted instance reads from Redis at once.
+    mayTrust: () => fence?.ready ?? true,
+    // Redis is back: check now rather than at the retry of a check that found it down.
+    onReconnect: () => {
+      if (fence && !fence.ready) fence.suspect();
+    },
     onRejected: (reason) => counters.messagesRejected[reason]++,
     onSubscribeFailed: (error) => {
       const reason = (error as Error)?.message ?? String(error);
@@ -98,7 +111,38 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
       );
     },
   });
-  const started = bus.start();
+  // A single Redis only: a Redis Cluster's nodes restart one by one, each with its replica.
+  const fence = sharded
+    ? undefined
+    : createRestartFence({
+        redis: config.redis,
+        keys: context.keys,
+        redisCall: context.redisCall,
+        retryMs: config.heartbeatIntervalMs,
+        onUnavailable: (error) => context.redisFailed(error),
+      });
+  /**
+   * The store's calls wait for the first restart check (a few round trips at start). While a
+   * later one runs (see createRestartFence), the calls that read what a snapshot could have
+   * brought back skip Redis (reads go to the loader), and writes go through: a write moves the
+   * pointer forward, which is right on any Redis, and a write held back meanwhile would leave the
+   * instances whose check ended first reading the old version after the write returned.
+   */
+  let firstChecked = fence === undefined;
+  void fence?.firstCheck.then(() => {
+    firstChecked = true;
+  });
+  const storeCall: RedisCall = (what, run) => {
+    if (!firstChecked && fence) return fence.firstCheck.then(() => storeCall(what, run));
+    if (fence !== undefined && !fence.ready && READS_FROM_REDIS.has(what)) {
+      const skipped = `${what} skipped: checking whether Redis restarted`;
+      return Promise.reject(new CacheError(cacheErrorCodes.redisSkipped, skipped));
+    }
+    return context.redisCall(what, run);
+  };
+
+  // Subscribed once the first restart check has run, so that trust never comes before it.
+  const started = (fence?.firstCheck ?? Promise.resolve()).then(() => bus.start());
 
   // #region tutorial:pointer-ttl
   // The pointer outlives its data, so that a very late fill still finds the newer version.
@@ -112,7 +156,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     store: createVersionedStore(
       config.redis,
       context.keys,
-      context.redisCall,
+      storeCall,
       values as ReturnType<typeof createValueCodec<unknown>>,
     ),
     origin,
@@ -127,18 +171,21 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
         seq: seq++,
         ts: wallClockMs(),
       } satisfies InvalidationMessage;
-      // Signed here when a secret is set: the FILL script publishes this payload as it is (or,
-      // sharded, the store SPUBLISHes it after the script on the key's channel).
-      const payload = codec.encode(message);
-      if (sharded) return { channel: context.keys.shardChannel(key), when, payload, sharded };
-      return { channel, when, payload };
+      if (sharded) {
+        // SPUBLISHed by the store after the script, on the key's channel: numbered then.
+        const shard = context.keys.shardChannel(key);
+        return { channel: shard, when, payload: '', publish: () => bus.publish(shard, message) };
+      }
+      // Signed here when a secret is set: the FILL script publishes this payload as it is.
+      return { channel, when, payload: codec.encode(message) };
     },
     clearAnnouncement() {
       const message = { type: 'clr', origin, seq: seq++, ts: wallClockMs() } satisfies ClearMessage;
       // Every instance subscribes to every shard channel: the first one reaches them all.
       const [first] = context.keys.shardChannels();
-      const payload = codec.encode(message);
-      return sharded ? { channel: first as string, payload, sharded } : { channel, payload };
+      if (!sharded) return { channel, payload: codec.encode(message) };
+      const shard = first as string;
+      return { channel: shard, payload: '', publish: () => bus.publish(shard, message) };
     },
     ttlOf: (entry, ttlMs = config.ttlMs) => ({
       ttlMs: jitterTtl(entry.value === null ? config.negativeTtlMs : ttlMs, config.ttlJitter),
@@ -175,6 +222,7 @@ export function createVersionedCache<V>(context: StrategyContext): Cache<V> {
     }),
     async close() {
       writePath.close();
+      fence?.close();
       await started;
       await bus.close();
     },

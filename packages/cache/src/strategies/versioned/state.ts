@@ -25,7 +25,7 @@ export interface VersionedState<V> {
   /** Builds the invalidation of `key` at `version`, published with a fill as `when` says. */
   announcement(key: string, version: number, when: Announcement['when']): Announcement;
   /** Builds a clear message of the namespace and the channel it goes on (SPEC §5.8). */
-  clearAnnouncement(): { channel: string; payload: string; sharded?: boolean };
+  clearAnnouncement(): { channel: string; payload: string; publish?: () => Promise<unknown> };
   /**
    * Data TTL of an entry (a value's: `ttlMs` when given, else the cache's), and the longer TTL of
    * its pointer.
