@@ -149,8 +149,14 @@ async function traffic(
         heartbeatTimeoutMs: 120_000,
       });
       caches.push(cache);
-      await waitFor(() => cache.stats().trusted, { timeoutMs: 10_000, what: `${role} trusted` });
     }
+    // Counting the traffic needs both caches subscribed, not trusting their L1: with sharded
+    // Pub/Sub a cache first trusts it a stall threshold after it subscribed (MUST-TRUST-8), which
+    // this section's long heartbeat (no heartbeat traffic in the counts) makes 90 s.
+    await waitFor(async () => (await subscribers(cluster, pubsub, channel)) >= caches.length, {
+      timeoutMs: 10_000,
+      what: 'the writer and the reader subscribed',
+    });
     const [writer] = caches as [Cache<{ version: number }>];
     // The node the writes' Pub/Sub command reaches: the key's master (PUBLISH inside the
     // script), or the channel's master (SPUBLISH).
@@ -205,4 +211,19 @@ async function traffic(
     for (const cache of caches) await cache.close();
     for (const client of clients) client.destroy();
   }
+}
+
+/** Connections subscribed to `channel` on every node of the cluster, by `PUBSUB (SHARD)NUMSUB`. */
+async function subscribers(
+  cluster: TestRedisCluster,
+  pubsub: 'global' | 'sharded',
+  channel: string,
+): Promise<number> {
+  const command = pubsub === 'sharded' ? 'SHARDNUMSUB' : 'NUMSUB';
+  let total = 0;
+  for (const { port } of cluster.nodes) {
+    const reply = await cluster.cli(port, 'PUBSUB', command, channel).catch(() => '');
+    total += Number(reply.trim().split('\n').at(-1)) || 0;
+  }
+  return total;
 }
