@@ -147,6 +147,10 @@ describe.each(backends)('any table tracked on %s', (_name, fresh) => {
         }),
       ),
     );
+    // A cache fills its L1 only once it trusts its bus (its first heartbeat came back).
+    await waitFor(() => caches.every((cache) => cache.stats().trusted), {
+      what: 'both caches to trust their bus',
+    });
     const relay = relayOutbox(pool, caches[0] as never);
     // Another connection, as psql would be: its writes go through no cache.
     const psql = new pg.Client({ connectionString: database.url });
