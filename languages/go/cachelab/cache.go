@@ -253,11 +253,14 @@ func (c *Cache[V]) raise(key string, version int64) {
 func (c *Cache[V]) announcement(key string, version int64, always bool) announcement {
 	m := message.Message{Type: message.TypeInvalidation, Key: key, Version: version,
 		Origin: c.opts.Origin, Seq: c.seq.Add(1) - 1, TS: wallClockMs()}
-	a := announcement{channel: c.keys.Channel(), payload: c.codec.Encode(m), always: always}
 	if c.sharded {
-		a.channel, a.sharded = c.keys.ShardChannel(key), true
+		// SPUBLISHed after the script, on the key's channel: numbered then.
+		shard := c.keys.ShardChannel(key)
+		return announcement{channel: shard, always: always,
+			publish: func(ctx context.Context) error { return c.bus.publish(ctx, shard, m) }}
 	}
-	return a
+	// Signed here when secrets are set: the script publishes this payload as it is.
+	return announcement{channel: c.keys.Channel(), payload: c.codec.Encode(m), always: always}
 }
 
 // ttlOf is the data TTL of an entry, shortened by jitter (MUST-VER-3).
