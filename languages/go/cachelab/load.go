@@ -67,7 +67,9 @@ func (c *Cache[V]) flight(ctx context.Context, key string, loader Loader[V], flo
 // lease loads; the others wait for its fill in Redis, bounded by the lease, then load themselves.
 func (c *Cache[V]) loadForCluster(ctx context.Context, key string, loader Loader[V], floor int64) (Read[V], error) {
 	lease := c.opts.LoadLease
-	if lease == 0 {
+	if lease == 0 || c.fenced(ctx) {
+		// Without a lease, or while Redis may hold a restored snapshot: nobody's fill in
+		// Redis could be read, so this instance loads.
 		return c.load(ctx, key, loader)
 	}
 	holder := c.opts.Origin + ":" + strconv.FormatInt(c.leaseSeq.Add(1), 10)

@@ -45,6 +45,16 @@ type store struct {
 	keys    *keys.Builder
 	scripts *scripts
 	timeout time.Duration
+	fence   *restartFence // nil: no fence (Redis Cluster, sharded Pub/Sub)
+}
+
+// readable waits for the first restart check and fails while a check is due (MUST-FENCE-1):
+// what Redis holds may come from an older snapshot.
+func (s *store) readable(ctx context.Context) error {
+	if s.fence == nil {
+		return nil
+	}
+	return s.fence.usable(ctx)
 }
 
 // bounded gives one Redis call its own deadline (RedisTimeout) within ctx.
@@ -56,6 +66,9 @@ func (s *store) bounded(ctx context.Context) (context.Context, context.CancelFun
 func (s *store) read(ctx context.Context, key string) (found, error) {
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
+	if err := s.readable(ctx); err != nil {
+		return found{}, err
+	}
 	reply, err := run(ctx, s.rdb, s.scripts.read, []string{s.keys.Pointer(key)}, s.keys.DataPrefix(key)).Slice()
 	if errors.Is(err, redis.Nil) {
 		return found{pointer: -1}, nil
@@ -151,6 +164,9 @@ func (s *store) releaseLease(ctx context.Context, key, holder string) error {
 func (s *store) leaseHeld(ctx context.Context, key string) (bool, error) {
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
+	if err := s.readable(ctx); err != nil {
+		return false, err
+	}
 	n, err := s.rdb.Exists(ctx, s.keys.Lease(key)).Result()
 	return n == 1, err
 }
