@@ -12,7 +12,7 @@ const maxOriginsPerChannel = 1024
 type channelSequences struct {
 	order  *list.List // of *heardFrom, most recent first
 	origin map[string]*list.Element
-	max    int
+	limit  int
 }
 
 type heardFrom struct {
@@ -20,8 +20,8 @@ type heardFrom struct {
 	cseq   int64
 }
 
-func newChannelSequences(max int) *channelSequences {
-	return &channelSequences{order: list.New(), origin: map[string]*list.Element{}, max: max}
+func newChannelSequences(limit int) *channelSequences {
+	return &channelSequences{order: list.New(), origin: map[string]*list.Element{}, limit: limit}
 }
 
 // inSequence records cseq from sender and reports whether it follows the last one heard from
@@ -35,7 +35,7 @@ func (s *channelSequences) inSequence(sender string, cseq int64) bool {
 	if !known {
 		e = s.order.PushFront(&heardFrom{origin: sender, cseq: cseq})
 		s.origin[sender] = e
-		if s.order.Len() > s.max {
+		if s.order.Len() > s.limit {
 			oldest := s.order.Back()
 			s.order.Remove(oldest)
 			delete(s.origin, oldest.Value.(*heardFrom).origin)
