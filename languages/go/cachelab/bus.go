@@ -345,6 +345,13 @@ func (b *bus) heardEveryone() bool {
 	return !b.listeningSince.IsZero() && time.Since(b.listeningSince) >= b.stallAt
 }
 
+// beat sends a heartbeat now, off the ticker: one coming back may restore trust at once.
+func (b *bus) beat() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.publishLocked()
+}
+
 // suspend: the process stalled; trust waits for a heartbeat sent after now (no flush).
 func (b *bus) suspend(now time.Time) {
 	if b.resumeSeq < 0 {

@@ -131,9 +131,12 @@ func New[V any](opts Options) (*Cache[V], error) {
 				c.fence.suspect()
 			}
 		}
-		c.fence.start(ctx)
 	}
 	c.bus = newBus(o.Redis, c.sharded, channels, codec, o.Origin, o, events)
+	if c.fence != nil {
+		c.fence.passed = c.bus.beat
+		c.fence.start(ctx)
+	}
 	c.bus.run()
 	c.writes.wg.Go(c.retryPending)
 	return c, nil

@@ -39,6 +39,9 @@ type restartFence struct {
 	timeout time.Duration // bound of each Redis call
 	retry   time.Duration // wait before a failed check runs again
 	onError func(error)
+	// passed runs after a check has made Redis usable again (the bus sends a heartbeat then,
+	// so that trust does not wait for the next tick). Set before start.
+	passed func()
 
 	ready       atomic.Bool
 	unavailable atomic.Bool   // an ACL refuses the commands: Redis is used as before
@@ -102,10 +105,14 @@ func (f *restartFence) run(ctx context.Context) {
 		switch {
 		case err == nil:
 			f.mu.Lock()
-			if generation == f.generation {
+			current := generation == f.generation
+			if current {
 				f.ready.Store(true)
 			}
 			f.mu.Unlock()
+			if current && f.passed != nil {
+				f.passed()
+			}
 		case strings.Contains(err.Error(), "NOPERM"):
 			// An ACL without these commands: said once, and Redis is used as before.
 			f.unavailable.Store(true)
