@@ -2,6 +2,7 @@ package cachelab
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 )
@@ -105,6 +106,9 @@ func (c *Cache[V]) waitForFill(ctx context.Context, key string, floor int64, lea
 		case <-ticker.C:
 		}
 		held, err := c.store.leaseHeld(ctx, key)
+		if errors.Is(err, errFenceCheck) {
+			return Read[V]{}, false // Redis is checked for a restored snapshot: this instance loads
+		}
 		if err != nil {
 			held = true // our own trouble, not the holder's: keep waiting, bounded by the lease
 		}
