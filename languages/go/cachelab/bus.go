@@ -61,8 +61,8 @@ type bus struct {
 	neededSeq  int64
 	resumeSeq  int64 // after a stall: the heartbeat seq that proves the subscription caught up
 	closed     bool
-	// Sharded: when every channel was first subscribed (zero: not yet), and per channel the last
-	// cseq heard from each sender (MUST-TRUST-8).
+	// When every channel was first subscribed (zero: not yet; sharded, first trust waits a stall
+	// threshold after it), and per channel the last cseq heard from each sender (MUST-TRUST-8).
 	listeningSince time.Time
 	heard          map[string]*channelSequences
 

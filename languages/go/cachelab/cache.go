@@ -128,7 +128,7 @@ func New[V any](opts Options) (*Cache[V], error) {
 		// Redis is back: check now rather than at the retry of a check that found it down.
 		events.reconnect = func() {
 			if !c.fence.ready.Load() {
-				c.fence.suspect()
+				c.fence.poke()
 			}
 		}
 	}

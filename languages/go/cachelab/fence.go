@@ -76,6 +76,11 @@ func (f *restartFence) suspect() {
 	f.generation++
 	f.ready.Store(false)
 	f.mu.Unlock()
+	f.poke()
+}
+
+// poke: Redis is reachable again; a check that is due runs now rather than at its retry.
+func (f *restartFence) poke() {
 	select {
 	case f.wake <- struct{}{}:
 	default: // a check is wanted already
