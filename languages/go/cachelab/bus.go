@@ -64,7 +64,7 @@ type bus struct {
 	// When every channel was first subscribed (zero: not yet; sharded, first trust waits a stall
 	// threshold after it), and per channel the last cseq heard from each sender (MUST-TRUST-8).
 	listeningSince time.Time
-	heard          map[string]*channelSequences
+	heard          map[string]*senderSequences
 
 	// Sharded: the next cseq this instance sends on each channel, each behind its own lock held
 	// across the SPUBLISH so that numbers reach Redis in the order they were taken (MUST-MSG-8).
@@ -96,11 +96,11 @@ func newBus(rdb redis.UniversalClient, sharded bool, channels []string, codec *m
 		interval: o.HeartbeatInterval, timeout: o.HeartbeatTimeout, callTO: o.RedisTimeout,
 		stallAt: stallThreshold(o.HeartbeatInterval), events: events, start: time.Now(),
 		subscribed: map[string]bool{}, seen: map[string]*heartbeatSeen{}, resumeSeq: -1,
-		heard: map[string]*channelSequences{}, sent: map[string]*channelCounter{},
+		heard: map[string]*senderSequences{}, sent: map[string]*channelCounter{},
 		ready: make(chan struct{})}
 	for _, ch := range channels {
 		b.seen[ch] = &heartbeatSeen{seq: -1}
-		b.heard[ch] = newChannelSequences(maxOriginsPerChannel)
+		b.heard[ch] = newSenderSequences(maxOriginsPerChannel)
 		b.sent[ch] = &channelCounter{}
 	}
 	return b
@@ -294,7 +294,7 @@ func (b *bus) onMessage(raw, channel string) {
 	}
 	// A skipped number from any sender, this one included: a message on this channel was lost
 	// (its slot moved while this subscriber was paused, say), whatever the connection says.
-	if m.HasCseq && !b.heard[channel].inSequence(m.Origin, m.Cseq) {
+	if m.HasCseq && !b.heard[channel].follows(m.Origin, m.Cseq) {
 		b.dropLocked()
 	}
 	if m.Origin != b.origin {

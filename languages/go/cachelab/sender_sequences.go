@@ -7,9 +7,9 @@ import "container/list"
 // forgotten sender's next message is heard as a gap, as an unknown sender's first above 0 is).
 const maxOriginsPerChannel = 1024
 
-// channelSequences is the last cseq heard from each sender on one channel (MUST-TRUST-8),
+// senderSequences is the last cseq heard from each sender on one channel (MUST-TRUST-8),
 // least recently heard at the back. Not safe for concurrent use: the bus's lock guards it.
-type channelSequences struct {
+type senderSequences struct {
 	order  *list.List // of *heardFrom, most recent first
 	origin map[string]*list.Element
 	limit  int
@@ -20,17 +20,17 @@ type heardFrom struct {
 	cseq   int64
 }
 
-func newChannelSequences(limit int) *channelSequences {
-	return &channelSequences{order: list.New(), origin: map[string]*list.Element{}, limit: limit}
+func newSenderSequences(limit int) *senderSequences {
+	return &senderSequences{order: list.New(), origin: map[string]*list.Element{}, limit: limit}
 }
 
-// inSequence records cseq from sender and reports whether it follows the last one heard from
+// follows records cseq from sender and reports whether it follows the last one heard from
 // it without a gap. A sender's first message heard must be its first sent (0): a later one
 // means this receiver missed some before it heard any, and which were sent since it subscribed
 // is unknown. A 0 after higher numbers is the sender restarted under the same origin, counted
 // from there; any other lower number (a resend, a reordering, a replay) is no gap and leaves
 // the count where it was.
-func (s *channelSequences) inSequence(sender string, cseq int64) bool {
+func (s *senderSequences) follows(sender string, cseq int64) bool {
 	e, known := s.origin[sender]
 	if !known {
 		e = s.order.PushFront(&heardFrom{origin: sender, cseq: cseq})
@@ -54,4 +54,4 @@ func (s *channelSequences) inSequence(sender string, cseq int64) bool {
 }
 
 // len is how many senders are remembered.
-func (s *channelSequences) len() int { return s.order.Len() }
+func (s *senderSequences) len() int { return s.order.Len() }

@@ -5,7 +5,38 @@ import (
 	"testing"
 )
 
-func TestChannelSequences(t *testing.T) {
+// TestCseqVectors runs protocol/vectors/cseq.json: for each message heard on one channel,
+// whether it shows a lost one (MUST-TRUST-8).
+func TestCseqVectors(t *testing.T) {
+	var v struct {
+		Sequences []struct {
+			ID    string
+			Input struct {
+				Messages []struct {
+					Origin string
+					Cseq   int64
+				}
+			}
+			Expected struct{ Gaps []bool }
+		}
+	}
+	readVectors(t, "cseq.json", &v)
+	if len(v.Sequences) == 0 {
+		t.Fatal("no sequences in cseq.json")
+	}
+	for _, c := range v.Sequences {
+		t.Run(c.ID, func(t *testing.T) {
+			s := newSenderSequences(maxOriginsPerChannel)
+			for i, m := range c.Input.Messages {
+				if gap := !s.follows(m.Origin, m.Cseq); gap != c.Expected.Gaps[i] {
+					t.Fatalf("message %d (%s, cseq %d): gap %v, want %v", i, m.Origin, m.Cseq, gap, c.Expected.Gaps[i])
+				}
+			}
+		})
+	}
+}
+
+func TestSenderSequences(t *testing.T) {
 	tests := []struct {
 		name string
 		seqs []int64
@@ -20,9 +51,9 @@ func TestChannelSequences(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newChannelSequences(maxOriginsPerChannel)
+			s := newSenderSequences(maxOriginsPerChannel)
 			for i, cseq := range tt.seqs {
-				if got := s.inSequence("a", cseq); got != tt.want[i] {
+				if got := s.follows("a", cseq); got != tt.want[i] {
 					t.Fatalf("cseq %d (#%d): in sequence %v, want %v", cseq, i, got, tt.want[i])
 				}
 			}
@@ -30,25 +61,25 @@ func TestChannelSequences(t *testing.T) {
 	}
 }
 
-func TestChannelSequencesForgetTheLeastRecentlyHeard(t *testing.T) {
-	s := newChannelSequences(3)
+func TestSenderSequencesForgetTheLeastRecentlyHeard(t *testing.T) {
+	s := newSenderSequences(3)
 	for _, origin := range []string{"a", "b", "c"} {
-		s.inSequence(origin, 0)
+		s.follows(origin, 0)
 	}
-	s.inSequence("a", 1) // a is now the most recently heard: b goes first
-	s.inSequence("d", 0)
+	s.follows("a", 1) // a is now the most recently heard: b goes first
+	s.follows("d", 0)
 	if s.len() != 3 {
 		t.Fatalf("%d senders remembered, want 3", s.len())
 	}
-	if !s.inSequence("a", 2) {
+	if !s.follows("a", 2) {
 		t.Fatal("a was forgotten, though heard more recently than b")
 	}
-	if s.inSequence("b", 1) {
+	if s.follows("b", 1) {
 		t.Fatal("b, forgotten, was heard at 1 without a gap")
 	}
 	// A flood of origins never grows the table.
 	for i := range 100 {
-		s.inSequence("flood-"+strconv.Itoa(i), 0)
+		s.follows("flood-"+strconv.Itoa(i), 0)
 	}
 	if s.len() != 3 {
 		t.Fatalf("%d senders remembered after a flood, want 3", s.len())
