@@ -228,6 +228,9 @@ func (c *Cache[V]) onTrustChange(trusted bool) {
 // fenced reports whether reads must skip Redis now: it may hold a restored snapshot that is not
 // checked yet (MUST-FENCE-1). Waits for the first check, bounded by RedisTimeout.
 func (c *Cache[V]) fenced(ctx context.Context) bool {
+	if c.fence == nil {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RedisTimeout)
 	defer cancel()
 	return c.store.readable(ctx) != nil
