@@ -45,7 +45,10 @@ export async function startServices(
   return teardown;
 }
 
-/** The `redis-server` and the databases of {@link startServices}, provided; resolves to their teardown. */
+/**
+ * The `redis-server` and the databases of {@link startServices}, each provided to the tests;
+ * resolves to their teardown.
+ */
 async function startServers(project: TestProject): Promise<() => Promise<void>> {
   const redis = process.env.REDIS_URL ? undefined : await startRedisServer();
   const database = await startEmbeddedDatabase({ dataDir: 'memory://', port: await freePort() });
