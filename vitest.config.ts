@@ -23,7 +23,7 @@ const TESTS = ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'];
 // own script. `unit`: no services and no build, in seconds. `integration`: the shared redis-server
 // and databases of test/setup/services.ts. `e2e`: processes (instances, `npm start`, the lab, the
 // bench, Redis and database processes a test stops or freezes), on the packages' `dist/` built by
-// test/setup/build.ts first.
+// test/setup/build.ts first, with the same services and a shared Redis Cluster besides.
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -48,7 +48,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: TESTS.map((glob) => glob.replace('*.test.ts', '*.e2e.test.ts')),
-          globalSetup: ['test/setup/build.ts', 'test/setup/services.ts'],
+          globalSetup: ['test/setup/build.ts', 'test/setup/services-e2e.ts'],
         },
       },
     ],

@@ -44,6 +44,7 @@ async function served(instance: InstanceProcess, id: string) {
 
 describe('a channel slot that moves while a reader is paused', () => {
   beforeAll(async () => {
+    // Own Redis Cluster (not the shared one): the tests migrate channel slots between masters.
     cluster = await startRedisCluster();
     const env = {
       REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '',

@@ -42,6 +42,7 @@ interface Stats {
 
 describe('a Redis Cluster still forming when the instances start', () => {
   it('is waited for: no instance is ready before it is whole, and then every one uses it', async () => {
+    // Own Redis Cluster (not the shared one): the test joins its nodes, then unassigns a slot.
     cluster = await startRedisCluster({ join: false });
     const env = {
       REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '',
@@ -152,6 +153,7 @@ describe('a seed that is whole while the node the client asks is not', () => {
   // Here node A serves every slot alone and node B has not met it yet: a client rooted at B gets
   // an empty slot map, and node-redis never looks again.
   it('is mended at startup (completeSlotMap) and at run time (watchSlotMaps) once the node knows', async () => {
+    // Own Redis Cluster (not the shared one): two unjoined nodes, one given every slot by hand.
     const pair = await startRedisCluster({ masters: 1, join: false });
     const [a, b] = pair.nodes;
     if (!a || !b) throw new Error('two nodes expected');

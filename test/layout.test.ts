@@ -136,6 +136,11 @@ describe('the layout', () => {
 const STARTS_PROCESSES =
   /\b(startInstances?|startCluster|runLab|runLabCommand|startRedisServer|startRedisCluster|startPostgresServer|startDatabaseServer|startPgBouncer|runNodeScript)\(/;
 const USES_SERVICES = /\binject\(|\b(cacheFixture|redisClient)\(/;
+/** The shared Redis Cluster, which only the e2e project's setup starts. */
+const USES_SHARED_CLUSTER = /\binject\(\s*['"]redisClusterNodes['"]\s*\)/;
+/** A Redis Cluster of the test's own: each call says why the shared one would not do. */
+const STARTS_OWN_CLUSTER = /\bstartRedisCluster\(/g;
+const OWN_CLUSTER_REASON = /^\s*\/\/ Own Redis Cluster \(not the shared one\): \S/gm;
 
 /** The layer a test file's name puts it in. */
 function layerOf(file: string): 'unit' | 'integration' | 'e2e' {
@@ -164,9 +169,33 @@ describe('test layers', () => {
     expect(misnamed).toEqual([]);
   });
 
+  it('keeps the shared Redis Cluster to e2e, and says why a test starts a cluster of its own', () => {
+    const offending: string[] = [];
+    for (const file of tests) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      if (USES_SHARED_CLUSTER.test(text) && layerOf(file) !== 'e2e') {
+        offending.push(`${file}: uses the shared Redis Cluster, which only e2e tests get`);
+      }
+      const calls = text.match(STARTS_OWN_CLUSTER)?.length ?? 0;
+      const reasons = text.match(OWN_CLUSTER_REASON)?.length ?? 0;
+      if (reasons < calls) {
+        offending.push(
+          `${file}: ${calls} startRedisCluster call(s), ${reasons} "// Own Redis Cluster (not the shared one): why" comment(s)`,
+        );
+      }
+    }
+    expect(offending).toEqual([]);
+  });
+
   it('would catch a unit test that starts a process', () => {
     expect(STARTS_PROCESSES.test('const redis = await startRedisServer();')).toBe(true);
     expect(layerOf('packages/cache/test/keys.test.ts')).toBe('unit');
     expect(USES_SERVICES.test("const url = inject('redisUrl');")).toBe(true);
+    expect(USES_SHARED_CLUSTER.test("const seeds = inject('redisClusterNodes');")).toBe(true);
+    const unexplained = 'beforeAll(async () => {\n  cluster = await startRedisCluster();\n});';
+    expect(unexplained.match(STARTS_OWN_CLUSTER)).toHaveLength(1);
+    expect(unexplained.match(OWN_CLUSTER_REASON)).toBeNull();
+    const explained = `// Own Redis Cluster (not the shared one): it kills a master.\n${unexplained}`;
+    expect(explained.match(OWN_CLUSTER_REASON)).toHaveLength(1);
   });
 });

@@ -13,7 +13,7 @@ import {
   uniqueName,
   waitFor,
 } from '@cachelab/testkit';
-import { createCluster } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePortRange, startCluster } from './support/cluster.ts';
 import { startFakeRedisNode } from './support/fake-redis-node.ts';
@@ -27,13 +27,9 @@ afterEach(() => {
   }
 });
 
-let cluster: TestRedisCluster;
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+// The shared Redis Cluster of the e2e setup, for the tests that only read and write through it
+// (each under a namespace of its own); the password and the watchdog need a cluster of their own.
+const seeds = inject('redisClusterNodes');
 
 type User = { id: string; version: number; name: string };
 
@@ -60,7 +56,7 @@ async function runRefused(env: Record<string, string>) {
 describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   it('write-then-read across three instances: every instance serves each write at once after it', async () => {
     const namespace = uniqueName('rc');
-    const env = { ...baseEnv(namespace), REDIS_CLUSTER_NODES: cluster.seeds.split(',')[0] ?? '' };
+    const env = { ...baseEnv(namespace), REDIS_CLUSTER_NODES: seeds.split(',')[0] ?? '' };
     const list = await startInstances(['rc-a', 'rc-b', 'rc-c'], env);
     started.push(...list);
     const http = createHttpClient({ maxSockets: 8, timeoutMs: 5000 });
@@ -177,53 +173,11 @@ describe('instances on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   });
 });
 
-describe('a Redis Cluster that requires a password', () => {
-  it("takes it from REDIS_URL's user:password@ (its host and port unused), and refuses a wrong one without naming it", async () => {
-    const password = uniqueName('pw');
-    const secured = await startRedisCluster({ password });
-    try {
-      const namespace = uniqueName('rca');
-      const env = {
-        ...baseEnv(namespace),
-        REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
-        REDIS_URL: `redis://:${password}@127.0.0.1:1`,
-      };
-      const [a, b] = await startInstances(['rca-a', 'rca-b'], env);
-      started.push(a, b);
-      const http = createHttpClient({ maxSockets: 4, timeoutMs: 5000 });
-      const id = `${namespace}-1`;
-      expect((await http.send('GET', `${b?.url}/users/${id}`)).status).toBe(404);
-      const created = await http.send('PUT', `${a?.url}/users/${id}`, {
-        name: 'behind a password',
-        email: 'p@example.com',
-        age: 40,
-      });
-      expect(created.status).toBe(201);
-      await waitFor(async () => (await http.send('GET', `${b?.url}/users/${id}`)).status === 200, {
-        timeoutMs: 5000,
-        what: 'the write served by the other instance',
-      });
-      http.close();
-
-      const wrong = await runRefused({
-        REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
-        REDIS_URL: 'redis://:not-the-password@127.0.0.1:1',
-        STARTUP_TIMEOUT_MS: '2000',
-      });
-      expect(wrong.code, wrong.output).toBe(1);
-      expect(wrong.output).toMatch(/WRONGPASS|NOAUTH|invalid username-password/i);
-      expect(wrong.output).not.toContain('not-the-password');
-    } finally {
-      await secured.stop();
-    }
-  }, 120_000);
-});
-
 describe('npm start on a Redis Cluster of yours (REDIS_CLUSTER_NODES)', () => {
   /** Keys under `namespace:` on every master of the test cluster. */
   async function namespaceKeys(namespace: string): Promise<string[]> {
     const client = createCluster({
-      rootNodes: cluster.seeds.split(',').map((seed) => ({ url: `redis://${seed}` })),
+      rootNodes: seeds.split(',').map((seed) => ({ url: `redis://${seed}` })),
     });
     client.on('error', () => {});
     await client.connect();
@@ -242,7 +196,7 @@ describe('npm start on a Redis Cluster of yours (REDIS_CLUSTER_NODES)', () => {
 
   it('starts no Redis of its own, says which cluster it uses, and npm run reset deletes its keys on every master', async () => {
     const namespace = uniqueName('rcn');
-    const seed = cluster.seeds.split(',')[0] ?? '';
+    const seed = seeds.split(',')[0] ?? '';
     const base = await freePortRange(3);
     const dataDir = await mkdtemp(join(tmpdir(), 'cachelab-rcn-'));
     const env = {
@@ -325,7 +279,10 @@ describe('REDIS_CLUSTER=1 npm start', () => {
       expect(run.output()).toContain(
         `cluster: Redis Cluster: starting six cluster-mode redis-server nodes (3 masters, 3 replicas) on 127.0.0.1:${redisPorts[0]}-${redisPorts[5]}`,
       );
-      const info = await cluster.cli(redisPorts[0] as number, 'CLUSTER', 'INFO');
+      const node = createClient({ url: `redis://127.0.0.1:${redisPorts[0]}` });
+      node.on('error', () => {});
+      await node.connect();
+      const info = String(await node.clusterInfo().finally(() => node.destroy()));
       expect(info).toMatch(/cluster_state:ok/);
       expect(info).toMatch(/cluster_size:3/);
       const http = createHttpClient({ maxSockets: 2, timeoutMs: 5000 });
@@ -352,45 +309,97 @@ describe('REDIS_CLUSTER=1 npm start', () => {
   }, 240_000);
 });
 
-// Last: it freezes a master, which may make its replica take over.
-describe('the connection watchdog on a Redis Cluster', () => {
-  it('replaces the command and the shard subscriber connection to a master that falls silent', async () => {
-    const namespace = uniqueName('rcw');
-    const app = await startInstance({
-      ...baseEnv(namespace),
-      INSTANCE_NAME: 'rc-watchdog',
-      REDIS_CLUSTER_NODES: cluster.seeds,
-    });
-    started.push(app);
-    const http = createHttpClient({ maxSockets: 2, timeoutMs: 5000 });
-    // The instance uses a connection to every master: a read of a user on each.
-    for (let id = 1; id <= 30; id++) await http.send('GET', `${app.url}/users/${id}`);
-    // SIGSTOP: the node's socket stays open but nothing answers (no FIN, no RST).
-    const master = await cluster.masterOf(0);
-    const node = cluster.nodes.find(({ port }) => port === master);
-    node?.process().kill('SIGSTOP');
-    try {
-      // Both of its connections to that node: commands, and the shard subscriber (every master
-      // serves some of the 16 shard channels).
-      for (const role of ['command', 'subscriber']) {
-        await waitFor(
-          () =>
-            app
-              .output()
-              .includes(
-                `redis ${role} connection to 127.0.0.1:${master} replaced: no answer to PING`,
-              ),
-          // HEARTBEAT_INTERVAL_MS 100 + HEARTBEAT_TIMEOUT_MS 1000, and the time to notice.
-          { timeoutMs: 5000, intervalMs: 50, what: `the ${role} connection replaced` },
-        );
-      }
-    } finally {
-      node?.process().kill('SIGCONT');
-    }
-    // The instance still answers once the node is back (or its replica took over).
-    await waitFor(async () => (await http.send('GET', `${app.url}/readyz`)).status === 200, {
-      timeoutMs: 15_000,
-      what: 'the instance ready again',
-    });
+// Own Redis Cluster (not the shared one): it requires a password, which the shared one does not,
+// and the watchdog's test, last, freezes one of its masters (its replica may take over).
+describe('a Redis Cluster of its own', () => {
+  const password = uniqueName('pw');
+  let secured: TestRedisCluster;
+  beforeAll(async () => {
+    secured = await startRedisCluster({ password });
   }, 60_000);
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  /** {@link baseEnv} on this cluster, with its password in `REDIS_URL`. */
+  function securedEnv(namespace: string): Record<string, string> {
+    return {
+      ...baseEnv(namespace),
+      REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
+      REDIS_URL: `redis://:${password}@127.0.0.1:1`,
+    };
+  }
+
+  describe('that requires a password', () => {
+    it("takes it from REDIS_URL's user:password@ (its host and port unused), and refuses a wrong one without naming it", async () => {
+      const namespace = uniqueName('rca');
+      const [a, b] = await startInstances(['rca-a', 'rca-b'], securedEnv(namespace));
+      started.push(a, b);
+      const http = createHttpClient({ maxSockets: 4, timeoutMs: 5000 });
+      const id = `${namespace}-1`;
+      expect((await http.send('GET', `${b?.url}/users/${id}`)).status).toBe(404);
+      const created = await http.send('PUT', `${a?.url}/users/${id}`, {
+        name: 'behind a password',
+        email: 'p@example.com',
+        age: 40,
+      });
+      expect(created.status).toBe(201);
+      await waitFor(async () => (await http.send('GET', `${b?.url}/users/${id}`)).status === 200, {
+        timeoutMs: 5000,
+        what: 'the write served by the other instance',
+      });
+      http.close();
+
+      const wrong = await runRefused({
+        REDIS_CLUSTER_NODES: secured.seeds.split(',')[0] ?? '',
+        REDIS_URL: 'redis://:not-the-password@127.0.0.1:1',
+        STARTUP_TIMEOUT_MS: '2000',
+      });
+      expect(wrong.code, wrong.output).toBe(1);
+      expect(wrong.output).toMatch(/WRONGPASS|NOAUTH|invalid username-password/i);
+      expect(wrong.output).not.toContain('not-the-password');
+    }, 120_000);
+  });
+
+  describe('the connection watchdog', () => {
+    it('replaces the command and the shard subscriber connection to a master that falls silent', async () => {
+      const namespace = uniqueName('rcw');
+      const app = await startInstance({
+        ...securedEnv(namespace),
+        INSTANCE_NAME: 'rc-watchdog',
+        REDIS_CLUSTER_NODES: secured.seeds,
+      });
+      started.push(app);
+      const http = createHttpClient({ maxSockets: 2, timeoutMs: 5000 });
+      // The instance uses a connection to every master: a read of a user on each.
+      for (let id = 1; id <= 30; id++) await http.send('GET', `${app.url}/users/${id}`);
+      // SIGSTOP: the node's socket stays open but nothing answers (no FIN, no RST).
+      const master = await secured.masterOf(0);
+      const node = secured.nodes.find(({ port }) => port === master);
+      node?.process().kill('SIGSTOP');
+      try {
+        // Both of its connections to that node: commands, and the shard subscriber (every master
+        // serves some of the 16 shard channels).
+        for (const role of ['command', 'subscriber']) {
+          await waitFor(
+            () =>
+              app
+                .output()
+                .includes(
+                  `redis ${role} connection to 127.0.0.1:${master} replaced: no answer to PING`,
+                ),
+            // HEARTBEAT_INTERVAL_MS 100 + HEARTBEAT_TIMEOUT_MS 1000, and the time to notice.
+            { timeoutMs: 5000, intervalMs: 50, what: `the ${role} connection replaced` },
+          );
+        }
+      } finally {
+        node?.process().kill('SIGCONT');
+      }
+      // The instance still answers once the node is back (or its replica took over).
+      await waitFor(async () => (await http.send('GET', `${app.url}/readyz`)).status === 200, {
+        timeoutMs: 15_000,
+        what: 'the instance ready again',
+      });
+    }, 60_000);
+  });
 });

@@ -11,5 +11,13 @@ declare module 'vitest' {
      * PostgreSQL's server binaries), else `''`.
      */
     postgresUrl: string;
+    /**
+     * `host:port,…` of every node (as `REDIS_CLUSTER_NODES` takes it) of the Redis Cluster, three
+     * masters with a replica each, that the e2e project's setup starts for its tests to share
+     * (not provided to the other projects). Read and write under your own namespace; never
+     * change its topology, stop, freeze or flush a node, or kill others' connections: a test
+     * that does starts a cluster of its own (testkit `startRedisCluster`).
+     */
+    redisClusterNodes: string;
   }
 }

@@ -140,6 +140,9 @@ export async function startRedisCluster(
           `dir ${dir}`,
           'save ""',
           'appendonly no',
+          // A replica's first sync at once, not after the 5 s Redis waits for more replicas by
+          // default: until then a manual failover waits for it.
+          'repl-diskless-sync-delay 0',
           ...(options.password
             ? [`requirepass ${options.password}`, `masterauth ${options.password}`]
             : []),
