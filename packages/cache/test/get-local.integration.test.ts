@@ -34,6 +34,25 @@ describe('getLocal: the synchronous half of getOrLoad', () => {
     expect(db.loads).toBe(1);
   });
 
+  it("shares one settled answer between getOrLoad's L1 hits of an entry, a new one once it changes", async () => {
+    const { cache } = await cacheFixture<User>();
+    await waitFor(() => cache.stats().trusted, { what: 'the bus to be trusted' });
+    const db = source(3);
+    await cache.getOrLoad('k', db.load);
+    const first = cache.getOrLoad('k', db.load);
+    expect(cache.getOrLoad('k', db.load)).toBe(first);
+    expect(await first).toEqual({ value: { name: 'v3' }, version: 3, tier: 'L1' });
+    // With options the read takes the full path: its own promise, the same frozen answer.
+    const withOptions = cache.getOrLoad('k', db.load, { minVersion: 3 });
+    expect(withOptions).not.toBe(first);
+    expect(await withOptions).toBe(await first);
+    await cache.set('k', { value: { name: 'v4' }, version: 4 });
+    const after = cache.getOrLoad('k', db.load);
+    expect(after).not.toBe(first);
+    expect(await after).toEqual({ value: { name: 'v4' }, version: 4, tier: 'L1' });
+    expect(cache.stats()).toMatchObject({ reads: 5, l1Hits: 4, loads: 1 });
+  });
+
   it('leaves to getOrLoad what L1 may not answer: strict reads and copies below minVersion', async () => {
     const { cache } = await cacheFixture<User>();
     await waitFor(() => cache.stats().trusted, { what: 'the bus to be trusted' });

@@ -3,6 +3,7 @@ import { uniqueName, waitFor } from '@cachelab/testkit';
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { createMessageCodec } from '../src/bus/messages.ts';
+import { createSenderSequences } from '../src/bus/sender-sequences.ts';
 import { createSigner } from '../src/bus/signing.ts';
 import { CacheError } from '../src/errors.ts';
 import { createKeys, isValidKey, isValidNamespace, shardOfSlot } from '../src/keys.ts';
@@ -104,6 +105,18 @@ async function runScript(redis: RedisLike, name: string, keys: string[], args: s
     return await redis.eval(script.text, options);
   }
 }
+
+describe('protocol/vectors/cseq.json', () => {
+  const file = vectors<{
+    sequences: Case<{ messages: { origin: string; cseq: number }[] }, { gaps: boolean[] }>[];
+  }>('cseq.json');
+
+  it.each(file.sequences.map((c) => [title(c), c] as const))('counts %s', (_, c) => {
+    const sequences = createSenderSequences();
+    const gaps = c.input.messages.map(({ origin, cseq }) => !sequences.follows(origin, cseq));
+    expect(gaps).toEqual(c.expected.gaps);
+  });
+});
 
 describe('protocol/vectors/versions.json', () => {
   const file = vectors<{

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   startRedisCluster,
   startRedisServer,
@@ -29,6 +32,10 @@ export interface Topology {
   flushScripts(): Promise<void>;
   /** Kills redis-server and starts it again, empty, on the same port (single only). */
   restartEmpty?(): Promise<void>;
+  /** `SAVE`: a snapshot on disk that {@link Topology.restoreSnapshot} brings back (single only). */
+  save?(): Promise<void>;
+  /** Stops redis-server without saving and starts it again from the last `SAVE` (single only). */
+  restoreSnapshot?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,7 +43,12 @@ const socket = { connectTimeout: 2000, reconnectStrategy: () => 50 };
 
 /** Starts a redis-server of its own (testkit) and connects the harness's clients. */
 export async function startSingle(): Promise<Topology> {
-  const server: TestRedisServer = await startRedisServer();
+  // A directory of its own for the snapshot of `save`; nothing is saved unless asked (`--save ''`).
+  const dir = await mkdtemp(join(tmpdir(), 'cachelab-interop-'));
+  const snapshot = join(dir, 'dump.rdb');
+  const server: TestRedisServer = await startRedisServer({
+    args: ['--dir', dir, '--dbfilename', 'dump.rdb'],
+  });
   const redis = createClient({ url: server.url, socket });
   const subscriber = redis.duplicate();
   for (const client of [redis, subscriber]) client.on('error', () => {});
@@ -55,11 +67,16 @@ export async function startSingle(): Promise<Topology> {
     flushScripts: async () => void (await redis.sendCommand(['SCRIPT', 'FLUSH'])),
     restartEmpty: async () => {
       await server.kill('SIGKILL');
+      await rm(snapshot, { force: true });
       await server.restart();
     },
+    save: async () => void (await redis.sendCommand(['SAVE'])),
+    // SIGTERM saves nothing without save points: the restart loads the last SAVE's snapshot.
+    restoreSnapshot: () => server.restart(),
     async stop() {
       for (const client of [redis, subscriber]) if (client.isOpen) client.destroy();
       await server.stop();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

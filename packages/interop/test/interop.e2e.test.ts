@@ -19,6 +19,8 @@ describe('the interop harness', () => {
         'MUST-TRUST-5',
         'MUST-KEY-5',
         'MUST-SCRIPT-1',
+        'MUST-TRUST-8',
+        'MUST-FENCE-1',
       ]),
     );
     expect(report.propagation.map((p) => p.samples.length)).toEqual([20, 20]);

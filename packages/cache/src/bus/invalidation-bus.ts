@@ -16,6 +16,7 @@ import {
   type MessageCodec,
   wallClockMs,
 } from './messages.ts';
+import { createSenderSequences } from './sender-sequences.ts';
 import type { RejectReason } from './signing.ts';
 
 /** Options of {@link createInvalidationBus}. */
@@ -102,12 +103,7 @@ export function stallThresholdMs(heartbeatIntervalMs: number): number {
   return heartbeatIntervalMs + Math.max(Math.ceil(heartbeatIntervalMs / 2), 200);
 }
 
-/**
- * Origins whose last `cseq` a receiver keeps per channel; past it the least recently heard is
- * forgotten (a flood of made-up origins cannot grow the table; a forgotten origin's next message
- * is heard as a gap, as an unknown sender's first one numbered above 0 is).
- */
-export const MAX_ORIGINS_PER_CHANNEL = 1024;
+export { MAX_ORIGINS_PER_CHANNEL } from './sender-sequences.ts';
 
 /** Subscribing, unsubscribing and publishing on one channel, by Pub/Sub flavour. */
 interface Transport {
@@ -180,7 +176,7 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
   // Sharded: the next cseq this instance sends on each channel, and the last one heard from each
   // origin on each channel (least recently heard first).
   const sent = new Map(channels.map((channel) => [channel, 0]));
-  const heard = new Map(channels.map((channel) => [channel, new Map<string, number>()]));
+  const heard = new Map(channels.map((channel) => [channel, createSenderSequences()]));
 
   /** `message` as sent on `channel`: numbered there with sharded Pub/Sub. Call as it is sent. */
   function encodeFor(channel: string, message: BusMessage): string {
@@ -188,28 +184,6 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     const cseq = sent.get(channel) ?? 0;
     sent.set(channel, cseq + 1);
     return codec.encode({ ...message, cseq });
-  }
-
-  /**
-   * Whether a message numbered `cseq` by `sender` on `channel` follows the last one heard from it
-   * there without a gap. A sender's first message heard there must be its first sent (0): a later
-   * one means this subscriber missed some, before it heard any (say a reader that subscribed, was
-   * paused before the sender's next heartbeat, and lost the announcement while its channel's slot
-   * moved), and which were sent since it subscribed is unknown. So a subscriber hears every running
-   * sender once as a gap when it starts, and every sender it forgot (past
-   * {@link MAX_ORIGINS_PER_CHANNEL}). A 0 after higher numbers is the sender restarted under the
-   * same origin: counted from there. Any other lower number (a resend, a reordering, a replay) is
-   * no gap and leaves the count where it was.
-   */
-  function inSequence(channel: string, sender: string, cseq: number): boolean {
-    const origins = heard.get(channel);
-    if (!origins) return true;
-    const last = origins.get(sender);
-    origins.delete(sender);
-    origins.set(sender, cseq === 0 ? 0 : Math.max(last ?? cseq, cseq));
-    if (origins.size > MAX_ORIGINS_PER_CHANNEL)
-      origins.delete(origins.keys().next().value as string);
-    return last === undefined ? cseq === 0 : cseq <= last + 1;
   }
 
   /**
@@ -237,7 +211,10 @@ export function createInvalidationBus(options: BusOptions): InvalidationBus {
     if (typeof message === 'string') return options.onRejected(message);
     // A skipped number from any sender, this one included: a message on this channel was lost
     // (its slot moved while this subscriber was paused, say), whatever the connection says.
-    if (message.cseq !== undefined && !inSequence(channel, message.origin, message.cseq)) {
+    if (
+      message.cseq !== undefined &&
+      heard.get(channel)?.follows(message.origin, message.cseq) === false
+    ) {
       lost();
     }
     if (message.origin !== origin) {

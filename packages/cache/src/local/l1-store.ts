@@ -11,6 +11,11 @@ export interface L1Entry<V> {
   readonly storedAt: number;
   /** Set on every hit; eviction gives such entries a second chance (CLOCK). */
   used: boolean;
+  /**
+   * `read` as a settled promise, made by the first hit that answers with one and shared by the
+   * next: an awaited hit then allocates nothing.
+   */
+  settled?: Promise<Readonly<{ value: V | null; version: number; tier: 'L1' }>>;
 }
 
 /** The in-process tier: a bounded map of parsed entries, each with a TTL. */

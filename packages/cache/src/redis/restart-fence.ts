@@ -78,7 +78,10 @@ export function createRestartFence(options: RestartFenceOptions): RestartFence {
     // fenced (new, or its fence expired), which nothing says is older.
     const restarted = knownRunId !== undefined && knownRunId !== runId;
     if (fenced !== runId && (fenced !== null || restarted)) {
-      options.onRestored?.(runId, await deleteMatching(redis, keys.pattern(), redisCall));
+      // Deleted first, not as an argument of `onRestored?.()`: an optional call that is not
+      // made evaluates none of its arguments.
+      const deleted = await deleteMatching(redis, keys.pattern(), redisCall);
+      options.onRestored?.(runId, deleted);
     }
     const ttl = { expiration: { type: 'PX', value: FENCE_TTL_MS } } as const;
     await redisCall('SET fence', () => redis.set(keys.fence(), runId, ttl));

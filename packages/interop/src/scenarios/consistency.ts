@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { row, type Scenario } from '../scenario.ts';
 
-const FILL = readFileSync(
+/** protocol/scripts/fill.lua, for writes behind the adapters' backs. */
+export const FILL = readFileSync(
   new URL('../../../../protocol/scripts/fill.lua', import.meta.url),
   'utf8',
 );

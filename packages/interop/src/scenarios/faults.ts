@@ -1,4 +1,5 @@
 import { row, type Scenario } from '../scenario.ts';
+import { FILL } from './consistency.ts';
 
 /** Every subscriber connection cut: L1 untrusted at once, flushed when trust returns. */
 export const subscriberKilled: Scenario = {
@@ -92,6 +93,89 @@ export const scriptFlush: Scenario = {
       'a read right after SCRIPT FLUSH is served by Redis',
       read.tier === 'L2' && read.version === 1,
       read,
+    );
+  },
+};
+
+/**
+ * Redis back from an older snapshot: no instance serves a version the snapshot holds once a newer
+ * one was written, whether it heard of the newer one or not (SPEC §12a).
+ */
+export const snapshotRestore: Scenario = {
+  name: 'snapshot-restore',
+  musts: ['MUST-FENCE-1'],
+  only: 'single',
+  async run(t) {
+    // `heard`: X writes, Y hears. `unheard`: written behind both adapters' backs (a writer they
+    // never heard of), so only the fence, not a high-water mark, keeps v1 out.
+    const heard = 'fence:1';
+    const unheard = 'fence:2';
+    const fillSilently = (key: string, version: number) =>
+      t.topology.eval(
+        FILL,
+        [t.keys.pointer(key), t.keys.data(key, version)],
+        [t.keys.dataPrefix(key), String(version), '60000', '120000'].concat([
+          JSON.stringify(row(version).value),
+          '',
+          '',
+          'always',
+        ]),
+      );
+    await t.x.call('set', { key: heard, ...row(1) });
+    await t.warm(t.y, heard, 1);
+    await fillSilently(unheard, 1);
+    await t.topology.save?.();
+    await t.x.call('set', { key: heard, ...row(2) });
+    await fillSilently(unheard, 2);
+    await t.eventually([], "Y drops v1 on X's announcement", async () => {
+      const peek = await t.peek(t.y, heard);
+      return !peek.found || peek.version >= 2;
+    });
+    await t.warm(t.y, heard, 2);
+    const before = await t.stats(t.y);
+    await t.topology.restoreSnapshot?.();
+    await t.eventually(
+      [],
+      'Y lost trust and regained it after the restore',
+      async () => {
+        const stats = await t.stats(t.y);
+        return stats.trustLost > before.trustLost && stats.trusted;
+      },
+      15_000,
+    );
+    // The source of truth is at v2 throughout: an answer below v2 came from the snapshot.
+    const first = await t.read(t.y, unheard, row(2));
+    t.check(
+      ['MUST-FENCE-1'],
+      "Y, which never read it, does not answer the snapshot's v1",
+      first.version === 2,
+      first,
+    );
+    for (const adapter of [t.y, t.x]) {
+      const older: unknown[] = [];
+      await t.eventually(
+        ['MUST-FENCE-1'],
+        `${adapter.origin} answers from its caches again after the restore`,
+        async () => {
+          const read = await t.read(adapter, heard, row(2));
+          if (read.version < 2) older.push(read);
+          return read.tier === 'L1' || read.tier === 'L2';
+        },
+        15_000,
+      );
+      t.check(
+        ['MUST-FENCE-1'],
+        `${adapter.origin} never answered the snapshot's v1`,
+        older.length === 0,
+        older,
+      );
+    }
+    const pointer = await t.topology.get(t.keys.pointer(unheard));
+    t.check(
+      ['MUST-FENCE-1'],
+      "the snapshot's pointer is gone from Redis",
+      pointer !== '1',
+      pointer,
     );
   },
 };

@@ -1,7 +1,7 @@
 import type { Scenario } from '../scenario.ts';
 import { minVersion, strict } from './consistency.ts';
-import { redisRestart, scriptFlush, subscriberKilled } from './faults.ts';
-import { clear, hostileMessages, replay, unsignedChannel } from './messages.ts';
+import { redisRestart, scriptFlush, snapshotRestore, subscriberKilled } from './faults.ts';
+import { channelSequence, clear, hostileMessages, replay, unsignedChannel } from './messages.ts';
 import { propagation } from './propagation.ts';
 import { announce, deletion, olderWrite, staleFill, writeRead } from './reads-and-writes.ts';
 
@@ -18,10 +18,12 @@ export function scenarios(options: { writes: number }): Scenario[] {
     hostileMessages,
     replay,
     clear,
+    channelSequence,
     propagation(options.writes),
     scriptFlush,
     subscriberKilled,
     redisRestart,
+    snapshotRestore,
     unsignedChannel,
   ];
 }

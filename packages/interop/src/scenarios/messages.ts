@@ -163,3 +163,86 @@ export const clear: Scenario = {
     t.check(['MUST-MSG-5'], 'nothing rejected', same(after.rejected, before.rejected), after);
   },
 };
+
+/** The JSON payload of `raw` as published (after the MAC when signed), or undefined. */
+function payloadOf(raw: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(raw.startsWith('{') ? raw : raw.slice(raw.indexOf('.') + 1));
+    return typeof value === 'object' && value !== null
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The channel sequence number: X numbers every message it sends on a shard channel and nothing on
+ * the global one; Y withdraws trust when a sender's numbers skip one, and only then.
+ */
+export const channelSequence: Scenario = {
+  name: 'channel-sequence',
+  musts: ['MUST-MSG-8', 'MUST-TRUST-8'],
+  async run(t) {
+    const key = 'cseq:1';
+    const channel = t.channelOf(key);
+    const fromX: Record<string, unknown>[] = [];
+    await t.topology.subscribe(channel, (raw) => {
+      const message = payloadOf(raw);
+      if (message?.origin === t.x.origin) fromX.push(message);
+    });
+    for (const version of [1, 2, 3]) await t.x.call('set', { key, ...row(version) });
+    await t.eventually(
+      [],
+      "X's three announcements heard",
+      async () => fromX.filter((m) => m.type === 'inv').length >= 3,
+    );
+    const numbers = fromX.map((m) => m.cseq);
+    if (t.topology.kind === 'single') {
+      t.check(
+        ['MUST-MSG-8'],
+        'no cseq on global Pub/Sub',
+        numbers.every((n) => n === undefined),
+        numbers,
+      );
+      return;
+    }
+    const counted = numbers.every(
+      (n, i) => Number.isSafeInteger(n) && (i === 0 || n === (numbers[i - 1] as number) + 1),
+    );
+    t.check(
+      ['MUST-MSG-8'],
+      'X numbers each of its messages on the shard channel, one up',
+      counted,
+      numbers,
+    );
+
+    await t.warm(t.y, key, 3);
+    const sender = 'harness-cseq';
+    const numbered = (cseq: number) =>
+      t.encode(JSON.stringify({ type: 'hb', origin: sender, seq: cseq, ts: Date.now(), cseq }));
+    const before = await t.stats(t.y);
+    await deliver(t, key, [numbered(0), numbered(1)]);
+    const inOrder = await t.stats(t.y);
+    t.check(
+      ['MUST-TRUST-8'],
+      'a new sender numbered 0 then 1: no gap, trust kept',
+      inOrder.trustLost === before.trustLost && (await t.holds(t.y, key, 3)),
+      inOrder,
+    );
+    await t.topology.publish(channel, numbered(3));
+    await t.eventually(
+      ['MUST-TRUST-8'],
+      'the same sender skipping 2: Y withdraws trust',
+      async () => (await t.stats(t.y)).trustLost > inOrder.trustLost,
+    );
+    await t.eventually(
+      ['MUST-TRUST-8'],
+      'and trusts again',
+      async () => (await t.stats(t.y)).trusted,
+      10_000,
+    );
+    const peek = await t.peek(t.y, key);
+    t.check(['MUST-TRUST-8'], 'Y flushed its L1 before trusting again', !peek.found, peek);
+  },
+};

@@ -233,7 +233,26 @@ export function createReadPath<V>(state: VersionedState<V>) {
   }
 
   // #region tutorial:read-path
-  const getOrLoad = async function getOrLoad(
+  /**
+   * `getOrLoad`. A call without options that L1 answers takes the shortest path: no validation to
+   * redo (only valid keys are ever stored), no promise to make (the entry keeps its settled
+   * answer); anything else goes through {@link read}.
+   */
+  function getOrLoad(key: string, loader: Loader<V>, options?: ReadOptions): Promise<CacheRead<V>> {
+    if (options === undefined) {
+      const now = performance.now();
+      const local = l1.get(key, now);
+      if (local !== undefined && local.version >= marks.get(key) && bus.trustedAt(now)) {
+        counters.reads++;
+        const answer = servedFromL1(key, loader, local, now);
+        local.settled ??= Promise.resolve(answer);
+        return local.settled;
+      }
+    }
+    return read(key, loader, options);
+  }
+
+  async function read(
     key: string,
     loader: Loader<V>,
     options: ReadOptions = {},
@@ -273,7 +292,7 @@ export function createReadPath<V>(state: VersionedState<V>) {
     // Below an announced mark the database's answer is still the truth and is served; below the
     // caller's token it is not: never answer below it.
     return { ...atLeast(key, loaded, minVersion), tier: loaded.tier };
-  };
+  }
   // #endregion tutorial:read-path
 
   /** L1, then Redis, no loader: `undefined` (a miss) when neither may answer. */
