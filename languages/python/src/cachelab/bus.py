@@ -15,7 +15,6 @@ import dataclasses
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from cachelab.messages import (
     RejectReason,
     wall_clock_ms,
 )
+from cachelab.sequences import SenderSequences
 
 
 def monotonic_ms() -> float:
@@ -38,12 +38,6 @@ def monotonic_ms() -> float:
 def stall_threshold_ms(heartbeat_interval_ms: int) -> float:
     """How late the heartbeat tick may be before the process counts as stalled (as in Node)."""
     return heartbeat_interval_ms + max(math.ceil(heartbeat_interval_ms / 2), 200)
-
-
-#: Origins whose last ``cseq`` a receiver keeps per channel; past it the least recently heard is
-#: forgotten (a flood of made-up origins cannot grow the table; a forgotten origin's next message
-#: is heard as a gap, as an unknown sender's first one numbered above 0 is).
-MAX_ORIGINS_PER_CHANNEL = 1024
 
 
 @dataclass(slots=True)
@@ -96,7 +90,7 @@ class BusState:
         # Sharded: the next cseq this instance sends on each channel, and the last one heard from
         # each origin on each channel (least recently heard first).
         self._sent = dict.fromkeys(channels, 0)
-        self._heard: dict[str, OrderedDict[str, int]] = {c: OrderedDict() for c in channels}
+        self._heard = {channel: SenderSequences() for channel in channels}
         # Sharded: since when the subscriber is subscribed on every channel (None: it is not).
         self._listening_since: float | None = None
 
@@ -177,22 +171,10 @@ class BusState:
             self._set_trust(True)
 
     def _in_sequence(self, channel: str, sender: str, cseq: int) -> bool:
-        """Whether ``cseq`` from ``sender`` on ``channel`` follows the last one heard from it
-        there without a gap (MUST-TRUST-8). A sender's first message heard must be its first sent
-        (0): a later one means this subscriber missed some, and which were sent since it
-        subscribed is unknown. So every running sender is heard once as a gap when this instance
-        starts, and every sender forgotten past :data:`MAX_ORIGINS_PER_CHANNEL`. A 0 after higher
-        numbers is the sender restarted under the same origin: counted from there. Any other
-        lower number (a resend, a reordering, a replay) is no gap and leaves the count as it was.
-        """
-        origins = self._heard.get(channel)
-        if origins is None:
-            return True
-        last = origins.pop(sender, None)
-        origins[sender] = 0 if cseq == 0 else max(cseq if last is None else last, cseq)
-        if len(origins) > MAX_ORIGINS_PER_CHANNEL:
-            origins.popitem(last=False)
-        return cseq == 0 if last is None else cseq <= last + 1
+        """Whether ``cseq`` from ``sender`` follows the last one heard on ``channel`` (MUST-TRUST-8:
+        see :class:`SenderSequences`). A channel not subscribed to counts nothing."""
+        senders = self._heard.get(channel)
+        return senders is None or senders.follows(sender, cseq)
 
     def _heard_everyone(self, now: float) -> bool:
         """Sharded: whether the subscriber has been subscribed on every channel for a stall

@@ -19,6 +19,7 @@ from cachelab.codec import parse_version
 from cachelab.keys import is_valid_key, is_valid_namespace, key_slot, shard_of_slot
 from cachelab.messages import Clear, Heartbeat, Invalidation, MessageCodec, Signer, to_fields
 from cachelab.scripts import SCRIPT_NAMES, script_text
+from cachelab.sequences import SenderSequences
 from redis_server import RedisServer, wait_for
 
 _namespaces = itertools.count()
@@ -83,6 +84,22 @@ def test_decoding(case: dict[str, Any]) -> None:
         assert as_json(decoded) == expected["message"]
     else:
         assert decoded == expected["reason"]
+
+
+@pytest.mark.parametrize("case", cases("cseq", "sequences"))
+def test_sender_sequences(case: dict[str, Any]) -> None:
+    senders = SenderSequences()
+    gaps = [not senders.follows(m["origin"], m["cseq"]) for m in case["input"]["messages"]]
+    assert gaps == case["expected"]["gaps"]
+
+
+def test_sender_sequences_forget_the_least_recently_heard_past_their_bound() -> None:
+    senders = SenderSequences(max_senders=2)
+    assert senders.follows("a", 0) and senders.follows("b", 0) and senders.follows("a", 1)
+    assert senders.follows("c", 0)  # b forgotten, the least recently heard
+    assert len(senders) == 2
+    assert senders.follows("a", 2)
+    assert not senders.follows("b", 1)  # heard anew, above 0: a gap
 
 
 @pytest.mark.parametrize("case", cases("versions", "pointer"))
