@@ -383,17 +383,21 @@ class Cache(Generic[V]):
             self._redis.spublish(channel, self._core.bus.encode_for(channel, message))
 
     def _check_fence(self) -> None:
-        """The snapshot fence's check (SPEC §12a), run by the heartbeat thread whenever due."""
+        """The snapshot fence's check (SPEC §12a), run by the heartbeat thread whenever due, and
+        again at once if the subscription dropped while it ran."""
         assert isinstance(self._redis, redis.Redis)
-        try:
-            check_fence(self._core.fence, self._redis, self._core.keys)
-        except NoPermissionError as error:
-            if self._core.fence.unavailable():
-                self._redis_failed(error, FENCE_REFUSED)
-        except REDIS_FAILURES as error:
-            # Retried at the next heartbeat; reads skip Redis until then.
-            self._core.fence.failed()
-            self._redis_failed(error)
+        fence = self._core.fence
+        while fence.due and not self._closed.is_set():
+            try:
+                check_fence(fence, self._redis, self._core.keys)
+            except NoPermissionError as error:
+                if fence.unavailable():
+                    self._redis_failed(error, FENCE_REFUSED)
+            except REDIS_FAILURES as error:
+                # Retried at the next heartbeat; reads skip Redis until then.
+                fence.failed()
+                self._redis_failed(error)
+                return
 
     # --- the rest ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +143,39 @@ def test_a_newcomer_that_never_saw_the_key_does_not_serve_the_snapshots_v1(
         await client.aclose()
 
     asyncio.run(newcomer())
+
+
+def test_an_acl_without_info_scan_unlink_is_said_once_and_redis_is_used_unchecked(
+    own_redis: RedisServer, namespace: str
+) -> None:
+    own_redis.client().acl_setuser(
+        "cache",
+        enabled=True,
+        passwords=["+cache-password-1234"],
+        keys=["*"],
+        channels=["*"],
+        categories=["+@all"],
+        commands=["-info", "-scan", "-unlink"],
+    )
+    errors: list[str] = []
+
+    def build(origin: str) -> Cache[Any]:
+        client = redis.Redis(
+            port=own_redis.port,
+            username="cache",
+            password="cache-password-1234",
+            decode_responses=True,
+            socket_timeout=2,
+        )
+        settings = options(namespace, origin)
+        return Cache[Any](client, replace(settings, on_error=lambda e: errors.append(str(e))))
+
+    source = Source()
+    source.write("k", "v1")
+    with build("a") as a, build("b") as b:
+        assert a.wait_until_trusted(5) and b.wait_until_trusted(5)
+        assert a.get_or_load("k", source.load).tier == "MISS"
+        assert b.get_or_load("k", source.load).tier == "L2"  # Redis is read, unchecked
+        assert a.stats()["redis_skipped"] == b.stats()["redis_skipped"] == 0
+    refused = [e for e in errors if "allow +info +scan +unlink" in e]
+    assert len(refused) == 2, errors  # once per cache

@@ -377,17 +377,21 @@ class Cache(Generic[V]):
             await self._call(self._redis.spublish(channel, encoded))
 
     async def _check_fence(self) -> None:
-        """The snapshot fence's check (SPEC §12a), run by the heartbeat task whenever due."""
+        """The snapshot fence's check (SPEC §12a), run by the heartbeat task whenever due, and
+        again at once if the subscription dropped while it ran."""
         assert isinstance(self._redis, aioredis.Redis)
-        try:
-            await acheck_fence(self._core.fence, self._redis, self._core.keys, self._call)
-        except NoPermissionError as error:
-            if self._core.fence.unavailable():
-                self._redis_failed(error, FENCE_REFUSED)
-        except _FAILURES as error:
-            # Retried at the next heartbeat; reads skip Redis until then.
-            self._core.fence.failed()
-            self._redis_failed(error)
+        fence = self._core.fence
+        while fence.due and not self._closed.is_set():
+            try:
+                await acheck_fence(fence, self._redis, self._core.keys, self._call)
+            except NoPermissionError as error:
+                if fence.unavailable():
+                    self._redis_failed(error, FENCE_REFUSED)
+            except _FAILURES as error:
+                # Retried at the next heartbeat; reads skip Redis until then.
+                fence.failed()
+                self._redis_failed(error)
+                return
 
     # --- the rest ----------------------------------------------------------------------------
 
