@@ -23,6 +23,14 @@ type busEvents struct {
 	trustChange func(trusted bool)
 	stall       func()
 	rejected    func(reason message.Reason)
+	// lost: messages may have been lost (a subscription dropped, a gap); Redis may even have
+	// restarted. Optional.
+	lost func()
+	// mayTrust: whether trust may be regained now, besides the own heartbeat (the restart
+	// fence: not before Redis was checked for a restored snapshot). Optional.
+	mayTrust func() bool
+	// reconnect: a channel is subscribed again (Redis is reachable). Optional.
+	reconnect func()
 }
 
 // bus is the invalidation channel as one instance sees it (SPEC §7): subscriptions, heartbeats,
@@ -53,11 +61,24 @@ type bus struct {
 	neededSeq  int64
 	resumeSeq  int64 // after a stall: the heartbeat seq that proves the subscription caught up
 	closed     bool
+	// When every channel was first subscribed (zero: not yet; sharded, first trust waits a stall
+	// threshold after it), and per channel the last cseq heard from each sender (MUST-TRUST-8).
+	listeningSince time.Time
+	heard          map[string]*senderSequences
+
+	// Sharded: the next cseq this instance sends on each channel, each behind its own lock held
+	// across the SPUBLISH so that numbers reach Redis in the order they were taken (MUST-MSG-8).
+	sent map[string]*channelCounter
 
 	ready     chan struct{} // closed once every channel was subscribed the first time
 	readyOnce sync.Once
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+}
+
+type channelCounter struct {
+	mu   sync.Mutex
+	next int64
 }
 
 type heartbeatSeen struct {
@@ -75,9 +96,12 @@ func newBus(rdb redis.UniversalClient, sharded bool, channels []string, codec *m
 		interval: o.HeartbeatInterval, timeout: o.HeartbeatTimeout, callTO: o.RedisTimeout,
 		stallAt: stallThreshold(o.HeartbeatInterval), events: events, start: time.Now(),
 		subscribed: map[string]bool{}, seen: map[string]*heartbeatSeen{}, resumeSeq: -1,
+		heard: map[string]*senderSequences{}, sent: map[string]*channelCounter{},
 		ready: make(chan struct{})}
 	for _, ch := range channels {
 		b.seen[ch] = &heartbeatSeen{seq: -1}
+		b.heard[ch] = newSenderSequences(maxOriginsPerChannel)
+		b.sent[ch] = &channelCounter{}
 	}
 	return b
 }
@@ -201,6 +225,12 @@ func (b *bus) up(channel string) {
 	b.subscribed[channel] = true
 	if len(b.subscribed) == len(b.channels) && b.allSubscribed() {
 		b.readyOnce.Do(func() { close(b.ready) })
+		if b.listeningSince.IsZero() {
+			b.listeningSince = time.Now()
+		}
+	}
+	if b.events.reconnect != nil {
+		b.events.reconnect()
 	}
 	b.publishLocked()
 }
@@ -224,6 +254,9 @@ func (b *bus) down(channel string) {
 }
 
 func (b *bus) dropLocked() {
+	if b.events.lost != nil {
+		b.events.lost()
+	}
 	b.neededSeq = b.hbSeq
 	if b.trusted.Load() {
 		b.setTrust(false)
@@ -259,6 +292,11 @@ func (b *bus) onMessage(raw, channel string) {
 		b.events.rejected(reason)
 		return
 	}
+	// A skipped number from any sender, this one included: a message on this channel was lost
+	// (its slot moved while this subscriber was paused, say), whatever the connection says.
+	if m.HasCseq && !b.heard[channel].follows(m.Origin, m.Cseq) {
+		b.dropLocked()
+	}
 	if m.Origin != b.origin {
 		switch m.Type {
 		case message.TypeInvalidation:
@@ -290,9 +328,28 @@ func (b *bus) onMessage(raw, channel string) {
 		b.resuming.Store(false)
 		b.lastTick.Store(int64(time.Since(b.start)))
 	}
-	if b.allSubscribed() && floor >= b.neededSeq {
+	if b.allSubscribed() && floor >= b.neededSeq && b.heardEveryone() &&
+		(b.events.mayTrust == nil || b.events.mayTrust()) {
 		b.setTrust(true)
 	}
+}
+
+// heardEveryone: sharded, whether this instance has listened on every channel for a stall
+// threshold since it first subscribed, time for every running sender (beating at the same
+// interval) to have been heard on each, so that its first message, numbered above 0
+// (MUST-TRUST-8), is seen before L1 is first trusted rather than as a gap afterwards.
+func (b *bus) heardEveryone() bool {
+	if !b.sharded {
+		return true
+	}
+	return !b.listeningSince.IsZero() && time.Since(b.listeningSince) >= b.stallAt
+}
+
+// beat sends a heartbeat now, off the ticker: one coming back may restore trust at once.
+func (b *bus) beat() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.publishLocked()
 }
 
 // suspend: the process stalled; trust waits for a heartbeat sent after now (no flush).
@@ -347,19 +404,33 @@ func (b *bus) publishLocked() {
 	}
 	m := message.Message{Type: message.TypeHeartbeat, Origin: b.origin, Seq: b.hbSeq, TS: wallClockMs()}
 	b.hbSeq++
-	payload := b.codec.Encode(m)
 	b.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.callTO)
 		defer cancel()
 		for _, ch := range b.channels {
 			// A lost heartbeat is what the timeout check catches.
-			if b.sharded {
-				_ = b.rdb.SPublish(ctx, ch, payload).Err()
-			} else {
-				_ = b.rdb.Publish(ctx, ch, payload).Err()
-			}
+			_ = b.publish(ctx, ch, m)
 		}
 	})
+}
+
+// publish sends m on channel: PUBLISH, or SPUBLISH numbered with the channel's next cseq
+// (MUST-MSG-8). The number is taken under the channel's lock, held until Redis answered, so
+// that numbers reach Redis in order; a call that fails may or may not have been sent, and a
+// receiver that missed its number withdraws trust, as for any lost message.
+func (b *bus) publish(ctx context.Context, channel string, m message.Message) error {
+	if !b.sharded {
+		return b.rdb.Publish(ctx, channel, b.codec.Encode(m)).Err()
+	}
+	counter := b.sent[channel]
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err // not sent: takes no number
+	}
+	m.Cseq, m.HasCseq = counter.next, true
+	counter.next++
+	return b.rdb.SPublish(ctx, channel, b.codec.Encode(m)).Err()
 }
 
 // wallClockMs is the wall clock in ms since the epoch with sub-ms precision (messages' ts).

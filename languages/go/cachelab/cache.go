@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/cachelab/cachelab/languages/go/cachelab/internal/local"
@@ -53,6 +54,7 @@ type Cache[V any] struct {
 	codec      *message.Codec
 	store      *store
 	bus        *bus
+	fence      *restartFence // nil with sharded Pub/Sub or a Redis Cluster client
 	sharded    bool
 	pointerTTL time.Duration
 
@@ -108,13 +110,33 @@ func New[V any](opts Options) (*Cache[V], error) {
 	if c.sharded {
 		channels = kb.ShardChannels()
 	}
-	c.bus = newBus(o.Redis, c.sharded, channels, codec, o.Origin, o, busEvents{
+	events := busEvents{
 		invalidation: c.onInvalidation,
 		clear:        c.onClear,
 		trustChange:  c.onTrustChange,
 		stall:        func() { c.counter.stalls.Add(1) },
 		rejected:     c.counter.reject,
-	})
+	}
+	// A single Redis only: a Redis Cluster's nodes restart one by one, each with its replica.
+	if _, cluster := o.Redis.(*redis.ClusterClient); !c.sharded && !cluster {
+		c.fence = newRestartFence(o.Redis, kb, o)
+		c.store.fence = c.fence
+		// Any drop may be Redis restarting, perhaps from an older snapshot: check before using it.
+		events.lost = c.fence.suspect
+		// Trusted again only once the check has run: a trusted instance reads from Redis at once.
+		events.mayTrust = c.fence.ready.Load
+		// Redis is back: check now rather than at the retry of a check that found it down.
+		events.reconnect = func() {
+			if !c.fence.ready.Load() {
+				c.fence.poke()
+			}
+		}
+	}
+	c.bus = newBus(o.Redis, c.sharded, channels, codec, o.Origin, o, events)
+	if c.fence != nil {
+		c.fence.passed = c.bus.beat
+		c.fence.start(ctx)
+	}
 	c.bus.run()
 	c.writes.wg.Go(c.retryPending)
 	return c, nil
@@ -158,6 +180,9 @@ func (c *Cache[V]) Close() error {
 	c.cancel()
 	c.bus.close()
 	c.writes.wg.Wait()
+	if c.fence != nil {
+		c.fence.wait()
+	}
 	return nil
 }
 
@@ -198,6 +223,17 @@ func (c *Cache[V]) onTrustChange(trusted bool) {
 	c.marks.Clear()
 	c.mu.Unlock()
 	c.counter.l1Flushes.Add(1)
+}
+
+// fenced reports whether reads must skip Redis now: it may hold a restored snapshot that is not
+// checked yet (MUST-FENCE-1). Waits for the first check, bounded by RedisTimeout.
+func (c *Cache[V]) fenced(ctx context.Context) bool {
+	if c.fence == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.RedisTimeout)
+	defer cancel()
+	return c.store.readable(ctx) != nil
 }
 
 // fillToken is taken before the Redis read or load whose answer may fill L1 (SPEC §10).
@@ -253,11 +289,14 @@ func (c *Cache[V]) raise(key string, version int64) {
 func (c *Cache[V]) announcement(key string, version int64, always bool) announcement {
 	m := message.Message{Type: message.TypeInvalidation, Key: key, Version: version,
 		Origin: c.opts.Origin, Seq: c.seq.Add(1) - 1, TS: wallClockMs()}
-	a := announcement{channel: c.keys.Channel(), payload: c.codec.Encode(m), always: always}
 	if c.sharded {
-		a.channel, a.sharded = c.keys.ShardChannel(key), true
+		// SPUBLISHed after the script, on the key's channel: numbered then.
+		shard := c.keys.ShardChannel(key)
+		return announcement{channel: shard, always: always,
+			publish: func(ctx context.Context) error { return c.bus.publish(ctx, shard, m) }}
 	}
-	return a
+	// Signed here when secrets are set: the script publishes this payload as it is.
+	return announcement{channel: c.keys.Channel(), payload: c.codec.Encode(m), always: always}
 }
 
 // ttlOf is the data TTL of an entry, shortened by jitter (MUST-VER-3).

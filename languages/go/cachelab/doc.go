@@ -9,6 +9,11 @@
 // commit, fills Redis, announces the new version and updates the writer's own L1. Every call
 // that can block takes a context.Context; Redis failing never fails a read or a write.
 //
+// L1 is served only while every announcement is known to arrive: an own heartbeat comes back
+// on every channel, no sender's channel sequence number (cseq, sharded Pub/Sub) skipped one, and,
+// on a single Redis, its run was checked against the namespace's fence after any drop, so that a
+// Redis restored from an older snapshot is emptied of the namespace before it is read.
+//
 //	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	cache, err := cachelab.New[User](cachelab.Options{Redis: rdb, Namespace: "cl", Origin: "api-1"})
 //	…

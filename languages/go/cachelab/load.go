@@ -2,6 +2,7 @@ package cachelab
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 )
@@ -67,7 +68,9 @@ func (c *Cache[V]) flight(ctx context.Context, key string, loader Loader[V], flo
 // lease loads; the others wait for its fill in Redis, bounded by the lease, then load themselves.
 func (c *Cache[V]) loadForCluster(ctx context.Context, key string, loader Loader[V], floor int64) (Read[V], error) {
 	lease := c.opts.LoadLease
-	if lease == 0 {
+	if lease == 0 || c.fenced(ctx) {
+		// Without a lease, or while Redis may hold a restored snapshot: nobody's fill in
+		// Redis could be read, so this instance loads.
 		return c.load(ctx, key, loader)
 	}
 	holder := c.opts.Origin + ":" + strconv.FormatInt(c.leaseSeq.Add(1), 10)
@@ -103,6 +106,9 @@ func (c *Cache[V]) waitForFill(ctx context.Context, key string, floor int64, lea
 		case <-ticker.C:
 		}
 		held, err := c.store.leaseHeld(ctx, key)
+		if errors.Is(err, errFenceCheck) {
+			return Read[V]{}, false // Redis is checked for a restored snapshot: this instance loads
+		}
 		if err != nil {
 			held = true // our own trouble, not the holder's: keep waiting, bounded by the lease
 		}

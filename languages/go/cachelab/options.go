@@ -26,7 +26,9 @@ const (
 // Options configure a Cache. Zero durations and counts take the defaults of SPEC §11.
 type Options struct {
 	// Redis runs every command: a *redis.Client, or a *redis.ClusterClient with Sharded.
-	// Subscriptions use dedicated connections of the same client.
+	// Subscriptions use dedicated connections of the same client. On a single Redis the cache
+	// also checks, at start and after every subscription drop, whether Redis came back from an
+	// older snapshot (MUST-FENCE-1: INFO, then SCAN and UNLINK of the namespace if it did).
 	Redis redis.UniversalClient
 	// PubSub: Global (default) or Sharded.
 	PubSub PubSub

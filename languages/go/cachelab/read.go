@@ -2,6 +2,7 @@ package cachelab
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/cachelab/cachelab/languages/go/cachelab/keys"
@@ -139,7 +140,11 @@ func (c *Cache[V]) readRedis(ctx context.Context, key string) (found, bool) {
 	f, err := c.store.read(ctx, key)
 	if err != nil {
 		c.counter.degradedReads.Add(1)
-		c.reportRedis("READ "+key, err)
+		if errors.Is(err, errFenceCheck) {
+			c.counter.redisSkipped.Add(1) // not Redis's failure: no error to report
+		} else {
+			c.reportRedis("READ "+key, err)
+		}
 		return found{}, false
 	}
 	if f.corrupt {

@@ -17,7 +17,7 @@ type counters struct {
 	malformed, unsigned, forged                                    atomic.Int64
 	trustLost, l1Flushes, stalls, redisErrors, degradedReads       atomic.Int64
 	strictConfirmed, strictRefuted, leaseWaits, leaseTimeouts      atomic.Int64
-	corruptEntries, loadsShed, invalidationsRetried                atomic.Int64
+	corruptEntries, loadsShed, invalidationsRetried, redisSkipped  atomic.Int64
 	announcements, invalidationFailures, subscriberReconnects      atomic.Int64
 
 	propMu      sync.Mutex
@@ -97,7 +97,7 @@ type Stats struct {
 	L2Stale               int64         `json:"l2Stale"`
 	FillsRejected         FillsRejected `json:"fillsRejected"`
 	RedisErrors           int64         `json:"redisErrors"`
-	RedisSkipped          int64         `json:"redisSkipped"` // always 0: no circuit breaker in Go
+	RedisSkipped          int64         `json:"redisSkipped"` // reads that skipped Redis while it was checked for a restored snapshot (no circuit breaker in Go)
 	DegradedReads         int64         `json:"degradedReads"`
 	CorruptEntries        int64         `json:"corruptEntries"`
 	Writes                int64         `json:"writes"`
@@ -155,7 +155,7 @@ func (c *Cache[V]) Stats() Stats {
 		InvalidationsReceived: k.invalidationsReceived.Load(), PublishFailures: k.publishFails.Load(),
 		InvalidationsRetried: k.invalidationsRetried.Load(), Trusted: c.bus.trusted.Load(),
 		TrustLost: k.trustLost.Load(), L1Flushes: k.l1Flushes.Load(), Stalls: k.stalls.Load(),
-		RedisErrors: k.redisErrors.Load(), DegradedReads: k.degradedReads.Load(),
+		RedisErrors: k.redisErrors.Load(), RedisSkipped: k.redisSkipped.Load(), DegradedReads: k.degradedReads.Load(),
 		StrictConfirmed: k.strictConfirmed.Load(), StrictRefuted: k.strictRefuted.Load(),
 		LeaseWaits: k.leaseWaits.Load(), LeaseTimeouts: k.leaseTimeouts.Load(),
 		CorruptEntries: k.corruptEntries.Load(), LoadsShed: k.loadsShed.Load(),

@@ -22,12 +22,13 @@ const (
 	moved   outcome = 1  // the pointer moved forward to this version
 )
 
-// announcement is the message sent with a fill: on a channel, or (sharded) by SPUBLISH after it.
+// announcement is the message sent with a fill: published by the script on the global
+// channel, or (sharded) by publish after it, which numbers it as it is sent (MUST-MSG-8).
 type announcement struct {
 	channel string
-	payload string
-	always  bool // a write ("always"); false: a read's fill ("advanced")
-	sharded bool
+	payload string                          // global: the encoded message the script publishes
+	always  bool                            // a write ("always"); false: a read's fill ("advanced")
+	publish func(ctx context.Context) error // sharded: SPUBLISHes the message; nil: global
 }
 
 // found is what one READ returned for a key.
@@ -44,6 +45,16 @@ type store struct {
 	keys    *keys.Builder
 	scripts *scripts
 	timeout time.Duration
+	fence   *restartFence // nil: no fence (Redis Cluster, sharded Pub/Sub)
+}
+
+// readable waits for the first restart check and fails while a check is due (MUST-FENCE-1):
+// what Redis holds may come from an older snapshot.
+func (s *store) readable(ctx context.Context) error {
+	if s.fence == nil {
+		return nil
+	}
+	return s.fence.usable(ctx)
 }
 
 // bounded gives one Redis call its own deadline (RedisTimeout) within ctx.
@@ -55,6 +66,9 @@ func (s *store) bounded(ctx context.Context) (context.Context, context.CancelFun
 func (s *store) read(ctx context.Context, key string) (found, error) {
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
+	if err := s.readable(ctx); err != nil {
+		return found{}, err
+	}
 	reply, err := run(ctx, s.rdb, s.scripts.read, []string{s.keys.Pointer(key)}, s.keys.DataPrefix(key)).Slice()
 	if errors.Is(err, redis.Nil) {
 		return found{pointer: -1}, nil
@@ -87,7 +101,7 @@ func (s *store) fill(ctx context.Context, key string, version int64, payload []b
 	if a.always {
 		mode = "always"
 	}
-	if a.sharded {
+	if a.publish != nil {
 		channel = "" // the script cannot publish on another slot's channel: the caller does
 	}
 	reply, err := run(ctx, s.rdb, s.scripts.fill,
@@ -101,9 +115,9 @@ func (s *store) fill(ctx context.Context, key string, version int64, payload []b
 		return stale, false, fmt.Errorf("FILL answered %v", reply)
 	}
 	published := reply[1] == 1
-	if published && a.sharded {
+	if published && a.publish != nil {
 		// Fails the write attempt like a failed script: it is retried (MUST-CHAN-2).
-		if err := s.rdb.SPublish(ctx, a.channel, a.payload).Err(); err != nil {
+		if err := a.publish(ctx); err != nil {
 			return outcome(reply[0]), false, err
 		}
 	}
@@ -115,7 +129,7 @@ func (s *store) announce(ctx context.Context, key string, version int64, pointer
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
 	channel := a.channel
-	if a.sharded {
+	if a.publish != nil {
 		channel = ""
 	}
 	reply, err := run(ctx, s.rdb, s.scripts.announce, []string{s.keys.Pointer(key)},
@@ -123,8 +137,8 @@ func (s *store) announce(ctx context.Context, key string, version int64, pointer
 	if err != nil {
 		return stale, err
 	}
-	if outcome(reply) != stale && a.sharded {
-		if err := s.rdb.SPublish(ctx, a.channel, a.payload).Err(); err != nil {
+	if outcome(reply) != stale && a.publish != nil {
+		if err := a.publish(ctx); err != nil {
 			return outcome(reply), err
 		}
 	}
@@ -150,6 +164,9 @@ func (s *store) releaseLease(ctx context.Context, key, holder string) error {
 func (s *store) leaseHeld(ctx context.Context, key string) (bool, error) {
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
+	if err := s.readable(ctx); err != nil {
+		return false, err
+	}
 	n, err := s.rdb.Exists(ctx, s.keys.Lease(key)).Result()
 	return n == 1, err
 }

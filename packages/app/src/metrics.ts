@@ -70,6 +70,11 @@ export function createMetrics(): AppMetrics {
     buckets: DB_BUCKETS,
     registers,
   });
+  // route → method → status → X-Cache tier → the histogram's child of those labels.
+  const requestsBy = new Map<
+    string,
+    Map<string, Map<number, Map<string, { observe(value: number): void }>>>
+  >();
   let apiRequests = 0;
   // Taken once per scrape, so that every family reports the same moment (and stats() is cheap
   // but not free: it summarises the propagation samples).
@@ -83,7 +88,20 @@ export function createMetrics(): AppMetrics {
       queries.observe({ operation, outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
     observeRequest(method, route, status, tier, seconds) {
       if (!OPS_ROUTES.has(route)) apiRequests++;
-      http.observe({ method, route, status: String(status), cache: tier }, seconds);
+      // Each label set's child is made once and found again without building a key: prom-client
+      // hashes a label object (its keys sorted) on every observe, which every L1 hit would pay.
+      const byStatus = requestsBy.get(route)?.get(method) ?? new Map();
+      const byTier = byStatus.get(status) ?? new Map();
+      let child = byTier.get(tier);
+      if (child === undefined) {
+        child = http.labels({ method, route, status: String(status), cache: tier });
+        byTier.set(tier, child);
+        byStatus.set(status, byTier);
+        const byMethod = requestsBy.get(route) ?? new Map();
+        byMethod.set(method, byStatus);
+        requestsBy.set(route, byMethod);
+      }
+      child.observe(seconds);
     },
     apiRequests: () => apiRequests,
     collectFrom(from) {

@@ -4,8 +4,13 @@ import type { UserBody } from './user-view.ts';
 
 /** What answering a user writes besides the status and the per-request headers. */
 export interface UserAnswer {
-  /** The UTF-8 JSON of the user, as `res.json` would send it. */
-  readonly body: Buffer;
+  /**
+   * The JSON of the user, as `res.json` would send it. A string, not bytes: Node writes the
+   * headers and a string body of one `end()` as one chunk, a Buffer body as a second one.
+   */
+  readonly body: string;
+  /** Its length in UTF-8 bytes (`Content-Length` of a HEAD, which sends no body). */
+  readonly bodyBytes: number;
   /** `X-Version`: the version, in decimal. */
   readonly version: string;
   /** `ETag`: `"v<version>"`. */
@@ -22,8 +27,10 @@ const answers = new WeakMap<UserBody, UserAnswer>();
 export function userAnswerOf(user: UserBody): UserAnswer {
   let answer = answers.get(user);
   if (answer === undefined) {
+    const body = JSON.stringify(user);
     answer = {
-      body: Buffer.from(JSON.stringify(user)),
+      body,
+      bodyBytes: Buffer.byteLength(body),
       version: String(user.version),
       etag: etagOf(user.version),
     };
@@ -46,6 +53,6 @@ export function sendUserAnswer(res: Response, answer: UserAnswer, notModified: b
   }
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   // Node adds `Content-Length` itself when end() gets the whole body, except for HEAD (no body).
-  if (res.req.method === 'HEAD') res.setHeader('Content-Length', answer.body.length);
+  if (res.req.method === 'HEAD') res.setHeader('Content-Length', answer.bodyBytes);
   res.end(answer.body);
 }

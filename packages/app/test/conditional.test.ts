@@ -78,12 +78,13 @@ describe('user answers (pure)', () => {
       updatedAt: 'x',
     };
     const answer = userAnswerOf(user);
-    expect(answer.body.toString('utf8')).toBe(JSON.stringify(user));
+    expect(answer.body).toBe(JSON.stringify(user));
+    expect(answer.bodyBytes).toBe(Buffer.byteLength(JSON.stringify(user)));
     expect(answer).toMatchObject({ version: '7', etag: '"v7"' });
     expect(userAnswerOf(user)).toBe(answer);
     // Another object (a new version in L1) gets its own answer.
     const next = userAnswerOf({ ...user, name: 'Bea', version: 8 });
-    expect(next.body.toString()).toContain('Bea');
+    expect(next.body).toContain('Bea');
     expect(next.etag).toBe('"v8"');
   });
 });

@@ -81,6 +81,11 @@ func (b *Builder) ShardChannel(key string) string { return b.shards[ShardOfSlot(
 // Pattern matches every Redis key of the namespace in SCAN … MATCH, e.g. cl:{*.
 func (b *Builder) Pattern() string { return b.ns + ":{*" }
 
+// Fence is the namespace's record of the Redis run it was last checked on, e.g. cl:fence
+// (outside Pattern, so that deleting the namespace keeps it): another run's means Redis
+// restarted, perhaps from an older snapshot (MUST-FENCE-1).
+func (b *Builder) Fence() string { return b.ns + ":fence" }
+
 // ShardOfSlot is the shard (0-15) whose channel announces the keys of slot.
 func ShardOfSlot(slot int) int { return slot * ChannelShards / Slots }
 

@@ -23,7 +23,7 @@ const (
 	TypeClear Type = "clr"
 )
 
-// MaxSafeInteger is the largest version and seq a message may carry (2^53−1, MUST-MSG-4).
+// MaxSafeInteger is the largest version, seq and cseq a message may carry (2^53−1, MUST-MSG-4).
 const MaxSafeInteger = 1<<53 - 1
 
 // MaxLength is the longest unsigned message, in UTF-16 code units (MUST-MSG-3).
@@ -41,6 +41,11 @@ type Message struct {
 	Origin  string
 	Seq     int64
 	TS      float64 // the sender's wall clock, ms since the epoch, fractions allowed
+	// Cseq, with sharded Pub/Sub only (HasCseq), is how many messages the sender published on
+	// the channel this one travels on before it (MUST-MSG-8): a receiver that sees it skip a
+	// number lost a message there.
+	Cseq    int64
+	HasCseq bool
 }
 
 // Reason says why a received message was dropped.
@@ -75,6 +80,10 @@ func (m Message) MarshalJSON() ([]byte, error) {
 	b.WriteString(strconv.FormatInt(m.Seq, 10))
 	b.WriteString(`,"ts":`)
 	b.WriteString(formatNumber(m.TS))
+	if m.HasCseq {
+		b.WriteString(`,"cseq":`)
+		b.WriteString(strconv.FormatInt(m.Cseq, 10))
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -119,6 +128,12 @@ func Decode(raw string) (Message, bool) {
 		return Message{}, false
 	}
 	m.Origin, m.Seq, m.TS = origin, seq, ts
+	if _, present := fields["cseq"]; present {
+		// Optional, but when present a count like seq: null, a string or a fraction is malformed.
+		if m.Cseq, m.HasCseq = countField(fields, "cseq"); !m.HasCseq {
+			return Message{}, false
+		}
+	}
 	switch Type(typ) {
 	case TypeHeartbeat, TypeClear:
 		m.Type = Type(typ)

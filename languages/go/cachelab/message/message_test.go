@@ -71,6 +71,9 @@ func TestDecodeVectors(t *testing.T) {
 			if m.Type == TypeInvalidation {
 				got["key"], got["version"] = m.Key, float64(m.Version)
 			}
+			if m.HasCseq {
+				got["cseq"] = float64(m.Cseq)
+			}
 			gotJSON, _ := json.Marshal(got)
 			wantJSON, _ := json.Marshal(want.Message)
 			if string(gotJSON) != string(wantJSON) {
@@ -91,6 +94,10 @@ func TestEncodeWritesNodesBytes(t *testing.T) {
 			`{"type":"hb","origin":"app-1","seq":41,"ts":1765065600123}`},
 		{Message{Type: TypeClear, Origin: "app-1", Seq: 13, TS: 1765065600123.25},
 			`{"type":"clr","origin":"app-1","seq":13,"ts":1765065600123.25}`},
+		{Message{Type: TypeInvalidation, Key: "user:42", Version: 7, Origin: "app-1", Seq: 12, TS: 1765065600123.25, Cseq: 40, HasCseq: true},
+			`{"type":"inv","key":"user:42","version":7,"origin":"app-1","seq":12,"ts":1765065600123.25,"cseq":40}`},
+		{Message{Type: TypeHeartbeat, Origin: "app-1", Seq: 41, TS: 1765065600123, HasCseq: true},
+			`{"type":"hb","origin":"app-1","seq":41,"ts":1765065600123,"cseq":0}`},
 		{Message{Type: TypeInvalidation, Key: `a"b\c<&>é`, Version: 1, Origin: "o", Seq: 0, TS: 0.5},
 			`{"type":"inv","key":"a\"b\\c<&>é","version":1,"origin":"o","seq":0,"ts":0.5}`},
 	}
@@ -102,6 +109,36 @@ func TestEncodeWritesNodesBytes(t *testing.T) {
 		}
 		if back, _, ok := codec.Decode(got); !ok || back != tt.m {
 			t.Errorf("round trip: %+v, %v", back, ok)
+		}
+	}
+}
+
+// cseq is optional; when present it follows seq's number rules (MUST-MSG-8, MUST-MSG-4).
+func TestDecodeCseq(t *testing.T) {
+	const head = `{"type":"hb","origin":"app-1","seq":1,"ts":1`
+	tests := []struct {
+		raw     string
+		ok      bool
+		cseq    int64
+		present bool
+	}{
+		{head + `}`, true, 0, false},
+		{head + `,"cseq":0}`, true, 0, true},
+		{head + `,"cseq":40}`, true, 40, true},
+		{head + `,"cseq":4e1}`, true, 40, true},
+		{head + `,"cseq":9007199254740991}`, true, MaxSafeInteger, true},
+		{head + `,"cseq":9007199254740992}`, false, 0, false},
+		{head + `,"cseq":-1}`, false, 0, false},
+		{head + `,"cseq":1.5}`, false, 0, false},
+		{head + `,"cseq":"1"}`, false, 0, false},
+		{head + `,"cseq":null}`, false, 0, false},
+		{head + `,"cseq":true}`, false, 0, false},
+	}
+	for _, tt := range tests {
+		m, ok := Decode(tt.raw)
+		if ok != tt.ok || m.HasCseq != tt.present || m.Cseq != tt.cseq {
+			t.Errorf("Decode(%s) = cseq %d (present %v), %v; want %d (%v), %v",
+				tt.raw, m.Cseq, m.HasCseq, ok, tt.cseq, tt.present, tt.ok)
 		}
 	}
 }
