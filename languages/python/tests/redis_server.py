@@ -64,6 +64,8 @@ class RedisServer:
     port: int
     process: subprocess.Popen[bytes]
     directory: str
+    #: Whether stop() removes ``directory`` (not when the test gave it).
+    owns_directory: bool = True
 
     @property
     def url(self) -> str:
@@ -79,14 +81,18 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self.owns_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_redis(port: int | None = None, *extra: str) -> RedisServer:
-    """Starts redis-server with nothing persisted and waits until it answers PING."""
+def start_redis(port: int | None = None, *extra: str, directory: str | None = None) -> RedisServer:
+    """Starts redis-server with nothing persisted by itself and waits until it answers PING.
+    With ``directory`` it runs there (and loads the ``dump.rdb`` a ``SAVE`` left there), and
+    stop() leaves the directory."""
+    given = directory
     for _ in range(5):
         chosen = port or (free_port(CLUSTER_PORTS, bus=True) if extra else free_port())
-        directory = tempfile.mkdtemp(prefix="cachelab-redis-")
+        directory = given or tempfile.mkdtemp(prefix="cachelab-redis-")
         process = subprocess.Popen(
             [
                 REDIS_SERVER,
@@ -104,7 +110,7 @@ def start_redis(port: int | None = None, *extra: str) -> RedisServer:
             ],
             stdout=subprocess.DEVNULL,
         )
-        server = RedisServer(chosen, process, directory)
+        server = RedisServer(chosen, process, directory, owns_directory=given is None)
         try:
             wait_for(lambda s=server: s.process.poll() is not None or s.client().ping(), 10)
         except TimeoutError:

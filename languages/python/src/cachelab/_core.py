@@ -14,6 +14,7 @@ from typing import Any, Generic, Literal
 from cachelab.bus import BusState, monotonic_ms
 from cachelab.codec import encode_value, loads, parse_version
 from cachelab.errors import CachelabError, CorruptEntryError
+from cachelab.fence import RestartFence
 from cachelab.keys import Keys
 from cachelab.local import HighWaterMarks, L1Store, jitter_ttl
 from cachelab.messages import Clear, Invalidation, MessageCodec, RejectReason, wall_clock_ms
@@ -45,6 +46,7 @@ class Counters:
     strict_confirmed: int = 0
     strict_refuted: int = 0
     redis_errors: int = 0
+    redis_skipped: int = 0
     degraded_reads: int = 0
     corrupt_entries: int = 0
     loads_shed: int = 0
@@ -71,9 +73,12 @@ class FillToken:
 
 @dataclass(frozen=True, slots=True)
 class Announcement:
-    """The invalidation sent with a fill; ``sharded``: SPUBLISHed after the script."""
+    """The invalidation sent with a fill. Global: ``payload`` is published by the script.
+    ``sharded``: ``payload`` is empty, and ``message`` is SPUBLISHed after the script, encoded
+    (and numbered) as it is sent."""
 
     channel: str
+    message: Invalidation
     payload: str
     when: Literal["always", "advanced"]
     sharded: bool
@@ -95,7 +100,7 @@ def random_origin() -> str:
 class VersionedCore(Generic[V]):
     """One instance's L1, marks, bus trust and counters, under one lock."""
 
-    def __init__(self, options: CacheOptions) -> None:
+    def __init__(self, options: CacheOptions, *, restart_fence: bool = False) -> None:
         self.options = options
         self.keys = Keys(options.namespace)
         self.origin = options.origin or random_origin()
@@ -106,6 +111,8 @@ class VersionedCore(Generic[V]):
         self.sharded = options.pubsub == "sharded"
         # Signatures cover the namespace's channel name, whichever channel a message travels on.
         self.codec = MessageCodec(self.keys.channel, tuple(options.signing_secrets))
+        #: The snapshot fence (SPEC §12a): on a single Redis, ``restart_fence``.
+        self.fence = RestartFence(enabled=restart_fence)
         self.bus = BusState(
             lock=self.lock,
             channels=self.keys.shard_channels if self.sharded else (self.keys.channel,),
@@ -119,6 +126,10 @@ class VersionedCore(Generic[V]):
             on_trust_change=self.on_trust_change,
             on_rejected=self.on_rejected,
             on_stall=self.on_stall,
+            # Any drop may be Redis restarting, perhaps from an older snapshot: check first.
+            on_lost=self.fence.suspect,
+            # Trusted again only once the check has run: a trusted instance reads Redis at once.
+            may_trust=lambda: self.fence.ready,
         )
         self._seq = 0
         #: Clears of the namespace heard (SPEC §5.8): a fill whose token is older is void.
@@ -180,6 +191,16 @@ class VersionedCore(Generic[V]):
             self.options.on_error(error)
 
     # --- the read path's pure steps ----------------------------------------------------------
+
+    def may_read_redis(self) -> bool:
+        """False (counted as a skipped Redis call and a degraded read) while a possible restart
+        of Redis is unchecked: the read goes to the loader, as if Redis had failed."""
+        if self.fence.ready:
+            return True
+        with self.lock:
+            self.counters.redis_skipped += 1
+            self.counters.degraded_reads += 1
+        return False
 
     def fill_token(self) -> FillToken:
         with self.lock:
@@ -272,11 +293,11 @@ class VersionedCore(Generic[V]):
             seq = self._seq
             self._seq += 1
         message = Invalidation(key, version, self.origin, seq, wall_clock_ms())
-        # Signed here when a secret is set: the FILL script publishes this payload as it is.
-        payload = self.codec.encode(message)
         if self.sharded:
-            return Announcement(self.keys.shard_channel(key), payload, when, True)
-        return Announcement(self.keys.channel, payload, when, False)
+            # SPUBLISHed after the script, on the key's channel: numbered then (MUST-MSG-8).
+            return Announcement(self.keys.shard_channel(key), message, "", when, True)
+        # Signed here when a secret is set: the FILL script publishes this payload as it is.
+        return Announcement(self.keys.channel, message, self.codec.encode(message), when, False)
 
     def fill_args(
         self, key: str, entry: Loaded[V], announcement: Announcement

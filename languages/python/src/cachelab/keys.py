@@ -132,6 +132,12 @@ class Keys:
         return self.shard_channels[shard_of_slot(key_slot(check_key(key)))]
 
     @property
+    def fence(self) -> str:
+        """The snapshot fence, e.g. ``cl:fence``: the ``run_id`` of the Redis an instance last
+        checked (outside :attr:`pattern`, so that deleting the namespace keeps it)."""
+        return f"{self.namespace}:fence"
+
+    @property
     def pattern(self) -> str:
         """A SCAN pattern of every key of this namespace, e.g. ``cl:{*``."""
         return f"{self.namespace}:{{*"

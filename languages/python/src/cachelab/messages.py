@@ -33,6 +33,8 @@ class Invalidation:
     origin: str
     seq: int
     ts: float
+    #: Sharded Pub/Sub: the sender's channel sequence number (see :class:`Heartbeat`).
+    cseq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,10 @@ class Heartbeat:
     origin: str
     seq: int
     ts: float
+    #: Sharded Pub/Sub only (SPEC MUST-MSG-8): how many messages (announcements, clears and
+    #: heartbeats) the sender published on this channel before this one since it started; a
+    #: receiver that sees it skip a number lost a message there. None with global Pub/Sub.
+    cseq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,8 @@ class Clear:
     origin: str
     seq: int
     ts: float
+    #: Sharded Pub/Sub: the sender's channel sequence number (see :class:`Heartbeat`).
+    cseq: int | None = None
 
 
 Message = Invalidation | Heartbeat | Clear
@@ -62,21 +70,23 @@ def wall_clock_ms() -> float:
     return time.time_ns() / 1e6
 
 
+def to_fields(message: Message) -> dict[str, object]:
+    """The message's fields as ``messages.ts`` writes them, in its order (``cseq`` last, and
+    only when set)."""
+    fields: dict[str, object]
+    if isinstance(message, Invalidation):
+        fields = {"type": "inv", "key": message.key, "version": message.version}
+    else:
+        fields = {"type": "clr" if isinstance(message, Clear) else "hb"}
+    fields |= {"origin": message.origin, "seq": message.seq, "ts": message.ts}
+    if message.cseq is not None:
+        fields["cseq"] = message.cseq
+    return fields
+
+
 def to_json(message: Message) -> str:
     """The message's JSON, with the fields of ``messages.ts``."""
-    if isinstance(message, Invalidation):
-        return dumps(
-            {
-                "type": "inv",
-                "key": message.key,
-                "version": message.version,
-                "origin": message.origin,
-                "seq": message.seq,
-                "ts": message.ts,
-            }
-        )
-    kind = "clr" if isinstance(message, Clear) else "hb"
-    return dumps({"type": kind, "origin": message.origin, "seq": message.seq, "ts": message.ts})
+    return dumps(to_fields(message))
 
 
 def parse_message(raw: str) -> Message | None:
@@ -95,15 +105,21 @@ def parse_message(raw: str) -> Message | None:
     if not is_count(seq) or not is_finite_number(ts):
         return None
     assert isinstance(seq, (int, float)) and isinstance(ts, (int, float))
+    # Optional, but when present a count like seq: null, a string or a fraction is malformed.
+    cseq = m.get("cseq")
+    if "cseq" in m and not is_count(cseq):
+        return None
+    assert cseq is None or isinstance(cseq, (int, float))
+    channel_seq = None if cseq is None else int(cseq)
     if m.get("type") == "hb":
-        return Heartbeat(origin, int(seq), float(ts))
+        return Heartbeat(origin, int(seq), float(ts), channel_seq)
     if m.get("type") == "clr":
-        return Clear(origin, int(seq), float(ts))
+        return Clear(origin, int(seq), float(ts), channel_seq)
     key, version = m.get("key"), m.get("version")
     if m.get("type") != "inv" or not is_valid_key(key) or not is_count(version):
         return None
     assert isinstance(key, str) and isinstance(version, (int, float))
-    return Invalidation(key, int(version), origin, int(seq), float(ts))
+    return Invalidation(key, int(version), origin, int(seq), float(ts), channel_seq)
 
 
 class Signer:

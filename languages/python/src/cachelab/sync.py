@@ -6,6 +6,7 @@ import threading
 from typing import Any, Generic
 
 import redis
+from redis.exceptions import NoPermissionError
 
 from cachelab._core import Announcement, FillOutcome, VersionedCore, VersionedRead
 from cachelab.cluster import (
@@ -18,7 +19,9 @@ from cachelab.cluster import (
 )
 from cachelab.codec import at_least, check_entry, check_min_version
 from cachelab.errors import InvalidationFailedError, RedisFailedError
+from cachelab.fence import FENCE_REFUSED, check_fence
 from cachelab.keys import check_key
+from cachelab.messages import Message
 from cachelab.options import CacheOptions
 from cachelab.scripts import script_text
 from cachelab.single_flight import SingleFlight
@@ -42,7 +45,14 @@ class Cache(Generic[V]):
     ) -> None:
         self.options = options or CacheOptions()
         self._redis = client
-        self._core: VersionedCore[V] = VersionedCore(self.options)
+        sharded = self.options.pubsub == "sharded"
+        # The snapshot fence on a single Redis only (a cluster's nodes restart one by one).
+        self._core: VersionedCore[V] = VersionedCore(
+            self.options,
+            restart_fence=not sharded and not isinstance(client, redis.RedisCluster),
+        )
+        # One lock per channel around numbering and sending (see _publish).
+        self._send_locks = {channel: threading.Lock() for channel in self._core.bus.channels}
         self._flights: SingleFlight[Loaded[V]] = SingleFlight(
             self.options.max_concurrent_loads, self._shed
         )
@@ -125,6 +135,8 @@ class Cache(Generic[V]):
         return self._core.from_redis(key, found, floor, token) or False
 
     def _read_redis(self, key: str) -> VersionedRead[V] | None:
+        if not self._core.may_read_redis():
+            return None
         try:
             reply = self._read(
                 keys=[self._core.keys.pointer(key)], args=[self._core.keys.data_prefix(key)]
@@ -170,7 +182,7 @@ class Cache(Generic[V]):
         outcome, published = self._core.parse_fill(self._fill(keys=keys, args=args))
         if published and announcement.sharded:
             # A script may only publish on its keys' slot; the shard channel is in another.
-            self._redis.spublish(announcement.channel, announcement.payload)
+            self._publish(announcement.channel, announcement.message)
         return outcome, published
 
     # --- writes ------------------------------------------------------------------------------
@@ -257,7 +269,7 @@ class Cache(Generic[V]):
             )
             outcome = core.parse_outcome(reply)
             if outcome != "stale" and announcement.sharded:
-                self._redis.spublish(announcement.channel, announcement.payload)
+                self._publish(announcement.channel, announcement.message)
         except REDIS_FAILURES as error:
             core.counters.publish_failures += 1
             self._redis_failed(error)
@@ -347,25 +359,52 @@ class Cache(Generic[V]):
             self._beat_now.clear()
             if self._closed.is_set():
                 return
-            payload = self._core.bus.heartbeat()
+            if self._core.fence.due:
+                self._check_fence()
+            message = self._core.bus.heartbeat()
             try:
                 for channel in self._core.bus.channels:
-                    if self._core.sharded:
-                        self._redis.spublish(channel, payload)
-                    else:
-                        self._redis.publish(channel, payload)
+                    self._publish(channel, message)
             except REDIS_FAILURES as error:
                 # A lost heartbeat is what the timeout check catches.
                 self._redis_failed(error)
             if self._pending:
                 self._retry_pending()
 
+    def _publish(self, channel: str, message: Message) -> None:
+        """Publishes ``message`` on ``channel``; sharded: SPUBLISHed with the channel's next
+        ``cseq``. Numbered and sent under the channel's lock: two threads' SPUBLISHes go on two
+        pooled connections and could reach Redis in the other order, which every receiver
+        would take for a lost message."""
+        if not self._core.sharded:
+            self._redis.publish(channel, self._core.bus.encode_for(channel, message))
+            return
+        with self._send_locks[channel]:
+            self._redis.spublish(channel, self._core.bus.encode_for(channel, message))
+
+    def _check_fence(self) -> None:
+        """The snapshot fence's check (SPEC §12a), run by the heartbeat thread whenever due, and
+        again at once if the subscription dropped while it ran."""
+        assert isinstance(self._redis, redis.Redis)
+        fence = self._core.fence
+        while fence.due and not self._closed.is_set():
+            try:
+                check_fence(fence, self._redis, self._core.keys)
+            except NoPermissionError as error:
+                if fence.unavailable():
+                    self._redis_failed(error, FENCE_REFUSED)
+            except REDIS_FAILURES as error:
+                # Retried at the next heartbeat; reads skip Redis until then.
+                fence.failed()
+                self._redis_failed(error)
+                return
+
     # --- the rest ----------------------------------------------------------------------------
 
-    def _redis_failed(self, error: BaseException) -> None:
+    def _redis_failed(self, error: BaseException, what: str = "redis") -> None:
         with self._core.lock:
             self._core.counters.redis_errors += 1
-        failure = RedisFailedError(f"redis: {error}")
+        failure = RedisFailedError(f"{what}: {error}")
         failure.__cause__ = error
         self._core.report(failure)
 

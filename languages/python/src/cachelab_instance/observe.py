@@ -15,7 +15,6 @@ from prometheus_client.registry import Collector
 
 # Counters Node's cache has and this one does not (its load lease, stale-if-error, early refresh).
 _ABSENT = (
-    "redisSkipped",
     "leaseWaits",
     "leaseTimeouts",
     "staleServed",

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode
 
@@ -29,36 +28,6 @@ def one_key_per_shard() -> list[str]:
         if len(keys) == 16:
             return [keys[shard] for shard in range(16)]
     raise AssertionError
-
-
-@pytest.fixture
-def cluster_namespace() -> str:
-    return f"c{next(_namespaces)}"
-
-
-@pytest.fixture
-def cluster_cache(
-    redis_cluster: RedisClusterServers, cluster_namespace: str
-) -> Iterator[Callable[..., Cache[Any]]]:
-    """Builds trusted sync caches on the cluster, sharded Pub/Sub; closes them after the test."""
-    caches: list[Cache[Any]] = []
-
-    def build(**options: Any) -> Cache[Any]:
-        options = {
-            "namespace": cluster_namespace,
-            "pubsub": "sharded",
-            "heartbeat_interval_ms": 50,
-            "heartbeat_timeout_ms": 500,
-            **options,
-        }
-        cache: Cache[Any] = Cache(redis_cluster.client(), CacheOptions(**options))
-        caches.append(cache)
-        assert cache.wait_until_trusted(5)
-        return cache
-
-    yield build
-    for cache in caches:
-        cache.close()
 
 
 def test_a_write_on_one_instance_reaches_the_other_on_every_shard(

@@ -17,8 +17,9 @@ import redis
 from cachelab import InvalidKeyError, Keys
 from cachelab.codec import parse_version
 from cachelab.keys import is_valid_key, is_valid_namespace, key_slot, shard_of_slot
-from cachelab.messages import Clear, Heartbeat, Invalidation, MessageCodec, Signer
+from cachelab.messages import Clear, Heartbeat, Invalidation, MessageCodec, Signer, to_fields
 from cachelab.scripts import SCRIPT_NAMES, script_text
+from cachelab.sequences import SenderSequences
 from redis_server import RedisServer, wait_for
 
 _namespaces = itertools.count()
@@ -70,17 +71,8 @@ def test_signing(case: dict[str, Any]) -> None:
 
 
 def as_json(message: Invalidation | Heartbeat | Clear) -> dict[str, Any]:
-    if isinstance(message, (Heartbeat, Clear)):
-        kind = "hb" if isinstance(message, Heartbeat) else "clr"
-        return {"type": kind, "origin": message.origin, "seq": message.seq, "ts": message.ts}
-    return {
-        "type": "inv",
-        "key": message.key,
-        "version": message.version,
-        "origin": message.origin,
-        "seq": message.seq,
-        "ts": message.ts,
-    }
+    """The decoded message as the vectors write it (``cseq`` only when the message had one)."""
+    return to_fields(message)
 
 
 @pytest.mark.parametrize("case", cases("messages", "decode"))
@@ -92,6 +84,22 @@ def test_decoding(case: dict[str, Any]) -> None:
         assert as_json(decoded) == expected["message"]
     else:
         assert decoded == expected["reason"]
+
+
+@pytest.mark.parametrize("case", cases("cseq", "sequences"))
+def test_sender_sequences(case: dict[str, Any]) -> None:
+    senders = SenderSequences()
+    gaps = [not senders.follows(m["origin"], m["cseq"]) for m in case["input"]["messages"]]
+    assert gaps == case["expected"]["gaps"]
+
+
+def test_sender_sequences_forget_the_least_recently_heard_past_their_bound() -> None:
+    senders = SenderSequences(max_senders=2)
+    assert senders.follows("a", 0) and senders.follows("b", 0) and senders.follows("a", 1)
+    assert senders.follows("c", 0)  # b forgotten, the least recently heard
+    assert len(senders) == 2
+    assert senders.follows("a", 2)
+    assert not senders.follows("b", 1)  # heard anew, above 0: a gap
 
 
 @pytest.mark.parametrize("case", cases("versions", "pointer"))

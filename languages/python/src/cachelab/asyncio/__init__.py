@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoPermissionError
 
 from cachelab._core import Announcement, FillOutcome, VersionedCore, VersionedRead
 from cachelab.asyncio._cluster import AsyncClusterSubscriber, aclose_pubsub, refresh_slots
 from cachelab.cluster import REDIS_FAILURES, check_message
 from cachelab.codec import at_least, check_entry, check_min_version
 from cachelab.errors import InvalidationFailedError, RedisFailedError
+from cachelab.fence import FENCE_REFUSED, acheck_fence
 from cachelab.keys import check_key
+from cachelab.messages import Message
 from cachelab.options import CacheOptions
 from cachelab.scripts import script_text
 from cachelab.single_flight import AsyncSingleFlight
@@ -41,7 +44,14 @@ class Cache(Generic[V]):
     ) -> None:
         self.options = options or CacheOptions()
         self._redis = client
-        self._core: VersionedCore[V] = VersionedCore(self.options)
+        sharded = self.options.pubsub == "sharded"
+        # The snapshot fence on a single Redis only (a cluster's nodes restart one by one).
+        self._core: VersionedCore[V] = VersionedCore(
+            self.options,
+            restart_fence=not sharded and not isinstance(client, aioredis.RedisCluster),
+        )
+        # One lock per channel around numbering and sending (see _publish).
+        self._send_locks = {channel: asyncio.Lock() for channel in self._core.bus.channels}
         self._flights: AsyncSingleFlight[Loaded[V]] = AsyncSingleFlight(
             self.options.max_concurrent_loads, self._shed
         )
@@ -136,6 +146,8 @@ class Cache(Generic[V]):
 
     async def _read_redis(self, key: str) -> VersionedRead[V] | None:
         keys = self._core.keys
+        if not self._core.may_read_redis():
+            return None
         try:
             reply = await self._call(
                 self._read(keys=[keys.pointer(key)], args=[keys.data_prefix(key)])
@@ -176,7 +188,7 @@ class Cache(Generic[V]):
         reply = await self._call(self._fill(keys=keys, args=args))
         outcome, published = self._core.parse_fill(reply)
         if published and announcement.sharded:
-            await self._call(self._redis.spublish(announcement.channel, announcement.payload))
+            await self._publish(announcement.channel, announcement.message)
         return outcome, published
 
     # --- writes ------------------------------------------------------------------------------
@@ -250,7 +262,7 @@ class Cache(Generic[V]):
                 await self._call(self._announce(keys=[core.keys.pointer(key)], args=args))
             )
             if outcome != "stale" and announcement.sharded:
-                await self._call(self._redis.spublish(announcement.channel, announcement.payload))
+                await self._publish(announcement.channel, announcement.message)
         except _FAILURES as error:
             core.counters.publish_failures += 1
             self._redis_failed(error)
@@ -340,24 +352,52 @@ class Cache(Generic[V]):
             self._beat_now.clear()
             if self._closed.is_set():
                 return
-            payload = self._core.bus.heartbeat()
-            publish: Callable[[str, str], Awaitable[Any]] = (
-                self._redis.spublish if self._core.sharded else self._redis.publish
-            )
+            if self._core.fence.due:
+                await self._check_fence()
+            message = self._core.bus.heartbeat()
             try:
-                await asyncio.gather(
-                    *(self._call(publish(ch, payload)) for ch in self._core.bus.channels)
-                )
+                channels = self._core.bus.channels
+                await asyncio.gather(*(self._publish(channel, message) for channel in channels))
             except _FAILURES as error:
                 self._redis_failed(error)
             if self._pending:
                 await self._retry_pending()
 
+    async def _publish(self, channel: str, message: Message) -> None:
+        """Publishes ``message`` on ``channel``; sharded: SPUBLISHed with the channel's next
+        ``cseq``. Numbered and sent under the channel's lock: two tasks' SPUBLISHes may go on
+        two pooled connections and reach Redis in the other order, which every receiver would
+        take for a lost message."""
+        if not self._core.sharded:
+            encoded = self._core.bus.encode_for(channel, message)
+            await self._call(self._redis.publish(channel, encoded))
+            return
+        async with self._send_locks[channel]:
+            encoded = self._core.bus.encode_for(channel, message)
+            await self._call(self._redis.spublish(channel, encoded))
+
+    async def _check_fence(self) -> None:
+        """The snapshot fence's check (SPEC §12a), run by the heartbeat task whenever due, and
+        again at once if the subscription dropped while it ran."""
+        assert isinstance(self._redis, aioredis.Redis)
+        fence = self._core.fence
+        while fence.due and not self._closed.is_set():
+            try:
+                await acheck_fence(fence, self._redis, self._core.keys, self._call)
+            except NoPermissionError as error:
+                if fence.unavailable():
+                    self._redis_failed(error, FENCE_REFUSED)
+            except _FAILURES as error:
+                # Retried at the next heartbeat; reads skip Redis until then.
+                fence.failed()
+                self._redis_failed(error)
+                return
+
     # --- the rest ----------------------------------------------------------------------------
 
-    def _redis_failed(self, error: BaseException) -> None:
+    def _redis_failed(self, error: BaseException, what: str = "redis") -> None:
         self._core.counters.redis_errors += 1
-        failure = RedisFailedError(f"redis: {error!r}")
+        failure = RedisFailedError(f"{what}: {error!r}")
         failure.__cause__ = error
         self._core.report(failure)
 
