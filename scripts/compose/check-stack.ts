@@ -156,15 +156,15 @@ try {
   // 6. Redis stopped: every instance degraded (still serving); started: ready again by itself.
   const stoppedAt = Date.now();
   await compose(['stop', 'redis'], 60_000);
-  await untilEvery('degraded', 30_000);
+  const degradedEach = await untilEvery('degraded', 30_000, stoppedAt);
   const degradedMs = Date.now() - stoppedAt;
   const startedAt = Date.now();
   await compose(['start', 'redis'], 60_000);
-  await untilEvery('ready', 60_000);
+  const readyEach = await untilEvery('ready', 60_000, startedAt);
   const recoveredMs = Date.now() - startedAt;
   const after = await writeAndConverge(urls, 'compose-after-restart');
   measure(
-    `Redis stop → /readyz degraded in ${seconds(degradedMs)}, start → ready in ${seconds(recoveredMs)}, then a write converged in ${fmtMs(Math.max(...after.convergenceMs))}`,
+    `Redis stop → /readyz degraded in ${seconds(degradedMs)} (${degradedEach}), start → ready in ${seconds(recoveredMs)} (${readyEach}), then a write converged in ${fmtMs(Math.max(...after.convergenceMs))}`,
   );
 
   // 7. Down, and nothing of the project left.
@@ -179,11 +179,19 @@ try {
   process.exit(1);
 }
 
-async function untilEvery(status: ReadyStatus, timeoutMs: number): Promise<void> {
+/** Polls every /readyz until all say `status` at once; when each first did, ms after `since`. */
+async function untilEvery(status: ReadyStatus, timeoutMs: number, since = Date.now()) {
+  const first = new Map<string, number>();
   await until(`every /readyz to say ${status}`, timeoutMs, async () => {
-    const statuses = await Promise.all(urls.map((url) => readyStatus(url)));
+    const statuses = await Promise.all(instances.map((each) => readyStatus(each.url)));
+    statuses.forEach((s, i) => {
+      const name = instances[i]?.name;
+      if (s === status && name !== undefined && !first.has(name))
+        first.set(name, Date.now() - since);
+    });
     return statuses.every((s) => s === status) ? true : undefined;
   });
+  return [...first].map(([name, ms]) => `${name} ${seconds(ms)}`).join(', ');
 }
 
 async function printDiagnostics(): Promise<void> {
