@@ -8,14 +8,13 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode
 
 import cachelab.asyncio as cl_async
-from cachelab import Cache, CacheOptions, Loaded
+from cachelab import Cache, Loaded
 from cachelab.codec import encode_value
 from cachelab.keys import Keys, key_slot, shard_of_slot
 from cachelab.scripts import script_text
@@ -92,30 +91,19 @@ def test_every_message_a_cache_sends_on_a_shard_channel_is_numbered_from_0_in_or
 
 
 def test_an_asyncio_cache_numbers_its_messages_in_order_too(
-    redis_cluster: RedisClusterServers, cluster_namespace: str
+    redis_cluster: RedisClusterServers,
+    cluster_namespace: str,
+    async_cluster_cache: Callable[[], AbstractAsyncContextManager[cl_async.Cache[Any]]],
 ) -> None:
     keys = keys_of_shard(5, 8)
     listener = ChannelListener(redis_cluster.client(), Keys(cluster_namespace).shard_channels[5])
     source = Source()
 
     async def scenario() -> None:
-        client = aioredis.RedisCluster(
-            startup_nodes=[ClusterNode("127.0.0.1", port) for port in redis_cluster.ports],
-            decode_responses=True,
-        )
-        options = CacheOptions(
-            namespace=cluster_namespace,
-            pubsub="sharded",
-            origin="async",
-            heartbeat_interval_ms=50,
-            heartbeat_timeout_ms=500,
-        )
-        async with cl_async.Cache[Any](client, options) as cache:
-            assert await cache.wait_until_trusted(5)
+        async with async_cluster_cache() as cache:
             for _ in range(5):
                 await asyncio.gather(*(cache.set(key, source.write(key, "v")) for key in keys))
             assert cache.stats()["trust_lost"] == 0
-        await client.aclose()
 
     try:
         asyncio.run(scenario())

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode
-
 import cachelab.asyncio as cl_async
-from cachelab import Cache, CacheOptions, Loaded
+from cachelab import Cache, Loaded
 from cachelab.keys import key_slot, shard_of_slot
 from fakes import Source
 from redis_server import RedisClusterServers, wait_for
@@ -86,7 +84,7 @@ def test_scripts_flushed_on_every_node_are_loaded_again_where_the_key_lives(
 def test_an_asyncio_cache_on_the_cluster_is_coherent_with_a_sync_one_and_survives_a_kill(
     cluster_cache: Callable[..., Cache[Any]],
     redis_cluster: RedisClusterServers,
-    cluster_namespace: str,
+    async_cluster_cache: Callable[[], AbstractAsyncContextManager[cl_async.Cache[Any]]],
 ) -> None:
     source = Source()
     keys = one_key_per_shard()
@@ -102,19 +100,7 @@ def test_an_asyncio_cache_on_the_cluster_is_coherent_with_a_sync_one_and_survive
             await asyncio.sleep(0.01)
 
     async def scenario() -> None:
-        client = aioredis.RedisCluster(
-            startup_nodes=[ClusterNode("127.0.0.1", port) for port in redis_cluster.ports],
-            decode_responses=True,
-        )
-        options = CacheOptions(
-            namespace=cluster_namespace,
-            pubsub="sharded",
-            origin="async",
-            heartbeat_interval_ms=50,
-            heartbeat_timeout_ms=500,
-        )
-        async with cl_async.Cache[Any](client, options) as cache:
-            assert await cache.wait_until_trusted(5)
+        async with async_cluster_cache() as cache:
             for key in keys:
                 source.write(key, "v1")
                 await cache.get_or_load(key, load)
@@ -130,6 +116,5 @@ def test_an_asyncio_cache_on_the_cluster_is_coherent_with_a_sync_one_and_survive
             await until(lambda: cache.stats()["trust_lost"] == 1)
             await until(lambda: cache.trusted)
             assert cache.stats()["l1_size"] == 0
-        await client.aclose()
 
     asyncio.run(scenario())
