@@ -80,6 +80,23 @@ restore_network() {
     done
 }
 
+# NAT rules that a dockerd killed without a clean stop left behind, for a bridge that no longer
+# exists. `-s <subnet> ! -o br-<gone> -j MASQUERADE` also masquerades the traffic between the
+# containers of the next network given that subnet: a Redis Cluster node then sees its peers at
+# the gateway's address and never completes their handshake. Removed before this script starts a
+# dockerd of its own (and so not restored afterwards), as that dockerd would have removed them.
+drop_stale_docker_rules() {
+  local rule bridge
+  iptables -t nat -S POSTROUTING 2>/dev/null | while read -r rule; do
+    bridge=$(sed -n 's/.* ! -o \(br-[0-9a-f]*\) -j MASQUERADE$/\1/p' <<<"$rule")
+    [ -n "$bridge" ] || continue
+    ip link show "$bridge" >/dev/null 2>&1 && continue
+    say "removing a NAT rule left for bridge $bridge, which no longer exists: ${rule#-A }"
+    # shellcheck disable=SC2086 # the rule's words, as iptables printed them
+    iptables -t nat ${rule/#-A/-D}
+  done
+}
+
 stop_dockerd() {
   [ -n "$started_dockerd" ] || return 0
   say "stopping the dockerd this test started (pid $dockerd_pid)"
@@ -163,6 +180,7 @@ if ! docker info >/dev/null 2>&1; then
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || packages+=(docker-compose)
   [ ${#packages[@]} = 0 ] || apt_install "${packages[@]}"
   [ "$(id -u)" = 0 ] || fail "no Docker engine answers, and starting dockerd needs root"
+  drop_stale_docker_rules
   save_network
   say "starting dockerd (log: $work/dockerd.log while the test runs)"
   # In a session of its own, so that Ctrl-C reaches this script, which then stops it in order.
