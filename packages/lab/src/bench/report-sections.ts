@@ -305,14 +305,15 @@ ceiling.
 
 ${blocks.join('\n')}
 
-What an L1-hit request does that the ceiling's does not, in order: the request observer (sets
-\`X-Request-Id\` — the client's if well-formed, else a fresh UUID — and \`X-Instance\`, takes the
-start time, and on \`finish\` observes the request-duration histogram); a query-string check; id
-validation and two \`req.get\` for \`X-Min-Version\`/\`X-Consistency\`; an \`await\` of
-\`getOrLoad\` (a promise and a microtask, though the L1 hit itself is synchronous inside); and four
-more response headers than the ceiling (\`X-Request-Id\`, \`X-Instance\`, \`X-Cache\`, \`X-Version\`),
-which \`setHeader\`, \`writeHead\` and \`_storeHeader\` build and send, and whose strings the garbage
-collector then reclaims. cachelab's
+What an L1-hit request does that the ceiling's does not, in order: the request observer, one
+more Express layer (sets \`X-Request-Id\` — the client's if well-formed, else a fresh UUID — and
+\`X-Instance\`, and keeps the start time; when Node publishes the response's finish on its
+\`http.server.response.finish\` diagnostics channel, it observes the request-duration histogram); a
+query-string check; id validation and three header reads (\`X-Min-Version\`, \`X-Consistency\`,
+\`If-None-Match\`); \`cache.getLocal\`, the synchronous L1 hit (no promise); and five more response
+headers than the ceiling (\`X-Request-Id\`, \`X-Instance\`, \`X-Cache\`, \`X-Version\`, \`ETag\`),
+which \`setHeader\`, \`writeHead\` and \`_storeHeader\` build and send. It skips what the ceiling's
+\`res.json\` does per request (\`JSON.stringify\`, \`res.send\`): the body is the cached string. cachelab's
 own code is the \`cachelab library\` and \`cachelab app\` rows above.
 
 Functions (self time) that cost the instance more than the ceiling, µs per request:
