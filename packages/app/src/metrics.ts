@@ -191,7 +191,7 @@ function cacheCounters(stats: () => CacheStats): [string, string, () => number |
     [`${c}redis_errors_total`, 'Redis calls that failed or timed out.', () => stats().redisErrors],
     [
       `${c}redis_skipped_total`,
-      'Redis calls skipped (failed at once) because Redis had not answered since a timeout.',
+      'Redis calls skipped (failed at once): Redis had not answered since a timeout, or was being checked for a restored snapshot.',
       () => stats().redisSkipped,
     ],
     [`${c}corrupt_entries_total`, 'Undecodable Redis entries.', () => stats().corruptEntries],

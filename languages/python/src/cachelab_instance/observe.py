@@ -146,7 +146,8 @@ _CACHE_COUNTERS: list[tuple[str, str, str | tuple[str, dict[str, str]]]] = [
     ("redis_errors", "Redis calls that failed or timed out.", "redisErrors"),
     (
         "redis_skipped",
-        "Redis calls skipped because Redis had not answered since a timeout.",
+        "Redis calls skipped (failed at once): Redis had not answered since a timeout,"
+        " or was being checked for a restored snapshot.",
         "redisSkipped",
     ),
     ("corrupt_entries", "Undecodable Redis entries.", "corruptEntries"),

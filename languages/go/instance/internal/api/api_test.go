@@ -161,7 +161,7 @@ func TestOpsEndpoints(t *testing.T) {
 	r = in.do("GET", "/metrics", "")
 	for _, want := range []string{`cachelab_cache_hits_total{tier="L1"} 0`, "cachelab_cache_misses_total 1",
 		`cachelab_http_request_duration_seconds_count{cache="MISS",method="GET",route="/users/:id",status="200"} 1`,
-		"cachelab_db_queries_total"} {
+		"cachelab_db_queries_total", "cachelab_cache_redis_skipped_total 0"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("/metrics has no %q", want)
 		}

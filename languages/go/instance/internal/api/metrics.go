@@ -94,6 +94,8 @@ var counterDescs = func() []counterDesc {
 			return []labelled{{float64(f.Superseded), []string{"superseded"}}, {float64(f.Epoch), []string{"epoch"}}, {float64(f.Forgotten), []string{"forgotten"}}}
 		}),
 		d(c+"redis_errors_total", "Redis calls that failed or timed out.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.RedisErrors) }),
+		// Go has no health gate: its only skips are reads while Redis is checked for a restored snapshot.
+		d(c+"redis_skipped_total", "Redis calls skipped (failed at once): Redis had not answered since a timeout, or was being checked for a restored snapshot.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.RedisSkipped) }),
 		d(c+"writes_total", "Writes handled (cache.set calls).", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.Writes) }),
 		d(c+"invalidations_sent_total", "Invalidations published.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled { return one(s.InvalidationsSent) }),
 		d(c+"invalidations_received_total", "Invalidations received from other instances.", nil, func(s cachelab.Stats, _ store.Stats, _ store.RelayStats) []labelled {
