@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { pino } from 'pino';
 import type { AppDeps } from './deps.ts';
 import { createMetrics } from './metrics.ts';
-import { errorHandler, notFound, requireJson } from './middleware/errors.ts';
+import { errorHandler, notFound, requireJson, verifyBody } from './middleware/errors.ts';
 import { observeRequests } from './middleware/observe.ts';
 import { opsRouter } from './routes/ops.ts';
 import { addUserRoutes } from './routes/users.ts';
@@ -22,8 +22,12 @@ export function createApp(deps: AppDeps): Express {
   const instance = `${deps.instance.name}/${deps.instance.id}`;
   app.use(observeRequests({ instance, metrics, logger, isDraining: deps.isDraining }));
   // Bodies only where they are read, as JSON of bounded size. Not `strict`: that would call a
-  // valid `null` or `42` invalid JSON; the routes' validation says the body must be an object.
-  const json = [requireJson, express.json({ limit: BODY_LIMIT, strict: false })];
+  // valid `null` or `42` invalid JSON; the routes' validation says the body must be an object. Not
+  // `inflate`: a body with a Content-Encoding (gzip, …) is a 415, as in the Python and Go instances.
+  const json = [
+    requireJson,
+    express.json({ limit: BODY_LIMIT, strict: false, inflate: false, verify: verifyBody }),
+  ];
   // The hot route first, on the app itself rather than a nested router: an L1-hit read passes
   // one middleware and its route, nothing else.
   addUserRoutes(app, deps, json);

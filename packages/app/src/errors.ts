@@ -9,6 +9,7 @@ export const appErrorCodes = {
   invalidHeader: 'E_INVALID_HEADER',
   invalidQuery: 'E_INVALID_QUERY',
   bodyTooLarge: 'E_BODY_TOO_LARGE',
+  headersTooLarge: 'E_HEADERS_TOO_LARGE',
   unsupportedMediaType: 'E_UNSUPPORTED_MEDIA_TYPE',
   badRequest: 'E_BAD_REQUEST',
   userNotFound: 'E_USER_NOT_FOUND',

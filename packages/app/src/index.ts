@@ -13,7 +13,7 @@ export type { AppDeps, Check, InstanceIdentity, RequestInfo } from './deps.ts';
 export { type AppErrorCode, appErrorCodes, HttpError } from './errors.ts';
 export { createLogger, type LoggerOptions, type LogLevel, logLevels } from './logger.ts';
 export { type AppMetrics, createMetrics, type MetricSources } from './metrics.ts';
-export { refuseConnect } from './refuse-connect.ts';
+export { answerClientError, refuseConnect } from './server-answers.ts';
 export type {
   StatsResponse,
   StatsResponseCache,

@@ -33,7 +33,7 @@ import {
   showsStaleSlotMap,
   watchSlotMaps,
 } from './redis-cluster.ts';
-import { refuseConnect } from './refuse-connect.ts';
+import { answerClientError, refuseConnect } from './server-answers.ts';
 import type { UserBody } from './user-view.ts';
 
 let config: AppConfig;
@@ -278,6 +278,7 @@ const app = createApp({
 });
 const server = app.listen(config.port, config.host);
 server.on('connect', refuseConnect(`${instance.name}/${instance.id}`));
+server.on('clientError', answerClientError(`${instance.name}/${instance.id}`));
 try {
   await once(server, 'listening');
 } catch (error) {

@@ -136,6 +136,70 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
     },
   );
 
+  it.each(['gzip', 'deflate', 'br', 'x-custom', 'GZIP'])(
+    'rejects a body with Content-Encoding: %s with 415, as the Python and Go instances do',
+    async (encoding) => {
+      const { base } = await appFixture();
+      const response = await send(`${base}/users/enc`, 'PUT', ada, {
+        'content-encoding': encoding,
+      });
+      await expectError(response, 415, 'E_UNSUPPORTED_MEDIA_TYPE');
+      expect((await fetch(`${base}/users/enc`)).status).toBe(404);
+    },
+  );
+
+  it('accepts Content-Encoding: identity', async () => {
+    const { base } = await appFixture();
+    const response = await send(`${base}/users/ident`, 'PUT', ada, {
+      'content-encoding': 'identity',
+    });
+    expect(response.status).toBe(201);
+  });
+
+  it('rejects a body that is not UTF-8 with 415, and stores nothing in its place', async () => {
+    const { base } = await appFixture();
+    await send(`${base}/users/bytes`, 'PUT', ada);
+    // Latin-1 "ÿþ": decoded as UTF-8 it would become two U+FFFD and replace "Ada" for good.
+    const body = Buffer.concat([
+      Buffer.from('{"name":"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('","email":"n@example.com","age":3}'),
+    ]);
+    const response = await fetch(`${base}/users/bytes`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    await expectError(response, 415, 'E_UNSUPPORTED_MEDIA_TYPE');
+    expect(((await (await fetch(`${base}/users/bytes`)).json()) as { name: string }).name).toBe(
+      'Ada',
+    );
+  });
+
+  it('rejects a body that starts with a byte-order mark as invalid JSON', async () => {
+    const { base } = await appFixture();
+    const response = await send(`${base}/users/bom`, 'PUT', `\ufeff${JSON.stringify(ada)}`);
+    await expectError(response, 400, 'E_INVALID_JSON');
+    expect((await fetch(`${base}/users/bom`)).status).toBe(404);
+  });
+
+  it("answers headers over Node's 16 kB limit with 431 in the error shape, and keeps serving", async () => {
+    const { base, instance } = await appFixture();
+    const response = await fetch(`${base}/users/1`, {
+      headers: { 'x-padding': 'a'.repeat(20_000) },
+    });
+    await expectError(response, 431, 'E_HEADERS_TOO_LARGE');
+    expect(response.headers.get('x-instance')).toBe(`app-test/${instance.id}`);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await fetch(`${base}/users/1`)).status).toBe(200);
+  });
+
+  it("answers a method Node's parser does not know with 400 in the error shape", async () => {
+    const { base } = await appFixture();
+    await expectError(await fetch(`${base}/users/1`, { method: 'FOO' }), 400, 'E_BAD_REQUEST');
+    expect((await fetch(`${base}/users/1`)).status).toBe(200);
+  });
+
   it('accepts an explicit UTF-8 charset', async () => {
     const { base } = await appFixture();
     const response = await send(`${base}/users/utf8-ok`, 'PUT', ada, {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { CacheError, VersionUnavailableError } from '@cachelab/cache';
 import { StoreError } from '@cachelab/store';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
@@ -11,7 +12,27 @@ const BODY_PARSER_ERRORS: Record<string, [number, AppErrorCode]> = {
   'entity.too.large': [413, appErrorCodes.bodyTooLarge],
   'encoding.unsupported': [415, appErrorCodes.unsupportedMediaType],
   'charset.unsupported': [415, appErrorCodes.unsupportedMediaType],
+  // Raised by verifyBody below, before the bytes are decoded.
+  'entity.not.utf8': [415, appErrorCodes.unsupportedMediaType],
+  'entity.byte.order.mark': [400, appErrorCodes.invalidJson],
 };
+
+/**
+ * `express.json`'s `verify`: looks at the body's bytes before they are decoded, which would turn
+ * bytes that are not UTF-8 into U+FFFD (a stored name quietly changed) and drop a byte-order mark.
+ * Both are refused, as the Python and Go instances refuse them: 415 for bytes that are not UTF-8,
+ * 400 `E_INVALID_JSON` for a leading byte-order mark (RFC 8259 §8.1: JSON text has none).
+ */
+export function verifyBody(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) {
+    throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'entity.not.utf8' });
+  }
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
+    throw Object.assign(new Error('the body starts with a byte-order mark; JSON has none'), {
+      type: 'entity.byte.order.mark',
+    });
+  }
+}
 
 /** Answers every unmatched route with a JSON 404. */
 export const notFound: RequestHandler = (req, _res, next) => {

@@ -15,7 +15,8 @@ export interface BadRequest {
   path: string;
   method?: string;
   headers?: Record<string, string>;
-  body?: string;
+  /** A string is sent as UTF-8; bytes as they are. */
+  body?: string | Uint8Array;
   /**
    * Languages whose HTTP server answers this request itself, before any handler runs: only the
    * status is compared, and the reason is said here.
@@ -110,6 +111,42 @@ export const BAD_REQUESTS: readonly BadRequest[] = [
     headers: { 'content-type': 'text/plain' },
     body: '{}',
   },
+  {
+    what: 'a gzip Content-Encoding',
+    path: '/users/1',
+    method: 'PUT',
+    headers: { ...JSON_TYPE, 'content-encoding': 'gzip' },
+    body: USER,
+  },
+  {
+    what: 'a body that is not UTF-8',
+    path: '/users/1',
+    method: 'PUT',
+    headers: JSON_TYPE,
+    body: new Uint8Array([
+      ...Buffer.from('{"name":"'),
+      0xff,
+      0xfe,
+      ...Buffer.from('","email":"a@b.co","age":3}'),
+    ]),
+  },
+  {
+    what: 'a byte-order mark before the JSON',
+    path: '/users/1',
+    method: 'PUT',
+    headers: JSON_TYPE,
+    body: `\ufeff${USER}`,
+  },
+  {
+    what: 'JSON nested 5000 deep',
+    path: '/users/1',
+    method: 'PUT',
+    headers: JSON_TYPE,
+    body: `{"name":${'['.repeat(5000)}${']'.repeat(5000)},"email":"a@b.co","age":3}`,
+  },
+  { what: 'headers over 16 kB', path: '/users/1', headers: { 'x-padding': 'a'.repeat(20_000) } },
+  { what: 'an id that decodes to bytes that are not UTF-8', path: '/users/%E2%82' },
+  { what: 'an empty id', path: '/users//' },
   { what: 'no body', path: '/users/1', method: 'PUT' },
   {
     what: 'an If-Match that does not match',
