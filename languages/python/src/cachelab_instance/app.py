@@ -244,6 +244,13 @@ class App:
             raise HttpError(
                 415, errors.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json in UTF-8"
             )
+        encoding = _header(request, "content-encoding")
+        if encoding is not None and encoding.strip().lower() != "identity":
+            raise HttpError(
+                415,
+                errors.UNSUPPORTED_MEDIA_TYPE,
+                f'unsupported Content-Encoding "{encoding[:100]}": send the body uncompressed',
+            )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > BODY_LIMIT:
             raise HttpError(413, errors.BODY_TOO_LARGE, "request entity too large")
@@ -252,9 +259,14 @@ class App:
             data += chunk
             if len(data) > BODY_LIMIT:
                 raise HttpError(413, errors.BODY_TOO_LARGE, "request entity too large")
-        text = bytes(data).decode("utf-8", errors="replace")
-        if text.strip() == "" and len(data) == 0:
+        if not data:
             return {}
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HttpError(
+                415, errors.UNSUPPORTED_MEDIA_TYPE, "the body is not valid UTF-8"
+            ) from None
         try:
             return json.loads(text, parse_constant=_no_constant)
         except (ValueError, RecursionError) as error:

@@ -1,0 +1,96 @@
+"""Bad requests a Python instance must answer as Node and Go answer them (the contract of
+``packages/lab/src/lab/bad-requests.ts``): bodies sent as raw bytes, headers and request lines
+that a well-behaved client would never send."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import Instance
+
+USER = b'{"name":"Nested","email":"n@example.com","age":3}'
+
+
+def send(
+    instance: Instance,
+    path: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """Status and JSON body of one request whose body and headers go out exactly as given."""
+    url = urlsplit(instance.url)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    try:
+        connection.request(method, path, body, headers or {})
+        response = connection.getresponse()
+        raw = response.read()
+    finally:
+        connection.close()
+    return response.status, json.loads(raw) if raw else None
+
+
+def code_of(answer: tuple[int, Any]) -> tuple[int, str]:
+    status, body = answer
+    return status, body["error"]["code"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", " GZIP ", "identity, gzip", ""])
+def test_refuses_a_body_in_a_content_encoding_other_than_identity(
+    instance: Instance, encoding: str
+) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+    put = send(instance, "/users/coded", "PUT", USER, headers)
+    assert code_of(put) == (415, "E_UNSUPPORTED_MEDIA_TYPE")
+    assert code_of(send(instance, "/users", "POST", USER, headers)) == (
+        415,
+        "E_UNSUPPORTED_MEDIA_TYPE",
+    )
+    assert send(instance, "/users/coded")[0] == 404
+
+
+def test_takes_identity_as_no_encoding_and_checks_the_type_before_the_encoding(
+    instance: Instance,
+) -> None:
+    identity = {"Content-Type": "application/json", "Content-Encoding": " Identity "}
+    assert send(instance, "/users/plain", "PUT", USER, identity)[0] == 201
+    # Content-Type, then Content-Encoding, then size: each 415 or 413 as the first check says.
+    text = {"Content-Type": "text/plain", "Content-Encoding": "gzip"}
+    assert code_of(send(instance, "/users/plain", "PUT", USER, text)) == (
+        415,
+        "E_UNSUPPORTED_MEDIA_TYPE",
+    )
+    huge = json.dumps({"name": "x" * 20_000, "email": "a@b.co", "age": 3}).encode()
+    gzip = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    assert code_of(send(instance, "/users/plain", "PUT", huge, gzip)) == (
+        415,
+        "E_UNSUPPORTED_MEDIA_TYPE",
+    )
+    plain = {"Content-Type": "application/json"}
+    assert code_of(send(instance, "/users/plain", "PUT", huge, plain)) == (
+        413,
+        "E_BODY_TOO_LARGE",
+    )
+
+
+def test_refuses_a_body_that_is_not_utf_8_and_stores_nothing(instance: Instance) -> None:
+    body = b'{"name":"\xff\xfe","email":"n@example.com","age":3}'
+    headers = {"Content-Type": "application/json"}
+    status, error = send(instance, "/users/latin", "PUT", body, headers)
+    assert (status, error["error"]["code"]) == (415, "E_UNSUPPORTED_MEDIA_TYPE")
+    assert "UTF-8" in error["error"]["message"]
+    assert code_of(send(instance, "/users", "POST", body, headers))[0] == 415
+    assert send(instance, "/users/latin")[0] == 404
+    # Too large comes before not UTF-8; a byte-order mark is UTF-8 but not JSON.
+    big = b'{"name":"\xff' + b"x" * 20_000 + b'","email":"n@example.com","age":3}'
+    assert code_of(send(instance, "/users/latin", "PUT", big, headers)) == (
+        413,
+        "E_BODY_TOO_LARGE",
+    )
+    bom = b"\xef\xbb\xbf" + USER
+    assert code_of(send(instance, "/users/latin", "PUT", bom, headers)) == (400, "E_INVALID_JSON")
