@@ -58,6 +58,12 @@ _OPS_PATHS = {"/healthz", "/readyz", "/stats", "/metrics"}
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CHARSET = re.compile(r';\s*charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
 _JSON = "application/json; charset=utf-8"
+#: One token of JSON, after blanks, for checking nesting too deep for ``json.loads``.
+_JSON_TOKEN = re.compile(
+    r"[ \t\n\r]*(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<comma>,)|(?P<colon>:)"
+    r'|(?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4}))*")'
+    r"|(?P<scalar>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"
+)
 
 
 @dataclass
@@ -269,8 +275,15 @@ class App:
             ) from None
         try:
             return json.loads(text, parse_constant=_no_constant)
-        except (ValueError, RecursionError) as error:
+        except ValueError as error:
             raise HttpError(400, errors.INVALID_JSON, f"invalid JSON: {error}") from None
+        except RecursionError:
+            # Nested deeper than the parser goes: never a user, but JSON only if well formed.
+            if _well_formed_json(text):
+                raise errors.invalid_body(
+                    "the body must be a JSON object with name, email and age; it nests too deeply"
+                ) from None
+            raise HttpError(400, errors.INVALID_JSON, "invalid JSON") from None
 
     def _if_match(self, request: Request) -> list[int] | bool | None:
         """False without ``If-Match``; None for ``*``; else the versions it accepts."""
@@ -393,6 +406,44 @@ def scope_path(scope: Scope) -> str:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _well_formed_json(text: str) -> bool:
+    """Whether ``text`` is one JSON value (as ``json.loads`` with ``_no_constant`` takes it),
+    checked token by token without recursion: for nesting too deep for ``json.loads``."""
+    stack: list[str] = []  # the open brackets
+    expect = "value"  # next: a value, a key, a colon, or "after" a value (comma, close, end)
+    opened = False  # the innermost container was just opened, and may close at once
+    pos = 0
+    while (match := _JSON_TOKEN.match(text, pos)) is not None:
+        pos, kind = match.end(), match.lastgroup
+        token = match.group(kind or 0)
+        if kind == "close":
+            if not stack or stack[-1] != ("[" if token == "]" else "{"):
+                return False
+            if expect != "after" and not opened:
+                return False
+            stack.pop()
+            expect = "after"
+        elif kind == "comma":
+            if expect != "after" or not stack:
+                return False
+            expect = "value" if stack[-1] == "[" else "key"
+        elif kind == "colon":
+            if expect != "colon":
+                return False
+            expect = "value"
+        elif kind == "string" and expect == "key":
+            expect = "colon"
+        elif expect != "value":
+            return False
+        elif kind == "open":
+            stack.append(token)
+            expect = "value" if token == "[" else "key"
+        else:
+            expect = "after"
+        opened = kind == "open"
+    return expect == "after" and not stack and text[pos:].strip(" \t\n\r") == ""
 
 
 async def _probe(check: Callable[[], Awaitable[Any]]) -> str:

@@ -94,3 +94,18 @@ def test_refuses_a_body_that_is_not_utf_8_and_stores_nothing(instance: Instance)
     )
     bom = b"\xef\xbb\xbf" + USER
     assert code_of(send(instance, "/users/latin", "PUT", bom, headers)) == (400, "E_INVALID_JSON")
+
+
+def test_refuses_json_nested_deeper_than_the_parser_as_a_body_of_the_wrong_shape(
+    instance: Instance,
+) -> None:
+    deep = b'{"name":' + b"[" * 5000 + b"]" * 5000 + b',"email":"n@example.com","age":3}'
+    headers = {"Content-Type": "application/json"}
+    for path, method in (("/users/deep", "PUT"), ("/users", "POST")):
+        status, error = send(instance, path, method, deep, headers)
+        assert (status, error["error"]["code"]) == (400, "E_INVALID_BODY")
+        assert "recursion" not in error["error"]["message"]
+    assert code_of(send(instance, "/users/deep", "PUT", b"[" * 5000, headers)) == (
+        400,
+        "E_INVALID_JSON",
+    )
