@@ -51,6 +51,9 @@ log = logging.getLogger("cachelab_instance")
 
 #: Largest request body accepted (bytes), as Node's ``express.json({limit: '16kb'})``.
 BODY_LIMIT = 16 * 1024
+#: Most bytes of header fields a request may carry, each field counted as its name, its value and
+#: 4 bytes (``: `` and CRLF), as the Node and Go instances count them; over it, 431.
+HEADER_LIMIT = 16 * 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _USER_PATH = re.compile(r"/users/([^/]+?)/?", re.IGNORECASE)
 _USERS_PATH = re.compile(r"/users/?", re.IGNORECASE)
@@ -168,6 +171,7 @@ class App:
     async def _dispatch(self, request: Request) -> tuple[str, Response]:
         raw = scope_path(request.scope)
         try:
+            _check_header_size(request.scope)
             if (match := _USER_PATH.fullmatch(raw)) is not None:
                 return "/users/:id", await self._user(request, match.group(1))
             if _USERS_PATH.fullmatch(raw):
@@ -402,6 +406,17 @@ def scope_path(scope: Scope) -> str:
     if isinstance(raw, bytes):
         return raw.decode("latin-1").split("?", 1)[0]
     return str(scope["path"])
+
+
+def _check_header_size(scope: Scope) -> None:
+    """A 431 when the header fields exceed ``HEADER_LIMIT`` in total."""
+    size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+    if size > HEADER_LIMIT:
+        raise HttpError(
+            431,
+            errors.HEADERS_TOO_LARGE,
+            f"the header fields total {size} bytes, over the limit of {HEADER_LIMIT}",
+        )
 
 
 def _no_constant(name: str) -> Any:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -109,3 +111,39 @@ def test_refuses_json_nested_deeper_than_the_parser_as_a_body_of_the_wrong_shape
         400,
         "E_INVALID_JSON",
     )
+
+
+def send_raw(instance: Instance, request: bytes, piece: int = 1 << 20) -> tuple[int, Any]:
+    """Status and JSON body of a request written as raw bytes, ``piece`` bytes at a time (the
+    server then reads a long head in several pieces too)."""
+    url = urlsplit(instance.url)
+    with socket.create_connection((url.hostname or "", url.port or 80), timeout=10) as connection:
+        for start in range(0, len(request), piece):
+            connection.sendall(request[start : start + piece])
+            time.sleep(0.005)
+        raw = b""
+        while chunk := connection.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body) if body else None
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [("/users/3", "GET"), ("/users/3", "DELETE"), ("/users", "POST"), ("/healthz", "GET")],
+)
+def test_refuses_header_fields_over_16_kib_on_every_route(
+    instance: Instance, path: str, method: str
+) -> None:
+    status, error = send(instance, path, method, headers={"X-Padding": "a" * 20_000})
+    assert (status, error["error"]["code"]) == (431, "E_HEADERS_TOO_LARGE")
+    # Many fields add up; the server itself takes up to 64 KiB, so the instance answers.
+    many = {f"X-Padding-{n}": "b" * 5_000 for n in range(12)}
+    assert code_of(send(instance, path, method, headers=many)) == (431, "E_HEADERS_TOO_LARGE")
+    # Read in pieces, a head of 60 kB is still whole when the instance checks it.
+    url = urlsplit(instance.url)
+    fields = "".join(f"X-Padding-{n}: {'d' * 5_000}\r\n" for n in range(12))
+    head = f"{method} {path} HTTP/1.1\r\nHost: {url.netloc}\r\n{fields}Connection: close\r\n\r\n"
+    assert code_of(send_raw(instance, head.encode(), 4096)) == (431, "E_HEADERS_TOO_LARGE")
+    assert send(instance, "/users/3", headers={"X-Padding": "c" * 15_000})[0] == 200
+    assert send(instance, "/users/3")[0] == 200
