@@ -61,6 +61,8 @@ _OPS_PATHS = {"/healthz", "/readyz", "/stats", "/metrics"}
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CHARSET = re.compile(r';\s*charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
 _JSON = "application/json; charset=utf-8"
+#: The scheme and authority of an absolute-form request target (``GET http://host/users/1``).
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 #: One token of JSON, after blanks, for checking nesting too deep for ``json.loads``.
 _JSON_TOKEN = re.compile(
     r"[ \t\n\r]*(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<comma>,)|(?P<colon>:)"
@@ -403,9 +405,11 @@ class App:
 def scope_path(scope: Scope) -> str:
     """The path as sent (percent-encoding kept), without the query string."""
     raw = scope.get("raw_path")
-    if isinstance(raw, bytes):
-        return raw.decode("latin-1").split("?", 1)[0]
-    return str(scope["path"])
+    path = raw.decode("latin-1").split("?", 1)[0] if isinstance(raw, bytes) else str(scope["path"])
+    if not path.startswith("/") and (absolute := _ABSOLUTE_FORM.match(path)) is not None:
+        # An absolute-form target: its path, as Node's and Go's servers take it.
+        return path[absolute.end() :] or "/"
+    return path
 
 
 def _check_header_size(scope: Scope) -> None:

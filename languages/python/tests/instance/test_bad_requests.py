@@ -147,3 +147,19 @@ def test_refuses_header_fields_over_16_kib_on_every_route(
     assert code_of(send_raw(instance, head.encode(), 4096)) == (431, "E_HEADERS_TOO_LARGE")
     assert send(instance, "/users/3", headers={"X-Padding": "c" * 15_000})[0] == 200
     assert send(instance, "/users/3")[0] == 200
+
+
+def raw_get(instance: Instance, target: str) -> tuple[int, Any]:
+    """Status and JSON body of a GET whose request line carries ``target`` as it is."""
+    host = urlsplit(instance.url).netloc
+    return send_raw(
+        instance, f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    )
+
+
+def test_serves_an_absolute_form_request_line_as_its_path(instance: Instance) -> None:
+    status, user = raw_get(instance, f"{instance.url}/users/3")
+    assert (status, user["id"]) == (200, "3")
+    assert code_of(raw_get(instance, f"{instance.url}/users/42")) == (404, "E_USER_NOT_FOUND")
+    assert code_of(raw_get(instance, f"{instance.url}/users/3?x=1")) == (400, "E_INVALID_QUERY")
+    assert code_of(raw_get(instance, f"{instance.url}/nope")) == (404, "E_ROUTE_NOT_FOUND")
