@@ -51,6 +51,9 @@ log = logging.getLogger("cachelab_instance")
 
 #: Largest request body accepted (bytes), as Node's ``express.json({limit: '16kb'})``.
 BODY_LIMIT = 16 * 1024
+#: Most bytes of header fields a request may carry, each field counted as its name, its value and
+#: 4 bytes (``: `` and CRLF), as the Node and Go instances count them; over it, 431.
+HEADER_LIMIT = 16 * 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _USER_PATH = re.compile(r"/users/([^/]+?)/?", re.IGNORECASE)
 _USERS_PATH = re.compile(r"/users/?", re.IGNORECASE)
@@ -58,6 +61,14 @@ _OPS_PATHS = {"/healthz", "/readyz", "/stats", "/metrics"}
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CHARSET = re.compile(r';\s*charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
 _JSON = "application/json; charset=utf-8"
+#: The scheme and authority of an absolute-form request target (``GET http://host/users/1``).
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+#: One token of JSON, after blanks, for checking nesting too deep for ``json.loads``.
+_JSON_TOKEN = re.compile(
+    r"[ \t\n\r]*(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<comma>,)|(?P<colon>:)"
+    r'|(?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4}))*")'
+    r"|(?P<scalar>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"
+)
 
 
 @dataclass
@@ -162,6 +173,7 @@ class App:
     async def _dispatch(self, request: Request) -> tuple[str, Response]:
         raw = scope_path(request.scope)
         try:
+            _check_header_size(request.scope)
             if (match := _USER_PATH.fullmatch(raw)) is not None:
                 return "/users/:id", await self._user(request, match.group(1))
             if _USERS_PATH.fullmatch(raw):
@@ -244,6 +256,13 @@ class App:
             raise HttpError(
                 415, errors.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json in UTF-8"
             )
+        encoding = _header(request, "content-encoding")
+        if encoding is not None and encoding.strip().lower() != "identity":
+            raise HttpError(
+                415,
+                errors.UNSUPPORTED_MEDIA_TYPE,
+                f'unsupported Content-Encoding "{encoding[:100]}": send the body uncompressed',
+            )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > BODY_LIMIT:
             raise HttpError(413, errors.BODY_TOO_LARGE, "request entity too large")
@@ -252,13 +271,25 @@ class App:
             data += chunk
             if len(data) > BODY_LIMIT:
                 raise HttpError(413, errors.BODY_TOO_LARGE, "request entity too large")
-        text = bytes(data).decode("utf-8", errors="replace")
-        if text.strip() == "" and len(data) == 0:
+        if not data:
             return {}
         try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HttpError(
+                415, errors.UNSUPPORTED_MEDIA_TYPE, "the body is not valid UTF-8"
+            ) from None
+        try:
             return json.loads(text, parse_constant=_no_constant)
-        except (ValueError, RecursionError) as error:
+        except ValueError as error:
             raise HttpError(400, errors.INVALID_JSON, f"invalid JSON: {error}") from None
+        except RecursionError:
+            # Nested deeper than the parser goes: never a user, but JSON only if well formed.
+            if _well_formed_json(text):
+                raise errors.invalid_body(
+                    "the body must be a JSON object with name, email and age; it nests too deeply"
+                ) from None
+            raise HttpError(400, errors.INVALID_JSON, "invalid JSON") from None
 
     def _if_match(self, request: Request) -> list[int] | bool | None:
         """False without ``If-Match``; None for ``*``; else the versions it accepts."""
@@ -374,13 +405,64 @@ class App:
 def scope_path(scope: Scope) -> str:
     """The path as sent (percent-encoding kept), without the query string."""
     raw = scope.get("raw_path")
-    if isinstance(raw, bytes):
-        return raw.decode("latin-1").split("?", 1)[0]
-    return str(scope["path"])
+    path = raw.decode("latin-1").split("?", 1)[0] if isinstance(raw, bytes) else str(scope["path"])
+    if not path.startswith("/") and (absolute := _ABSOLUTE_FORM.match(path)) is not None:
+        # An absolute-form target: its path, as Node's and Go's servers take it.
+        return path[absolute.end() :] or "/"
+    return path
+
+
+def _check_header_size(scope: Scope) -> None:
+    """A 431 when the header fields exceed ``HEADER_LIMIT`` in total."""
+    size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+    if size > HEADER_LIMIT:
+        raise HttpError(
+            431,
+            errors.HEADERS_TOO_LARGE,
+            f"the header fields total {size} bytes, over the limit of {HEADER_LIMIT}",
+        )
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _well_formed_json(text: str) -> bool:
+    """Whether ``text`` is one JSON value (as ``json.loads`` with ``_no_constant`` takes it),
+    checked token by token without recursion: for nesting too deep for ``json.loads``."""
+    stack: list[str] = []  # the open brackets
+    expect = "value"  # next: a value, a key, a colon, or "after" a value (comma, close, end)
+    opened = False  # the innermost container was just opened, and may close at once
+    pos = 0
+    while (match := _JSON_TOKEN.match(text, pos)) is not None:
+        pos, kind = match.end(), match.lastgroup
+        token = match.group(kind or 0)
+        if kind == "close":
+            if not stack or stack[-1] != ("[" if token == "]" else "{"):
+                return False
+            if expect != "after" and not opened:
+                return False
+            stack.pop()
+            expect = "after"
+        elif kind == "comma":
+            if expect != "after" or not stack:
+                return False
+            expect = "value" if stack[-1] == "[" else "key"
+        elif kind == "colon":
+            if expect != "colon":
+                return False
+            expect = "value"
+        elif kind == "string" and expect == "key":
+            expect = "colon"
+        elif expect != "value":
+            return False
+        elif kind == "open":
+            stack.append(token)
+            expect = "value" if token == "[" else "key"
+        else:
+            expect = "after"
+        opened = kind == "open"
+    return expect == "after" and not stack and text[pos:].strip(" \t\n\r") == ""
 
 
 async def _probe(check: Callable[[], Awaitable[Any]]) -> str:

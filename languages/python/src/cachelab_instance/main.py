@@ -33,6 +33,10 @@ from cachelab_instance.schema import prepare_database
 from cachelab_instance.users import UsersRepository
 
 log = logging.getLogger("cachelab_instance")
+#: What uvicorn's h11 reads of a request line and header section before it answers a 400 of its
+#: own: 64 KiB of header fields and 16 KiB of request line, so that the instance, not the server,
+#: answers a request whose header fields are over ``HEADER_LIMIT`` (16 KiB) with its 431.
+SERVER_HEAD_LIMIT = 80 * 1024
 _ID_CHARACTERS = string.ascii_letters + string.digits + "_-"
 
 
@@ -138,6 +142,9 @@ async def _run(config: Config) -> None:
                 app,
                 host=config.host,
                 port=config.port,
+                # h11 by name: the limit below is its own (uvicorn gives httptools no such setting).
+                http="h11",
+                h11_max_incomplete_event_size=SERVER_HEAD_LIMIT,
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
