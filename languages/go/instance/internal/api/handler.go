@@ -60,6 +60,11 @@ type handler struct {
 	instance  string
 }
 
+// NewServer is the http.Server an instance serves handler with (the tests serve theirs with it too).
+func NewServer(handler http.Handler) *http.Server {
+	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+}
+
 // NewHandler returns the instance's HTTP handler: the users API and the ops endpoints.
 func NewHandler(d Deps) http.Handler {
 	if d.Draining == nil {

@@ -93,8 +93,11 @@ func newInstances(t *testing.T, n int) []*instance {
 		metrics := NewMetrics()
 		identity := Identity{Name: name, ID: "test", RunID: "run1"}
 		metrics.CollectFrom(cache.Stats, users.Stats, RelayStats(nil), identity)
-		server := httptest.NewServer(NewHandler(Deps{Cache: cache, Users: users, Instance: identity,
-			RedisPing: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Metrics: metrics}))
+		handler := NewHandler(Deps{Cache: cache, Users: users, Instance: identity,
+			RedisPing: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Metrics: metrics})
+		server := httptest.NewUnstartedServer(handler)
+		server.Config = NewServer(handler) // the instance's own settings (header limits, OPTIONS *)
+		server.Start()
 		t.Cleanup(server.Close)
 		out = append(out, &instance{t: t, url: server.URL, cache: cache, users: users})
 	}
