@@ -187,3 +187,55 @@ func TestOutboxRelayAnnouncesWritesThatBypassTheInstances(t *testing.T) {
 		t.Fatalf("after the relay: %v %s", r.header, r.body)
 	}
 }
+
+// TestBodyChecksInOrder: a body is checked for its Content-Type, then its Content-Encoding (any but
+// identity is refused), its size, UTF-8 (encoding/json would store U+FFFD for bad bytes), JSON (a
+// byte-order mark is not JSON) and its shape; a refused body writes nothing.
+func TestBodyChecksInOrder(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	valid := `{"name":"Ada","email":"ada@example.com","age":36}`
+	notUTF8 := "{\"name\":\"\xff\xfe\",\"email\":\"n@example.com\",\"age\":3}"
+	huge := `{"name":"` + strings.Repeat("x", 20000) + `"}`
+	tests := []struct {
+		what, method, path, body string
+		headers                  []string
+		status                   int
+		code, message            string // message: a part of it, where status and code do not tell the checks apart
+	}{
+		{"an encoding", "PUT", "/users/61", valid, []string{"Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"an encoding, POST", "POST", "/users", valid, []string{"Content-Encoding", "br"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"identity, then gzip", "PUT", "/users/61", valid, []string{"Content-Encoding", "identity", "Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"an empty encoding", "PUT", "/users/61", valid, []string{"Content-Encoding", ""}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"Content-Type before the encoding", "PUT", "/users/61", valid, []string{"Content-Type", "text/plain", "Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "application/json"},
+		{"the encoding before the size", "PUT", "/users/61", huge, []string{"Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"not UTF-8", "PUT", "/users/61", notUTF8, nil, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"not UTF-8, POST", "POST", "/users", notUTF8, nil, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"not UTF-8 though it says so", "PUT", "/users/61", notUTF8, []string{"Content-Type", "application/json; charset=utf-8"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"the size before UTF-8", "PUT", "/users/61", huge + "\xff", nil, 413, "E_BODY_TOO_LARGE", ""},
+		{"UTF-8 before JSON", "PUT", "/users/61", "{\xff", nil, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"a byte-order mark", "PUT", "/users/61", "\uFEFF" + valid, nil, 400, "E_INVALID_JSON", ""},
+		{"JSON before the shape", "PUT", "/users/61", `{"name":1,`, nil, 400, "E_INVALID_JSON", ""},
+	}
+	for _, tt := range tests {
+		r := in.do(tt.method, tt.path, tt.body, tt.headers...)
+		if r.status != tt.status || errorCode(r.body) != tt.code || !strings.Contains(errorMessage(r.body), tt.message) {
+			t.Errorf("%s: %s %s: %d %.200s, want %d %s %q", tt.what, tt.method, tt.path, r.status, r.body, tt.status, tt.code, tt.message)
+		}
+	}
+	if r := in.do("GET", "/users/61", ""); r.status != 200 || r.header.Get("X-Version") != "1" || !strings.Contains(r.body, `"User 61"`) {
+		t.Errorf("user 61 after the refused writes: %d %v %s", r.status, r.header, r.body)
+	}
+	for _, encoding := range []string{"identity", " IDENTITY "} {
+		if r := in.do("PUT", "/users/62", valid, "Content-Encoding", encoding); r.status != 200 {
+			t.Errorf("Content-Encoding %q: %d %s", encoding, r.status, r.body)
+		}
+	}
+}
+
+func errorMessage(body string) string {
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(body), &e)
+	return e.Error.Message
+}
