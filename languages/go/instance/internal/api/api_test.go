@@ -239,3 +239,31 @@ func errorMessage(body string) string {
 	_ = json.Unmarshal([]byte(body), &e)
 	return e.Error.Message
 }
+
+// TestPathsAsExpressMatchesThem: an empty id is no id (so /users// is no route, while /users/ is
+// the collection), and an id whose percent-encoding decodes to bytes that are not UTF-8 is a 400
+// E_BAD_REQUEST, as decodeURIComponent refuses it.
+func TestPathsAsExpressMatchesThem(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	valid := `{"name":"Ada","email":"ada@example.com","age":36}`
+	tests := []struct {
+		method, path, body string
+		status             int
+		code, allow        string
+	}{
+		{"GET", "/users//", "", 404, "E_ROUTE_NOT_FOUND", ""},
+		{"PUT", "/users//", valid, 404, "E_ROUTE_NOT_FOUND", ""},
+		{"DELETE", "/users//", "", 404, "E_ROUTE_NOT_FOUND", ""},
+		{"GET", "/users/", "", 405, "E_METHOD_NOT_ALLOWED", "POST, OPTIONS"},
+		{"GET", "/users/%E2%82", "", 400, "E_BAD_REQUEST", ""},
+		{"PUT", "/users/%E2%82", valid, 400, "E_BAD_REQUEST", ""},
+		{"DELETE", "/users/%ff", "", 400, "E_BAD_REQUEST", ""},
+		{"GET", "/users/%E2%82%AC", "", 400, "E_INVALID_ID", ""}, // €, UTF-8 but no id
+	}
+	for _, tt := range tests {
+		r := in.do(tt.method, tt.path, tt.body)
+		if r.status != tt.status || errorCode(r.body) != tt.code || r.header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d Allow %q %s, want %d %s Allow %q", tt.method, tt.path, r.status, r.header.Get("Allow"), r.body, tt.status, tt.code, tt.allow)
+		}
+	}
+}

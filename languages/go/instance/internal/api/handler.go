@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cachelab/cachelab/languages/go/cachelab"
 	"github.com/cachelab/cachelab/languages/go/instance/internal/store"
@@ -126,7 +127,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // dispatch routes a request and answers it; it returns the route pattern (a metrics label).
 // Paths match as Express matches them: literal segments case-insensitively, one trailing slash
-// allowed, and a parameter percent-decoded (so /users/a%2Fb is the id "a/b", a 400).
+// allowed, a parameter never empty and percent-decoded (so /users/a%2Fb is the id "a/b", a 400;
+// a malformed encoding, or one of bytes that are not UTF-8, is a 400 E_BAD_REQUEST).
 func (h *handler) dispatch(w http.ResponseWriter, r *http.Request) string {
 	segments := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
 	if len(segments) > 1 && segments[len(segments)-1] == "" {
@@ -134,9 +136,9 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request) string {
 	}
 	is := func(i int, name string) bool { return strings.EqualFold(segments[i], name) }
 	switch {
-	case len(segments) == 2 && is(0, "users"):
+	case len(segments) == 2 && is(0, "users") && segments[1] != "": // /users// has no id: no route
 		id, err := url.PathUnescape(segments[1])
-		if err != nil {
+		if err != nil || !utf8.ValidString(id) { // decodeURIComponent refuses both
 			writeError(w, fail(400, codeBadRequest, "the request could not be understood"))
 			return "unmatched"
 		}
