@@ -53,6 +53,14 @@ type Deps struct {
 // bodyLimit is the largest request body accepted (a user is a few hundred bytes).
 const bodyLimit = 16 << 10
 
+// headerLimit is the most header fields a request may have, in bytes counted as headerBytes
+// counts them; net/http's own limit (maxHeaderBytes, whose 431 has Go's text body) is well above,
+// so that the handler answers what lies between with the error shape.
+const (
+	headerLimit    = 16 << 10
+	maxHeaderBytes = 64 << 10
+)
+
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 
 type handler struct {
@@ -63,7 +71,8 @@ type handler struct {
 
 // NewServer is the http.Server an instance serves handler with (the tests serve theirs with it too).
 func NewServer(handler http.Handler) *http.Server {
-	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+		MaxHeaderBytes: maxHeaderBytes}
 }
 
 // NewHandler returns the instance's HTTP handler: the users API and the ops endpoints.
@@ -112,7 +121,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Draining() {
 		w.Header().Set("Connection", "close")
 	}
-	route := h.dispatch(rec, r)
+	route := "unmatched"
+	if n := headerBytes(r); n > headerLimit {
+		writeError(rec, fail(http.StatusRequestHeaderFieldsTooLarge, codeHeadersTooLarge,
+			"the header fields are "+strconv.Itoa(n)+" bytes, over the limit of "+strconv.Itoa(headerLimit)))
+	} else {
+		route = h.dispatch(rec, r)
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
@@ -123,6 +138,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tier := w.Header().Get("X-Cache")
 	h.Metrics.http.WithLabelValues(r.Method, route, strconv.Itoa(status), tier).Observe(time.Since(start).Seconds())
 	h.Log.Debug("request", "reqId", requestID, "method", r.Method, "url", r.URL.RequestURI(), "route", route, "status", status, "tier", tier)
+}
+
+// headerBytes is the size of a request's header fields: the name, the value and 4 bytes (": " and
+// CRLF) of each, Host and Transfer-Encoding included (net/http takes them out of r.Header).
+func headerBytes(r *http.Request) int {
+	n := 0
+	if r.Host != "" {
+		n += len("Host") + len(r.Host) + 4
+	}
+	for _, coding := range r.TransferEncoding {
+		n += len("Transfer-Encoding") + len(coding) + 4
+	}
+	for name, values := range r.Header {
+		for _, value := range values {
+			n += len(name) + len(value) + 4
+		}
+	}
+	return n
 }
 
 // dispatch routes a request and answers it; it returns the route pattern (a metrics label).
