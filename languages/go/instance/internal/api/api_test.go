@@ -300,3 +300,12 @@ func TestHeadersOver16KiB(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionsAsteriskIsNoRoute: OPTIONS * is no route of the API (net/http would answer 200 itself).
+func TestOptionsAsteriskIsNoRoute(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	status, header, body := in.raw("OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	if status != 404 || errorCode(body) != "E_ROUTE_NOT_FOUND" || header.Get("X-Request-Id") == "" {
+		t.Errorf("OPTIONS *: %d %v %s", status, header, body)
+	}
+}

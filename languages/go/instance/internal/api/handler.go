@@ -70,9 +70,10 @@ type handler struct {
 }
 
 // NewServer is the http.Server an instance serves handler with (the tests serve theirs with it too).
+// OPTIONS * reaches the handler, which has no route for it (net/http would answer 200 itself).
 func NewServer(handler http.Handler) *http.Server {
 	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-		MaxHeaderBytes: maxHeaderBytes}
+		MaxHeaderBytes: maxHeaderBytes, DisableGeneralOptionsHandler: true}
 }
 
 // NewHandler returns the instance's HTTP handler: the users API and the ops endpoints.
