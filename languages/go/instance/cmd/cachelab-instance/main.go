@@ -112,7 +112,7 @@ func run(ctx context.Context, cfg config.Config) error {
 	handler := api.NewHandler(api.Deps{Cache: cache, Users: users, Relay: relay, Instance: identity,
 		RedisPing: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		Draining:  draining.Load, Metrics: metrics, Log: log, AfterCommit: crashAfterCommit(cfg, log)})
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	server := api.NewServer(handler)
 	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return err

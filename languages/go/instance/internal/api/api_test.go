@@ -187,3 +187,125 @@ func TestOutboxRelayAnnouncesWritesThatBypassTheInstances(t *testing.T) {
 		t.Fatalf("after the relay: %v %s", r.header, r.body)
 	}
 }
+
+// TestBodyChecksInOrder: a body is checked for its Content-Type, then its Content-Encoding (any but
+// identity is refused), its size, UTF-8 (encoding/json would store U+FFFD for bad bytes), JSON (a
+// byte-order mark is not JSON) and its shape; a refused body writes nothing.
+func TestBodyChecksInOrder(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	valid := `{"name":"Ada","email":"ada@example.com","age":36}`
+	notUTF8 := "{\"name\":\"\xff\xfe\",\"email\":\"n@example.com\",\"age\":3}"
+	huge := `{"name":"` + strings.Repeat("x", 20000) + `"}`
+	tests := []struct {
+		what, method, path, body string
+		headers                  []string
+		status                   int
+		code, message            string // message: a part of it, where status and code do not tell the checks apart
+	}{
+		{"an encoding", "PUT", "/users/61", valid, []string{"Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"an encoding, POST", "POST", "/users", valid, []string{"Content-Encoding", "br"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"identity, then gzip", "PUT", "/users/61", valid, []string{"Content-Encoding", "identity", "Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"an empty encoding", "PUT", "/users/61", valid, []string{"Content-Encoding", ""}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"Content-Type before the encoding", "PUT", "/users/61", valid, []string{"Content-Type", "text/plain", "Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "application/json"},
+		{"the encoding before the size", "PUT", "/users/61", huge, []string{"Content-Encoding", "gzip"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "encoding"},
+		{"not UTF-8", "PUT", "/users/61", notUTF8, nil, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"not UTF-8, POST", "POST", "/users", notUTF8, nil, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"not UTF-8 though it says so", "PUT", "/users/61", notUTF8, []string{"Content-Type", "application/json; charset=utf-8"}, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"the size before UTF-8", "PUT", "/users/61", huge + "\xff", nil, 413, "E_BODY_TOO_LARGE", ""},
+		{"UTF-8 before JSON", "PUT", "/users/61", "{\xff", nil, 415, "E_UNSUPPORTED_MEDIA_TYPE", "UTF-8"},
+		{"a byte-order mark", "PUT", "/users/61", "\uFEFF" + valid, nil, 400, "E_INVALID_JSON", ""},
+		{"JSON before the shape", "PUT", "/users/61", `{"name":1,`, nil, 400, "E_INVALID_JSON", ""},
+	}
+	for _, tt := range tests {
+		r := in.do(tt.method, tt.path, tt.body, tt.headers...)
+		if r.status != tt.status || errorCode(r.body) != tt.code || !strings.Contains(errorMessage(r.body), tt.message) {
+			t.Errorf("%s: %s %s: %d %.200s, want %d %s %q", tt.what, tt.method, tt.path, r.status, r.body, tt.status, tt.code, tt.message)
+		}
+	}
+	if r := in.do("GET", "/users/61", ""); r.status != 200 || r.header.Get("X-Version") != "1" || !strings.Contains(r.body, `"User 61"`) {
+		t.Errorf("user 61 after the refused writes: %d %v %s", r.status, r.header, r.body)
+	}
+	for _, encoding := range []string{"identity", " IDENTITY "} {
+		if r := in.do("PUT", "/users/62", valid, "Content-Encoding", encoding); r.status != 200 {
+			t.Errorf("Content-Encoding %q: %d %s", encoding, r.status, r.body)
+		}
+	}
+}
+
+func errorMessage(body string) string {
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(body), &e)
+	return e.Error.Message
+}
+
+// TestPathsAsExpressMatchesThem: an empty id is no id (so /users// is no route, while /users/ is
+// the collection), and an id whose percent-encoding decodes to bytes that are not UTF-8 is a 400
+// E_BAD_REQUEST, as decodeURIComponent refuses it.
+func TestPathsAsExpressMatchesThem(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	valid := `{"name":"Ada","email":"ada@example.com","age":36}`
+	tests := []struct {
+		method, path, body string
+		status             int
+		code, allow        string
+	}{
+		{"GET", "/users//", "", 404, "E_ROUTE_NOT_FOUND", ""},
+		{"PUT", "/users//", valid, 404, "E_ROUTE_NOT_FOUND", ""},
+		{"DELETE", "/users//", "", 404, "E_ROUTE_NOT_FOUND", ""},
+		{"GET", "/users/", "", 405, "E_METHOD_NOT_ALLOWED", "POST, OPTIONS"},
+		{"GET", "/users/%E2%82", "", 400, "E_BAD_REQUEST", ""},
+		{"PUT", "/users/%E2%82", valid, 400, "E_BAD_REQUEST", ""},
+		{"DELETE", "/users/%ff", "", 400, "E_BAD_REQUEST", ""},
+		{"GET", "/users/%E2%82%AC", "", 400, "E_INVALID_ID", ""}, // €, UTF-8 but no id
+	}
+	for _, tt := range tests {
+		r := in.do(tt.method, tt.path, tt.body)
+		if r.status != tt.status || errorCode(r.body) != tt.code || r.header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d Allow %q %s, want %d %s Allow %q", tt.method, tt.path, r.status, r.header.Get("Allow"), r.body, tt.status, tt.code, tt.allow)
+		}
+	}
+}
+
+// TestHeadersOver16KiB: header fields of more than 16 KiB in all (name, value and 4 bytes a field)
+// are a 431 E_HEADERS_TOO_LARGE on every route; net/http's own limit (its 431 has no error code)
+// is 64 KiB, well above.
+func TestHeadersOver16KiB(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	valid := `{"name":"Ada","email":"ada@example.com","age":36}`
+	big := func(n int) []string { return []string{"X-Big", strings.Repeat("b", n)} }
+	tests := []struct {
+		what, method, path, body string
+		headers                  []string
+		status                   int
+		code                     string
+	}{
+		{"a 20,000-byte value", "GET", "/users/63", "", big(20000), 431, "E_HEADERS_TOO_LARGE"},
+		{"a 20,000-byte value, PUT", "PUT", "/users/63", valid, big(20000), 431, "E_HEADERS_TOO_LARGE"},
+		{"a 20,000-byte value, ops", "GET", "/healthz", "", big(20000), 431, "E_HEADERS_TOO_LARGE"},
+		{"a 20,000-byte value, no route", "GET", "/nothing", "", big(20000), 431, "E_HEADERS_TOO_LARGE"},
+		{"a 20,000-byte value, OPTIONS", "OPTIONS", "/users/63", "", big(20000), 431, "E_HEADERS_TOO_LARGE"},
+		{"five fields of 4,000 bytes", "GET", "/users/63", "", []string{"X-A", strings.Repeat("a", 4000), "X-B", strings.Repeat("b", 4000),
+			"X-C", strings.Repeat("c", 4000), "X-D", strings.Repeat("d", 4000), "X-E", strings.Repeat("e", 4000)}, 431, "E_HEADERS_TOO_LARGE"},
+		{"a 60,000-byte value, under net/http's limit", "GET", "/users/63", "", big(60000), 431, "E_HEADERS_TOO_LARGE"},
+		{"a 100,000-byte value, over net/http's limit", "GET", "/users/63", "", big(100000), 431, ""},
+		{"a 16,000-byte value", "GET", "/users/63", "", big(16000), 200, ""},
+		{"a 16,000-byte value, PUT", "PUT", "/users/63", valid, big(16000), 200, ""},
+	}
+	for _, tt := range tests {
+		r := in.do(tt.method, tt.path, tt.body, tt.headers...)
+		if r.status != tt.status || errorCode(r.body) != tt.code {
+			t.Errorf("%s: %s %s: %d %.200s, want %d %s", tt.what, tt.method, tt.path, r.status, r.body, tt.status, tt.code)
+		}
+	}
+}
+
+// TestOptionsAsteriskIsNoRoute: OPTIONS * is no route of the API (net/http would answer 200 itself).
+func TestOptionsAsteriskIsNoRoute(t *testing.T) {
+	in := newInstances(t, 1)[0]
+	status, header, body := in.raw("OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	if status != 404 || errorCode(body) != "E_ROUTE_NOT_FOUND" || header.Get("X-Request-Id") == "" {
+		t.Errorf("OPTIONS *: %d %v %s", status, header, body)
+	}
+}

@@ -20,6 +20,7 @@ const (
 	codeInvalidHeader        = "E_INVALID_HEADER"
 	codeInvalidQuery         = "E_INVALID_QUERY"
 	codeBodyTooLarge         = "E_BODY_TOO_LARGE"
+	codeHeadersTooLarge      = "E_HEADERS_TOO_LARGE"
 	codeUnsupportedMediaType = "E_UNSUPPORTED_MEDIA_TYPE"
 	codeBadRequest           = "E_BAD_REQUEST"
 	codeUserNotFound         = "E_USER_NOT_FOUND"

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cachelab/cachelab/languages/go/cachelab"
 	"github.com/cachelab/cachelab/languages/go/instance/internal/store"
@@ -52,12 +53,27 @@ type Deps struct {
 // bodyLimit is the largest request body accepted (a user is a few hundred bytes).
 const bodyLimit = 16 << 10
 
+// headerLimit is the most header fields a request may have, in bytes counted as headerBytes
+// counts them; net/http's own limit (maxHeaderBytes, whose 431 has Go's text body) is well above,
+// so that the handler answers what lies between with the error shape.
+const (
+	headerLimit    = 16 << 10
+	maxHeaderBytes = 64 << 10
+)
+
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 
 type handler struct {
 	Deps
 	startedAt time.Time
 	instance  string
+}
+
+// NewServer is the http.Server an instance serves handler with (the tests serve theirs with it too).
+// OPTIONS * reaches the handler, which has no route for it (net/http would answer 200 itself).
+func NewServer(handler http.Handler) *http.Server {
+	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+		MaxHeaderBytes: maxHeaderBytes, DisableGeneralOptionsHandler: true}
 }
 
 // NewHandler returns the instance's HTTP handler: the users API and the ops endpoints.
@@ -106,7 +122,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Draining() {
 		w.Header().Set("Connection", "close")
 	}
-	route := h.dispatch(rec, r)
+	route := "unmatched"
+	if n := headerBytes(r); n > headerLimit {
+		writeError(rec, fail(http.StatusRequestHeaderFieldsTooLarge, codeHeadersTooLarge,
+			"the header fields are "+strconv.Itoa(n)+" bytes, over the limit of "+strconv.Itoa(headerLimit)))
+	} else {
+		route = h.dispatch(rec, r)
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
@@ -119,9 +141,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Log.Debug("request", "reqId", requestID, "method", r.Method, "url", r.URL.RequestURI(), "route", route, "status", status, "tier", tier)
 }
 
+// headerBytes is the size of a request's header fields: the name, the value and 4 bytes (": " and
+// CRLF) of each, Host and Transfer-Encoding included (net/http takes them out of r.Header).
+func headerBytes(r *http.Request) int {
+	n := 0
+	if r.Host != "" {
+		n += len("Host") + len(r.Host) + 4
+	}
+	for _, coding := range r.TransferEncoding {
+		n += len("Transfer-Encoding") + len(coding) + 4
+	}
+	for name, values := range r.Header {
+		for _, value := range values {
+			n += len(name) + len(value) + 4
+		}
+	}
+	return n
+}
+
 // dispatch routes a request and answers it; it returns the route pattern (a metrics label).
 // Paths match as Express matches them: literal segments case-insensitively, one trailing slash
-// allowed, and a parameter percent-decoded (so /users/a%2Fb is the id "a/b", a 400).
+// allowed, a parameter never empty and percent-decoded (so /users/a%2Fb is the id "a/b", a 400;
+// a malformed encoding, or one of bytes that are not UTF-8, is a 400 E_BAD_REQUEST).
 func (h *handler) dispatch(w http.ResponseWriter, r *http.Request) string {
 	segments := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
 	if len(segments) > 1 && segments[len(segments)-1] == "" {
@@ -129,9 +170,9 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request) string {
 	}
 	is := func(i int, name string) bool { return strings.EqualFold(segments[i], name) }
 	switch {
-	case len(segments) == 2 && is(0, "users"):
+	case len(segments) == 2 && is(0, "users") && segments[1] != "": // /users// has no id: no route
 		id, err := url.PathUnescape(segments[1])
-		if err != nil {
+		if err != nil || !utf8.ValidString(id) { // decodeURIComponent refuses both
 			writeError(w, fail(400, codeBadRequest, "the request could not be understood"))
 			return "unmatched"
 		}

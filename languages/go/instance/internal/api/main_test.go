@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -93,8 +95,11 @@ func newInstances(t *testing.T, n int) []*instance {
 		metrics := NewMetrics()
 		identity := Identity{Name: name, ID: "test", RunID: "run1"}
 		metrics.CollectFrom(cache.Stats, users.Stats, RelayStats(nil), identity)
-		server := httptest.NewServer(NewHandler(Deps{Cache: cache, Users: users, Instance: identity,
-			RedisPing: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Metrics: metrics}))
+		handler := NewHandler(Deps{Cache: cache, Users: users, Instance: identity,
+			RedisPing: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Metrics: metrics})
+		server := httptest.NewUnstartedServer(handler)
+		server.Config = NewServer(handler) // the instance's own settings (header limits, OPTIONS *)
+		server.Start()
 		t.Cleanup(server.Close)
 		out = append(out, &instance{t: t, url: server.URL, cache: cache, users: users})
 	}
@@ -135,4 +140,25 @@ func (in *instance) do(method, path, body string, headers ...string) response {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	redistest.WaitFor(t, 5*time.Second, what, cond)
+}
+
+// raw sends request as it is written (for what http.Client cannot send) and reads the answer.
+func (in *instance) raw(request string) (int, http.Header, string) {
+	in.t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(in.url, "http://"))
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		in.t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(body)
 }

@@ -8,8 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cachelab/cachelab/languages/go/cachelab"
 	"github.com/cachelab/cachelab/languages/go/instance/internal/store"
@@ -91,7 +93,8 @@ func writeUser(w http.ResponseWriter, r *http.Request, status int, body UserBody
 	}
 }
 
-// readBody: no query, a JSON body (application/json in UTF-8) of at most 16 kB, valid JSON.
+// readBody: no query, then a body checked in this order: application/json (415), no content
+// encoding but identity (415), at most 16 kB (413), UTF-8 (415), JSON (400).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := assertNoQuery(r); err != nil {
 		return nil, err
@@ -102,8 +105,14 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if !hasBody || err != nil || media != "application/json" || (charset != "" && charset != "utf-8") {
 		return nil, fail(415, codeUnsupportedMediaType, "send the body as application/json in UTF-8")
 	}
-	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		return nil, fail(415, codeUnsupportedMediaType, "unsupported content encoding \""+enc+"\"")
+	// Any Content-Encoding field but identity, even an empty one; repeated fields are one list.
+	if values := r.Header.Values("Content-Encoding"); len(values) > 0 {
+		if enc := strings.TrimSpace(strings.Join(values, ", ")); !strings.EqualFold(enc, "identity") {
+			if len(enc) > 64 {
+				enc = enc[:64]
+			}
+			return nil, fail(415, codeUnsupportedMediaType, "unsupported content encoding "+strconv.Quote(enc)+": send the body unencoded")
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bodyLimit))
 	var tooLarge *http.MaxBytesError
@@ -113,6 +122,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, fail(400, codeBadRequest, "the request could not be understood")
 	}
+	// encoding/json would store U+FFFD for each byte that is not UTF-8: refuse them instead.
+	if !utf8.Valid(body) {
+		return nil, fail(415, codeUnsupportedMediaType, "the body is not valid UTF-8")
+	}
+	// A byte-order mark is no JSON whitespace: such a body is not JSON.
 	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
 		return nil, fail(400, codeInvalidJSON, "the body is not valid JSON")
 	}
