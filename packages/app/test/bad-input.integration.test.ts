@@ -136,7 +136,7 @@ describe('bad input gets a 4xx JSON error and never a 500', () => {
     },
   );
 
-  it.each(['gzip', 'deflate', 'br', 'x-custom', 'GZIP'])(
+  it.each(['gzip', 'deflate', 'br', 'x-custom', 'GZIP', '', 'identity, gzip'])(
     'rejects a body with Content-Encoding: %s with 415, as the Python and Go instances do',
     async (encoding) => {
       const { base } = await appFixture();

@@ -65,17 +65,35 @@ export function methodNotAllowed(methods: readonly string[]): RequestHandler {
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 
-/** Requires `Content-Type: application/json` (UTF-8, as RFC 8259 says) on requests with a body. */
+/**
+ * Requires `Content-Type: application/json` (UTF-8, as RFC 8259 says) on requests with a body,
+ * and no `Content-Encoding` but `identity`: an empty one too is a 415, as in the Python and Go
+ * instances (body-parser would read an empty one as `identity`).
+ */
 export const requireJson: RequestHandler = (req, _res, next) => {
   const charset = CHARSET.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
-  if (req.is('application/json') && charset === 'utf-8') return next();
-  next(
-    new HttpError(
-      415,
-      appErrorCodes.unsupportedMediaType,
-      'send the body as application/json in UTF-8',
-    ),
-  );
+  if (!req.is('application/json') || charset !== 'utf-8') {
+    next(
+      new HttpError(
+        415,
+        appErrorCodes.unsupportedMediaType,
+        'send the body as application/json in UTF-8',
+      ),
+    );
+    return;
+  }
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    next(
+      new HttpError(
+        415,
+        appErrorCodes.unsupportedMediaType,
+        `send the body without a Content-Encoding (got "${encoding.slice(0, 32)}")`,
+      ),
+    );
+    return;
+  }
+  next();
 };
 
 /**
