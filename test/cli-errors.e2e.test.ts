@@ -36,6 +36,12 @@ const CASES: [command: string, args: string[], says: string][] = [
   ],
   [
     'consistency',
+    // Without --redis-url either: the fault's own mistake is the one named.
+    ['history', '--duration', '2', '--fault', 'kill-pubsub@3s'],
+    "'kill-pubsub@3s' starts at 3s, after the run ends (--duration 2s)",
+  ],
+  [
+    'consistency',
     ['history', '--fault', 'freeze:app-1@1s+1s'],
     'needs a cluster the lab started (--start or --compare)',
   ],

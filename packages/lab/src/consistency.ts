@@ -66,6 +66,15 @@ historyCommand.action(async (options, command) => {
       "option '--cluster' starts a Redis Cluster of the lab's own: add --start or --compare",
     );
   }
+  // The spec's own mistake first: a fault after the run's end is wrong whatever the cluster.
+  for (const fault of options.fault) {
+    if (fault.atMs >= options.duration) {
+      usageError(
+        command,
+        `option '--fault <spec>' argument '${fault.spec}' starts at ${formatDuration(fault.atMs)}, after the run ends (--duration ${formatDuration(options.duration)}); a bare number means seconds, write 500ms for milliseconds`,
+      );
+    }
+  }
   for (const fault of options.fault) {
     const needs = faultNeeds(fault, {
       ownCluster,
@@ -74,14 +83,6 @@ historyCommand.action(async (options, command) => {
       instances: options.instances,
     });
     if (needs) usageError(command, `option '--fault <spec>' argument '${fault.spec}' ${needs}`);
-  }
-  for (const fault of options.fault) {
-    if (fault.atMs >= options.duration) {
-      usageError(
-        command,
-        `option '--fault <spec>' argument '${fault.spec}' starts at ${formatDuration(fault.atMs)}, after the run ends (--duration ${formatDuration(options.duration)}); a bare number means seconds, write 500ms for milliseconds`,
-      );
-    }
   }
   if (options.compare) {
     await compare(options.compare, options, command);
