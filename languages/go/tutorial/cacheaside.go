@@ -62,7 +62,7 @@ func NewUserCache(rdb *redis.Client, db *SlowDB, cfg Config) *UserCache {
 }
 
 // userKey is where a user's entry lives: namespace, the id in a hash tag, a suffix.
-func userKey(id string) string { return "cl:{user:" + id + "}:val" }
+func userKey(id string) string { return "tut:{user:" + id + "}:val" }
 
 // #region tutorial:basic-read
 

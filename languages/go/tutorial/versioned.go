@@ -12,12 +12,12 @@ import (
 )
 
 // The versioned keys of a user: a pointer to the current version, and one data entry per version.
-func pointerKey(id string) string             { return "cl:{user:" + id + "}:ver" }
-func dataPrefix(id string) string             { return "cl:{user:" + id + "}:v:" }
+func pointerKey(id string) string             { return "tut:{user:" + id + "}:ver" }
+func dataPrefix(id string) string             { return "tut:{user:" + id + "}:v:" }
 func dataKey(id string, version int64) string { return dataPrefix(id) + strconv.FormatInt(version, 10) }
 
 // invalidationChannel carries announcements: {type, key, version, origin, seq, ts}.
-const invalidationChannel = "cl:invalidations"
+const invalidationChannel = "tut:invalidations"
 
 // #region tutorial:read-script
 
