@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 )
 
 // ErrNotFound means there is no such user: in the database, or cached as "not found".
@@ -51,7 +50,7 @@ type UserCache struct {
 	rdb     *redis.Client
 	db      *SlowDB
 	cfg     Config
-	flights singleflight.Group
+	flights flightGroup[entry]
 	// BeforeFill, when set, runs between the database read and the SET (chapter 4's race).
 	BeforeFill func()
 	Stats      Stats
@@ -63,7 +62,7 @@ func NewUserCache(rdb *redis.Client, db *SlowDB, cfg Config) *UserCache {
 }
 
 // userKey is where a user's entry lives: namespace, the id in a hash tag, a suffix.
-func userKey(id string) string { return "cl:{user:" + id + "}:val" }
+func userKey(id string) string { return "tut:{user:" + id + "}:val" }
 
 // #region tutorial:basic-read
 
@@ -84,13 +83,13 @@ func (c *UserCache) Get(ctx context.Context, id string) (User, Tier, error) {
 	c.Stats.Misses.Add(1)
 	// 3. Miss: load it, once per key however many reads miss together. The load must not be
 	// cancelled by the first caller leaving: others may be waiting for it.
-	loaded, err, _ := c.flights.Do(id, func() (any, error) {
+	loaded, err := c.flights.Do(id, func() (entry, error) {
 		return c.load(context.WithoutCancel(ctx), id)
 	})
 	if err != nil {
 		return User{}, TierMiss, err
 	}
-	return loaded.(entry).answer(TierMiss)
+	return loaded.answer(TierMiss)
 }
 
 // #endregion tutorial:basic-read

@@ -24,12 +24,12 @@ func TestBasicCacheAsideMissThenHit(t *testing.T) {
 	if got := f.db.Queries(); got != 1 {
 		t.Fatalf("the database answered %d queries, want 1", got)
 	}
-	raw, _ := f.rdb.Get(ctx, "cl:{user:42}:val").Result()
+	raw, _ := f.rdb.Get(ctx, "tut:{user:42}:val").Result()
 	var stored map[string]any
 	if json.Unmarshal([]byte(raw), &stored) != nil || stored["v"] != float64(1) {
 		t.Fatalf("Redis holds %q, want {\"v\":1,\"d\":{…}}", raw)
 	}
-	ttl := f.rdb.PTTL(ctx, "cl:{user:42}:val").Val()
+	ttl := f.rdb.PTTL(ctx, "tut:{user:42}:val").Val()
 	if ttl <= 0 || ttl > f.cfg.TTL {
 		t.Fatalf("the entry's TTL is %s, want (0, %s]", ttl, f.cfg.TTL)
 	}
@@ -44,10 +44,10 @@ func TestNotFoundIsCachedBriefly(t *testing.T) {
 			t.Fatalf("Get(nobody) = %s, %v; want %s, ErrNotFound", tier, err, want)
 		}
 	}
-	if raw := f.rdb.Get(ctx, "cl:{user:nobody}:val").Val(); raw != `{"v":0,"d":null}` {
+	if raw := f.rdb.Get(ctx, "tut:{user:nobody}:val").Val(); raw != `{"v":0,"d":null}` {
 		t.Fatalf("negative entry %q", raw)
 	}
-	if ttl := f.rdb.PTTL(ctx, "cl:{user:nobody}:val").Val(); ttl > f.cfg.NegativeTTL {
+	if ttl := f.rdb.PTTL(ctx, "tut:{user:nobody}:val").Val(); ttl > f.cfg.NegativeTTL {
 		t.Fatalf("negative TTL %s, want at most %s", ttl, f.cfg.NegativeTTL)
 	}
 	if cache.Stats.NegativeHits.Load() != 1 {

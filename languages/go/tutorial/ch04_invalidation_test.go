@@ -2,6 +2,7 @@ package tutorial
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestVersionedKeysWinTheStaleSetRace(t *testing.T) {
 	if got.Version != 2 {
 		t.Fatalf("after the race the reader serves v%d, want v2", got.Version)
 	}
-	if ptr := f.rdb.Get(t.Context(), "cl:{user:42}:ver").Val(); ptr != "2" {
+	if ptr := f.rdb.Get(t.Context(), "tut:{user:42}:ver").Val(); ptr != "2" {
 		t.Fatalf("the pointer is %q, want 2", ptr)
 	}
 }
@@ -120,7 +121,7 @@ func TestAnnouncementsKeepEveryL1Coherent(t *testing.T) {
 		t.Fatalf("app-2 read v%d from %s, want v2 from L2", user.Version, tier)
 	}
 	// Only the current version's data entry is left.
-	keys := f.rdb.Keys(ctx, "cl:{user:42}*").Val()
+	keys := f.rdb.Keys(ctx, "tut:{user:42}*").Val()
 	if len(keys) != 2 {
 		t.Fatalf("Redis holds %v, want the pointer and v:2", keys)
 	}
@@ -148,9 +149,9 @@ func TestGoRedisClientSideCaching(t *testing.T) {
 	ctx := t.Context()
 	cached := NewCachingClient(f.server.Addr)
 	t.Cleanup(func() { _ = cached.Close() })
-	f.rdb.Set(ctx, "cl:{user:42}:val", "v1", time.Minute)
+	f.rdb.Set(ctx, "tut:{user:42}:val", "v1", time.Minute)
 	for range 3 {
-		if got := cached.Get(ctx, "cl:{user:42}:val").Val(); got != "v1" {
+		if got := cached.Get(ctx, "tut:{user:42}:val").Val(); got != "v1" {
 			t.Fatalf("GET = %q, want v1", got)
 		}
 	}
@@ -160,14 +161,39 @@ func TestGoRedisClientSideCaching(t *testing.T) {
 	// A Lua script is not a read it can cache: every EVALSHA goes to Redis.
 	before := cached.CSCStats()
 	for range 2 {
-		readScript.Run(ctx, cached, []string{"cl:{user:42}:ver"}, "cl:{user:42}:v:")
+		readScript.Run(ctx, cached, []string{"tut:{user:42}:ver"}, "tut:{user:42}:v:")
 	}
 	if after := cached.CSCStats(); after.Hits != before.Hits {
 		t.Fatalf("EVALSHA was served from the client-side cache: %+v → %+v", before, after)
 	}
 	// Another client writes: Redis pushes an invalidation, and the local copy goes.
-	f.rdb.Set(ctx, "cl:{user:42}:val", "v2", time.Minute)
+	f.rdb.Set(ctx, "tut:{user:42}:val", "v2", time.Minute)
 	waitFor(t, "the client-side copy to be invalidated", func() bool {
-		return cached.Get(ctx, "cl:{user:42}:val").Val() == "v2"
+		return cached.Get(ctx, "tut:{user:42}:val").Val() == "v2"
 	})
+}
+
+func TestKeysAndChannelAreTheTutorials(t *testing.T) {
+	f := newFixture(t, 0)
+	basic := NewUserCache(f.rdb, f.db, f.cfg)
+	versioned := NewVersionedCache(f.rdb, f.db, f.cfg, "app-1")
+	listen(t, versioned)
+	ctx := t.Context()
+	basic.Get(ctx, "42")
+	basic.Get(ctx, "nobody")
+	versioned.Get(ctx, "43")
+	if _, err := versioned.Put(ctx, "43", "Ada", "ada@example.com", 36); err != nil {
+		t.Fatal(err)
+	}
+	versioned.Get(ctx, "43")
+	// Under tut:, never under the library's cl:, so the two never mix on one Redis.
+	keys := f.rdb.Keys(ctx, "*").Val()
+	slices.Sort(keys)
+	want := []string{"tut:{user:42}:val", "tut:{user:43}:v:2", "tut:{user:43}:ver", "tut:{user:nobody}:val"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("Redis holds %q, want %q", keys, want)
+	}
+	if channels := f.rdb.PubSubChannels(ctx, "*").Val(); !slices.Equal(channels, []string{"tut:invalidations"}) {
+		t.Fatalf("subscribed to %q, want [tut:invalidations]", channels)
+	}
 }

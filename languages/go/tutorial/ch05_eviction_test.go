@@ -28,8 +28,8 @@ func TestJitterOnlyShortensTTLs(t *testing.T) {
 func TestExpiredKeysAreNeverServed(t *testing.T) {
 	f := newFixture(t, 0)
 	ctx := t.Context()
-	f.rdb.Set(ctx, "cl:{user:1}:val", "soon gone", 50*time.Millisecond)
-	waitFor(t, "the key to expire", func() bool { return f.rdb.Exists(ctx, "cl:{user:1}:val").Val() == 0 })
+	f.rdb.Set(ctx, "tut:{user:1}:val", "soon gone", 50*time.Millisecond)
+	waitFor(t, "the key to expire", func() bool { return f.rdb.Exists(ctx, "tut:{user:1}:val").Val() == 0 })
 	if expired, err := infoField(ctx, f.rdb, "stats", "expired_keys"); err != nil || expired < 1 {
 		t.Fatalf("expired_keys = %d (%v), want at least 1", expired, err)
 	}

@@ -29,7 +29,7 @@ func TestColdWarmFlushedAndNoCache(t *testing.T) {
 	}
 	cold, warm, other := pass(app1.Get), pass(app1.Get), pass(app2.Get)
 	// Empty Redis (this namespace's keys only) and every L1, then start over.
-	for _, key := range f.rdb.Keys(ctx, "cl:{*").Val() {
+	for _, key := range f.rdb.Keys(ctx, "tut:{*").Val() {
 		f.rdb.Unlink(ctx, key)
 	}
 	flushes := app1.Flushes.Load()

@@ -51,11 +51,11 @@ func FillUntilEvicted(ctx context.Context, rdb *redis.Client, policy string, roo
 		return EvictionResult{}, err
 	}
 	// Redis's LRU clock ticks once a second: until it has, old and hot keys look equally recent.
-	if err := waitUntilIdle(ctx, rdb, "cl:{old:0}:val"); err != nil {
+	if err := waitUntilIdle(ctx, rdb, "tut:{old:0}:val"); err != nil {
 		return EvictionResult{}, err
 	}
 	for i := range hot {
-		rdb.Get(ctx, fmt.Sprintf("cl:{hot:%d}:val", i))
+		rdb.Get(ctx, fmt.Sprintf("tut:{hot:%d}:val", i))
 	}
 	if err := writeKeys(ctx, rdb, "new", fresh); err != nil {
 		return EvictionResult{}, err // with noeviction: "OOM command not allowed"
@@ -70,7 +70,7 @@ func FillUntilEvicted(ctx context.Context, rdb *redis.Client, policy string, roo
 func writeKeys(ctx context.Context, rdb *redis.Client, kind string, n int) error {
 	value := strings.Repeat("x", 1024)
 	for i := range n {
-		if err := rdb.Set(ctx, fmt.Sprintf("cl:{%s:%d}:val", kind, i), value, time.Minute).Err(); err != nil {
+		if err := rdb.Set(ctx, fmt.Sprintf("tut:{%s:%d}:val", kind, i), value, time.Minute).Err(); err != nil {
 			return err
 		}
 	}
@@ -81,7 +81,7 @@ func countKept(ctx context.Context, rdb *redis.Client, kind string, n int) int {
 	kept := 0
 	for i := range n {
 		// OBJECT IDLETIME, not EXISTS: it does not touch the key's LRU clock.
-		if rdb.ObjectIdleTime(ctx, fmt.Sprintf("cl:{%s:%d}:val", kind, i)).Err() == nil {
+		if rdb.ObjectIdleTime(ctx, fmt.Sprintf("tut:{%s:%d}:val", kind, i)).Err() == nil {
 			kept++
 		}
 	}

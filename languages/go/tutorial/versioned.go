@@ -9,16 +9,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 )
 
 // The versioned keys of a user: a pointer to the current version, and one data entry per version.
-func pointerKey(id string) string             { return "cl:{user:" + id + "}:ver" }
-func dataPrefix(id string) string             { return "cl:{user:" + id + "}:v:" }
+func pointerKey(id string) string             { return "tut:{user:" + id + "}:ver" }
+func dataPrefix(id string) string             { return "tut:{user:" + id + "}:v:" }
 func dataKey(id string, version int64) string { return dataPrefix(id) + strconv.FormatInt(version, 10) }
 
 // invalidationChannel carries announcements: {type, key, version, origin, seq, ts}.
-const invalidationChannel = "cl:invalidations"
+const invalidationChannel = "tut:invalidations"
 
 // #region tutorial:read-script
 
@@ -70,7 +69,7 @@ type VersionedCache struct {
 	origin  string
 	l1TTL   time.Duration
 	l1Max   int
-	flights singleflight.Group
+	flights flightGroup[entry]
 	seq     atomic.Int64
 	trusted atomic.Bool
 
@@ -107,13 +106,13 @@ func (c *VersionedCache) Get(ctx context.Context, id string) (User, Tier, error)
 		return remote.answer(TierL2)
 	}
 	c.Stats.Misses.Add(1)
-	loaded, err, _ := c.flights.Do(id, func() (any, error) {
+	loaded, err := c.flights.Do(id, func() (entry, error) {
 		return c.load(context.WithoutCancel(ctx), id)
 	})
 	if err != nil {
 		return User{}, TierMiss, err
 	}
-	return loaded.(entry).answer(TierMiss)
+	return loaded.answer(TierMiss)
 }
 
 // #endregion tutorial:versioned-read
