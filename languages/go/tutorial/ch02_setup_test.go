@@ -14,7 +14,7 @@ func TestConfigFromEnv(t *testing.T) {
 		want    Config
 		wantErr string
 	}{
-		{name: "defaults", env: nil, want: Config{RedisURL: "redis://127.0.0.1:6401", TTL: time.Minute,
+		{name: "defaults", env: nil, want: Config{RedisURL: "redis://127.0.0.1:6402", TTL: time.Minute,
 			NegativeTTL: 5 * time.Second, DBLatency: 50 * time.Millisecond}},
 		{name: "overrides", env: map[string]string{"REDIS_URL": "redis://127.0.0.1:6400",
 			"CACHE_TTL_MS": "5000", "NEGATIVE_TTL_MS": "100", "DB_LATENCY_MS": "0"},

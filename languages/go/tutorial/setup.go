@@ -12,7 +12,7 @@ import (
 // #region tutorial:config
 
 // Config is what the tutorial's programs can be told, with the Node cluster's defaults but for
-// Redis: the one chapter 2 starts, on port 6401, away from the cluster's and any system Redis.
+// Redis: the one chapter 2 starts, on port 6402, away from the cluster's and any system Redis.
 type Config struct {
 	RedisURL    string        // REDIS_URL: the Redis to use
 	TTL         time.Duration // CACHE_TTL_MS: how long a value lives in Redis
@@ -23,7 +23,7 @@ type Config struct {
 // DefaultConfig is the configuration when no variable is set.
 func DefaultConfig() Config {
 	return Config{
-		RedisURL:    "redis://127.0.0.1:6401",
+		RedisURL:    "redis://127.0.0.1:6402",
 		TTL:         60 * time.Second,
 		NegativeTTL: 5 * time.Second,
 		DBLatency:   50 * time.Millisecond,
