@@ -1,8 +1,8 @@
 /**
- * `npm run docs:snippets`: rewrites every snippet block in README.md, each package's README.md and
- * docs/ from the source region its marker names (see scripts/docs/snippets.ts). With `--check` it
- * changes nothing and exits 1 listing every snippet that is out of date or names a missing file
- * or region.
+ * `npm run docs:snippets`: rewrites every snippet block in README.md, each package's and each
+ * language's README.md and docs/ from the source region its marker names (see
+ * scripts/docs/snippets.ts). With `--check` it changes nothing and exits 1 listing every snippet
+ * that is out of date or names a missing file or region.
  *
  *   npm run docs:snippets [-- --check] [--root DIR] [file.md …]
  */

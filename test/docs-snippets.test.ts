@@ -11,7 +11,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
 describe('docs snippets in this repository', () => {
-  it('match the source regions they name, in README.md, package READMEs and docs/', () => {
+  it('match the source regions they name, in the READMEs and docs/', () => {
     const result = syncSnippets(ROOT);
     const report = result.problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
     expect(report).toEqual([]);

@@ -237,17 +237,19 @@ function resolveTarget(
 }
 
 /**
- * Every markdown file the snippet check covers: README.md, each package's README.md
- * (`packages/NAME/README.md`) and everything under docs/.
+ * Every markdown file the snippet check covers: README.md, each package's and each language's
+ * README.md (`packages/NAME/README.md`, `languages/NAME/README.md`) and everything under docs/.
  */
 export function markdownFiles(root: string): string[] {
   const files: string[] = [];
   const readme = join(root, 'README.md');
   if (isFile(readme)) files.push('README.md');
-  const packages = isDirectory(join(root, 'packages')) ? readdirSync(join(root, 'packages')) : [];
-  for (const name of packages.sort()) {
-    const path = join('packages', name, 'README.md');
-    if (isFile(join(root, path))) files.push(path);
+  for (const parent of ['packages', 'languages']) {
+    const names = isDirectory(join(root, parent)) ? readdirSync(join(root, parent)) : [];
+    for (const name of names.sort()) {
+      const path = join(parent, name, 'README.md');
+      if (isFile(join(root, path))) files.push(path);
+    }
   }
   const walk = (dir: string) => {
     let names: string[];

@@ -113,6 +113,7 @@ def main() -> None:
 
     settings = Settings.from_env()
     cache = UserCache(connect(settings), SlowUserSource(latency_s=settings.db_latency_s))
+    cache.r.delete(cache.key("42"), cache.key("nobody"))  # start cold, however often it runs
     for user_id in ["42", "42", "nobody", "nobody"]:
         user, tier = cache.get_user(user_id)
         print(user_id, tier, user and user["version"])

@@ -13,7 +13,7 @@ import redis
 class Settings:
     """The knobs of the tutorial, read once from the environment."""
 
-    redis_url: str = "redis://127.0.0.1:6379"
+    redis_url: str = "redis://127.0.0.1:6400"  # the Redis chapter 2 starts
     ttl_s: int = 60  # how long a value lives in Redis
     negative_ttl_s: int = 5  # how long a "not found" lives in Redis
     db_latency_s: float = 0.05  # the simulated cost of every database query

@@ -152,3 +152,42 @@ def stale_set_race(r: redis.Redis, versioned: bool) -> int:
 
 
 # #endregion tutorial:stale-set-race
+
+
+def main() -> None:
+    """The steps of test_ch4_pubsub_invalidation_reaches_a_second_instance, against REDIS_URL."""
+    import time
+
+    from connect import Settings, connect
+
+    settings = Settings.from_env()
+    r = connect(settings)
+    source = SlowUserSource(latency_s=settings.db_latency_s)
+    a, b = Instance(r, source, "app-1"), Instance(r, source, "app-2")
+    r.delete(pointer_key("42"))  # start from version 1, however often it runs
+    listening = r.pubsub_numsub(CHANNEL)[0][1]  # a redis-cli SUBSCRIBE, say
+    for instance in (a, b):
+        instance.start()
+    deadline = time.monotonic() + 5
+    try:
+        while r.pubsub_numsub(CHANNEL)[0][1] < listening + 2:  # both subscribed
+            if time.monotonic() > deadline:
+                raise SystemExit("the instances did not subscribe")
+            time.sleep(0.01)
+        for instance in (a, b, b):
+            print(instance.name, "reads 42:", *instance.get_user("42")[1:])
+        print("app-1 writes 42:", a.put_user("42", "Ada", "ada@example.com"))
+        print("app-1 reads 42:", *a.get_user("42")[1:])
+        deadline = time.monotonic() + 5
+        while b.received == 0:  # the announcement is on its way to app-2's subscriber thread
+            if time.monotonic() > deadline:
+                raise SystemExit("no announcement reached app-2")
+            time.sleep(0.01)
+        print("app-2 reads 42:", *b.get_user("42")[1:])
+    finally:
+        a.stop()
+        b.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 import redis
 
+import cache_aside
+import invalidation
+import monitoring
 from cache_aside import UserCache
 from client_side_caching import server_gets, tracked_client
 from connect import Settings, connect
@@ -151,3 +155,37 @@ def test_ch6_counters_and_times_with_and_without_the_cache(redis_server: RedisSe
     assert flushed.misses == 20
     assert (cache.counters.hits, cache.counters.misses) == (20, 40)
     assert json.loads(r.get(cache.key("101")) or "null")["version"] == 1
+
+
+def test_the_programs_default_to_the_redis_chapter_2_starts() -> None:
+    setup = (Path(__file__).parents[4] / "docs/tutorial/python/02-setup.md").read_text()
+    assert "redis-server --port 6400 " in setup
+    assert Settings().redis_url == "redis://127.0.0.1:6400"
+
+
+def test_the_programs_print_what_the_chapters_show(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("DB_LATENCY_S", "0")
+    for _ in range(2):  # twice: each run starts cold, so a second one prints the same
+        cache_aside.main()
+        assert capsys.readouterr().out.splitlines() == [
+            "42 MISS 1",
+            "42 HIT 1",
+            "nobody MISS None",
+            "nobody HIT None",
+        ]  # chapters 1, 2 and 3
+        invalidation.main()
+        assert capsys.readouterr().out.splitlines() == [
+            "app-1 reads 42: 1 MISS",
+            "app-2 reads 42: 1 L2",
+            "app-2 reads 42: 1 L1",
+            "app-1 writes 42: 2",
+            "app-1 reads 42: 2 L1",
+            "app-2 reads 42: 2 L2",
+        ]  # chapter 4
+        monitoring.main()
+        out = capsys.readouterr().out.splitlines()
+        assert [line.split()[0] for line in out[:4]] == ["cold", "warm", "no", "flushed"]
+        assert out[4] == "counters: hits=50 misses=100 loads=100 queries=150"  # chapter 6
