@@ -75,6 +75,29 @@ describe('snippet extractor', () => {
     expect(regions.get('nested')?.lines).toEqual(['const b = 2;']);
   });
 
+  it('dedents a region indented with tabs, as Go is', () => {
+    const go = [
+      'func f() error {',
+      '\t// #region tutorial:body',
+      '\tif err := g(); err != nil {',
+      '\t\treturn err',
+      '\t}',
+      '',
+      '\treturn nil',
+      '\t// #endregion tutorial:body',
+      '}',
+    ].join('\n');
+    const { regions, problems } = extractRegions(go, 'f.go');
+    expect(problems).toEqual([]);
+    expect(regions.get('body')?.lines).toEqual([
+      'if err := g(); err != nil {',
+      '\treturn err',
+      '}',
+      '',
+      'return nil',
+    ]);
+  });
+
   it('fills a block from its region, after which the check passes', () => {
     const root = fixture({ 'src/a.ts': SOURCE, 'docs/x.md': DOC });
     const first = syncSnippets(root);

@@ -102,14 +102,18 @@ export function extractRegions(source: string, file: string): SourceRegions {
   return { regions, problems };
 }
 
-/** Removes the indentation common to every non-blank line, and trailing whitespace. */
+/**
+ * Removes the indentation common to every non-blank line (spaces, or tabs as in Go), and trailing
+ * whitespace.
+ */
 export function dedent(lines: string[]): string[] {
   const trimmed = lines.map((l) => l.trimEnd());
   while (trimmed.length > 0 && trimmed[0] === '') trimmed.shift();
   while (trimmed.length > 0 && trimmed[trimmed.length - 1] === '') trimmed.pop();
-  const indents = trimmed.filter((l) => l !== '').map((l) => /^ */.exec(l)?.[0].length ?? 0);
-  const common = indents.length > 0 ? Math.min(...indents) : 0;
-  return trimmed.map((l) => l.slice(common));
+  const leading = trimmed.filter((l) => l !== '').map((l) => /^[ \t]*/.exec(l)?.[0] ?? '');
+  let common = leading[0] ?? '';
+  for (const indent of leading) while (!indent.startsWith(common)) common = common.slice(0, -1);
+  return trimmed.map((l) => l.slice(common.length));
 }
 
 /** The fenced block that shows `region` of `path`, fence lines included. */
