@@ -2,6 +2,7 @@ package tutorial
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -142,6 +143,23 @@ func TestResubscribeFlushesL1(t *testing.T) {
 	if app.L1Len() != 0 {
 		t.Fatalf("L1 holds %d entries after resubscribing, want 0", app.L1Len())
 	}
+}
+
+func TestL1KeepsANotFoundNoLongerThanRedis(t *testing.T) {
+	f := newFixture(t, 0)
+	f.cfg.NegativeTTL = 200 * time.Millisecond
+	app := NewVersionedCache(f.rdb, f.db, f.cfg, "app-1")
+	listen(t, app)
+	for _, want := range []Tier{TierMiss, TierL1} {
+		if _, tier, err := app.Get(t.Context(), "nobody"); !errors.Is(err, ErrNotFound) || tier != want {
+			t.Fatalf("Get(nobody) = %s, %v; want %s, ErrNotFound", tier, err, want)
+		}
+	}
+	// L1's own TTL is 30 s: only the negative TTL can end the entry within the wait.
+	waitFor(t, "L1 to drop the \"not found\" after NEGATIVE_TTL_MS", func() bool {
+		_, tier, _ := app.Get(t.Context(), "nobody")
+		return tier != TierL1
+	})
 }
 
 func TestGoRedisClientSideCaching(t *testing.T) {

@@ -204,7 +204,13 @@ func (c *VersionedCache) fillL1(id string, e entry) {
 			break
 		}
 	}
-	c.l1[id] = l1Entry{entry: e, expires: time.Now().Add(c.l1TTL)}
+	// Never longer than Redis keeps it: a "not found" goes after NEGATIVE_TTL_MS here too, so
+	// that a create whose announcement was lost is not hidden for the whole L1 TTL.
+	ttl := min(c.l1TTL, c.cfg.TTL)
+	if e.D == nil {
+		ttl = min(c.l1TTL, c.cfg.NegativeTTL)
+	}
+	c.l1[id] = l1Entry{entry: e, expires: time.Now().Add(ttl)}
 }
 
 // #endregion tutorial:fill-l1
