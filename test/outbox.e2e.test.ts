@@ -205,7 +205,9 @@ async function outboxWaitsForRedis(): Promise<void> {
     const pointers = await Promise.all(
       rows.map((row) => client.get(keys.pointer(`user:${row.id}`))),
     );
-    rows.forEach((row, i) => expect([null, String(row.v)]).toContain(pointers[i]));
+    for (const [i, row] of rows.entries()) {
+      expect([null, String(row.v)]).toContain(pointers[i]);
+    }
   } finally {
     await client.close();
   }
