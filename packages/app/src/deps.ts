@@ -17,7 +17,7 @@ export interface InstanceIdentity {
 /** A dependency check for `/readyz`: resolves when the dependency answers. */
 export type Check = () => Promise<void>;
 
-/** Everything an app instance needs; `createApp` builds nothing itself. */
+/** Everything an app instance needs; `createServer` builds nothing itself. */
 export interface AppDeps {
   users: UsersRepository;
   cache: Cache<UserBody>;

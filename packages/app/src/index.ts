@@ -1,4 +1,4 @@
-export { createApp } from './app.ts';
+export { createServer } from './app.ts';
 export {
   type AppConfig,
   cacheOptionsOf,

@@ -14,7 +14,7 @@ import {
 } from '@cachelab/store';
 import { createClient } from '@redis/client';
 import { nanoid } from 'nanoid';
-import { createApp } from './app.ts';
+import { createServer } from './app.ts';
 import {
   type AppConfig,
   cacheOptionsOf,
@@ -33,7 +33,6 @@ import {
   showsStaleSlotMap,
   watchSlotMaps,
 } from './redis-cluster.ts';
-import { answerClientError, refuseConnect } from './server-answers.ts';
 import type { UserBody } from './user-view.ts';
 
 let config: AppConfig;
@@ -253,7 +252,7 @@ const outbox = createOutboxRelay({
 
 /** Longest wait, on shutdown, for Redis and the database to answer what is still queued. */
 const CLOSE_TIMEOUT_MS = 2000;
-const app = createApp({
+const server = createServer({
   users,
   cache,
   instance,
@@ -276,9 +275,7 @@ const app = createApp({
   metrics,
   logger,
 });
-const server = app.listen(config.port, config.host);
-server.on('connect', refuseConnect(`${instance.name}/${instance.id}`));
-server.on('clientError', answerClientError(`${instance.name}/${instance.id}`));
+server.listen(config.port, config.host);
 try {
   await once(server, 'listening');
 } catch (error) {

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { etagOf } from './conditional.ts';
 import type { UserBody } from './user-view.ts';
 
@@ -43,7 +43,11 @@ export function userAnswerOf(user: UserBody): UserAnswer {
  * Sets `X-Version` and `ETag` of `answer`, then sends 304 without a body when `notModified`, or
  * else its JSON as `res.json` would (same `Content-Type`, body and `Content-Length`).
  */
-export function sendUserAnswer(res: Response, answer: UserAnswer, notModified: boolean): void {
+export function sendUserAnswer(
+  res: ServerResponse,
+  answer: UserAnswer,
+  notModified: boolean,
+): void {
   res.setHeader('X-Version', answer.version);
   res.setHeader('ETag', answer.etag);
   if (notModified) {

@@ -9,12 +9,17 @@ const NO_READ_OPTIONS: ReadOptions = Object.freeze({});
 
 /** Returns `raw` when it is a valid user id (`[A-Za-z0-9_-]`, 1-64 characters); 400 otherwise. */
 export function parseUserId(raw: unknown): string {
-  if (typeof raw === 'string' && USER_ID.test(raw)) return raw;
+  if (isUserId(raw)) return raw;
   throw new HttpError(
     400,
     appErrorCodes.invalidId,
     'user ids are 1-64 characters of [A-Za-z0-9_-]',
   );
+}
+
+/** Whether `raw` is a user id: what {@link parseUserId} accepts. */
+export function isUserId(raw: unknown): raw is string {
+  return typeof raw === 'string' && USER_ID.test(raw);
 }
 
 /**

@@ -5,10 +5,9 @@ import { uniqueName, waitFor } from '@cachelab/testkit';
 import { nanoid } from 'nanoid';
 import { createClient } from 'redis';
 import { inject, onTestFinished } from 'vitest';
-import { createApp } from '../src/app.ts';
+import { createServer } from '../src/app.ts';
 import { createLogger, type LogLevel } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { answerClientError, refuseConnect } from '../src/server-answers.ts';
 import type { UserBody } from '../src/user-view.ts';
 
 /**
@@ -58,7 +57,7 @@ export async function appFixture(
     ...options,
   });
   const unexpected: unknown[] = [];
-  const app = createApp({
+  const server = createServer({
     users,
     cache,
     instance,
@@ -67,10 +66,7 @@ export async function appFixture(
     metrics,
     logger: logs && captureLogs(logs, instance),
   });
-  const server = app.listen(0, '127.0.0.1');
-  // As main.ts sets them up: what Node's HTTP server answers before Express, in the error shape.
-  server.on('connect', refuseConnect(`${name}/${instance.id}`));
-  server.on('clientError', answerClientError(`${name}/${instance.id}`));
+  server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   if ((options.strategy ?? 'versioned') === 'versioned') {

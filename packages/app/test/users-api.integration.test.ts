@@ -68,6 +68,49 @@ describe('users API', () => {
     expect(await head.text()).toBe('');
   });
 
+  it('answers an L1 hit before Express exactly as the Express route does, and labels it alike', async () => {
+    const { base, metrics } = await appFixture();
+    const id = uniqueId();
+    await send(`${base}/users/${id}`, 'PUT', ada);
+    await fetch(`${base}/users/${id}`);
+    await fetch(`${base}/users/no-${id}`);
+    // `/users/<id>` is answered before Express; `/USERS/<id>` only the router takes (it ignores
+    // case), so each request below is answered once by each path, from the same L1 entry.
+    const shown = async (response: Response) => ({
+      status: response.status,
+      headers: [...response.headers].filter(([name]) => name !== 'date' && name !== 'x-request-id'),
+      body: await response.text(),
+    });
+    const cases: [string, RequestInit][] = [
+      [id, {}],
+      [id, { method: 'HEAD' }],
+      [id, { headers: { 'if-none-match': '"v1"' } }],
+      [id, { headers: { 'x-min-version': '1' } }],
+      [`no-${id}`, {}],
+      [`no-${id}`, { method: 'HEAD' }],
+    ];
+    for (const [user, init] of cases) {
+      const before = await shown(await fetch(`${base}/users/${user}`, init));
+      const routed = await shown(await fetch(`${base}/USERS/${user}`, init));
+      expect(before.headers).toContainEqual(['x-cache', 'L1']);
+      expect(routed).toEqual(before);
+    }
+    const text = await metrics.registry.metrics();
+    const l1 = (status: number) =>
+      Number(
+        text.match(
+          new RegExp(
+            `^cachelab_http_request_duration_seconds_count\\{method="GET",route="/users/:id",status="${status}",cache="L1"\\} (\\d+)$`,
+            'm',
+          ),
+        )?.[1],
+      );
+    // The PUT filled L1: the first read, then two of each path.
+    expect(l1(200)).toBe(5);
+    expect(l1(304)).toBe(2);
+    expect(l1(404)).toBe(2);
+  });
+
   it('creates with PUT (201), replaces with PUT (200) and reads its own write at once', async () => {
     const { base } = await appFixture();
     const id = uniqueId();

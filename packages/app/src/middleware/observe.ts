@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
-import type { ServerResponse } from 'node:http';
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request } from 'express';
 import type { Logger } from 'pino';
 import type { AppMetrics } from '../metrics.ts';
 
@@ -9,9 +9,11 @@ import type { AppMetrics } from '../metrics.ts';
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** A response being observed: when its request arrived (`performance.now()`), and by whom. */
-interface Observed {
+export interface Observed {
   readonly startedAt: number;
-  readonly finished: (res: Response, ms: number) => void;
+  readonly finished: (res: ServerResponse, ms: number, route: string | undefined) => void;
+  /** The route pattern, when the request was answered before Express (which names it otherwise). */
+  route: string | undefined;
 }
 
 // Kept beside the response, not on it: a property added to every request or response gives V8
@@ -29,27 +31,28 @@ function subscribeOnce(): void {
   subscribe('http.server.response.finish', (message) => {
     const res = (message as { response: ServerResponse }).response;
     const entry = observed.get(res);
-    if (entry !== undefined) entry.finished(res as Response, performance.now() - entry.startedAt);
+    if (entry !== undefined) entry.finished(res, performance.now() - entry.startedAt, entry.route);
   });
 }
 
 /** The request id of a response, as sent in its `X-Request-Id` header. */
-export function requestIdOf(res: Response): string {
+export function requestIdOf(res: ServerResponse): string {
   return String(res.getHeader('x-request-id') ?? '');
 }
 
-/** The route pattern a request matched (`/users/:id`), never its raw path: labels stay few. */
-function routeOf(req: Request): string {
+/** The route pattern Express matched (`/users/:id`), never the raw path: labels stay few. */
+function routeOf(req: Partial<Request>): string {
   if (!req.route) return 'unmatched';
   // Routes on the app itself (the users API) have no base: no string to build per request.
   return req.baseUrl === '' ? req.route.path : `${req.baseUrl}${req.route.path}`;
 }
 
 /**
- * Sets `X-Instance` and `X-Request-Id` on every response (and `Connection: close` while
- * draining) and, once it is sent, observes its duration by route, method, status and `X-Cache`
- * tier (and logs it at `debug`). Kept lean: it runs on every L1 hit, so it allocates one small
- * record per request, no closure and no listener.
+ * Builds the server's first step for every request, before Express: it sets `X-Instance` and
+ * `X-Request-Id` (and `Connection: close` while draining) and, once the response is sent,
+ * observes its duration by route, method, status and `X-Cache` tier (and logs it at `debug`).
+ * Returns the request's record, whose `route` a handler outside Express sets. Kept lean: it runs
+ * on every L1 hit, so it allocates one small record per request, no closure and no listener.
  */
 export function observeRequests(options: {
   instance: string;
@@ -57,16 +60,18 @@ export function observeRequests(options: {
   logger: Logger;
   /** True once the instance is shutting down: every answer then closes its connection. */
   isDraining?: () => boolean;
-}): RequestHandler {
+}): (req: IncomingMessage, res: ServerResponse) => Observed {
   const { instance, metrics, logger, isDraining } = options;
 
-  function finished(res: Response, ms: number): void {
-    const { req } = res;
-    const route = routeOf(req);
+  function finished(res: ServerResponse, ms: number, answeredAs: string | undefined): void {
+    // Express's fields, on the requests it routed.
+    const req = res.req as IncomingMessage & Partial<Request>;
+    const route = answeredAs ?? routeOf(req);
     const tier = (res.getHeader('x-cache') as string | undefined) ?? 'none';
-    metrics.observeRequest(req.method, route, res.statusCode, tier, ms / 1000);
+    metrics.observeRequest(req.method ?? '', route, res.statusCode, tier, ms / 1000);
     if (logger.isLevelEnabled('debug')) {
-      const { method, originalUrl: url } = req;
+      const { method } = req;
+      const url = req.originalUrl ?? req.url;
       const line = { reqId: requestIdOf(res), method, url, route, status: res.statusCode, tier };
       logger.debug(
         { ...line, ms: Math.round(ms * 100) / 100 },
@@ -76,14 +81,15 @@ export function observeRequests(options: {
   }
 
   subscribeOnce();
-  return (req, res, next) => {
-    observed.set(res, { startedAt: performance.now(), finished });
+  return (req, res) => {
+    const entry: Observed = { startedAt: performance.now(), finished, route: undefined };
+    observed.set(res, entry);
     const given = req.headers['x-request-id'];
     const valid = typeof given === 'string' && REQUEST_ID.test(given);
     res.setHeader('X-Request-Id', valid ? given : randomUUID());
     res.setHeader('X-Instance', instance);
     // While draining, a request on a kept-alive connection is still answered, but the last one.
     if (isDraining?.()) res.setHeader('Connection', 'close');
-    next();
+    return entry;
   };
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheRead, Loaded } from '@cachelab/cache';
 import type { WriteCondition } from '@cachelab/store';
 import type { IRouter, Request, RequestHandler, Response } from 'express';
@@ -8,12 +9,12 @@ import {
   parseEntityTags,
   type EntityTagCondition as Tags,
 } from '../conditional.ts';
-import type { AppDeps } from '../deps.ts';
+import type { AppDeps, RequestInfo } from '../deps.ts';
 import { appErrorCodes, HttpError } from '../errors.ts';
-import { assertNoQuery, methodNotAllowed, rejectQuery } from '../middleware/errors.ts';
+import { answerError, assertNoQuery, methodNotAllowed, rejectQuery } from '../middleware/errors.ts';
 import { sendUserAnswer, userAnswerOf } from '../user-answer.ts';
 import { toUserBody, type UserBody, userKey } from '../user-view.ts';
-import { parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
+import { isUserId, parseReadOptions, parseUserId, parseUserInput } from '../validation.ts';
 
 /** The write condition of a request's `If-Match`, if it has one (400 when malformed). */
 function writeConditionOf(req: Request): WriteCondition | undefined {
@@ -21,18 +22,27 @@ function writeConditionOf(req: Request): WriteCondition | undefined {
   return ifMatch === undefined ? undefined : { ifMatch: acceptedVersions(ifMatch) };
 }
 
+/** A request that the server answers from L1 before Express: true when it did. */
+export type L1Answer = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** The path of one user in its one plain form, the only one answered before Express. */
+const USER_PATH_PREFIX = '/users/';
+
 /**
  * Adds `GET/PUT/DELETE /users/:id` and `POST /users` to `router`: cache-aside reads, invalidating
  * writes. None takes a query string (400); `parseBody` runs before the writes that carry a body.
  * Every user answer carries `ETag: "v<version>"`; a GET honours `If-None-Match` (304), a PUT or
  * DELETE `If-Match` (412, checked by the database write itself). Another method on these paths
  * is a 405 with `Allow`.
+ *
+ * Returns the same GET for the server to run before Express (see {@link L1Answer}).
  */
 export function addUserRoutes(
   router: IRouter,
   { users, cache }: AppDeps,
   parseBody: RequestHandler[],
-): void {
+  onError: (error: unknown, request: RequestInfo) => void,
+): L1Answer {
   // #region tutorial:get-user
   async function loadUser(key: string): Promise<Loaded<UserBody>> {
     const row = await users.get(key.slice('user:'.length));
@@ -41,7 +51,12 @@ export function addUserRoutes(
   }
 
   /** Answers a read: the tier, then 404 for no user, else its headers and 304 or its JSON. */
-  function answerRead(res: Response, id: string, read: CacheRead<UserBody>, ifNoneMatch?: Tags) {
+  function answerRead(
+    res: ServerResponse,
+    id: string,
+    read: CacheRead<UserBody>,
+    ifNoneMatch?: Tags,
+  ) {
     res.setHeader('X-Cache', read.tier);
     // An expired copy served because the database failed (STALE_IF_ERROR_MS): say how old.
     if (read.ageMs !== undefined) res.setHeader('Age', String(Math.floor(read.ageMs / 1000)));
@@ -54,13 +69,19 @@ export function addUserRoutes(
     sendUserAnswer(res, answer, notModified);
   }
 
+  /** What a read asks for besides the id, from its headers (400 when one is malformed). */
+  function readOptionsOf(headers: IncomingHttpHeaders) {
+    // Node joins a repeated header of these names into one string (only Set-Cookie is an array).
+    const named = headers as Record<string, string | undefined>;
+    const options = parseReadOptions(named['x-min-version'], named['x-consistency']);
+    const ifNoneMatch = parseEntityTags('If-None-Match', named['if-none-match']);
+    return { options, ifNoneMatch };
+  }
+
   router.get('/users/:id', (req, res, next) => {
     assertNoQuery(req);
     const id = parseUserId(req.params.id);
-    // Node joins a repeated header of these names into one string (only Set-Cookie is an array).
-    const headers = req.headers as Record<string, string | undefined>;
-    const options = parseReadOptions(headers['x-min-version'], headers['x-consistency']);
-    const ifNoneMatch = parseEntityTags('If-None-Match', headers['if-none-match']);
+    const { options, ifNoneMatch } = readOptionsOf(req.headers);
     const key = userKey(id);
     // An L1 hit is answered at once, without a promise; anything else goes through getOrLoad.
     const hit = cache.getLocal(key, loadUser, options);
@@ -114,4 +135,31 @@ export function addUserRoutes(
   // Any other method on these paths is a 405 (the path exists), never reached by the routes above.
   router.all('/users/:id', methodNotAllowed(['GET', 'HEAD', 'PUT', 'DELETE']));
   router.all('/users', methodNotAllowed(['POST']));
+
+  // The GET above, for the server to run before Express's router, which costs an L1 hit more CPU
+  // than the cache does: only a GET or HEAD of exactly `/users/<id>` (no query, no other spelling
+  // of the path) that L1 answers. Anything else (a malformed header included, nothing counted
+  // yet) is left to the route, which answers it the same way.
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const url = req.url ?? '';
+    if (!url.startsWith(USER_PATH_PREFIX)) return false;
+    const id = url.slice(USER_PATH_PREFIX.length);
+    if (!isUserId(id)) return false;
+    let read: ReturnType<typeof readOptionsOf>;
+    try {
+      read = readOptionsOf(req.headers);
+    } catch {
+      return false;
+    }
+    const hit = cache.getLocal(userKey(id), loadUser, read.options);
+    if (hit === undefined) return false;
+    try {
+      answerRead(res, id, hit, read.ifNoneMatch);
+    } catch (error) {
+      // Counted as read: a cached "not found" is answered here, as the route's error handler would.
+      answerError(error, req, res, onError);
+    }
+    return true;
+  };
 }

@@ -98,7 +98,8 @@ ceiling's rate would on a saturated core.
 How each row is made:
 - \`ceiling\`: \`packages/lab/src/bench/workers/ceiling-server.ts\`, an Express 5 app with the instance's settings
   (no ETag, no X-Powered-By) whose one route answers the same user body from a \`Map\`.
-- \`l1-hit\`: \`GET /users/1\` on a default instance after one warming read.
+- \`l1-hit\`: \`GET /users/1\` on a default instance after one warming read: the instance answers it
+  before its Express router, with the route's own code (\`packages/app/src/app.ts\`).
 - \`l2-hit\`: the versioned strategy with \`L1_MAX_ENTRIES=0\` (L1 disabled): one Lua round trip for
   pointer and data per read.
 - \`seed-design\`: \`CACHE_STRATEGY=ttl-only\`, Redis only with no L1 (the first design): one GET.
@@ -305,16 +306,18 @@ ceiling.
 
 ${blocks.join('\n')}
 
-What an L1-hit request does that the ceiling's does not, in order: the request observer, one
-more Express layer (sets \`X-Request-Id\` — the client's if well-formed, else a fresh UUID — and
-\`X-Instance\`, and keeps the start time; when Node publishes the response's finish on its
-\`http.server.response.finish\` diagnostics channel, it observes the request-duration histogram); a
-query-string check; id validation and three header reads (\`X-Min-Version\`, \`X-Consistency\`,
-\`If-None-Match\`); \`cache.getLocal\`, the synchronous L1 hit (no promise); and five more response
-headers than the ceiling (\`X-Request-Id\`, \`X-Instance\`, \`X-Cache\`, \`X-Version\`, \`ETag\`),
-which \`setHeader\`, \`writeHead\` and \`_storeHeader\` build and send. It skips what the ceiling's
-\`res.json\` does per request (\`JSON.stringify\`, \`res.send\`): the body is the cached string. cachelab's
-own code is the \`cachelab library\` and \`cachelab app\` rows above.
+What an L1-hit request does, in order: the request observer (sets \`X-Request-Id\` — the client's
+if well-formed, else a fresh UUID — and \`X-Instance\`, and keeps the start time; when Node
+publishes the response's finish on its \`http.server.response.finish\` diagnostics channel, it
+observes the request-duration histogram); then, before Express, the path and method check, id
+validation and three header reads (\`X-Min-Version\`, \`X-Consistency\`, \`If-None-Match\`);
+\`cache.getLocal\`, the synchronous L1 hit (no promise); and five more response headers than the
+ceiling (\`X-Request-Id\`, \`X-Instance\`, \`X-Cache\`, \`X-Version\`, \`ETag\`), which \`setHeader\`,
+\`writeHead\` and \`_storeHeader\` build and send. It skips what the ceiling's Express does per
+request (\`app.handle\`, which resets the prototypes of the request and response; the router's
+matching and \`next\`; \`res.json\` and \`res.send\`): a miss, an error or any other route goes
+through the same Express app as before. cachelab's own code is the \`cachelab library\` and
+\`cachelab app\` rows above.
 
 Functions (self time) that cost the instance more than the ceiling, µs per request:
 

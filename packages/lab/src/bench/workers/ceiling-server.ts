@@ -1,7 +1,8 @@
 /**
  * The ceiling of the HTTP benchmark: an Express 5 route that answers a constant user from a `Map`,
- * with the instance's Express settings (no ETag, no X-Powered-By) and nothing else. An L1 hit of
- * the real app can at best come close to it.
+ * with the instance's Express settings (no ETag, no X-Powered-By) and nothing else: what serving
+ * from memory costs an Express app with nothing of its own to do. The instance answers an L1 hit
+ * before its Express router (`packages/app/src/app.ts`), so it may cost less than this.
  */
 import express from 'express';
 
