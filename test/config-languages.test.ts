@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { SETTINGS, type Setting } from '@cachelab/app';
+import { SETTINGS, type Setting, settingDefault } from '@cachelab/app';
 import { describe, expect, it } from 'vitest';
 
 // The Python and Go instances read the Node instance's variables (packages/app/src/settings.ts)
@@ -32,7 +32,7 @@ function defaults(source: string, readers: RegExp): Map<string, string> {
 
 /** A setting's default as those sources write it. */
 function declaredDefault(setting: Setting): string {
-  return String(setting.schema.parse(undefined));
+  return String(settingDefault(setting));
 }
 
 const LANGUAGES = {

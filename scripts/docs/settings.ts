@@ -1,4 +1,4 @@
-import { SETTINGS, type Setting } from '@cachelab/app';
+import { SETTINGS, type Setting, settingDefault } from '@cachelab/app';
 
 /**
  * The settings table of docs/configuration.md against the declaration of every instance setting
@@ -18,7 +18,7 @@ export interface SettingRow {
 
 /** The value of an unset variable, as the table shows it: `none`, `1`, `` `cl` ``, `3000`. */
 export function shownDefault(setting: Setting): string {
-  const value: unknown = setting.schema.parse(undefined);
+  const value: unknown = settingDefault(setting);
   if (value === undefined || (Array.isArray(value) && value.length === 0)) return 'none';
   if (typeof value === 'boolean') return value ? '`1`' : '`0`';
   if (typeof value === 'number') return String(value);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type CacheOptions, validateCacheOptions } from '@cachelab/cache';
+import * as v from 'valibot';
 import {
   type ClusterNode,
   INSTANCE_ID_LENGTH,
@@ -7,9 +8,10 @@ import {
   type Setting,
   type SettingName,
   type Settings,
+  settingDefault,
 } from './settings.ts';
 
-export { type ClusterNode, INSTANCE_ID_LENGTH, SETTINGS, type Setting };
+export { type ClusterNode, INSTANCE_ID_LENGTH, SETTINGS, type Setting, settingDefault };
 
 /**
  * Settings of one instance, read from the environment once, at start: one per entry of
@@ -81,12 +83,12 @@ export function readSettings<K extends SettingName>(
     const { env: variable, schema, quote } = SETTINGS[name] as Setting;
     // Unset and empty are the same: the default.
     const raw = env[variable] === '' ? undefined : env[variable];
-    const parsed = schema.safeParse(raw);
+    const parsed = v.safeParse(schema, raw);
     if (parsed.success) {
-      values[name] = parsed.data;
+      values[name] = parsed.output;
     } else {
       const got = quote === false ? '' : `, got ${JSON.stringify(raw)}`;
-      problems.push(`${variable} ${parsed.error.issues[0]?.message}${got}`);
+      problems.push(`${variable} ${parsed.issues[0].message}${got}`);
     }
   }
   problems.push(...cacheProblems(values, env));

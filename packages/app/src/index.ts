@@ -8,6 +8,7 @@ export {
   redactUrl,
   SETTINGS,
   type Setting,
+  settingDefault,
 } from './config.ts';
 export type { AppDeps, Check, InstanceIdentity, RequestInfo } from './deps.ts';
 export { type AppErrorCode, appErrorCodes, HttpError } from './errors.ts';

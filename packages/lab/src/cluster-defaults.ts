@@ -3,7 +3,7 @@
  * apart from that script, which starts processes as soon as it is imported, so that tests can
  * check other ways of running the cluster (docker-compose.yml) against the same numbers.
  */
-import { SETTINGS } from '@cachelab/app';
+import { SETTINGS, settingDefault } from '@cachelab/app';
 
 export const CLUSTER_DEFAULTS = {
   /** `INSTANCES` */
@@ -25,9 +25,9 @@ export const CLUSTER_DEFAULTS = {
    */
   redisClusterPort: 21_380,
   /** `DB_LATENCY_MS`: the instance's default, which npm start passes on. */
-  dbLatencyMs: SETTINGS.dbLatencyMs.schema.parse(undefined),
+  dbLatencyMs: settingDefault(SETTINGS.dbLatencyMs),
   /** `SEED_USERS`: the instance's default, which npm start passes on. */
-  seedUsers: SETTINGS.seedUsers.schema.parse(undefined),
+  seedUsers: settingDefault(SETTINGS.seedUsers),
 } as const;
 
 /** The `INSTANCE_NAME` of instance `index` (0-based): `app-1`, `app-2`, … */
