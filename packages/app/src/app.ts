@@ -3,17 +3,20 @@ import express from 'express';
 import { pino } from 'pino';
 import type { AppDeps, RequestInfo } from './deps.ts';
 import { createMetrics } from './metrics.ts';
-import { errorHandler, notFound, requireJson, verifyBody } from './middleware/errors.ts';
+import {
+  answerError,
+  errorHandler,
+  notFound,
+  requireJson,
+  verifyBody,
+} from './middleware/errors.ts';
 import { observeRequests } from './middleware/observe.ts';
 import { opsRouter } from './routes/ops.ts';
-import { addUserRoutes } from './routes/users.ts';
+import { addUserRoutes, USER_ROUTE } from './routes/users.ts';
 import { answerClientError, refuseConnect } from './server-answers.ts';
 
 /** Largest request body accepted; a user is a few hundred bytes. */
 const BODY_LIMIT = '16kb';
-
-/** The route label of a read answered before Express: the pattern Express would have matched. */
-const USER_ROUTE = '/users/:id';
 
 /**
  * Builds one instance's HTTP server (without listening): the users API and the ops endpoints.
@@ -50,9 +53,15 @@ export function createServer(deps: AppDeps): Server {
   // Express's router costs an L1 hit more CPU than the cache does (matching, `next`, prototypes):
   // the hit is answered before it, by the route's own code.
   const server = createHttpServer((req, res) => {
-    const observed = observe(req, res);
-    if (answerFromL1(req, res)) observed.route = USER_ROUTE;
-    else app(req, res);
+    try {
+      const observed = observe(req, res);
+      if (answerFromL1(req, res)) observed.route = USER_ROUTE;
+      else app(req, res);
+    } catch (error) {
+      // A bug before Express caught it: a 500 as Express would give, never an uncaught throw.
+      if (res.headersSent) res.destroy(error as Error);
+      else answerError(error, req, res, onError);
+    }
   });
   server.on('connect', refuseConnect(instance));
   server.on('clientError', answerClientError(instance));

@@ -1,5 +1,7 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import { waitFor } from '@cachelab/testkit';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { UserBody } from '../src/user-view.ts';
 import { appFixture, send } from './fixture.ts';
 
@@ -81,6 +83,17 @@ describe('users API', () => {
       headers: [...response.headers].filter(([name]) => name !== 'date' && name !== 'x-request-id'),
       body: await response.text(),
     });
+    // Express's app.handle gives every request and response its own prototypes: a response that
+    // still has Node's was answered before Express.
+    const beforeExpress: string[] = [];
+    const heard = (message: unknown) => {
+      const { request, response } = message as { request: IncomingMessage; response: object };
+      if (Object.getPrototypeOf(response) === ServerResponse.prototype) {
+        beforeExpress.push(`${request.method} ${request.url}`);
+      }
+    };
+    subscribe('http.server.response.finish', heard);
+    onTestFinished(() => void unsubscribe('http.server.response.finish', heard));
     const cases: [string, RequestInit][] = [
       [id, {}],
       [id, { method: 'HEAD' }],
@@ -95,6 +108,9 @@ describe('users API', () => {
       expect(before.headers).toContainEqual(['x-cache', 'L1']);
       expect(routed).toEqual(before);
     }
+    expect(beforeExpress).toEqual(
+      cases.map(([user, init]) => `${init.method ?? 'GET'} /users/${user}`),
+    );
     const text = await metrics.registry.metrics();
     const l1 = (status: number) =>
       Number(

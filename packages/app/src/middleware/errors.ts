@@ -121,9 +121,11 @@ export const rejectQuery: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Answers `error` as `{ error: { code, message } }` with the right status, as `res.json` would
- * (the same headers and bytes), and tells `onError` of a bug (a 500). For Express's routes and
- * for what the server answers before Express alike.
+ * Answers `error` as `{ error: { code, message } }` with the right status and tells `onError` of
+ * a bug (a 500). For Express's routes and for what the server answers before Express alike. On
+ * the wire it is what `res.status(…).json(…)` sent: the same status, body, `Content-Type` (set
+ * here, whatever an earlier step set) and `Content-Length`, on a HEAD too, and the headers
+ * already set (`X-Cache`, `Age`) kept.
  */
 export function answerError(
   error: unknown,

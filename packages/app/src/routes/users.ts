@@ -22,11 +22,17 @@ function writeConditionOf(req: Request): WriteCondition | undefined {
   return ifMatch === undefined ? undefined : { ifMatch: acceptedVersions(ifMatch) };
 }
 
-/** A request that the server answers from L1 before Express: true when it did. */
+/**
+ * Answers a request from L1 before Express, when it can: true when it did, false when the request
+ * is Express's to answer (nothing written, nothing counted).
+ */
 export type L1Answer = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-/** The path of one user in its one plain form, the only one answered before Express. */
-const USER_PATH_PREFIX = '/users/';
+/** The route of one user: Express's pattern, and the metrics label of the reads L1 answers. */
+export const USER_ROUTE = '/users/:id';
+
+/** `/users/`: what precedes the id in the one spelling of the path answered before Express. */
+const USER_PATH_PREFIX = USER_ROUTE.slice(0, USER_ROUTE.indexOf(':'));
 
 /**
  * Adds `GET/PUT/DELETE /users/:id` and `POST /users` to `router`: cache-aside reads, invalidating
@@ -35,7 +41,8 @@ const USER_PATH_PREFIX = '/users/';
  * DELETE `If-Match` (412, checked by the database write itself). Another method on these paths
  * is a 405 with `Allow`.
  *
- * Returns the same GET for the server to run before Express (see {@link L1Answer}).
+ * Returns the L1-hit half of that GET, for the server to run before Express (see
+ * {@link L1Answer}); `onError` hears of a bug there, as Express's error handler tells it.
  */
 export function addUserRoutes(
   router: IRouter,
@@ -78,7 +85,7 @@ export function addUserRoutes(
     return { options, ifNoneMatch };
   }
 
-  router.get('/users/:id', (req, res, next) => {
+  router.get(USER_ROUTE, (req, res, next) => {
     assertNoQuery(req);
     const id = parseUserId(req.params.id);
     const { options, ifNoneMatch } = readOptionsOf(req.headers);
@@ -94,7 +101,7 @@ export function addUserRoutes(
   // #endregion tutorial:get-user
 
   // #region tutorial:put-user
-  router.put('/users/:id', rejectQuery, parseBody, async (req: Request, res: Response) => {
+  router.put(USER_ROUTE, rejectQuery, parseBody, async (req: Request, res: Response) => {
     const id = parseUserId(req.params.id);
     const condition = writeConditionOf(req);
     const input = parseUserInput(req.body);
@@ -124,7 +131,7 @@ export function addUserRoutes(
       .json(body);
   });
 
-  router.delete('/users/:id', rejectQuery, async (req, res) => {
+  router.delete(USER_ROUTE, rejectQuery, async (req, res) => {
     const id = parseUserId(req.params.id);
     const tombstone = await users.delete(id, writeConditionOf(req));
     if (!tombstone) throw new HttpError(404, appErrorCodes.userNotFound, `no user ${id}`);
@@ -133,7 +140,7 @@ export function addUserRoutes(
   });
 
   // Any other method on these paths is a 405 (the path exists), never reached by the routes above.
-  router.all('/users/:id', methodNotAllowed(['GET', 'HEAD', 'PUT', 'DELETE']));
+  router.all(USER_ROUTE, methodNotAllowed(['GET', 'HEAD', 'PUT', 'DELETE']));
   router.all('/users', methodNotAllowed(['POST']));
 
   // The GET above, for the server to run before Express's router, which costs an L1 hit more CPU
@@ -146,19 +153,20 @@ export function addUserRoutes(
     if (!url.startsWith(USER_PATH_PREFIX)) return false;
     const id = url.slice(USER_PATH_PREFIX.length);
     if (!isUserId(id)) return false;
-    let read: ReturnType<typeof readOptionsOf>;
+    let asked: ReturnType<typeof readOptionsOf>;
     try {
-      read = readOptionsOf(req.headers);
+      asked = readOptionsOf(req.headers);
     } catch {
       return false;
     }
-    const hit = cache.getLocal(userKey(id), loadUser, read.options);
+    const hit = cache.getLocal(userKey(id), loadUser, asked.options);
     if (hit === undefined) return false;
     try {
-      answerRead(res, id, hit, read.ifNoneMatch);
+      answerRead(res, id, hit, asked.ifNoneMatch);
     } catch (error) {
       // Counted as read: a cached "not found" is answered here, as the route's error handler would.
-      answerError(error, req, res, onError);
+      if (res.headersSent) res.destroy(error as Error);
+      else answerError(error, req, res, onError);
     }
     return true;
   };
