@@ -93,11 +93,16 @@ ${table(
 The L1-hit route served ${range(r.l1VersusCeiling, pct)} of the ceiling's requests/s (paired per
 round); by CPU time per request (user + system time of the server process, from \`/proc\`, which
 hardly depends on what else the machine runs) it costs what ${range(r.l1VersusCeilingByCpu, pct)} of the
-ceiling's rate would on a saturated core.
+ceiling's rate would on a saturated core. Against \`node:http\` alone (\`ceiling-node\`), it costs
+${range(r.l1VersusNodeByCpu, (v) => `${(1 / v).toFixed(2)}×`)} the CPU per request: what the
+observer, the validation, the L1 read and the five more headers cost (no target; older runs have
+no such row).
 
 How each row is made:
 - \`ceiling\`: \`packages/lab/src/bench/workers/ceiling-server.ts\`, an Express 5 app with the instance's settings
   (no ETag, no X-Powered-By) whose one route answers the same user body from a \`Map\`.
+- \`ceiling-node\`: \`packages/lab/src/bench/workers/ceiling-node-server.ts\`, \`node:http\` alone answering
+  every request with the same body and the two headers \`res.json\` sets.
 - \`l1-hit\`: \`GET /users/1\` on a default instance after one warming read: the instance answers it
   before its Express router, with the route's own code (\`packages/app/src/app.ts\`).
 - \`l2-hit\`: the versioned strategy with \`L1_MAX_ENTRIES=0\` (L1 disabled): one Lua round trip for

@@ -42,6 +42,8 @@ export interface HttpResults {
   l1VersusCeiling: Spread;
   /** The same from CPU per request (ceiling's ÷ L1-hit's): what a saturated core would give. */
   l1VersusCeilingByCpu: Spread;
+  /** The same against `node:http` alone (`ceiling-node`). */
+  l1VersusNodeByCpu: Spread;
 }
 
 const HOT = { kind: 'fixed', path: '/users/1' } as const;
@@ -53,6 +55,7 @@ function targets(settings: BenchSettings): Target[] {
   const missEnv = { CACHE_TTL_MS: '1', NEGATIVE_TTL_MS: '1', L1_TTL_MS: '1' };
   return [
     { name: 'ceiling', what: 'Express 5 route, constant object from a Map', path: HOT },
+    { name: 'ceiling-node', what: 'node:http alone, constant body, no framework', path: HOT },
     { name: 'l1-hit', what: 'versioned, L1 hit (one hot key)', path: HOT },
     {
       name: 'l2-hit',
@@ -97,14 +100,20 @@ function load(settings: BenchSettings, urls: string[], path: LoadInput['path'], 
   return runLoad({ urls, connections: settings.http.connections, durationSeconds: seconds, path });
 }
 
-/** Starts the ceiling server with `body` as its user and waits until it answers. */
+/** The ceilings: an Express 5 route (`ceiling`) and `node:http` alone (`ceiling-node`). */
+const CEILINGS = { ceiling: 'ceiling-server', 'ceiling-node': 'ceiling-node-server' } as const;
+type CeilingName = keyof typeof CEILINGS;
+const isCeiling = (name: string): name is CeilingName => Object.hasOwn(CEILINGS, name);
+
+/** Starts a ceiling server with `body` as its user and waits until it answers. */
 export async function startCeiling(
   body: unknown,
   nodeArgs: string[] = [],
+  name: CeilingName = 'ceiling',
 ): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const { child, url } = await retryOnPortClash(async () => {
     const port = await freePort();
-    const child = spawnWorker('ceiling-server', { port, body }, { timeoutMs: 0, nodeArgs });
+    const child = spawnWorker(CEILINGS[name], { port, body }, { timeoutMs: 0, nodeArgs });
     let stderr = '';
     child.stderr?.on('data', (chunk) => (stderr += chunk));
     const url = `http://127.0.0.1:${port}`;
@@ -171,7 +180,7 @@ export async function runHttp(
   log: (line: string) => void,
 ): Promise<HttpResults> {
   const list = targets(settings);
-  const instanceTargets = list.filter((t) => t.name !== 'ceiling');
+  const instanceTargets = list.filter((t) => !isCeiling(t.name));
   const instances = await startInstances(
     services,
     instanceTargets.map((t, i) => ({
@@ -189,11 +198,13 @@ export async function runHttp(
   // Warm the hot key, and give the ceiling the very body the instance answers with.
   for (const instance of instances) await fetch(`${instance.url}/users/1`);
   const body = await (await fetch(`${l1.url}/users/1`)).json();
-  const ceiling = await startCeiling(body);
-  const pidOf = (t: Target) =>
-    t.name === 'ceiling' ? ceiling.child.pid : (byName.get(t.name) as BenchInstance).child.pid;
-  const urlOf = (t: Target) =>
-    t.name === 'ceiling' ? ceiling.url : (byName.get(t.name) as BenchInstance).url;
+  const ceilings = new Map<string, Awaited<ReturnType<typeof startCeiling>>>();
+  for (const name of Object.keys(CEILINGS) as CeilingName[]) {
+    ceilings.set(name, await startCeiling(body, [], name));
+  }
+  const server = (t: Target) => ceilings.get(t.name) ?? (byName.get(t.name) as BenchInstance);
+  const pidOf = (t: Target) => server(t).child.pid;
+  const urlOf = (t: Target) => server(t).url;
   try {
     if (settings.http.warmupSeconds > 0) {
       for (const t of list) await load(settings, [urlOf(t)], t.path, settings.http.warmupSeconds);
@@ -252,11 +263,18 @@ export async function runHttp(
     const ratios = (runs.get('l1-hit') ?? []).map(
       (r, i) => r.requestsPerSecond / (ceilingRuns[i]?.requestsPerSecond ?? Number.NaN),
     );
-    const ceilingCpu = cpu.get('ceiling') ?? [];
-    const cpuRatios = (cpu.get('l1-hit') ?? []).map((us, i) => (ceilingCpu[i] ?? Number.NaN) / us);
-    return { rows, l1VersusCeiling: spread(ratios), l1VersusCeilingByCpu: spread(cpuRatios) };
+    const cpuRatios = (ceiling: CeilingName) => {
+      const ceilingCpu = cpu.get(ceiling) ?? [];
+      return spread((cpu.get('l1-hit') ?? []).map((us, i) => (ceilingCpu[i] ?? Number.NaN) / us));
+    };
+    return {
+      rows,
+      l1VersusCeiling: spread(ratios),
+      l1VersusCeilingByCpu: cpuRatios('ceiling'),
+      l1VersusNodeByCpu: cpuRatios('ceiling-node'),
+    };
   } finally {
-    await ceiling.stop();
+    await Promise.all([...ceilings.values()].map((ceiling) => ceiling.stop()));
     await Promise.all(instances.map((instance) => instance.stop()));
   }
 }
