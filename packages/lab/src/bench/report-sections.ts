@@ -94,7 +94,7 @@ The L1-hit route served ${range(r.l1VersusCeiling, pct)} of the ceiling's reques
 round); by CPU time per request (user + system time of the server process, from \`/proc\`, which
 hardly depends on what else the machine runs) it costs what ${range(r.l1VersusCeilingByCpu, pct)} of the
 ceiling's rate would on a saturated core. Against \`node:http\` alone (\`ceiling-node\`), it costs
-${range(r.l1VersusNodeByCpu, (v) => `${(1 / v).toFixed(2)}×`)} the CPU per request: what the
+${range(r.l1OverNodeByCpu, (v) => `${v.toFixed(2)}×`)} the CPU per request (paired per round): what the
 observer, the validation, the L1 read and the five more headers cost (no target; older runs have
 no such row).
 

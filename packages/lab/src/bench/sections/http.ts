@@ -42,8 +42,8 @@ export interface HttpResults {
   l1VersusCeiling: Spread;
   /** The same from CPU per request (ceiling's ÷ L1-hit's): what a saturated core would give. */
   l1VersusCeilingByCpu: Spread;
-  /** The same against `node:http` alone (`ceiling-node`). */
-  l1VersusNodeByCpu: Spread;
+  /** Median over rounds of (L1-hit CPU per request ÷ `ceiling-node`'s), `node:http` alone. */
+  l1OverNodeByCpu: Spread;
 }
 
 const HOT = { kind: 'fixed', path: '/users/1' } as const;
@@ -263,15 +263,14 @@ export async function runHttp(
     const ratios = (runs.get('l1-hit') ?? []).map(
       (r, i) => r.requestsPerSecond / (ceilingRuns[i]?.requestsPerSecond ?? Number.NaN),
     );
-    const cpuRatios = (ceiling: CeilingName) => {
-      const ceilingCpu = cpu.get(ceiling) ?? [];
-      return spread((cpu.get('l1-hit') ?? []).map((us, i) => (ceilingCpu[i] ?? Number.NaN) / us));
-    };
+    const l1Cpu = cpu.get('l1-hit') ?? [];
+    const ceilingCpu = cpu.get('ceiling') ?? [];
+    const nodeCpu = cpu.get('ceiling-node') ?? [];
     return {
       rows,
       l1VersusCeiling: spread(ratios),
-      l1VersusCeilingByCpu: cpuRatios('ceiling'),
-      l1VersusNodeByCpu: cpuRatios('ceiling-node'),
+      l1VersusCeilingByCpu: spread(l1Cpu.map((us, i) => (ceilingCpu[i] ?? Number.NaN) / us)),
+      l1OverNodeByCpu: spread(l1Cpu.map((us, i) => us / (nodeCpu[i] ?? Number.NaN))),
     };
   } finally {
     await Promise.all([...ceilings.values()].map((ceiling) => ceiling.stop()));
