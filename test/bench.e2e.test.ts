@@ -30,6 +30,7 @@ describe('npm run bench -- --quick', () => {
     const rows = new Map(http?.rows.map((r) => [r.name, r]));
     expect([...rows.keys()]).toEqual([
       'ceiling',
+      'ceiling-node',
       'l1-hit',
       'l2-hit',
       'seed-design',
@@ -42,6 +43,9 @@ describe('npm run bench -- --quick', () => {
       expect(row.errors, row.name).toBe(0);
       expect(row.requestsPerSecond.median, row.name).toBeGreaterThan(0);
     }
+    // Both ceilings are paired with the L1-hit route in every round.
+    expect(http?.l1VersusCeilingByCpu.median).toBeGreaterThan(0);
+    expect(http?.l1OverNodeByCpu.median).toBeGreaterThan(0);
     // Each row measures what it says: the instances' own counters are the judge.
     expect(rows.get('l2-hit')?.served).toMatchObject({ L1: 0, MISS: 0 });
     expect(rows.get('seed-design')?.served).toMatchObject({ L1: 0, MISS: 0 });
