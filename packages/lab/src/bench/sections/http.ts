@@ -199,13 +199,15 @@ export async function runHttp(
   for (const instance of instances) await fetch(`${instance.url}/users/1`);
   const body = await (await fetch(`${l1.url}/users/1`)).json();
   const ceilings = new Map<string, Awaited<ReturnType<typeof startCeiling>>>();
-  for (const name of Object.keys(CEILINGS) as CeilingName[]) {
-    ceilings.set(name, await startCeiling(body, [], name));
-  }
   const server = (t: Target) => ceilings.get(t.name) ?? (byName.get(t.name) as BenchInstance);
   const pidOf = (t: Target) => server(t).child.pid;
   const urlOf = (t: Target) => server(t).url;
   try {
+    // Inside the try: a ceiling that fails to start still leaves the others and the instances
+    // stopped by the finally below.
+    for (const name of Object.keys(CEILINGS) as CeilingName[]) {
+      ceilings.set(name, await startCeiling(body, [], name));
+    }
     if (settings.http.warmupSeconds > 0) {
       for (const t of list) await load(settings, [urlOf(t)], t.path, settings.http.warmupSeconds);
     }
